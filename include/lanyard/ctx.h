@@ -1,0 +1,33 @@
+/*
+ * ctx: everything that lives as long as a worker, in one struct passed
+ * explicitly (STYLE 6). There is no other mutable global state.
+ */
+#ifndef LY_CTX_H
+#define LY_CTX_H
+
+#include "lanyard/arena.h"
+#include "lanyard/config.h"
+#include "lanyard/log.h"
+#include "lanyard/password.h"
+
+struct ly_db;
+struct ly_keyset;
+
+struct lanyard_ctx {
+    struct ly_config *cfg;  /* owned */
+    struct ly_log log;
+    struct ly_db *db;       /* owned; connects lazily, reconnects after failures */
+    struct ly_keyset *keys; /* owned; NULL in opaque mode */
+    struct ly_scrypt_params scrypt;
+    struct ly_arena arena;  /* the request arena, reset after every request */
+};
+
+/*
+ * Set up ctx from cfg (taking ownership): log settings, keys (JWT mode), and
+ * the database handle (not yet connected). LY_OK or LY_E_CONFIG with err.
+ */
+int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *program, char *err,
+                size_t errlen);
+void ly_ctx_release(struct lanyard_ctx *ctx);
+
+#endif

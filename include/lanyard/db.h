@@ -1,0 +1,97 @@
+/*
+ * db: the worker's one MariaDB connection, its cached prepared statements,
+ * and transactions. Only src/db/db.c includes <mysql.h>.
+ *
+ * Statements are keyed by the address of their SQL text, which must be a
+ * string literal (static storage): the cache never copies or hashes text.
+ * Times cross this interface as Unix seconds; the SQL converts with
+ * FROM_UNIXTIME(?) and UNIX_TIMESTAMP(col), and the session runs in UTC.
+ *
+ * A lost connection (server restart) is closed and opened again on the next
+ * call; while the server is down calls fail fast with LY_E_UNAVAILABLE.
+ */
+#ifndef LY_DB_H
+#define LY_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/config.h"
+#include "lanyard/log.h"
+
+struct ly_db;
+
+enum ly_db_kind { LY_DB_NULL = 0, LY_DB_INT, LY_DB_TEXT, LY_DB_BLOB };
+
+struct ly_db_value {
+    enum ly_db_kind kind;
+    int64_t i;
+    const char *s; /* TEXT: NUL-terminated in results; BLOB: len bytes */
+    size_t len;
+};
+
+#define LY_DB_I(v) ((struct ly_db_value){.kind = LY_DB_INT, .i = (int64_t)(v)})
+#define LY_DB_S(v) ly_db_text(v)
+#define LY_DB_B(p, n) ((struct ly_db_value){.kind = LY_DB_BLOB, .s = (const char *)(p), .len = (n)})
+#define LY_DB_NUL ((struct ly_db_value){.kind = LY_DB_NULL})
+
+static inline struct ly_db_value ly_db_text(const char *s)
+{
+    struct ly_db_value v = {.kind = s ? LY_DB_TEXT : LY_DB_NULL, .s = s, .len = 0};
+    return v;
+}
+
+struct ly_db_result {
+    size_t n_rows, n_cols;
+    struct ly_db_value *cells; /* row-major, in the arena given to ly_db_exec */
+    uint64_t affected;         /* rows changed by INSERT/UPDATE/DELETE */
+    uint64_t insert_id;
+};
+
+/* The cell at (row, col); integer columns are LY_DB_INT, others TEXT/BLOB, NULL is LY_DB_NULL. */
+static inline const struct ly_db_value *ly_db_cell(const struct ly_db_result *r, size_t row,
+                                                   size_t col)
+{
+    return &r->cells[row * r->n_cols + col];
+}
+
+/* Text of a cell or NULL; integer of a cell or fallback. */
+const char *ly_db_str(const struct ly_db_result *r, size_t row, size_t col);
+int64_t ly_db_int(const struct ly_db_result *r, size_t row, size_t col, int64_t fallback);
+
+/* A handle for cfg->database (borrowed; must outlive the handle). No connection yet. */
+struct ly_db *ly_db_new(const struct ly_config *cfg, const struct ly_log *log);
+void ly_db_free(struct ly_db *db);
+
+/* Connect now if not connected. LY_OK or LY_E_UNAVAILABLE. */
+int ly_db_connect(struct ly_db *db);
+
+/* A round trip to the server (SELECT 1). LY_OK or LY_E_UNAVAILABLE. */
+int ly_db_ping(struct ly_db *db);
+
+/*
+ * Prepare (once per connection) and execute sql with params. Rows, if any,
+ * are fetched into res (cells allocated in a). res may be NULL.
+ * Returns LY_OK; LY_E_CONFLICT on a duplicate key; LY_E_UNAVAILABLE when the
+ * server is unreachable or a deadlock / lock wait ended the statement (safe
+ * to retry); LY_E_INTERNAL otherwise (logged, without parameter values).
+ * On failure res is untouched.
+ */
+int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
+               const struct ly_db_value *params, size_t n_params, struct ly_db_result *res);
+
+/* Run one statement that is not prepared (DDL of migrations). No results. */
+int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, size_t errlen);
+
+int ly_db_begin(struct ly_db *db);
+int ly_db_commit(struct ly_db *db);
+/* Roll back if a transaction is open; safe to call always (from out: labels). */
+void ly_db_rollback(struct ly_db *db);
+bool ly_db_in_transaction(const struct ly_db *db);
+
+/* Seconds a client should wait before retrying after LY_E_UNAVAILABLE. */
+#define LY_DB_RETRY_AFTER 5
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * http: the request and response of one FastCGI exchange, independent of
+ * libfcgi (only src/http/fcgi.c knows it), so the router and the handlers
+ * can be driven from unit tests.
+ */
+#ifndef LY_HTTP_H
+#define LY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/json.h"
+#include "lanyard/str.h"
+
+struct lanyard_ctx;
+struct json_object;
+struct ly_principal;
+
+#define LY_REQUEST_ID_MAX 128
+#define LY_MAX_PATH_PARAMS 4
+#define LY_MAX_HEADER_LEN 8192 /* a header value longer than this is a 400 */
+
+struct ly_request {
+    struct lanyard_ctx *ctx;
+    struct ly_arena *arena;
+    char *const *env;          /* the CGI/FastCGI parameters, NAME=value */
+    const char *method;
+    const char *raw_path;      /* REQUEST_URI up to '?', as received */
+    struct ly_str query;       /* after '?', raw */
+    const char *content_type;  /* NULL when absent */
+    struct ly_str body;
+    uint64_t content_length;
+    const char *client_ip;     /* REMOTE_ADDR, or X-Forwarded-For from a trusted proxy */
+    const char *user_agent;
+    char request_id[LY_REQUEST_ID_MAX + 1];
+    int64_t now;               /* the clock, read once per request (seconds) */
+    int64_t start_us;          /* monotonic microseconds at the start */
+
+    /* Filled by the router. */
+    const char *params[LY_MAX_PATH_PARAMS]; /* decoded {…} segments */
+    size_t n_params;
+    struct json_object *json;  /* parsed body for JSON routes */
+    bool form;                 /* the body is application/x-www-form-urlencoded */
+    const struct ly_principal *principal;
+};
+
+#define LY_MAX_RESPONSE_HEADERS 12
+
+struct ly_response {
+    int status;
+    const char *content_type; /* NULL: no body */
+    const char *body;
+    size_t body_len;
+    struct {
+        const char *name;
+        const char *value;
+    } headers[LY_MAX_RESPONSE_HEADERS];
+    size_t n_headers;
+    bool no_store;            /* Cache-Control: no-store */
+    const char *principal;    /* for the log line */
+};
+
+/* A CGI parameter by name ("HTTP_X_REQUEST_ID"), or NULL. */
+const char *ly_request_env(const struct ly_request *req, const char *name);
+
+/*
+ * Fill the request from env and body (borrowed for the request's lifetime):
+ * method, path, query, content type, client address (honouring
+ * server.trusted_proxies), request id, clock. Returns LY_OK, or
+ * LY_E_INVALID_REQUEST for headers no client should send (the response is
+ * still answered with a request id).
+ */
+int ly_request_init(struct ly_request *req, struct lanyard_ctx *ctx, char *const *env);
+
+/* Query parameter by name, percent-decoded into the arena. 0 found, 1 absent, LY_E_INVALID_REQUEST. */
+int ly_request_query(struct ly_request *req, const char *name, const char **out);
+
+/* A form field of an x-www-form-urlencoded body. Same returns as ly_request_query. */
+int ly_form_get(struct ly_arena *a, struct ly_str form, const char *name, const char **out);
+
+/*
+ * Percent-decode s into the arena. '+' is a space when plus_is_space. NUL
+ * bytes and malformed escapes are refused (-1).
+ */
+int ly_percent_decode(struct ly_arena *a, struct ly_str s, bool plus_is_space, const char **out,
+                      size_t *outlen);
+
+/* Set a header (replacing one of the same name). name and value are borrowed. */
+void ly_response_header(struct ly_response *resp, const char *name, const char *value);
+bool ly_response_has_header(const struct ly_response *resp, const char *name);
+
+/* A JSON answer: status and obj (serialised, then released). */
+void ly_response_json(struct ly_request *req, struct ly_response *resp, int status,
+                      struct json_object *obj);
+
+/* An empty answer (204 and friends). */
+void ly_response_empty(struct ly_response *resp, int status);
+
+/*
+ * An application/problem+json answer for err (SPEC §3). detail is shown to
+ * the client: never a secret, SQL, file path or stack. errs may be NULL.
+ * Adds Retry-After for 429/503 (retry_after seconds, at least 1).
+ */
+void ly_response_problem(struct ly_request *req, struct ly_response *resp, int err,
+                         const char *detail, const struct ly_field_errors *errs);
+
+/* RFC 6749 §5.2 error answer for the OAuth endpoints. */
+void ly_response_oauth_error(struct ly_request *req, struct ly_response *resp, int status,
+                             const char *error, const char *description);
+
+/* "Location: <public_url><path>" */
+void ly_response_location(struct ly_request *req, struct ly_response *resp, const char *path);
+
+#endif

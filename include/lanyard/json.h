@@ -1,0 +1,89 @@
+/*
+ * json: strict request-body parsing and field validation on json-c, and the
+ * serialisation of answers.
+ *
+ * Parsed objects are owned by the request arena (released at reset).
+ */
+#ifndef LY_JSON_H
+#define LY_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/str.h"
+
+struct json_object;
+
+#define LY_JSON_MAX_DEPTH 16
+
+/*
+ * Parse body as one strict JSON value (RFC 8259, no trailing bytes, no NUL,
+ * depth at most LY_JSON_MAX_DEPTH, valid UTF-8; a repeated key keeps the last value).
+ * Returns LY_OK and *out (owned by a) or LY_E_INVALID_JSON.
+ */
+int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **out);
+
+/* Register obj to be released (json_object_put) when a is reset; returns obj. */
+struct json_object *ly_json_own(struct ly_arena *a, struct json_object *obj);
+
+/* Serialise obj compactly into a (no slash escaping). */
+const char *ly_json_to_string(struct ly_arena *a, struct json_object *obj, size_t *len);
+
+/* One validation failure, as in the problem "errors" array of SPEC §3. */
+struct ly_field_error {
+    const char *field;
+    const char *message;
+};
+
+#define LY_MAX_FIELD_ERRORS 16
+
+struct ly_field_errors {
+    struct ly_field_error items[LY_MAX_FIELD_ERRORS];
+    size_t n;
+};
+
+void ly_field_errors_add(struct ly_field_errors *e, const char *field, const char *message);
+
+enum ly_json_kind {
+    LY_JSON_STRING = 1,
+    LY_JSON_BOOL = 2,
+    LY_JSON_INT = 4,
+    LY_JSON_NULL = 8, /* or'ed with another kind: null accepted */
+};
+
+struct ly_json_field {
+    const char *name;
+    unsigned kinds; /* mask of enum ly_json_kind */
+    bool required;
+};
+
+/*
+ * Check that obj is an object whose members are all among fields, of the
+ * allowed kinds, with every required member present. Failures are added to
+ * errs; returns LY_OK or LY_E_VALIDATION.
+ */
+int ly_json_check_fields(struct json_object *obj, const struct ly_json_field *fields, size_t n,
+                         struct ly_field_errors *errs);
+
+/* Members by name: NULL/false/fallback when absent or of another type. */
+const char *ly_json_get_string(struct json_object *obj, const char *key);
+bool ly_json_has(struct json_object *obj, const char *key);
+bool ly_json_is_null(struct json_object *obj, const char *key);
+bool ly_json_get_bool(struct json_object *obj, const char *key, bool fallback);
+int64_t ly_json_get_int(struct json_object *obj, const char *key, int64_t fallback);
+
+/* Build helpers: a JSON string or null for NULL. */
+struct json_object *ly_json_str_or_null(const char *s);
+
+/* RFC 3339 UTC "2026-11-22T10:00:00Z" as a JSON string; t < 0 gives null. */
+struct json_object *ly_json_time(int64_t t);
+
+/* Format t as RFC 3339 UTC into buf (at least 21 bytes). */
+void ly_time_format(int64_t t, char buf[32]);
+
+/* Parse RFC 3339 with Z or an offset, seconds precision (fractions dropped). 0 / -1. */
+int ly_time_parse(const char *s, int64_t *out);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * validate: the name, e-mail and text rules of SPEC §3, and new identifiers.
+ */
+#ifndef LY_VALIDATE_H
+#define LY_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lanyard/arena.h"
+
+#define LY_EMAIL_MAX 254
+#define LY_DISPLAY_NAME_MAX 200
+#define LY_DESCRIPTION_MAX 1000
+
+/* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ and at least 2 characters (organizations, service accounts). */
+bool ly_name_is_valid(const char *s);
+
+/*
+ * At most 254 bytes, one '@', a non-empty local part, a domain with a dot
+ * (not at either end), no spaces or control characters. On success returns
+ * true and *out is the lower-cased copy in a.
+ */
+bool ly_email_normalize(struct ly_arena *a, const char *s, const char **out);
+
+/* UTF-8 without control characters, at most max characters. */
+bool ly_text_is_valid(const char *s, size_t max);
+
+/*
+ * A new identifier: prefix followed by n random lower-case base32
+ * characters ("u-", 12 → "u-k3j…"). In the arena.
+ */
+const char *ly_id_generate(struct ly_arena *a, const char *prefix, size_t n);
+
+#endif

@@ -1,0 +1,139 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void ly_log_init(struct ly_log *log, const char *program)
+{
+    log->level = LY_LOG_INFO;
+    log->format = LY_LOG_TEXT;
+    log->request_id = NULL;
+    log->program = program;
+}
+
+static void format_time(char *buf, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* Append s to buf as the inside of a JSON string; stops quietly when full. */
+static size_t json_escape(char *buf, size_t pos, size_t cap, const char *s)
+{
+    for (; *s != '\0' && pos + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[pos++] = '\\';
+            buf[pos++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            pos += (size_t)snprintf(buf + pos, cap - pos, "\\u%04x", c);
+        } else {
+            buf[pos++] = (char)c;
+        }
+    }
+    buf[pos] = '\0';
+    return pos;
+}
+
+/* Control characters never reach a text log line: they could forge lines. */
+static void text_sanitize(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            *s = '?';
+}
+
+static void emit(const struct ly_log *log, enum ly_log_level level, const char *where,
+                 const char *msg)
+{
+    char ts[64];
+    char line[4096];
+    format_time(ts, sizeof(ts));
+    const char *prog = log->program ? log->program : "lanyard";
+    if (log->format == LY_LOG_JSON) {
+        size_t pos = (size_t)snprintf(line, sizeof(line),
+                                      "{\"time\":\"%s\",\"level\":\"%s\",\"program\":\"%s\","
+                                      "\"pid\":%ld,",
+                                      ts, level_names[level], prog, (long)getpid());
+        if (log->request_id != NULL) {
+            pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"request_id\":\"");
+            pos = json_escape(line, pos, sizeof(line), log->request_id);
+            pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",");
+        }
+        if (where != NULL) {
+            pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"where\":\"");
+            pos = json_escape(line, pos, sizeof(line), where);
+            pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",");
+        }
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"msg\":\"");
+        pos = json_escape(line, pos, sizeof(line), msg);
+        snprintf(line + pos, sizeof(line) - pos, "\"}");
+    } else {
+        char body[3072];
+        snprintf(body, sizeof(body), "%s", msg);
+        text_sanitize(body);
+        snprintf(line, sizeof(line), "%s %s[%ld] %s%s%s%s%s: %s", ts, prog, (long)getpid(),
+                 level_names[level], log->request_id ? " request_id=" : "",
+                 log->request_id ? log->request_id : "", where ? " " : "", where ? where : "",
+                 body);
+    }
+    fprintf(stderr, "%s\n", line);
+}
+
+void ly_log_write(const struct ly_log *log, enum ly_log_level level, const char *file, int line,
+                  const char *func, const char *fmt, ...)
+{
+    char msg[2048];
+    char where[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *base = strrchr(file, '/');
+    snprintf(where, sizeof(where), "%s:%d:%s", base ? base + 1 : file, line, func);
+    emit(log, level, where, msg);
+}
+
+void ly_log_request(const struct ly_log *log, const char *method, const char *path, int status,
+                    long long micros, const char *principal)
+{
+    if (!ly_log_enabled(log, LY_LOG_INFO))
+        return;
+    char msg[2048];
+    if (log->format == LY_LOG_JSON) {
+        /* One flat object whose fields are the request's, for log pipelines. */
+        char ts[64], line[4096];
+        format_time(ts, sizeof(ts));
+        size_t pos = (size_t)snprintf(line, sizeof(line),
+                                      "{\"time\":\"%s\",\"level\":\"info\",\"program\":\"%s\","
+                                      "\"pid\":%ld,\"request_id\":\"",
+                                      ts, log->program ? log->program : "lanyard", (long)getpid());
+        pos = json_escape(line, pos, sizeof(line), log->request_id ? log->request_id : "-");
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"method\":\"");
+        pos = json_escape(line, pos, sizeof(line), method);
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"path\":\"");
+        pos = json_escape(line, pos, sizeof(line), path);
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos,
+                                "\",\"status\":%d,\"us\":%lld,\"principal\":\"", status, micros);
+        pos = json_escape(line, pos, sizeof(line), principal ? principal : "-");
+        snprintf(line + pos, sizeof(line) - pos, "\"}");
+        fprintf(stderr, "%s\n", line);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "method=%s path=%s status=%d us=%lld principal=%s", method, path,
+             status, micros, principal ? principal : "-");
+    emit(log, LY_LOG_INFO, NULL, msg);
+}

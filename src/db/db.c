@@ -1,0 +1,456 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "lanyard/err.h"
+#include "lanyard/mem.h"
+
+#define MAX_STMTS 256
+#define MAX_COLS 32
+#define MAX_PARAMS 32
+#define CELL_INLINE 256
+
+struct cached_stmt {
+    const char *sql; /* identity: the address of a string literal */
+    MYSQL_STMT *stmt;
+    unsigned n_cols;
+    enum enum_field_types col_types[MAX_COLS];
+};
+
+struct ly_db {
+    const struct ly_config *cfg;
+    const struct ly_log *log;
+    MYSQL *conn;
+    bool in_tx;
+    int64_t retry_at; /* monotonic seconds: no new connect attempt before this */
+    struct cached_stmt stmts[MAX_STMTS];
+    size_t n_stmts;
+};
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+struct ly_db *ly_db_new(const struct ly_config *cfg, const struct ly_log *log)
+{
+    struct ly_db *db = ly_xcalloc(1, sizeof(*db));
+    db->cfg = cfg;
+    db->log = log;
+    return db;
+}
+
+static void disconnect(struct ly_db *db)
+{
+    for (size_t i = 0; i < db->n_stmts; i++)
+        mysql_stmt_close(db->stmts[i].stmt);
+    db->n_stmts = 0;
+    if (db->conn != NULL)
+        mysql_close(db->conn);
+    db->conn = NULL;
+    db->in_tx = false;
+}
+
+void ly_db_free(struct ly_db *db)
+{
+    if (db == NULL)
+        return;
+    disconnect(db);
+    free(db);
+}
+
+/* Errors after which the connection cannot be trusted and is opened again. */
+static bool is_connection_error(unsigned e)
+{
+    switch (e) {
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_COMMANDS_OUT_OF_SYNC:
+    case ER_SERVER_SHUTDOWN:
+    case ER_CONNECTION_KILLED:
+    case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT */
+        return true;
+    default:
+        return false;
+    }
+}
+
+int ly_db_connect(struct ly_db *db)
+{
+    if (db->conn != NULL)
+        return LY_OK;
+    /* While the server is down, answer 503 at once rather than wait on every request. */
+    if (mono_now() < db->retry_at)
+        return LY_E_UNAVAILABLE;
+    const struct ly_config *cfg = db->cfg;
+    MYSQL *m = mysql_init(NULL);
+    if (m == NULL)
+        return LY_E_UNAVAILABLE;
+    unsigned timeout = (unsigned)cfg->database.connect_timeout;
+    unsigned rw_timeout = 30;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(m, MYSQL_INIT_COMMAND,
+                  "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
+                  "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    if (cfg->database.tls) {
+        my_bool on = 1;
+        mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);
+        mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+        if (cfg->database.ca_file != NULL && cfg->database.ca_file[0] != '\0')
+            mysql_options(m, MYSQL_OPT_SSL_CA, cfg->database.ca_file);
+    }
+    const char *sock = cfg->database.socket;
+    bool use_sock = sock != NULL && sock[0] != '\0';
+    if (mysql_real_connect(m, use_sock ? "localhost" : cfg->database.host, cfg->database.user,
+                           cfg->database.password_secret, cfg->database.name,
+                           use_sock ? 0 : cfg->database.port, use_sock ? sock : NULL,
+                           0) == NULL) {
+        ly_log_warn(db->log, "database connection failed: %s", mysql_error(m));
+        mysql_close(m);
+        db->retry_at = mono_now() + 1;
+        return LY_E_UNAVAILABLE;
+    }
+    db->conn = m;
+    db->in_tx = false;
+    db->retry_at = 0;
+    return LY_OK;
+}
+
+static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char *msg)
+{
+    if (e == ER_DUP_ENTRY)
+        return LY_E_CONFLICT;
+    if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) {
+        ly_log_warn(db->log, "%s: transaction aborted (%u), retry", what, e);
+        return LY_E_UNAVAILABLE;
+    }
+    if (is_connection_error(e)) {
+        ly_log_warn(db->log, "%s: connection lost (%u): %s", what, e, msg);
+        disconnect(db);
+        return LY_E_UNAVAILABLE;
+    }
+    ly_log_error(db->log, "%s: database error %u: %s", what, e, msg);
+    return LY_E_INTERNAL;
+}
+
+static int find_stmt(struct ly_db *db, const char *sql, struct cached_stmt **out)
+{
+    for (size_t i = 0; i < db->n_stmts; i++) {
+        if (db->stmts[i].sql == sql) {
+            *out = &db->stmts[i];
+            return LY_OK;
+        }
+    }
+    if (db->n_stmts == MAX_STMTS) {
+        ly_log_error(db->log, "statement cache full");
+        return LY_E_INTERNAL;
+    }
+    MYSQL_STMT *st = mysql_stmt_init(db->conn);
+    if (st == NULL)
+        return stmt_error(db, mysql_errno(db->conn), "prepare", mysql_error(db->conn));
+    if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
+        unsigned e = mysql_stmt_errno(st);
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", mysql_stmt_error(st));
+        mysql_stmt_close(st);
+        return stmt_error(db, e, "prepare", msg);
+    }
+    struct cached_stmt *c = &db->stmts[db->n_stmts];
+    c->sql = sql;
+    c->stmt = st;
+    c->n_cols = mysql_stmt_field_count(st);
+    if (c->n_cols > MAX_COLS) {
+        mysql_stmt_close(st);
+        ly_log_error(db->log, "statement has too many columns");
+        return LY_E_INTERNAL;
+    }
+    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+    if (meta != NULL) {
+        MYSQL_FIELD *f = mysql_fetch_fields(meta);
+        for (unsigned i = 0; i < c->n_cols; i++)
+            c->col_types[i] = f[i].type;
+        mysql_free_result(meta);
+    }
+    db->n_stmts++;
+    *out = c;
+    return LY_OK;
+}
+
+static bool is_int_type(enum enum_field_types t)
+{
+    return t == MYSQL_TYPE_TINY || t == MYSQL_TYPE_SHORT || t == MYSQL_TYPE_LONG ||
+           t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_YEAR;
+}
+
+static bool is_binary_type(enum enum_field_types t)
+{
+    return t == MYSQL_TYPE_BLOB || t == MYSQL_TYPE_TINY_BLOB || t == MYSQL_TYPE_MEDIUM_BLOB ||
+           t == MYSQL_TYPE_LONG_BLOB;
+}
+
+static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *a,
+                      struct ly_db_result *res)
+{
+    MYSQL_STMT *st = c->stmt;
+    unsigned n = c->n_cols;
+    MYSQL_BIND bind[MAX_COLS];
+    long long ints[MAX_COLS];
+    char bufs[MAX_COLS][CELL_INLINE];
+    unsigned long lens[MAX_COLS];
+    my_bool nulls[MAX_COLS], errs[MAX_COLS];
+    memset(bind, 0, sizeof(bind));
+    for (unsigned i = 0; i < n; i++) {
+        bind[i].is_null = &nulls[i];
+        bind[i].length = &lens[i];
+        bind[i].error = &errs[i];
+        if (is_int_type(c->col_types[i])) {
+            bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            bind[i].buffer = &ints[i];
+        } else {
+            bind[i].buffer_type = is_binary_type(c->col_types[i]) ? MYSQL_TYPE_BLOB
+                                                                  : MYSQL_TYPE_STRING;
+            bind[i].buffer = bufs[i];
+            bind[i].buffer_length = CELL_INLINE;
+        }
+    }
+    if (mysql_stmt_bind_result(st, bind) != 0 || mysql_stmt_store_result(st) != 0)
+        return stmt_error(db, mysql_stmt_errno(st), "fetch", mysql_stmt_error(st));
+    size_t rows = (size_t)mysql_stmt_num_rows(st);
+    struct ly_db_value *cells = ly_arena_zalloc(a, sizeof(*cells) * (rows * n + 1));
+    size_t r = 0;
+    for (;;) {
+        int rc = mysql_stmt_fetch(st);
+        if (rc == MYSQL_NO_DATA)
+            break;
+        if (rc == 1) {
+            int e = stmt_error(db, mysql_stmt_errno(st), "fetch", mysql_stmt_error(st));
+            if (db->conn != NULL)
+                mysql_stmt_free_result(st);
+            return e;
+        }
+        if (r >= rows)
+            break;
+        for (unsigned i = 0; i < n; i++) {
+            struct ly_db_value *v = &cells[r * n + i];
+            if (nulls[i]) {
+                v->kind = LY_DB_NULL;
+            } else if (bind[i].buffer_type == MYSQL_TYPE_LONGLONG) {
+                v->kind = LY_DB_INT;
+                v->i = ints[i];
+            } else {
+                char *s = ly_arena_alloc(a, lens[i] + 1);
+                if (lens[i] > CELL_INLINE) {
+                    MYSQL_BIND one;
+                    memset(&one, 0, sizeof(one));
+                    one.buffer_type = bind[i].buffer_type;
+                    one.buffer = s;
+                    one.buffer_length = lens[i];
+                    if (mysql_stmt_fetch_column(st, &one, i, 0) != 0) {
+                        mysql_stmt_free_result(st);
+                        return stmt_error(db, mysql_stmt_errno(st), "fetch", mysql_stmt_error(st));
+                    }
+                } else {
+                    memcpy(s, bufs[i], lens[i]);
+                }
+                s[lens[i]] = '\0';
+                v->kind = bind[i].buffer_type == MYSQL_TYPE_BLOB ? LY_DB_BLOB : LY_DB_TEXT;
+                v->s = s;
+                v->len = lens[i];
+            }
+        }
+        r++;
+    }
+    mysql_stmt_free_result(st);
+    res->n_rows = r;
+    res->n_cols = n;
+    res->cells = cells;
+    return LY_OK;
+}
+
+static int exec_once(struct ly_db *db, struct ly_arena *a, const char *sql,
+                     const struct ly_db_value *params, size_t n_params, struct ly_db_result *res)
+{
+    int r = ly_db_connect(db);
+    if (r != LY_OK)
+        return r;
+    struct cached_stmt *c = NULL;
+    if ((r = find_stmt(db, sql, &c)) != LY_OK)
+        return r;
+    MYSQL_STMT *st = c->stmt;
+    if (n_params != mysql_stmt_param_count(st) || n_params > MAX_PARAMS) {
+        ly_log_error(db->log, "statement expects %lu parameters, got %zu",
+                     mysql_stmt_param_count(st), n_params);
+        return LY_E_INTERNAL;
+    }
+    MYSQL_BIND bind[MAX_PARAMS];
+    unsigned long lens[MAX_PARAMS];
+    long long ints[MAX_PARAMS];
+    memset(bind, 0, sizeof(bind));
+    for (size_t i = 0; i < n_params; i++) {
+        const struct ly_db_value *v = &params[i];
+        switch (v->kind) {
+        case LY_DB_NULL: bind[i].buffer_type = MYSQL_TYPE_NULL; break;
+        case LY_DB_INT:
+            ints[i] = v->i;
+            bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            bind[i].buffer = &ints[i];
+            break;
+        case LY_DB_TEXT:
+        case LY_DB_BLOB:
+            lens[i] = (unsigned long)(v->kind == LY_DB_TEXT ? strlen(v->s) : v->len);
+            bind[i].buffer_type = v->kind == LY_DB_TEXT ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+            bind[i].buffer = (void *)v->s;
+            bind[i].buffer_length = lens[i];
+            bind[i].length = &lens[i];
+            break;
+        }
+    }
+    if (n_params > 0 && mysql_stmt_bind_param(st, bind) != 0)
+        return stmt_error(db, mysql_stmt_errno(st), "bind", mysql_stmt_error(st));
+    if (mysql_stmt_execute(st) != 0)
+        return stmt_error(db, mysql_stmt_errno(st), "execute", mysql_stmt_error(st));
+    struct ly_db_result tmp = {0};
+    if (c->n_cols > 0) {
+        if ((r = fetch_rows(db, c, a, &tmp)) != LY_OK)
+            return r;
+    } else {
+        tmp.affected = (uint64_t)mysql_stmt_affected_rows(st);
+        tmp.insert_id = (uint64_t)mysql_stmt_insert_id(st);
+    }
+    if (res != NULL)
+        *res = tmp;
+    return LY_OK;
+}
+
+int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
+               const struct ly_db_value *params, size_t n_params, struct ly_db_result *res)
+{
+    bool was_connected = db->conn != NULL;
+    bool in_tx = db->in_tx;
+    int r = exec_once(db, a, sql, params, n_params, res);
+    /*
+     * A connection that died while idle (the server restarted between two
+     * requests) is opened again and the statement retried once. Inside a
+     * transaction the work so far is gone, so the caller must see the error.
+     */
+    if (r == LY_E_UNAVAILABLE && was_connected && db->conn == NULL && !in_tx)
+        r = exec_once(db, a, sql, params, n_params, res);
+    return r;
+}
+
+int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, size_t errlen)
+{
+    int r = ly_db_connect(db);
+    if (r != LY_OK) {
+        snprintf(err, errlen, "cannot connect to the database");
+        return r;
+    }
+    if (mysql_real_query(db->conn, sql, (unsigned long)len) != 0) {
+        snprintf(err, errlen, "%s", mysql_error(db->conn));
+        return stmt_error(db, mysql_errno(db->conn), "script", mysql_error(db->conn));
+    }
+    /* Drain any result sets the script produced. */
+    do {
+        MYSQL_RES *res = mysql_store_result(db->conn);
+        if (res != NULL)
+            mysql_free_result(res);
+    } while (mysql_next_result(db->conn) == 0);
+    if (mysql_errno(db->conn) != 0) {
+        snprintf(err, errlen, "%s", mysql_error(db->conn));
+        return stmt_error(db, mysql_errno(db->conn), "script", mysql_error(db->conn));
+    }
+    return LY_OK;
+}
+
+int ly_db_ping(struct ly_db *db)
+{
+    struct ly_arena a;
+    ly_arena_init(&a, 1024);
+    int r = ly_db_exec(db, &a, "SELECT 1", NULL, 0, NULL);
+    ly_arena_release(&a);
+    return r;
+}
+
+static int simple(struct ly_db *db, const char *what)
+{
+    int r = ly_db_connect(db);
+    if (r != LY_OK)
+        return r;
+    if (mysql_query(db->conn, what) != 0)
+        return stmt_error(db, mysql_errno(db->conn), what, mysql_error(db->conn));
+    return LY_OK;
+}
+
+int ly_db_begin(struct ly_db *db)
+{
+    /* A dead idle connection is noticed here, before any work is done. */
+    int r = simple(db, "START TRANSACTION");
+    if (r == LY_E_UNAVAILABLE && db->conn == NULL)
+        r = simple(db, "START TRANSACTION");
+    if (r == LY_OK)
+        db->in_tx = true;
+    return r;
+}
+
+int ly_db_commit(struct ly_db *db)
+{
+    int r = simple(db, "COMMIT");
+    db->in_tx = false;
+    return r;
+}
+
+void ly_db_rollback(struct ly_db *db)
+{
+    if (!db->in_tx || db->conn == NULL) {
+        db->in_tx = false;
+        return;
+    }
+    if (mysql_query(db->conn, "ROLLBACK") != 0)
+        stmt_error(db, mysql_errno(db->conn), "rollback", mysql_error(db->conn));
+    db->in_tx = false;
+}
+
+bool ly_db_in_transaction(const struct ly_db *db)
+{
+    return db->in_tx;
+}
+
+const char *ly_db_str(const struct ly_db_result *r, size_t row, size_t col)
+{
+    const struct ly_db_value *v = ly_db_cell(r, row, col);
+    return (v->kind == LY_DB_TEXT || v->kind == LY_DB_BLOB) ? v->s : NULL;
+}
+
+int64_t ly_db_int(const struct ly_db_result *r, size_t row, size_t col, int64_t fallback)
+{
+    const struct ly_db_value *v = ly_db_cell(r, row, col);
+    if (v->kind == LY_DB_INT)
+        return v->i;
+    if (v->kind == LY_DB_TEXT) {
+        /* DECIMAL results (UNIX_TIMESTAMP of fractional times) arrive as text. */
+        char *end;
+        errno = 0;
+        long long x = strtoll(v->s, &end, 10);
+        if (errno == 0 && end != v->s && (*end == '\0' || *end == '.'))
+            return x;
+    }
+    return fallback;
+}

@@ -1,0 +1,314 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/fcgi.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "lanyard/ctx.h"
+#include "lanyard/err.h"
+#include "lanyard/http.h"
+#include "lanyard/router.h"
+
+/*
+ * Set by the SIGTERM handler. This is the one piece of process-wide state a
+ * signal handler can reach; everything else lives in struct lanyard_ctx.
+ */
+static volatile sig_atomic_t stop_requested;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    FCGX_ShutdownPending();
+}
+
+static void install_term_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked accept() must return */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int ly_fcgi_is_fastcgi(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    /* A FastCGI server hands us a listening socket on fd 0; getpeername fails on it. */
+    return getsockname(0, (struct sockaddr *)&ss, &len) == 0 &&
+           getpeername(0, (struct sockaddr *)&ss, &len) != 0 && errno == ENOTCONN;
+}
+
+int ly_fcgi_listen(const char *addr, int *fd, char *err, size_t errlen)
+{
+    int s = -1;
+    if (addr[0] == '/') {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        if (strlen(addr) >= sizeof(sun.sun_path)) {
+            snprintf(err, errlen, "'%s': socket path too long", addr);
+            return LY_E_CONFIG;
+        }
+        memcpy(sun.sun_path, addr, strlen(addr) + 1);
+        s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        unlink(addr);
+        if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+            goto fail;
+        chmod(addr, 0660);
+    } else {
+        char host[256];
+        const char *colon = strrchr(addr, ':');
+        if (colon == NULL || colon == addr || colon[1] == '\0') {
+            snprintf(err, errlen, "'%s': expected HOST:PORT, [V6]:PORT or /socket/path", addr);
+            return LY_E_CONFIG;
+        }
+        size_t hl = (size_t)(colon - addr);
+        if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
+            addr++;
+            hl -= 2;
+        }
+        if (hl >= sizeof(host)) {
+            snprintf(err, errlen, "'%s': host too long", addr);
+            return LY_E_CONFIG;
+        }
+        memcpy(host, addr, hl);
+        host[hl] = '\0';
+        struct addrinfo hints, *ai = NULL;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+        int gr = getaddrinfo(host, colon + 1, &hints, &ai);
+        if (gr != 0) {
+            snprintf(err, errlen, "'%s': %s", addr, gai_strerror(gr));
+            return LY_E_CONFIG;
+        }
+        s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (s >= 0)
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        int br = s >= 0 ? bind(s, ai->ai_addr, ai->ai_addrlen) : -1;
+        freeaddrinfo(ai);
+        if (br != 0)
+            goto fail;
+    }
+    if (listen(s, 128) != 0)
+        goto fail;
+    *fd = s;
+    return LY_OK;
+fail:
+    snprintf(err, errlen, "cannot listen on '%s': %s", addr, strerror(errno));
+    if (s >= 0)
+        close(s);
+    return LY_E_IO;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Read exactly n body bytes; false if the stream ends early. */
+static bool read_body(FCGX_Request *fr, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        size_t chunk = n - got > 65536 ? 65536 : n - got;
+        int k = FCGX_GetStr(buf + got, (int)chunk, fr->in);
+        if (k <= 0)
+            return false;
+        got += (size_t)k;
+    }
+    return true;
+}
+
+static void write_response(FCGX_Request *fr, const struct ly_request *req,
+                           const struct ly_response *resp)
+{
+    FCGX_Stream *out = fr->out;
+    FCGX_FPrintF(out, "Status: %d %s\r\n", resp->status, ly_http_reason(resp->status));
+    if (resp->content_type != NULL) {
+        FCGX_FPrintF(out, "Content-Type: %s\r\n", resp->content_type);
+        FCGX_FPrintF(out, "Content-Length: %zu\r\n", resp->body_len);
+    }
+    FCGX_FPrintF(out, "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n", req->request_id);
+    if (resp->no_store)
+        FCGX_PutS("Cache-Control: no-store\r\n", out);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        FCGX_FPrintF(out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
+    FCGX_PutS("\r\n", out);
+    if (resp->body_len > 0)
+        FCGX_PutStr(resp->body, (int)resp->body_len, out);
+}
+
+static void handle_one(struct lanyard_ctx *ctx, FCGX_Request *fr)
+{
+    struct ly_request req;
+    struct ly_response resp;
+    memset(&resp, 0, sizeof(resp));
+    int r = ly_request_init(&req, ctx, fr->envp);
+    ctx->log.request_id = req.request_id;
+    uint64_t max = ctx->cfg->server.max_body;
+    bool too_large = false;
+    if (r != LY_OK) {
+        ly_response_problem(&req, &resp, r, "the request is malformed", NULL);
+    } else if (req.content_length > max) {
+        /* Refused before reading a byte of it (STYLE 8). */
+        too_large = true;
+    } else if (req.content_length > 0) {
+        char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
+        if (!read_body(fr, buf, (size_t)req.content_length)) {
+            ly_response_problem(&req, &resp, LY_E_INVALID_REQUEST, "the request body is truncated",
+                                NULL);
+            r = LY_E_INVALID_REQUEST;
+        } else {
+            buf[req.content_length] = '\0';
+            req.body = (struct ly_str){buf, (size_t)req.content_length};
+        }
+    }
+    if (r == LY_OK)
+        ly_router_handle(&req, &resp, too_large);
+    write_response(fr, &req, &resp);
+    ly_log_request(&ctx->log, req.method[0] ? req.method : "-", req.raw_path ? req.raw_path : "-",
+                   resp.status, (long long)(mono_us() - req.start_us), resp.principal);
+    ctx->log.request_id = NULL;
+}
+
+int ly_fcgi_serve(struct lanyard_ctx *ctx, int listen_fd)
+{
+    FCGX_Request fr;
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    if (FCGX_Init() != 0) {
+        ly_log_error(&ctx->log, "FastCGI initialisation failed");
+        return 1;
+    }
+    install_term_handler();
+    FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+    /*
+     * SIGTERM is blocked while a request is in hand, so that the request
+     * finishes; it is delivered while we wait in accept(), which then fails
+     * with EINTR and the loop ends.
+     */
+    sigprocmask(SIG_BLOCK, &term, &old);
+    while (!stop_requested) {
+        sigprocmask(SIG_UNBLOCK, &term, NULL);
+        int rc = stop_requested ? -1 : FCGX_Accept_r(&fr);
+        sigprocmask(SIG_BLOCK, &term, NULL);
+        if (rc < 0) {
+            if (stop_requested)
+                break;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+                continue;
+            ly_log_error(&ctx->log, "FastCGI accept failed: %s", strerror(errno));
+            break;
+        }
+        handle_one(ctx, &fr);
+        FCGX_Finish_r(&fr);
+        ly_arena_reset(&ctx->arena);
+    }
+    FCGX_Free(&fr, 1);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
+static pid_t spawn_worker(struct lanyard_ctx *ctx, int listen_fd)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        _exit(ly_fcgi_serve(ctx, listen_fd));
+    }
+    if (pid < 0)
+        ly_log_error(&ctx->log, "fork failed: %s", strerror(errno));
+    return pid;
+}
+
+int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers)
+{
+    pid_t *pids = calloc(workers, sizeof(*pids));
+    if (pids == NULL)
+        return 1;
+    install_term_handler();
+    time_t last_death = 0;
+    unsigned quick_deaths = 0;
+    for (unsigned i = 0; i < workers; i++)
+        pids[i] = spawn_worker(ctx, listen_fd);
+    ly_log_info(&ctx->log, "serving with %u workers", workers);
+    while (!stop_requested) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (unsigned i = 0; i < workers; i++) {
+            if (pids[i] != pid)
+                continue;
+            if (WIFSIGNALED(status))
+                ly_log_error(&ctx->log, "worker %ld killed by signal %d; restarting", (long)pid,
+                             WTERMSIG(status));
+            else
+                ly_log_warn(&ctx->log, "worker %ld exited with %d; restarting", (long)pid,
+                            WEXITSTATUS(status));
+            /* Workers that die at once (a broken config, a crash on start) are restarted slowly. */
+            time_t now = time(NULL);
+            quick_deaths = now - last_death < 2 ? quick_deaths + 1 : 0;
+            last_death = now;
+            if (quick_deaths > 5)
+                sleep(1);
+            pids[i] = stop_requested ? 0 : spawn_worker(ctx, listen_fd);
+        }
+    }
+    for (unsigned i = 0; i < workers; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    /* Let each finish the request in hand; after 10 s, stop waiting. */
+    time_t deadline = time(NULL) + 10;
+    for (unsigned i = 0; i < workers; i++) {
+        while (pids[i] > 0) {
+            pid_t r = waitpid(pids[i], NULL, WNOHANG);
+            if (r == pids[i] || (r < 0 && errno != EINTR)) {
+                pids[i] = 0;
+            } else if (time(NULL) >= deadline) {
+                kill(pids[i], SIGKILL);
+                waitpid(pids[i], NULL, 0);
+                pids[i] = 0;
+            } else {
+                usleep(20000);
+            }
+        }
+    }
+    free(pids);
+    ly_log_info(&ctx->log, "stopped");
+    return 0;
+}

@@ -1,0 +1,248 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/json.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "lanyard/err.h"
+
+static void put(void *p)
+{
+    json_object_put(p);
+}
+
+struct json_object *ly_json_own(struct ly_arena *a, struct json_object *obj)
+{
+    ly_arena_defer(a, put, obj);
+    return obj;
+}
+
+int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **out)
+{
+    if (body.len == 0 || body.len > INT32_MAX || memchr(body.ptr, '\0', body.len) != NULL)
+        return LY_E_INVALID_JSON;
+    struct json_tokener *tok = json_tokener_new_ex(LY_JSON_MAX_DEPTH);
+    if (tok == NULL)
+        return LY_E_INTERNAL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    int r = LY_E_INVALID_JSON;
+    struct json_object *obj = json_tokener_parse_ex(tok, body.ptr, (int)body.len);
+    if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)
+        goto out;
+    /* RFC 8259 §2: only insignificant whitespace may follow the value. */
+    for (size_t i = json_tokener_get_parse_end(tok); i < body.len; i++) {
+        char c = body.ptr[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+            goto out;
+    }
+    *out = ly_json_own(a, obj);
+    obj = NULL;
+    r = LY_OK;
+out:
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return r;
+}
+
+const char *ly_json_to_string(struct ly_arena *a, struct json_object *obj, size_t *len)
+{
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    char *copy = ly_arena_strndup(a, s, n);
+    if (len != NULL)
+        *len = n;
+    return copy;
+}
+
+void ly_field_errors_add(struct ly_field_errors *e, const char *field, const char *message)
+{
+    if (e->n < LY_MAX_FIELD_ERRORS) {
+        e->items[e->n].field = field;
+        e->items[e->n].message = message;
+        e->n++;
+    }
+}
+
+static bool kind_ok(struct json_object *v, unsigned kinds)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null: return (kinds & LY_JSON_NULL) != 0;
+    case json_type_string: return (kinds & LY_JSON_STRING) != 0;
+    case json_type_boolean: return (kinds & LY_JSON_BOOL) != 0;
+    case json_type_int: return (kinds & LY_JSON_INT) != 0;
+    default: return false;
+    }
+}
+
+static const char *kind_message(unsigned kinds)
+{
+    switch (kinds & ~(unsigned)LY_JSON_NULL) {
+    case LY_JSON_STRING: return "must be a string";
+    case LY_JSON_BOOL: return "must be a boolean";
+    case LY_JSON_INT: return "must be an integer";
+    default: return "has the wrong type";
+    }
+}
+
+int ly_json_check_fields(struct json_object *obj, const struct ly_json_field *fields, size_t n,
+                         struct ly_field_errors *errs)
+{
+    size_t before = errs->n;
+    if (!json_object_is_type(obj, json_type_object)) {
+        ly_field_errors_add(errs, "", "the body must be a JSON object");
+        return LY_E_VALIDATION;
+    }
+    json_object_object_foreach(obj, key, val)
+    {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (strcmp(fields[i].name, key) == 0)
+                break;
+        if (i == n) {
+            /* The name comes from the request: point at the field table only. */
+            ly_field_errors_add(errs, "", "unknown field");
+            continue;
+        }
+        if (!kind_ok(val, fields[i].kinds))
+            ly_field_errors_add(errs, fields[i].name, kind_message(fields[i].kinds));
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].required && !json_object_object_get_ex(obj, fields[i].name, NULL))
+            ly_field_errors_add(errs, fields[i].name, "is required");
+    return errs->n == before ? LY_OK : LY_E_VALIDATION;
+}
+
+const char *ly_json_get_string(struct json_object *obj, const char *key)
+{
+    struct json_object *v;
+    if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+bool ly_json_has(struct json_object *obj, const char *key)
+{
+    return obj != NULL && json_object_object_get_ex(obj, key, NULL);
+}
+
+bool ly_json_is_null(struct json_object *obj, const char *key)
+{
+    struct json_object *v;
+    return obj != NULL && json_object_object_get_ex(obj, key, &v) && v == NULL;
+}
+
+bool ly_json_get_bool(struct json_object *obj, const char *key, bool fallback)
+{
+    struct json_object *v;
+    if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_boolean))
+        return fallback;
+    return json_object_get_boolean(v);
+}
+
+int64_t ly_json_get_int(struct json_object *obj, const char *key, int64_t fallback)
+{
+    struct json_object *v;
+    if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_int))
+        return fallback;
+    return json_object_get_int64(v);
+}
+
+struct json_object *ly_json_str_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+void ly_time_format(int64_t t, char buf[32])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", (tm.tm_year + 1900) % 10000,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100);
+}
+
+struct json_object *ly_json_time(int64_t t)
+{
+    if (t < 0)
+        return NULL;
+    char buf[32];
+    ly_time_format(t, buf);
+    return json_object_new_string(buf);
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int ly_time_parse(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec;
+    size_t n = strlen(s);
+    if (n < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
+        return -1;
+    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
+        return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo == 2 && d == 29 && !leap)
+        return -1;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    int64_t offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (strlen(p) != 6 || p[3] != ':' || digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) ||
+            oh > 23 || om > 59)
+            return -1;
+        offset = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) -
+           offset;
+    return 0;
+}

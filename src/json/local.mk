@@ -1,0 +1,1 @@
+liblanyard_a_SOURCES += src/json/json.c

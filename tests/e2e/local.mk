@@ -1,0 +1,1 @@
+# end-to-end tests (pytest against private MariaDB, lighttpd and Apache)

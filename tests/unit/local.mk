@@ -1,0 +1,37 @@
+# cmocka unit tests of the pure modules; each links liblanyard.a.
+if HAVE_CMOCKA
+UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+UNIT_LDADD = $(LY_LIBS) $(CMOCKA_LIBS)
+
+# --- core, json, http (router) ---
+
+# --- codec, crypto, token ---
+check_PROGRAMS += tests/unit/test_codec
+TESTS += tests/unit/test_codec
+tests_unit_test_codec_SOURCES = tests/unit/test_codec.c
+tests_unit_test_codec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_codec_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_password
+TESTS += tests/unit/test_password
+tests_unit_test_password_SOURCES = tests/unit/test_password.c
+tests_unit_test_password_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_password_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_token
+TESTS += tests/unit/test_token
+tests_unit_test_token_SOURCES = tests/unit/test_token.c
+tests_unit_test_token_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_token_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_jwt
+TESTS += tests/unit/test_jwt
+tests_unit_test_jwt_SOURCES = tests/unit/test_jwt.c
+tests_unit_test_jwt_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jwt_LDADD = $(UNIT_LDADD)
+
+# --- config ---
+check_PROGRAMS += tests/unit/test_config
+TESTS += tests/unit/test_config
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS) -DLY_TEST_SRCDIR='"$(abs_top_srcdir)"'
+tests_unit_test_config_LDADD = $(UNIT_LDADD)
+
+endif
