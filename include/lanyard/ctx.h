@@ -5,6 +5,8 @@
 #ifndef LY_CTX_H
 #define LY_CTX_H
 
+#include <stdbool.h>
+
 #include "lanyard/arena.h"
 #include "lanyard/config.h"
 #include "lanyard/log.h"
@@ -20,6 +22,8 @@ struct lanyard_ctx {
     struct ly_keyset *keys; /* owned; NULL in opaque mode */
     struct ly_scrypt_params scrypt;
     struct ly_arena arena;  /* the request arena, reset after every request */
+    unsigned char page_key[32]; /* settings.page_token_key, read once (page.c) */
+    bool page_key_loaded;
 };
 
 /*
