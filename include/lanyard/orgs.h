@@ -1,14 +1,22 @@
 /*
  * orgs: the store of organizations and memberships (SPEC §5.9). SQL lives
  * here and nowhere else for these tables.
+ *
+ * The last-owner rule is decided by the database, not the worker: every
+ * change that could take away an owner first locks the organization's owner
+ * rows (SELECT … FOR UPDATE) inside its transaction, so two concurrent
+ * demotions or removals of the last two owners are serialised and the second
+ * sees that it would leave none (LY_E_CONFLICT).
  */
 #ifndef LY_ORGS_H
 #define LY_ORGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lanyard/arena.h"
+#include "lanyard/page.h"
 
 struct ly_db;
 
@@ -28,6 +36,15 @@ struct ly_org_membership {
     enum ly_role role;
 };
 
+/* One member of an organization, as listed by GET …/members. */
+struct ly_member {
+    const char *user_id;
+    const char *email;
+    const char *display_name; /* NULL when unset */
+    enum ly_role role;
+    int64_t added_at;
+};
+
 const char *ly_role_name(enum ly_role role); /* "owner", "admin", "member" */
 enum ly_role ly_role_parse(const char *s);   /* LY_ROLE_NONE when unknown */
 
@@ -40,8 +57,10 @@ int ly_orgs_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
 
 /*
  * Create organization name (display_name may be NULL) with owner_user_id as
- * its owner, in one transaction. LY_E_CONFLICT when the name is taken.
- * *out (may be NULL) is filled on success, strings in a.
+ * its owner, in one transaction (joining the caller's when one is open, so
+ * `lanyardctl bootstrap` can create the administrator and the organization
+ * together). LY_E_CONFLICT when the name is taken. *out (may be NULL) is
+ * filled on success, strings in a.
  */
 int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name,
                    const char *display_name, const char *owner_user_id, int64_t now,
@@ -53,5 +72,72 @@ int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name,
  * (FOR UPDATE): call inside the transaction that removes the user.
  */
 int ly_orgs_check_not_last_owner(struct ly_db *db, struct ly_arena *a, const char *user_id);
+
+/*
+ * The organization called name, with its member count, and (when user_id is
+ * not NULL) that user's role in it (LY_ROLE_NONE if not a member) in *role.
+ * One indexed query. LY_E_NOT_FOUND when there is no such organization;
+ * outputs untouched on failure. role may be NULL.
+ */
+int ly_orgs_get(struct ly_db *db, struct ly_arena *a, const char *name, const char *user_id,
+                struct ly_org *out, enum ly_role *role);
+
+/* Which organizations ly_orgs_list returns. */
+enum ly_orgs_scope {
+    LY_ORGS_ALL,       /* every organization (platform administrators) */
+    LY_ORGS_OF_USER,   /* those the user `who` is a member of */
+    LY_ORGS_WITH_ID,   /* the one whose id is `who` (a service account's own) */
+};
+
+/*
+ * A page of organizations ordered by name, after page->after (a name). *more
+ * is set when more follow. *out in a; outputs untouched on failure.
+ */
+int ly_orgs_list(struct ly_db *db, struct ly_arena *a, enum ly_orgs_scope scope, const char *who,
+                 const struct ly_page *page, struct ly_org **out, size_t *n, bool *more);
+
+/*
+ * Set display_name (NULL clears it) and updated_at of organization org_id.
+ * An organization deleted meanwhile is not an error here: read it again
+ * (ly_orgs_get) to answer.
+ */
+int ly_orgs_update(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                   const char *display_name, int64_t now);
+
+/*
+ * Delete organization org_id with one statement: the foreign keys take its
+ * memberships, service accounts, their keys and tokens with it, so every
+ * credential of the organization stops working at once. LY_E_NOT_FOUND when
+ * it is already gone.
+ */
+int ly_orgs_delete(struct ly_db *db, struct ly_arena *a, const char *org_id);
+
+/*
+ * A page of the members of org_id ordered by e-mail, after page->after (an
+ * e-mail). *more is set when more follow. *out in a.
+ */
+int ly_members_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                    const struct ly_page *page, struct ly_member **out, size_t *n, bool *more);
+
+/*
+ * Give user_id the role in org_id, adding the membership if there is none,
+ * in one transaction that first locks the owner rows. The target's current
+ * role is read under that lock: when it or the new role is owner and
+ * may_manage_owners is false, LY_E_FORBIDDEN; demoting the last owner,
+ * LY_E_CONFLICT. On success *added tells an addition from a change and *out
+ * (may be NULL) holds the membership (user fields left NULL).
+ */
+int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *user_id,
+                   enum ly_role role, bool may_manage_owners, int64_t now, bool *added,
+                   struct ly_member *out);
+
+/*
+ * Remove user_id from org_id, in one transaction that first locks the owner
+ * rows. LY_E_NOT_FOUND when not a member; LY_E_FORBIDDEN when the member is
+ * an owner and may_manage_owners is false; LY_E_CONFLICT when it is the last
+ * owner.
+ */
+int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                      const char *user_id, bool may_manage_owners);
 
 #endif

@@ -1,1 +1,1 @@
-# ctl
+liblanyard_a_SOURCES += src/ctl/ctl.c

@@ -1,1 +1,2 @@
-# store
+liblanyard_a_SOURCES += src/store/users.c src/store/sessions.c src/store/throttle.c
+liblanyard_a_SOURCES += src/store/orgs.c

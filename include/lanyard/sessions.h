@@ -1,0 +1,75 @@
+/*
+ * sessions: user sessions and the tokens that belong to them (SPEC §4,
+ * §5.2, §5.3): refresh tokens (single use) and opaque access tokens, stored
+ * as SHA-256 of the token text and looked up by that hash.
+ */
+#ifndef LY_SESSIONS_H
+#define LY_SESSIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/hash.h"
+
+struct ly_db;
+
+/* Create a session (id "ses-" + 20 base32) for user_id. kind is "signin" or "device". */
+int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id, const char *kind,
+                       const char *ip, const char *user_agent, int64_t now, const char **id);
+
+/* End a session: its refresh tokens stop working, its opaque access tokens are deleted. */
+int ly_sessions_revoke(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now);
+
+/* End every session of user_id, but except_session (may be NULL). */
+int ly_sessions_revoke_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                            const char *except_session, int64_t now);
+
+/* true in *live if the session exists, is not revoked and its user is enabled. */
+int ly_sessions_is_live(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live);
+
+int ly_refresh_insert(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                      const char *session_id, int64_t now, int64_t expires_at);
+
+struct ly_refresh {
+    const char *session_id;
+    const char *user_id;
+    int64_t expires_at;
+    bool spent;           /* used before: presenting it again is theft (SPEC §5.3) */
+    bool session_revoked;
+    bool user_disabled;
+};
+
+/*
+ * Find a refresh token by hash. With lock, the row is locked until the
+ * transaction ends (the caller holds one), so two refreshes with the same
+ * token cannot both succeed. LY_E_NOT_FOUND when unknown.
+ */
+int ly_refresh_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                      bool lock, struct ly_refresh *out);
+
+/* Mark a refresh token spent. */
+int ly_refresh_spend(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                     int64_t now);
+
+/* Store an opaque access token of a user session. */
+int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
+                          const unsigned char hash[LY_SHA256_LEN], const char *session_id,
+                          const char *user_id, int64_t now, int64_t expires_at);
+
+struct ly_access {
+    const char *user_id;    /* users */
+    const char *session_id; /* users */
+    const char *service_account_id;
+    const char *api_key_id;
+    int64_t expires_at;
+};
+
+/*
+ * Find a live opaque access token (not expired, session not revoked, user
+ * enabled) in one indexed lookup. LY_E_NOT_FOUND otherwise.
+ */
+int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                     int64_t now, struct ly_access *out);
+
+#endif

@@ -1,0 +1,90 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/issue.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+
+#include "lanyard/config.h"
+#include "lanyard/ctx.h"
+#include "lanyard/err.h"
+#include "lanyard/hash.h"
+#include "lanyard/jwt.h"
+#include "lanyard/rand.h"
+#include "lanyard/sessions.h"
+#include "lanyard/token.h"
+
+static int make_access_token(struct ly_request *req, const char *user_id, const char *session_id,
+                             const char **out)
+{
+    const struct ly_config *cfg = req->ctx->cfg;
+    int64_t exp = req->now + cfg->tokens.access_ttl;
+    if (cfg->tokens.mode == LY_TOKENS_JWT) {
+        char jti[23];
+        ly_rand_base62(jti, 22);
+        struct ly_jwt_claims c = {
+            .iss = cfg->tokens.issuer,
+            .sub = user_id,
+            .aud = cfg->tokens.audience,
+            .jti = jti,
+            .client_id = "lanyard",
+            .sid = session_id,
+            .org = NULL,
+            .principal_type = LY_PRINCIPAL_USER,
+            .exp = exp,
+            .iat = req->now,
+            .nbf = req->now,
+        };
+        char *jwt = NULL;
+        int r = ly_jwt_sign(req->ctx->keys, &c, req->arena, &jwt);
+        if (r == LY_OK)
+            *out = jwt;
+        return r;
+    }
+    char *tok = ly_arena_alloc(req->arena, LY_TOKEN_MAX_LEN);
+    unsigned char hash[LY_SHA256_LEN];
+    ly_token_generate(LY_ACCESS_PREFIX, tok);
+    ly_sha256(tok, strlen(tok), hash);
+    int r = ly_access_insert_user(req->ctx->db, req->arena, hash, session_id, user_id, req->now,
+                                  exp);
+    if (r == LY_OK)
+        *out = tok;
+    return r;
+}
+
+int ly_issue_user_tokens(struct ly_request *req, const char *user_id, const char *session_id,
+                         struct json_object **out)
+{
+    const struct ly_config *cfg = req->ctx->cfg;
+    const char *access = NULL;
+    char *refresh = ly_arena_alloc(req->arena, LY_TOKEN_MAX_LEN);
+    unsigned char hash[LY_SHA256_LEN];
+    int r = make_access_token(req, user_id, session_id, &access);
+    if (r != LY_OK)
+        return r;
+    ly_token_generate(LY_REFRESH_PREFIX, refresh);
+    ly_sha256(refresh, strlen(refresh), hash);
+    r = ly_refresh_insert(req->ctx->db, req->arena, hash, session_id, req->now,
+                          req->now + cfg->tokens.refresh_ttl);
+    if (r != LY_OK)
+        return r;
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "access_token", json_object_new_string(access));
+    json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+    json_object_object_add(o, "expires_in", json_object_new_int64(cfg->tokens.access_ttl));
+    json_object_object_add(o, "refresh_token", json_object_new_string(refresh));
+    json_object_object_add(o, "refresh_expires_in", json_object_new_int64(cfg->tokens.refresh_ttl));
+    json_object_object_add(o, "session_id", json_object_new_string(session_id));
+    *out = ly_json_own(req->arena, o);
+    return LY_OK;
+}
+
+void ly_issue_respond(struct ly_request *req, struct ly_response *resp, struct json_object *tokens)
+{
+    /* The arena already owns tokens: take a reference for the response's own put. */
+    ly_response_json(req, resp, 200, json_object_get(tokens));
+    resp->no_store = true;
+}

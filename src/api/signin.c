@@ -1,0 +1,189 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "lanyard/auth.h"
+#include "lanyard/config.h"
+#include "lanyard/ctx.h"
+#include "lanyard/db.h"
+#include "lanyard/err.h"
+#include "lanyard/hash.h"
+#include "lanyard/issue.h"
+#include "lanyard/password.h"
+#include "lanyard/sessions.h"
+#include "lanyard/throttle.h"
+#include "lanyard/token.h"
+#include "lanyard/users.h"
+#include "lanyard/validate.h"
+
+/* The one answer to every failed sign-in, whatever failed (SPEC §5.2). */
+static void signin_refused(struct ly_request *req, struct ly_response *resp)
+{
+    ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, "invalid e-mail or password", NULL);
+}
+
+static int validation_problem(struct ly_request *req, struct ly_response *resp,
+                              const struct ly_field_errors *errs)
+{
+    ly_response_problem(req, resp, LY_E_VALIDATION, "the request body is not valid", errs);
+    return LY_OK;
+}
+
+int ly_api_signin(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {{"email", LY_JSON_STRING, true},
+                                                  {"password", LY_JSON_STRING, true}};
+    struct lanyard_ctx *ctx = req->ctx;
+    const struct ly_config *cfg = ctx->cfg;
+    struct ly_field_errors errs = {.n = 0};
+    if (ly_json_check_fields(req->json, fields, 2, &errs) != LY_OK)
+        return validation_problem(req, resp, &errs);
+    const char *email = NULL;
+    const char *pw = ly_json_get_string(req->json, "password");
+    bool email_ok = ly_email_normalize(req->arena, ly_json_get_string(req->json, "email"), &email);
+
+    int r;
+    int64_t retry_after = 0;
+    if (email_ok) {
+        r = ly_throttle_check(ctx->db, req->arena, email, cfg->security.signin_max_failures,
+                              cfg->security.signin_window, req->now, &retry_after);
+        if (r == LY_E_RATE_LIMITED) {
+            ly_response_header(resp, "Retry-After",
+                               ly_arena_printf(req->arena, "%lld",
+                                               (long long)(retry_after > 0 ? retry_after : 1)));
+            ly_response_problem(req, resp, LY_E_RATE_LIMITED,
+                                "too many failed sign-ins; try again later", NULL);
+            return LY_OK;
+        }
+        if (r != LY_OK)
+            return r;
+    }
+    struct ly_user u;
+    bool have_user = false;
+    if (email_ok) {
+        r = ly_users_get_by_email(ctx->db, req->arena, email, &u);
+        if (r != LY_OK && r != LY_E_NOT_FOUND)
+            return r;
+        have_user = r == LY_OK;
+    }
+    /* An unknown e-mail costs the same scrypt work as a wrong password. */
+    bool ok = ly_password_verify(&ctx->scrypt, have_user ? u.password_hash : NULL, pw, strlen(pw));
+    if (!ok || !have_user || u.disabled) {
+        if (email_ok && (r = ly_throttle_fail(ctx->db, req->arena, email,
+                                              cfg->security.signin_window, req->now)) != LY_OK)
+            return r;
+        signin_refused(req, resp);
+        return LY_OK;
+    }
+
+    const char *sid = NULL;
+    struct json_object *tokens = NULL;
+    if ((r = ly_db_begin(ctx->db)) != LY_OK)
+        return r;
+    if ((r = ly_throttle_clear(ctx->db, req->arena, email)) != LY_OK ||
+        (r = ly_sessions_create(ctx->db, req->arena, u.id, "signin", req->client_ip,
+                                req->user_agent, req->now, &sid)) != LY_OK ||
+        (r = ly_issue_user_tokens(req, u.id, sid, &tokens)) != LY_OK ||
+        (r = ly_db_commit(ctx->db)) != LY_OK) {
+        ly_db_rollback(ctx->db);
+        return r;
+    }
+    resp->principal = u.id;
+    ly_issue_respond(req, resp, tokens);
+    return LY_OK;
+}
+
+int ly_api_signup(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {
+        {"email", LY_JSON_STRING, true},
+        {"password", LY_JSON_STRING, true},
+        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false}};
+    struct lanyard_ctx *ctx = req->ctx;
+    if (!ctx->cfg->accounts.self_signup) {
+        ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such endpoint", NULL);
+        return LY_OK;
+    }
+    struct ly_field_errors errs = {.n = 0};
+    if (ly_json_check_fields(req->json, fields, 3, &errs) != LY_OK)
+        return validation_problem(req, resp, &errs);
+    const char *email = NULL;
+    const char *pw = ly_json_get_string(req->json, "password");
+    const char *dn = ly_json_get_string(req->json, "display_name");
+    if (!ly_email_normalize(req->arena, ly_json_get_string(req->json, "email"), &email))
+        ly_field_errors_add(&errs, "email", "is not a valid e-mail address");
+    const char *problem = ly_password_problem(pw, ctx->cfg->security.password_min_length);
+    if (problem != NULL)
+        ly_field_errors_add(&errs, "password", problem);
+    if (dn != NULL && !ly_text_is_valid(dn, LY_DISPLAY_NAME_MAX))
+        ly_field_errors_add(&errs, "display_name", "must be at most 200 characters of text");
+    if (errs.n > 0)
+        return validation_problem(req, resp, &errs);
+    char phc[LY_PHC_MAX_LEN];
+    int r = ly_password_hash(&ctx->scrypt, pw, strlen(pw), phc);
+    if (r != LY_OK)
+        return r;
+    struct ly_user u;
+    r = ly_users_insert(ctx->db, req->arena, email, dn, ly_arena_strdup(req->arena, phc), false,
+                        req->now, &u);
+    if (r == LY_E_CONFLICT) {
+        ly_response_problem(req, resp, LY_E_CONFLICT, "a user with this e-mail already exists",
+                            NULL);
+        return LY_OK;
+    }
+    if (r != LY_OK)
+        return r;
+    ly_response_json(req, resp, 201, ly_user_to_json(&u));
+    ly_response_location(req, resp, ly_arena_printf(req->arena, "/api/org/v1/users/%s", u.id));
+    return LY_OK;
+}
+
+int ly_api_signout(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {{"refresh_token", LY_JSON_STRING, false}};
+    struct lanyard_ctx *ctx = req->ctx;
+    struct ly_field_errors errs = {.n = 0};
+    if (ly_json_check_fields(req->json, fields, 1, &errs) != LY_OK)
+        return validation_problem(req, resp, &errs);
+    const struct ly_principal *p = req->principal;
+    const char *rt = ly_json_get_string(req->json, "refresh_token");
+    if (p != NULL && p->type != LY_PRINCIPAL_USER) {
+        ly_response_problem(req, resp, LY_E_FORBIDDEN, "only users have sessions", NULL);
+        return LY_OK;
+    }
+    if (p == NULL && rt == NULL) {
+        struct ly_auth_failure fail = {LY_SCHEME_NONE, "an access token or a refresh_token is required"};
+        ly_auth_challenge(req, resp, LY_E_UNAUTHENTICATED, &fail);
+        return LY_OK;
+    }
+    int r;
+    if ((r = ly_db_begin(ctx->db)) != LY_OK)
+        return r;
+    if (p != NULL && (r = ly_sessions_revoke(ctx->db, req->arena, p->session_id, req->now)) != LY_OK)
+        goto out;
+    if (rt != NULL && ly_token_is_well_formed(LY_REFRESH_PREFIX, ly_str_from(rt))) {
+        unsigned char hash[LY_SHA256_LEN];
+        struct ly_refresh ref;
+        ly_sha256(rt, strlen(rt), hash);
+        r = ly_refresh_lookup(ctx->db, req->arena, hash, false, &ref);
+        /* With an access token, only a session of the same user may be ended this way. */
+        if (r == LY_OK && (p == NULL || strcmp(ref.user_id, p->id) == 0))
+            r = ly_sessions_revoke(ctx->db, req->arena, ref.session_id, req->now);
+        else if (r == LY_E_NOT_FOUND || r == LY_OK)
+            r = LY_OK; /* RFC 7009 §2.2 spirit: an unknown token is not an error */
+        if (r != LY_OK)
+            goto out;
+    }
+    if ((r = ly_db_commit(ctx->db)) != LY_OK)
+        goto out;
+    ly_response_empty(resp, 204);
+out:
+    ly_db_rollback(ctx->db);
+    return r;
+}

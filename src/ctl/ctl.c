@@ -1,0 +1,374 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "lanyard/config.h"
+#include "lanyard/db.h"
+#include "lanyard/err.h"
+#include "lanyard/jwt.h"
+#include "lanyard/log.h"
+#include "lanyard/migrate.h"
+#include "lanyard/orgs.h"
+#include "lanyard/password.h"
+#include "lanyard/users.h"
+#include "lanyard/validate.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("lanyardctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_FAIL;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("lanyardctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see lanyardctl --help)\n", stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* Everything a command that talks to the database needs. */
+struct session {
+    struct ly_config *cfg;
+    struct ly_log log;
+    struct ly_db *db;
+    struct ly_arena arena;
+};
+
+static int open_session(const char *config_path, struct session *s)
+{
+    char err[1024];
+    memset(s, 0, sizeof(*s));
+    if (ly_config_load(config_path, &s->cfg, err, sizeof(err)) != LY_OK) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_FAIL;
+    }
+    ly_log_init(&s->log, "lanyardctl");
+    s->log.level = LY_LOG_ERROR;
+    s->db = ly_db_new(s->cfg, &s->log);
+    ly_arena_init(&s->arena, 8192);
+    if (ly_db_connect(s->db) != LY_OK)
+        return fail("cannot connect to the database '%s'", s->cfg->database.name);
+    return 0;
+}
+
+static void close_session(struct session *s)
+{
+    ly_arena_release(&s->arena);
+    ly_db_free(s->db);
+    ly_config_free(s->cfg);
+}
+
+static int64_t now_seconds(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/*
+ * Read a password from a file: the whole file, one trailing newline
+ * removed. The buffer is wiped by the caller.
+ */
+static int read_password_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail("cannot read password file '%s': %s", path, strerror(errno));
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = read(fd, buf + n, cap - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            close(fd);
+            return fail("cannot read password file '%s': %s", path, strerror(errno));
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+        if (n == cap) {
+            close(fd);
+            return fail("password file '%s' is too long", path);
+        }
+    }
+    close(fd);
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    if (memchr(buf, '\0', n) != NULL)
+        return fail("password file '%s' contains a NUL byte", path);
+    *len = n;
+    return 0;
+}
+
+/* Create a user from the command line; used by bootstrap and user create. */
+static int create_user(struct session *s, const char *email_in, const char *password_file,
+                       bool admin, struct ly_user *out)
+{
+    char pw[LY_PASSWORD_MAX_LEN + 2];
+    size_t pwlen = 0;
+    const char *email;
+    char phc[LY_PHC_MAX_LEN];
+    if (!ly_email_normalize(&s->arena, email_in, &email))
+        return fail("'%s' is not a valid e-mail address", email_in);
+    if (read_password_file(password_file, pw, sizeof(pw) - 1, &pwlen) != 0)
+        return EXIT_FAIL;
+    int rc = EXIT_FAIL;
+    const char *problem = ly_password_problem(pw, s->cfg->security.password_min_length);
+    if (problem != NULL) {
+        fail("the password in '%s' %s (at least %u characters)", password_file, problem,
+             s->cfg->security.password_min_length);
+        goto out;
+    }
+    struct ly_scrypt_params params = {s->cfg->security.scrypt_n, s->cfg->security.scrypt_r,
+                                      s->cfg->security.scrypt_p};
+    if (ly_password_hash(&params, pw, pwlen, phc) != LY_OK) {
+        fail("cannot hash the password");
+        goto out;
+    }
+    int r = ly_users_insert(s->db, &s->arena, email, NULL, phc, admin, now_seconds(), out);
+    if (r == LY_E_CONFLICT) {
+        fail("a user with e-mail '%s' already exists", email);
+        goto out;
+    }
+    if (r != LY_OK) {
+        fail("cannot create the user: %s", ly_err_str(r));
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_cleanse(pw, sizeof(pw));
+    return rc;
+}
+
+static int cmd_migrate(const char *config_path, int argc, char **argv)
+{
+    bool status = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--status") == 0)
+            status = true;
+        else
+            return usage_error("migrate: unknown option '%s'", argv[i]);
+    }
+    struct session s;
+    int rc = open_session(config_path, &s);
+    if (rc == 0) {
+        char err[512];
+        int r = status ? ly_migrate_status(s.db, stdout, err, sizeof(err))
+                       : ly_migrate_apply(s.db, stdout, err, sizeof(err));
+        if (r != LY_OK)
+            rc = fail("%s", err);
+    }
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_bootstrap(const char *config_path, int argc, char **argv)
+{
+    const char *email = NULL, *password_file = NULL, *org = NULL;
+    static const struct option opts[] = {{"email", required_argument, NULL, 'e'},
+                                         {"password-file", required_argument, NULL, 'p'},
+                                         {"org", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': email = optarg; break;
+        case 'p': password_file = optarg; break;
+        case 'o': org = optarg; break;
+        default: return usage_error("bootstrap: unknown or incomplete option");
+        }
+    }
+    if (optind != argc || email == NULL || password_file == NULL)
+        return usage_error("usage: bootstrap --email E --password-file F [--org NAME]");
+    if (org != NULL && !ly_name_is_valid(org))
+        return fail("'%s' is not a valid organization name", org);
+    struct session s;
+    int rc = open_session(config_path, &s);
+    if (rc != 0)
+        goto out;
+    rc = EXIT_FAIL;
+    int64_t admins = 0;
+    /* One transaction: two bootstraps at once cannot both make an administrator. */
+    if (ly_db_begin(s.db) != LY_OK || ly_users_count_admins(s.db, &s.arena, &admins, true) != LY_OK) {
+        fail("cannot read the users table (has 'lanyardctl migrate' been run?)");
+        goto out;
+    }
+    if (admins > 0) {
+        fail("a platform administrator already exists");
+        goto out;
+    }
+    struct ly_user u;
+    if (create_user(&s, email, password_file, true, &u) != 0)
+        goto out;
+    if (org != NULL) {
+        int r = ly_orgs_create(s.db, &s.arena, org, NULL, u.id, now_seconds(), NULL);
+        if (r != LY_OK) {
+            fail(r == LY_E_CONFLICT ? "organization '%s' already exists"
+                                    : "cannot create organization '%s'",
+                 org);
+            goto out;
+        }
+    }
+    if (ly_db_commit(s.db) != LY_OK) {
+        fail("cannot commit the bootstrap");
+        goto out;
+    }
+    printf("created platform administrator %s (%s)%s%s\n", u.email, u.id,
+           org ? " owning organization " : "", org ? org : "");
+    rc = 0;
+out:
+    if (s.db != NULL)
+        ly_db_rollback(s.db);
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_config(const char *config_path, int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "check") != 0)
+        return usage_error("usage: config check");
+    char err[1024];
+    struct ly_config *cfg = NULL;
+    if (ly_config_load(config_path, &cfg, err, sizeof(err)) != LY_OK) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_FAIL;
+    }
+    ly_config_dump(cfg, stdout);
+    ly_config_free(cfg);
+    return 0;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *alg_s = NULL, *out = NULL;
+    static const struct option opts[] = {{"alg", required_argument, NULL, 'a'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': alg_s = optarg; break;
+        case 'o': out = optarg; break;
+        default: return usage_error("keygen: unknown or incomplete option");
+        }
+    }
+    if (optind != argc || alg_s == NULL || out == NULL)
+        return usage_error("usage: keygen --alg HS256|RS256|ES256|EdDSA --out FILE");
+    enum ly_jwt_alg alg;
+    if (ly_jwt_alg_parse(alg_s, &alg) != 0)
+        return usage_error("keygen: unknown --alg '%s' (HS256, RS256, ES256 or EdDSA)", alg_s);
+    char err[512];
+    if (ly_key_generate(alg, out, err, sizeof(err)) != LY_OK)
+        return fail("%s", err);
+    printf("wrote %s key to %s\n", ly_jwt_alg_name(alg), out);
+    return 0;
+}
+
+static int cmd_user(const char *config_path, int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("usage: user create|disable|enable …");
+    const char *sub = argv[1];
+    if (strcmp(sub, "create") == 0) {
+        const char *email = NULL, *password_file = NULL;
+        bool admin = false;
+        static const struct option opts[] = {{"email", required_argument, NULL, 'e'},
+                                             {"password-file", required_argument, NULL, 'p'},
+                                             {"platform-admin", no_argument, NULL, 'A'},
+                                             {NULL, 0, NULL, 0}};
+        int c;
+        optind = 2;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+            switch (c) {
+            case 'e': email = optarg; break;
+            case 'p': password_file = optarg; break;
+            case 'A': admin = true; break;
+            default: return usage_error("user create: unknown or incomplete option");
+            }
+        }
+        if (optind != argc || email == NULL || password_file == NULL)
+            return usage_error("usage: user create --email E --password-file F [--platform-admin]");
+        struct session s;
+        int rc = open_session(config_path, &s);
+        struct ly_user u;
+        if (rc == 0 && (rc = create_user(&s, email, password_file, admin, &u)) == 0)
+            printf("created user %s (%s)\n", u.email, u.id);
+        close_session(&s);
+        return rc;
+    }
+    if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
+        if (argc != 3)
+            return usage_error("usage: user %s EMAIL", sub);
+        bool disable = sub[0] == 'd';
+        struct session s;
+        int rc = open_session(config_path, &s);
+        if (rc != 0) {
+            close_session(&s);
+            return rc;
+        }
+        const char *email;
+        struct ly_user u;
+        int r;
+        if (!ly_email_normalize(&s.arena, argv[2], &email))
+            rc = fail("'%s' is not a valid e-mail address", argv[2]);
+        else if ((r = ly_users_get_by_email(s.db, &s.arena, email, &u)) != LY_OK)
+            rc = fail(r == LY_E_NOT_FOUND ? "no user '%s'" : "cannot read user '%s'", email);
+        else if ((r = ly_users_set_disabled(s.db, &s.arena, u.id, disable, now_seconds())) != LY_OK)
+            rc = fail("cannot %s user '%s': %s", sub, email, ly_err_str(r));
+        else
+            printf("%s user %s\n", disable ? "disabled" : "enabled", email);
+        close_session(&s);
+        return rc;
+    }
+    return usage_error("unknown user command '%s'", sub);
+}
+
+int ly_ctl_run(const char *config_path, int argc, char **argv)
+{
+    if (argc < 1)
+        return usage_error("a command is needed");
+    const char *cmd = argv[0];
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(config_path, argc, argv);
+    if (strcmp(cmd, "bootstrap") == 0)
+        return cmd_bootstrap(config_path, argc, argv);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(config_path, argc, argv);
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(argc, argv);
+    if (strcmp(cmd, "user") == 0)
+        return cmd_user(config_path, argc, argv);
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,169 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/sessions.h"
+
+#include <string.h>
+
+#include "lanyard/db.h"
+#include "lanyard/err.h"
+#include "lanyard/validate.h"
+
+#define H(h) LY_DB_B((h), LY_SHA256_LEN)
+
+int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id, const char *kind,
+                       const char *ip, const char *user_agent, int64_t now, const char **id)
+{
+    const char *sid = ly_id_generate(a, "ses-", 20);
+    char ua[256];
+    /* The user agent is the client's to choose: keep what fits the column. */
+    snprintf(ua, sizeof(ua), "%s", user_agent ? user_agent : "");
+    struct ly_db_value p[] = {LY_DB_S(sid), LY_DB_S(user_id), LY_DB_S(kind),   LY_DB_I(now),
+                              LY_DB_I(now), LY_DB_S(ip),      LY_DB_S(user_agent ? ua : NULL)};
+    int r = ly_db_exec(db, a,
+                       "INSERT INTO sessions (id, user_id, kind, created_at, refreshed_at, ip,"
+                       " user_agent) VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?), ?, ?)",
+                       p, 7, NULL);
+    if (r == LY_OK)
+        *id = sid;
+    return r;
+}
+
+int ly_sessions_revoke(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now)
+{
+    struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(session_id)};
+    int r = ly_db_exec(db, a,
+                       "UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
+                       " WHERE id = ? AND revoked_at IS NULL",
+                       p, 2, NULL);
+    if (r != LY_OK)
+        return r;
+    return ly_db_exec(db, a, "DELETE FROM access_tokens WHERE session_id = ?", p + 1, 1, NULL);
+}
+
+int ly_sessions_revoke_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                            const char *except_session, int64_t now)
+{
+    const char *except = except_session ? except_session : "";
+    struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(user_id), LY_DB_S(except)};
+    int r = ly_db_exec(db, a,
+                       "UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
+                       " WHERE user_id = ? AND revoked_at IS NULL AND id <> ?",
+                       p, 3, NULL);
+    if (r != LY_OK)
+        return r;
+    return ly_db_exec(db, a,
+                      "DELETE FROM access_tokens WHERE user_id = ? AND session_id IS NOT NULL"
+                      " AND session_id <> ?",
+                      p + 1, 2, NULL);
+}
+
+int ly_sessions_is_live(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(session_id)};
+    int r = ly_db_exec(db, a,
+                       "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
+                       " WHERE s.id = ? AND s.revoked_at IS NULL AND u.disabled = 0",
+                       p, 1, &res);
+    if (r == LY_OK)
+        *live = res.n_rows == 1;
+    return r;
+}
+
+int ly_refresh_insert(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                      const char *session_id, int64_t now, int64_t expires_at)
+{
+    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_I(now), LY_DB_I(expires_at)};
+    return ly_db_exec(db, a,
+                      "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)"
+                      " VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                      p, 4, NULL);
+}
+
+int ly_refresh_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                      bool lock, struct ly_refresh *out)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {H(hash)};
+    int r = lock ? ly_db_exec(db, a,
+                              "SELECT t.session_id, s.user_id, UNIX_TIMESTAMP(t.expires_at),"
+                              " t.used_at IS NOT NULL, s.revoked_at IS NOT NULL, u.disabled"
+                              " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
+                              " JOIN users u ON u.id = s.user_id WHERE t.token_hash = ? FOR UPDATE",
+                              p, 1, &res)
+                 : ly_db_exec(db, a,
+                              "SELECT t.session_id, s.user_id, UNIX_TIMESTAMP(t.expires_at),"
+                              " t.used_at IS NOT NULL, s.revoked_at IS NOT NULL, u.disabled"
+                              " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
+                              " JOIN users u ON u.id = s.user_id WHERE t.token_hash = ?",
+                              p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    if (res.n_rows != 1)
+        return LY_E_NOT_FOUND;
+    out->session_id = ly_db_str(&res, 0, 0);
+    out->user_id = ly_db_str(&res, 0, 1);
+    out->expires_at = ly_db_int(&res, 0, 2, 0);
+    out->spent = ly_db_int(&res, 0, 3, 1) != 0;
+    out->session_revoked = ly_db_int(&res, 0, 4, 1) != 0;
+    out->user_disabled = ly_db_int(&res, 0, 5, 1) != 0;
+    return LY_OK;
+}
+
+int ly_refresh_spend(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                     int64_t now)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_I(now), H(hash)};
+    int r = ly_db_exec(db, a,
+                       "UPDATE refresh_tokens SET used_at = FROM_UNIXTIME(?)"
+                       " WHERE token_hash = ? AND used_at IS NULL",
+                       p, 2, &res);
+    if (r != LY_OK)
+        return r;
+    /* Someone spent it between our lookup and now: the caller treats it as reuse. */
+    return res.affected == 1 ? LY_OK : LY_E_CONFLICT;
+}
+
+int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
+                          const unsigned char hash[LY_SHA256_LEN], const char *session_id,
+                          const char *user_id, int64_t now, int64_t expires_at)
+{
+    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_S(user_id), LY_DB_I(now),
+                              LY_DB_I(expires_at)};
+    return ly_db_exec(db, a,
+                      "INSERT INTO access_tokens (token_hash, session_id, user_id, created_at,"
+                      " expires_at) VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                      p, 5, NULL);
+}
+
+int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                     int64_t now, struct ly_access *out)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {H(hash), LY_DB_I(now)};
+    /*
+     * One indexed lookup by primary key; the joins follow primary keys too.
+     * A user token needs a live session and an enabled user.
+     */
+    int r = ly_db_exec(db, a,
+                       "SELECT t.user_id, t.session_id, t.service_account_id, t.api_key_id,"
+                       " UNIX_TIMESTAMP(t.expires_at)"
+                       " FROM access_tokens t"
+                       " LEFT JOIN sessions s ON s.id = t.session_id"
+                       " LEFT JOIN users u ON u.id = t.user_id"
+                       " WHERE t.token_hash = ? AND t.expires_at > FROM_UNIXTIME(?)"
+                       " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))",
+                       p, 2, &res);
+    if (r != LY_OK)
+        return r;
+    if (res.n_rows != 1)
+        return LY_E_NOT_FOUND;
+    out->user_id = ly_db_str(&res, 0, 0);
+    out->session_id = ly_db_str(&res, 0, 1);
+    out->service_account_id = ly_db_str(&res, 0, 2);
+    out->api_key_id = ly_db_str(&res, 0, 3);
+    out->expires_at = ly_db_int(&res, 0, 4, 0);
+    return LY_OK;
+}
