@@ -1,0 +1,186 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/api.h"
+
+#include <json-c/json.h>
+
+#include "lanyard/auth.h"
+#include "lanyard/ctx.h"
+#include "lanyard/err.h"
+#include "lanyard/json.h"
+#include "lanyard/orgs.h"
+#include "lanyard/page.h"
+#include "lanyard/policy.h"
+#include "lanyard/validate.h"
+
+#define ORGS_PATH "/api/org/v1/orgs/"
+
+static const char name_rule[] = "must be 2 to 63 characters: lower-case letters, digits and "
+                                "hyphens, starting and ending with a letter or digit";
+static const char display_name_rule[] = "must be at most 200 characters, without control "
+                                        "characters";
+
+/* SPEC §5.9: the organization object, exactly these fields. */
+static struct json_object *org_to_json(const struct ly_org *o)
+{
+    struct json_object *j = json_object_new_object();
+    json_object_object_add(j, "id", json_object_new_string(o->id));
+    json_object_object_add(j, "name", json_object_new_string(o->name));
+    json_object_object_add(j, "display_name", ly_json_str_or_null(o->display_name));
+    json_object_object_add(j, "created_at", ly_json_time(o->created_at));
+    json_object_object_add(j, "updated_at", ly_json_time(o->updated_at));
+    json_object_object_add(j, "member_count", json_object_new_int64(o->member_count));
+    return j;
+}
+
+/* display_name as given (string or null); adds to errs when it breaks SPEC §3. */
+static const char *display_name_of(struct json_object *body, struct ly_field_errors *errs)
+{
+    const char *dn = ly_json_get_string(body, "display_name");
+    if (dn != NULL && !ly_text_is_valid(dn, LY_DISPLAY_NAME_MAX)) {
+        ly_field_errors_add(errs, "display_name", display_name_rule);
+        return NULL;
+    }
+    return dn;
+}
+
+int ly_api_orgs_create(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {
+        {"name", LY_JSON_STRING, true},
+        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
+    };
+    struct ly_actor actor;
+    int r = ly_policy_actor(req, resp, &actor);
+    if (r != LY_OK)
+        return r;
+    if (ly_policy_decide(&actor, LY_ACT_ORG_CREATE) != LY_ALLOW) {
+        ly_response_problem(req, resp, LY_E_FORBIDDEN,
+                            actor.type == LY_PRINCIPAL_USER
+                                ? "creating organizations is reserved to platform administrators"
+                                : "a service account cannot create organizations",
+                            NULL);
+        return LY_E_FORBIDDEN;
+    }
+    struct ly_field_errors errs = {.n = 0};
+    ly_json_check_fields(req->json, fields, sizeof(fields) / sizeof(fields[0]), &errs);
+    const char *name = ly_json_get_string(req->json, "name");
+    if (name != NULL && !ly_name_is_valid(name))
+        ly_field_errors_add(&errs, "name", name_rule);
+    const char *display_name = display_name_of(req->json, &errs);
+    if (errs.n > 0) {
+        ly_response_problem(req, resp, LY_E_VALIDATION, "the organization is not valid", &errs);
+        return LY_E_VALIDATION;
+    }
+    struct ly_org org;
+    r = ly_orgs_create(req->ctx->db, req->arena, name, display_name, req->principal->id, req->now,
+                       &org);
+    if (r == LY_E_CONFLICT) {
+        ly_response_problem(req, resp, r, "an organization with this name exists", NULL);
+        return r;
+    }
+    if (r != LY_OK)
+        return r;
+    ly_response_json(req, resp, 201, org_to_json(&org));
+    ly_response_location(req, resp, ly_arena_printf(req->arena, ORGS_PATH "%s", org.name));
+    return LY_OK;
+}
+
+int ly_api_orgs_list(struct ly_request *req, struct ly_response *resp)
+{
+    struct ly_actor actor;
+    int r = ly_policy_actor(req, resp, &actor);
+    if (r != LY_OK)
+        return r;
+    struct ly_page page;
+    if ((r = ly_page_from_query(req, resp, "orgs", &page)) != LY_OK)
+        return r;
+    /* SPEC §5.9: the caller's organizations; a platform administrator's are all of them. */
+    const struct ly_principal *p = req->principal;
+    enum ly_orgs_scope scope = LY_ORGS_OF_USER;
+    const char *who = p->id;
+    if (p->type == LY_PRINCIPAL_SERVICE_ACCOUNT) {
+        scope = LY_ORGS_WITH_ID;
+        who = p->org_id;
+    } else if (actor.platform_admin) {
+        scope = LY_ORGS_ALL;
+    }
+    struct ly_org *orgs = NULL;
+    size_t n = 0;
+    bool more = false;
+    if ((r = ly_orgs_list(req->ctx->db, req->arena, scope, who, &page, &orgs, &n, &more)) != LY_OK)
+        return r;
+    const char *next = NULL;
+    if (more && (next = ly_page_token(req, "orgs", orgs[n - 1].name)) == NULL)
+        return LY_E_INTERNAL;
+    struct json_object *items = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(items, org_to_json(&orgs[i]));
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "items", items);
+    json_object_object_add(o, "next_page_token", ly_json_str_or_null(next));
+    ly_response_json(req, resp, 200, o);
+    return LY_OK;
+}
+
+int ly_api_orgs_get(struct ly_request *req, struct ly_response *resp)
+{
+    struct ly_org org;
+    struct ly_actor actor;
+    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_VIEW, &org, &actor);
+    if (r != LY_OK)
+        return r;
+    ly_response_json(req, resp, 200, org_to_json(&org));
+    return LY_OK;
+}
+
+int ly_api_orgs_update(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {
+        {"display_name", LY_JSON_STRING | LY_JSON_NULL, true},
+    };
+    struct ly_org org;
+    struct ly_actor actor;
+    /* Who may comes first: a caller who may not see the organization learns nothing from 400. */
+    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_UPDATE, &org, &actor);
+    if (r != LY_OK)
+        return r;
+    struct ly_field_errors errs = {.n = 0};
+    ly_json_check_fields(req->json, fields, sizeof(fields) / sizeof(fields[0]), &errs);
+    const char *display_name = display_name_of(req->json, &errs);
+    if (errs.n > 0) {
+        ly_response_problem(req, resp, LY_E_VALIDATION, "the change is not valid", &errs);
+        return LY_E_VALIDATION;
+    }
+    struct ly_db *db = req->ctx->db;
+    if ((r = ly_orgs_update(db, req->arena, org.id, display_name, req->now)) != LY_OK)
+        return r;
+    r = ly_orgs_get(db, req->arena, org.name, NULL, &org, NULL);
+    if (r == LY_E_NOT_FOUND) {
+        ly_response_problem(req, resp, r, "no such organization", NULL);
+        return r;
+    }
+    if (r != LY_OK)
+        return r;
+    ly_response_json(req, resp, 200, org_to_json(&org));
+    return LY_OK;
+}
+
+int ly_api_orgs_delete(struct ly_request *req, struct ly_response *resp)
+{
+    struct ly_org org;
+    struct ly_actor actor;
+    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_DELETE, &org, &actor);
+    if (r != LY_OK)
+        return r;
+    r = ly_orgs_delete(req->ctx->db, req->arena, org.id);
+    if (r == LY_E_NOT_FOUND) {
+        ly_response_problem(req, resp, r, "no such organization", NULL);
+        return r;
+    }
+    if (r != LY_OK)
+        return r;
+    ly_response_empty(resp, 204);
+    return LY_OK;
+}

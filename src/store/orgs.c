@@ -1,0 +1,414 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/orgs.h"
+
+#include <string.h>
+
+#include "lanyard/db.h"
+#include "lanyard/err.h"
+#include "lanyard/validate.h"
+
+#define ORG_ID_LEN 12 /* "org-" + 12 base32 */
+
+/* The columns row_to_org reads, in its order; o is organizations. */
+#define ORG_COLS                                                                                   \
+    "o.id, o.name, o.display_name, UNIX_TIMESTAMP(o.created_at), UNIX_TIMESTAMP(o.updated_at),"   \
+    " (SELECT COUNT(*) FROM memberships c WHERE c.org_id = o.id)"
+
+/*
+ * The first statement of every transaction that could take an owner away.
+ * Everyone takes these locks first and in the same (index) order, so
+ * concurrent changes of one organization's owners queue up behind each other
+ * instead of deadlocking, and the one that comes second counts the owners
+ * the first one left.
+ */
+static const char lock_owners_sql[] =
+    "SELECT user_id FROM memberships WHERE org_id = ? AND role = 'owner' FOR UPDATE";
+
+const char *ly_role_name(enum ly_role role)
+{
+    switch (role) {
+    case LY_ROLE_OWNER:
+        return "owner";
+    case LY_ROLE_ADMIN:
+        return "admin";
+    case LY_ROLE_MEMBER:
+        return "member";
+    case LY_ROLE_NONE:
+        break;
+    }
+    return NULL;
+}
+
+enum ly_role ly_role_parse(const char *s)
+{
+    if (s == NULL)
+        return LY_ROLE_NONE;
+    if (strcmp(s, "owner") == 0)
+        return LY_ROLE_OWNER;
+    if (strcmp(s, "admin") == 0)
+        return LY_ROLE_ADMIN;
+    if (strcmp(s, "member") == 0)
+        return LY_ROLE_MEMBER;
+    return LY_ROLE_NONE;
+}
+
+static void row_to_org(const struct ly_db_result *r, size_t row, struct ly_org *o)
+{
+    o->id = ly_db_str(r, row, 0);
+    o->name = ly_db_str(r, row, 1);
+    o->display_name = ly_db_str(r, row, 2);
+    o->created_at = ly_db_int(r, row, 3, 0);
+    o->updated_at = ly_db_int(r, row, 4, 0);
+    o->member_count = ly_db_int(r, row, 5, 0);
+}
+
+int ly_orgs_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                    struct ly_org_membership **out, size_t *n)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(user_id)};
+    int r = ly_db_exec(db, a,
+                       "SELECT o.name, o.display_name, m.role FROM memberships m"
+                       " JOIN organizations o ON o.id = m.org_id"
+                       " WHERE m.user_id = ? ORDER BY o.name",
+                       p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    struct ly_org_membership *list = ly_arena_zalloc(a, sizeof(*list) * (res.n_rows + 1));
+    for (size_t i = 0; i < res.n_rows; i++) {
+        list[i].name = ly_db_str(&res, i, 0);
+        list[i].display_name = ly_db_str(&res, i, 1);
+        list[i].role = ly_role_parse(ly_db_str(&res, i, 2));
+    }
+    *out = list;
+    *n = res.n_rows;
+    return LY_OK;
+}
+
+int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name,
+                   const char *display_name, const char *owner_user_id, int64_t now,
+                   struct ly_org *out)
+{
+    /* Joining an open transaction lets the caller commit more with it (bootstrap). */
+    bool own_tx = !ly_db_in_transaction(db);
+    const char *id = ly_id_generate(a, "org-", ORG_ID_LEN);
+    int r;
+    if (own_tx && (r = ly_db_begin(db)) != LY_OK)
+        return r;
+    struct ly_db_value po[] = {LY_DB_S(id), LY_DB_S(name), LY_DB_S(display_name), LY_DB_I(now),
+                               LY_DB_I(now)};
+    r = ly_db_exec(db, a,
+                   "INSERT INTO organizations (id, name, display_name, created_at, updated_at)"
+                   " VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                   po, 5, NULL);
+    if (r != LY_OK)
+        goto out;
+    struct ly_db_value pm[] = {LY_DB_S(id), LY_DB_S(owner_user_id), LY_DB_I(now)};
+    r = ly_db_exec(db, a,
+                   "INSERT INTO memberships (org_id, user_id, role, added_at)"
+                   " VALUES (?, ?, 'owner', FROM_UNIXTIME(?))",
+                   pm, 3, NULL);
+    if (r != LY_OK)
+        goto out;
+    if (own_tx && (r = ly_db_commit(db)) != LY_OK)
+        goto out;
+    if (out != NULL) {
+        out->id = id;
+        out->name = ly_arena_strdup(a, name);
+        out->display_name = display_name ? ly_arena_strdup(a, display_name) : NULL;
+        out->created_at = now;
+        out->updated_at = now;
+        out->member_count = 1;
+    }
+    r = LY_OK;
+out:
+    if (r != LY_OK && own_tx)
+        ly_db_rollback(db);
+    return r;
+}
+
+int ly_orgs_check_not_last_owner(struct ly_db *db, struct ly_arena *a, const char *user_id)
+{
+    /* Every owner row of every organization user_id owns, grouped by organization. */
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(user_id)};
+    int r = ly_db_exec(db, a,
+                       "SELECT m.org_id FROM memberships mine"
+                       " JOIN memberships m ON m.org_id = mine.org_id AND m.role = 'owner'"
+                       " WHERE mine.user_id = ? AND mine.role = 'owner'"
+                       " ORDER BY m.org_id FOR UPDATE",
+                       p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    for (size_t i = 0; i < res.n_rows;) {
+        const char *org = ly_db_str(&res, i, 0);
+        size_t owners = 0;
+        while (i < res.n_rows && strcmp(ly_db_str(&res, i, 0), org) == 0) {
+            owners++;
+            i++;
+        }
+        if (owners < 2)
+            return LY_E_CONFLICT;
+    }
+    return LY_OK;
+}
+
+int ly_orgs_get(struct ly_db *db, struct ly_arena *a, const char *name, const char *user_id,
+                struct ly_org *out, enum ly_role *role)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(user_id), LY_DB_S(name)};
+    /* A NULL user_id matches no membership: the role comes back NULL. */
+    int r = ly_db_exec(db, a,
+                       "SELECT " ORG_COLS ", (SELECT m.role FROM memberships m"
+                       " WHERE m.org_id = o.id AND m.user_id = ?)"
+                       " FROM organizations o WHERE o.name = ?",
+                       p, 2, &res);
+    if (r != LY_OK)
+        return r;
+    if (res.n_rows != 1)
+        return LY_E_NOT_FOUND;
+    row_to_org(&res, 0, out);
+    if (role != NULL)
+        *role = ly_role_parse(ly_db_str(&res, 0, 6));
+    return LY_OK;
+}
+
+int ly_orgs_list(struct ly_db *db, struct ly_arena *a, enum ly_orgs_scope scope, const char *who,
+                 const struct ly_page *page, struct ly_org **out, size_t *n, bool *more)
+{
+    /* Keyset pagination on the unique name: rows inserted meanwhile never shift a page. */
+    const char *after = page->after ? page->after : "";
+    int64_t limit = (int64_t)page->size + 1; /* one more tells whether a next page exists */
+    struct ly_db_result res;
+    int r;
+    if (scope == LY_ORGS_ALL) {
+        struct ly_db_value p[] = {LY_DB_S(after), LY_DB_I(limit)};
+        r = ly_db_exec(db, a,
+                       "SELECT " ORG_COLS " FROM organizations o"
+                       " WHERE o.name > ? ORDER BY o.name LIMIT ?",
+                       p, 2, &res);
+    } else if (scope == LY_ORGS_OF_USER) {
+        struct ly_db_value p[] = {LY_DB_S(who), LY_DB_S(after), LY_DB_I(limit)};
+        r = ly_db_exec(db, a,
+                       "SELECT " ORG_COLS " FROM memberships m"
+                       " JOIN organizations o ON o.id = m.org_id"
+                       " WHERE m.user_id = ? AND o.name > ? ORDER BY o.name LIMIT ?",
+                       p, 3, &res);
+    } else {
+        struct ly_db_value p[] = {LY_DB_S(who), LY_DB_S(after), LY_DB_I(limit)};
+        r = ly_db_exec(db, a,
+                       "SELECT " ORG_COLS " FROM organizations o"
+                       " WHERE o.id = ? AND o.name > ? ORDER BY o.name LIMIT ?",
+                       p, 3, &res);
+    }
+    if (r != LY_OK)
+        return r;
+    size_t count = res.n_rows > page->size ? page->size : res.n_rows;
+    struct ly_org *list = ly_arena_zalloc(a, sizeof(*list) * (count + 1));
+    for (size_t i = 0; i < count; i++)
+        row_to_org(&res, i, &list[i]);
+    *out = list;
+    *n = count;
+    *more = res.n_rows > page->size;
+    return LY_OK;
+}
+
+int ly_orgs_update(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                   const char *display_name, int64_t now)
+{
+    struct ly_db_value p[] = {LY_DB_S(display_name), LY_DB_I(now), LY_DB_S(org_id)};
+    return ly_db_exec(db, a,
+                      "UPDATE organizations SET display_name = ?, updated_at = FROM_UNIXTIME(?)"
+                      " WHERE id = ?",
+                      p, 3, NULL);
+}
+
+int ly_orgs_delete(struct ly_db *db, struct ly_arena *a, const char *org_id)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(org_id)};
+    int r = ly_db_exec(db, a, "DELETE FROM organizations WHERE id = ?", p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    return res.affected == 1 ? LY_OK : LY_E_NOT_FOUND;
+}
+
+int ly_members_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                    const struct ly_page *page, struct ly_member **out, size_t *n, bool *more)
+{
+    /* Keyset on the unique e-mail, for the same reason as ly_orgs_list. */
+    const char *after = page->after ? page->after : "";
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(org_id), LY_DB_S(after), LY_DB_I((int64_t)page->size + 1)};
+    int r = ly_db_exec(db, a,
+                       "SELECT u.id, u.email, u.display_name, m.role, UNIX_TIMESTAMP(m.added_at)"
+                       " FROM memberships m JOIN users u ON u.id = m.user_id"
+                       " WHERE m.org_id = ? AND u.email > ? ORDER BY u.email LIMIT ?",
+                       p, 3, &res);
+    if (r != LY_OK)
+        return r;
+    size_t count = res.n_rows > page->size ? page->size : res.n_rows;
+    struct ly_member *list = ly_arena_zalloc(a, sizeof(*list) * (count + 1));
+    for (size_t i = 0; i < count; i++) {
+        list[i].user_id = ly_db_str(&res, i, 0);
+        list[i].email = ly_db_str(&res, i, 1);
+        list[i].display_name = ly_db_str(&res, i, 2);
+        list[i].role = ly_role_parse(ly_db_str(&res, i, 3));
+        list[i].added_at = ly_db_int(&res, i, 4, 0);
+    }
+    *out = list;
+    *n = count;
+    *more = res.n_rows > page->size;
+    return LY_OK;
+}
+
+/*
+ * Lock the owner rows of org_id (see lock_owners_sql), then read and lock
+ * user_id's membership. *owners is the number of owners, *cur the target's
+ * role (LY_ROLE_NONE when not a member), *added_at its time.
+ */
+static int lock_membership(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                           const char *user_id, size_t *owners, enum ly_role *cur,
+                           int64_t *added_at)
+{
+    struct ly_db_result res;
+    struct ly_db_value po[] = {LY_DB_S(org_id)};
+    int r = ly_db_exec(db, a, lock_owners_sql, po, 1, &res);
+    if (r != LY_OK)
+        return r;
+    size_t n_owners = res.n_rows;
+    struct ly_db_value pm[] = {LY_DB_S(org_id), LY_DB_S(user_id)};
+    r = ly_db_exec(db, a,
+                   "SELECT role, UNIX_TIMESTAMP(added_at) FROM memberships"
+                   " WHERE org_id = ? AND user_id = ? FOR UPDATE",
+                   pm, 2, &res);
+    if (r != LY_OK)
+        return r;
+    *owners = n_owners;
+    *cur = res.n_rows == 1 ? ly_role_parse(ly_db_str(&res, 0, 0)) : LY_ROLE_NONE;
+    *added_at = res.n_rows == 1 ? ly_db_int(&res, 0, 1, 0) : 0;
+    return LY_OK;
+}
+
+/*
+ * Hold the organization and the user (shared locks) for the rest of the
+ * transaction, so neither can be deleted under a membership being added:
+ * their deletion waits, and one already done is a clean LY_E_NOT_FOUND
+ * rather than a foreign-key failure. Taken before the owner rows, in the
+ * same order as an organization's deletion takes them.
+ */
+static int hold_org(struct ly_db *db, struct ly_arena *a, const char *org_id)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(org_id)};
+    int r = ly_db_exec(db, a, "SELECT id FROM organizations WHERE id = ? LOCK IN SHARE MODE", p, 1,
+                       &res);
+    if (r != LY_OK)
+        return r;
+    return res.n_rows == 1 ? LY_OK : LY_E_NOT_FOUND;
+}
+
+static int hold_user(struct ly_db *db, struct ly_arena *a, const char *user_id)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(user_id)};
+    int r = ly_db_exec(db, a, "SELECT id FROM users WHERE id = ? LOCK IN SHARE MODE", p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    return res.n_rows == 1 ? LY_OK : LY_E_NOT_FOUND;
+}
+
+int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *user_id,
+                   enum ly_role role, bool may_manage_owners, int64_t now, bool *added,
+                   struct ly_member *out)
+{
+    const char *role_name = ly_role_name(role);
+    if (role_name == NULL)
+        return LY_E_VALIDATION;
+    size_t owners = 0;
+    enum ly_role cur = LY_ROLE_NONE;
+    int64_t added_at = 0;
+    int r = ly_db_begin(db);
+    if (r != LY_OK)
+        return r;
+    if ((r = hold_org(db, a, org_id)) != LY_OK)
+        goto out;
+    if ((r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at)) != LY_OK)
+        goto out;
+    /* SPEC §5.9: only an owner grants or takes owner, decided on the row as locked now. */
+    if ((cur == LY_ROLE_OWNER || role == LY_ROLE_OWNER) && !may_manage_owners) {
+        r = LY_E_FORBIDDEN;
+        goto out;
+    }
+    if (cur == LY_ROLE_OWNER && role != LY_ROLE_OWNER && owners < 2) {
+        r = LY_E_CONFLICT;
+        goto out;
+    }
+    if (cur == LY_ROLE_NONE) {
+        if ((r = hold_user(db, a, user_id)) != LY_OK)
+            goto out;
+        struct ly_db_value pi[] = {LY_DB_S(org_id), LY_DB_S(user_id), LY_DB_S(role_name),
+                                   LY_DB_I(now)};
+        r = ly_db_exec(db, a,
+                       "INSERT INTO memberships (org_id, user_id, role, added_at)"
+                       " VALUES (?, ?, ?, FROM_UNIXTIME(?))",
+                       pi, 4, NULL);
+        added_at = now;
+    } else if (cur != role) {
+        struct ly_db_value pu[] = {LY_DB_S(role_name), LY_DB_S(org_id), LY_DB_S(user_id)};
+        r = ly_db_exec(db, a, "UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?",
+                       pu, 3, NULL);
+    }
+    if (r != LY_OK)
+        goto out;
+    if ((r = ly_db_commit(db)) != LY_OK)
+        goto out;
+    *added = cur == LY_ROLE_NONE;
+    if (out != NULL) {
+        memset(out, 0, sizeof(*out));
+        out->user_id = user_id;
+        out->role = role;
+        out->added_at = added_at;
+    }
+out:
+    if (r != LY_OK)
+        ly_db_rollback(db);
+    return r;
+}
+
+int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                      const char *user_id, bool may_manage_owners)
+{
+    size_t owners = 0;
+    enum ly_role cur = LY_ROLE_NONE;
+    int64_t added_at = 0;
+    int r = ly_db_begin(db);
+    if (r != LY_OK)
+        return r;
+    if ((r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at)) != LY_OK)
+        goto out;
+    if (cur == LY_ROLE_NONE) {
+        r = LY_E_NOT_FOUND;
+        goto out;
+    }
+    if (cur == LY_ROLE_OWNER && !may_manage_owners) {
+        r = LY_E_FORBIDDEN;
+        goto out;
+    }
+    if (cur == LY_ROLE_OWNER && owners < 2) {
+        r = LY_E_CONFLICT;
+        goto out;
+    }
+    struct ly_db_value p[] = {LY_DB_S(org_id), LY_DB_S(user_id)};
+    if ((r = ly_db_exec(db, a, "DELETE FROM memberships WHERE org_id = ? AND user_id = ?", p, 2,
+                        NULL)) != LY_OK)
+        goto out;
+    r = ly_db_commit(db);
+out:
+    if (r != LY_OK)
+        ly_db_rollback(db);
+    return r;
+}
