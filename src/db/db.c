@@ -25,6 +25,7 @@ struct cached_stmt {
     MYSQL_STMT *stmt;
     unsigned n_cols;
     enum enum_field_types col_types[MAX_COLS];
+    bool col_binary[MAX_COLS]; /* BINARY/VARBINARY/BLOB: charset 63 ("binary") */
 };
 
 struct ly_db {
@@ -185,8 +186,10 @@ static int find_stmt(struct ly_db *db, const char *sql, struct cached_stmt **out
     MYSQL_RES *meta = mysql_stmt_result_metadata(st);
     if (meta != NULL) {
         MYSQL_FIELD *f = mysql_fetch_fields(meta);
-        for (unsigned i = 0; i < c->n_cols; i++)
+        for (unsigned i = 0; i < c->n_cols; i++) {
             c->col_types[i] = f[i].type;
+            c->col_binary[i] = f[i].charsetnr == 63;
+        }
         mysql_free_result(meta);
     }
     db->n_stmts++;
@@ -198,12 +201,6 @@ static bool is_int_type(enum enum_field_types t)
 {
     return t == MYSQL_TYPE_TINY || t == MYSQL_TYPE_SHORT || t == MYSQL_TYPE_LONG ||
            t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_YEAR;
-}
-
-static bool is_binary_type(enum enum_field_types t)
-{
-    return t == MYSQL_TYPE_BLOB || t == MYSQL_TYPE_TINY_BLOB || t == MYSQL_TYPE_MEDIUM_BLOB ||
-           t == MYSQL_TYPE_LONG_BLOB;
 }
 
 static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *a,
@@ -225,8 +222,7 @@ static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *
             bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
             bind[i].buffer = &ints[i];
         } else {
-            bind[i].buffer_type = is_binary_type(c->col_types[i]) ? MYSQL_TYPE_BLOB
-                                                                  : MYSQL_TYPE_STRING;
+            bind[i].buffer_type = c->col_binary[i] ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
             bind[i].buffer = bufs[i];
             bind[i].buffer_length = CELL_INLINE;
         }
@@ -444,7 +440,7 @@ int64_t ly_db_int(const struct ly_db_result *r, size_t row, size_t col, int64_t 
     const struct ly_db_value *v = ly_db_cell(r, row, col);
     if (v->kind == LY_DB_INT)
         return v->i;
-    if (v->kind == LY_DB_TEXT) {
+    if (v->kind == LY_DB_TEXT || v->kind == LY_DB_BLOB) {
         /* DECIMAL results (UNIX_TIMESTAMP of fractional times) arrive as text. */
         char *end;
         errno = 0;

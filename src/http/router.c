@@ -220,10 +220,6 @@ static int read_body(struct ly_request *req, const struct ly_route *route,
         req->form = true;
         return LY_OK;
     }
-    if (req->body.len == 0) {
-        req->json = ly_json_own(req->arena, json_object_new_object());
-        return LY_OK;
-    }
     if (ly_json_parse(req->arena, req->body, &req->json) != LY_OK) {
         answer_error(req, resp, oauth, LY_E_INVALID_JSON, "the body is not valid JSON");
         return LY_E_INVALID_JSON;

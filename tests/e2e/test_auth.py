@@ -1,0 +1,528 @@
+"""Sign-in and access tokens (SPEC §4, §5.1 JWKS, §5.2, §5.3 refresh_token,
+§5.8 for users, §5.10), through both front ends in both token modes."""
+
+import base64
+import json
+import os
+import re
+import statistics
+import threading
+import time
+
+import pytest
+
+from conftest import Client, need_private
+from harness import stack as hs
+from harness.stack import unique_email
+from test_foundation import assert_common_headers, assert_oauth_error, assert_problem
+
+SIGNIN = "/api/auth/v1/signin"
+SIGNUP = "/api/auth/v1/signup"
+SIGNOUT = "/api/auth/v1/signout"
+TOKEN = "/api/auth/v1/token"
+ME = "/api/org/v1/me"
+USERS = "/api/org/v1/users"
+JWKS = "/.well-known/jwks.json"
+
+PASSWORD = "correct horse battery"
+TOKEN_KEYS = {"access_token", "token_type", "expires_in", "refresh_token",
+              "refresh_expires_in", "session_id"}
+OPAQUE_ACCESS = re.compile(r"^lya_[0-9A-Za-z]{49}$")
+REFRESH = re.compile(r"^lyr_[0-9A-Za-z]{49}$")
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+USER_KEYS = {"id", "email", "display_name", "platform_admin", "disabled", "created_at",
+             "updated_at"}
+
+
+# --- helpers ---------------------------------------------------------------------
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt_parts(token):
+    h, p, s = token.split(".")
+    return json.loads(b64url_decode(h)), json.loads(b64url_decode(p)), s
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+def signin(http, email, password=PASSWORD):
+    r = http.post(SIGNIN, json={"email": email, "password": password})
+    assert r.status_code == 200, r.text[:300]
+    return r.json()
+
+
+def admin_token(http, stack):
+    return signin(http, stack.admin_email, stack.admin_password)["access_token"]
+
+
+def new_user(http, stack, email=None, password=PASSWORD, **extra):
+    email = email or unique_email()
+    body = {"email": email, "password": password}
+    body.update(extra)
+    r = http.post(USERS, json=body, headers=bearer(admin_token(http, stack)))
+    assert r.status_code == 201, r.text[:300]
+    return r.json()
+
+
+def refresh(http, refresh_token, form=True):
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    return http.post(TOKEN, data=data) if form else http.post(TOKEN, json=data)
+
+
+def assert_token_response(r, stack):
+    assert r.status_code == 200, r.text[:300]
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    body = r.json()
+    assert set(body) == TOKEN_KEYS, sorted(body)
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900 and body["refresh_expires_in"] == 30 * 86400
+    assert REFRESH.match(body["refresh_token"]), body["refresh_token"]
+    if stack.mode == "jwt":
+        header, claims, _ = jwt_parts(body["access_token"])
+        assert header["typ"] == "at+jwt" and header["alg"] == "EdDSA" and header["kid"]
+        assert claims["principal_type"] == "user" and claims["client_id"] == "lanyard"
+        assert claims["sid"] == body["session_id"] and claims["sub"].startswith("u-")
+        assert claims["aud"] == "lanyard" and claims["iss"] == stack.url
+        assert claims["exp"] - claims["iat"] == 900 and claims["nbf"] <= claims["iat"] + 1
+        assert claims["jti"]
+    else:
+        assert OPAQUE_ACCESS.match(body["access_token"]), body["access_token"]
+    return body
+
+
+def assert_rejected_token(r, path=ME):
+    assert_problem(r, 401, "invalid_token", path)
+    www = r.headers.get("WWW-Authenticate", "")
+    assert www.startswith('Bearer realm="lanyard"') and 'error="invalid_token"' in www, www
+
+
+# --- sign-in ------------------------------------------------------------------------
+
+def test_signin_answers_a_token_response(stack, http):
+    user = new_user(http, stack)
+    r = http.post(SIGNIN, json={"email": user["email"].upper(), "password": PASSWORD})
+    body = assert_token_response(r, stack)
+    me = http.get(ME, headers=bearer(body["access_token"]))
+    assert me.status_code == 200, me.text
+    assert me.json()["user"]["id"] == user["id"]
+
+
+def test_wrong_password_and_unknown_email_get_the_same_401(stack, http):
+    user = new_user(http, stack)
+    wrong = http.post(SIGNIN, json={"email": user["email"], "password": "not the password!"})
+    unknown = http.post(SIGNIN, json={"email": unique_email(), "password": "not the password!"})
+    for r in (wrong, unknown):
+        assert_problem(r, 401, "unauthenticated", SIGNIN)
+    assert wrong.json() == unknown.json()
+    assert wrong.headers["Content-Type"] == unknown.headers["Content-Type"]
+    assert set(wrong.headers) - {"X-Request-Id"} == set(unknown.headers) - {"X-Request-Id"}
+
+
+def test_signin_validation(stack, http):
+    r = http.post(SIGNIN, json={"email": "a@example.com"})
+    body = assert_problem(r, 400, "validation_failed", SIGNIN)
+    assert {"field": "password", "message": "is required"} in body["errors"]
+    r = http.post(SIGNIN, json={"email": "a@example.com", "password": 12})
+    assert_problem(r, 400, "validation_failed", SIGNIN)
+    r = http.post(SIGNIN, json={"email": "a@example.com", "password": "x", "extra": 1})
+    assert_problem(r, 400, "validation_failed", SIGNIN)
+    r = http.post(SIGNIN, data="email=a", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_problem(r, 415, "unsupported_media_type", SIGNIN)
+
+
+def test_throttling_after_max_failures_even_with_the_right_password(stack, http):
+    user = new_user(http, stack)
+    for _ in range(5):
+        r = http.post(SIGNIN, json={"email": user["email"], "password": "wrong password!!"})
+        assert_problem(r, 401, "unauthenticated", SIGNIN)
+    r = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
+    assert_problem(r, 429, "rate_limited", SIGNIN)
+    retry = int(r.headers["Retry-After"])
+    assert 1 <= retry <= 15 * 60
+
+
+def test_throttling_treats_unknown_emails_alike(stack, http):
+    email = unique_email()
+    for _ in range(5):
+        r = http.post(SIGNIN, json={"email": email, "password": "wrong password!!"})
+        assert_problem(r, 401, "unauthenticated", SIGNIN)
+    r = http.post(SIGNIN, json={"email": email, "password": "wrong password!!"})
+    assert_problem(r, 429, "rate_limited", SIGNIN)
+
+
+def test_success_resets_the_failure_count(stack, http):
+    user = new_user(http, stack)
+    for _ in range(4):
+        http.post(SIGNIN, json={"email": user["email"], "password": "wrong password!!"})
+    signin(http, user["email"])
+    for _ in range(4):
+        r = http.post(SIGNIN, json={"email": user["email"], "password": "wrong password!!"})
+        assert r.status_code == 401
+    signin(http, user["email"])
+
+
+# --- /me --------------------------------------------------------------------------
+
+def test_me_for_a_user(stack, http):
+    user = new_user(http, stack, display_name="Ada")
+    tok = signin(http, user["email"])
+    r = http.get(ME, headers=bearer(tok["access_token"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"type", "user", "organizations", "credential"}
+    assert body["type"] == "user"
+    assert body["user"] == {"id": user["id"], "email": user["email"], "display_name": "Ada",
+                            "platform_admin": False, "created_at": user["created_at"]}
+    assert body["organizations"] == []
+    cred = body["credential"]
+    assert set(cred) == {"type", "format", "session_id", "expires_at"}
+    assert cred["type"] == "access_token" and cred["format"] == stack.mode
+    assert cred["session_id"] == tok["session_id"] and RFC3339.match(cred["expires_at"])
+
+
+def test_missing_and_malformed_credentials(stack, http):
+    r = http.get(ME)
+    assert_problem(r, 401, "unauthenticated")
+    assert r.headers.get("WWW-Authenticate") == 'Bearer realm="lanyard"'
+    for value in ("Bearer", "Bearer ", "Bearer a b", "Bearer lya_short", "Bearer x.y.z",
+                  "Bearer " + "a" * 9000):
+        r = http.get(ME, headers={"Authorization": value})
+        # 431: the front end itself refuses an oversized header (lighttpd does)
+        assert r.status_code in (400, 401, 431), (value[:20], r.status_code)
+        assert r.status_code != 500
+    r = http.get(ME, headers={"Authorization": "Basic " + b64url(b"QWJ3MXZT5RBN2AKE:nope")})
+    assert_problem(r, 401, "unauthenticated")
+    assert r.headers.get("WWW-Authenticate") == 'Basic realm="lanyard"'
+
+
+def test_forged_tokens_are_refused(stack, http):
+    user = new_user(http, stack)
+    tok = signin(http, user["email"])["access_token"]
+    if stack.mode == "jwt":
+        h, p, s = tok.split(".")
+        claims = json.loads(b64url_decode(p))
+        claims["sub"] = hs.ADMIN_EMAIL
+        tampered = h + "." + b64url(json.dumps(claims).encode()) + "." + s
+        none = b64url(json.dumps({"alg": "none", "typ": "at+jwt"}).encode()) + "." + p + "."
+        hs256 = b64url(json.dumps({"alg": "HS256", "typ": "at+jwt",
+                                   "kid": jwt_parts(tok)[0]["kid"]}).encode()) + "." + p + "." + s
+        for forged in (tampered, none, hs256, tok[:-2] + ("AA" if tok[-2:] != "AA" else "BB")):
+            assert_rejected_token(http.get(ME, headers=bearer(forged)))
+    else:
+        body = tok[4:-6]
+        # A different random part keeps the format but no such token exists.
+        other = "lya_" + body[::-1]
+        assert_rejected_token(http.get(ME, headers=bearer(other + tok[-6:])))
+        assert_rejected_token(http.get(ME, headers=bearer(tok[:-1] + ("0" if tok[-1] != "0" else "1"))))
+
+
+# --- refresh rotation, reuse, sign-out -----------------------------------------------
+
+@pytest.mark.parametrize("form", [True, False], ids=["form", "json"])
+def test_refresh_rotates_and_keeps_the_session(stack, http, form):
+    user = new_user(http, stack)
+    first = signin(http, user["email"])
+    r = refresh(http, first["refresh_token"], form=form)
+    second = assert_token_response(r, stack)
+    assert second["session_id"] == first["session_id"]
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert http.get(ME, headers=bearer(second["access_token"])).status_code == 200
+    third = assert_token_response(refresh(http, second["refresh_token"], form=form), stack)
+    assert third["session_id"] == first["session_id"]
+
+
+def test_refresh_reuse_revokes_the_whole_session(stack, http):
+    user = new_user(http, stack)
+    first = signin(http, user["email"])
+    second = assert_token_response(refresh(http, first["refresh_token"]), stack)
+    r = refresh(http, first["refresh_token"])  # replayed: theft
+    assert_oauth_error(r, 400, "invalid_grant")
+    # The thief's and the owner's newer refresh token are both dead now.
+    assert_oauth_error(refresh(http, second["refresh_token"]), 400, "invalid_grant")
+    me = http.get(ME, headers=bearer(second["access_token"]))
+    if stack.mode == "opaque":
+        assert_rejected_token(me)
+    else:
+        assert me.status_code == 200  # SPEC §4: a JWT lives until exp without check_revocation
+    # Another session of the same user is untouched.
+    other = signin(http, user["email"])
+    assert_token_response(refresh(http, other["refresh_token"]), stack)
+
+
+def test_parallel_refresh_with_one_token_succeeds_at_most_once(stack, http):
+    user = new_user(http, stack)
+    tok = signin(http, user["email"])["refresh_token"]
+    results = []
+
+    def go():
+        results.append(Client(http.base).post(
+            TOKEN, data={"grant_type": "refresh_token", "refresh_token": tok}).status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(200) <= 1 and len(results) == 4, results
+    assert all(s in (200, 400) for s in results), results
+
+
+def test_token_endpoint_errors(stack, http):
+    assert_oauth_error(http.post(TOKEN, data={}), 400, "invalid_request")
+    assert_oauth_error(http.post(TOKEN, data={"grant_type": "password"}), 400,
+                       "unsupported_grant_type")
+    assert_oauth_error(http.post(TOKEN, data={"grant_type": "refresh_token"}), 400,
+                       "invalid_request")
+    assert_oauth_error(refresh(http, "lyr_" + "A" * 49), 400, "invalid_grant")
+    assert_oauth_error(http.post(TOKEN, json={"grant_type": 5}), 400, "invalid_request")
+    r = http.post(TOKEN, data="grant_type=refresh_token&grant_type=refresh_token",
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_oauth_error(r, 400, "invalid_request")
+    r = http.post(TOKEN, data="x", headers={"Content-Type": "text/plain"})
+    assert_oauth_error(r, 415, "invalid_request")
+
+
+def test_signout_with_the_access_token(stack, http):
+    user = new_user(http, stack)
+    tok = signin(http, user["email"])
+    r = http.post(SIGNOUT, headers=bearer(tok["access_token"]))
+    assert r.status_code == 204, r.text
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    assert_oauth_error(refresh(http, tok["refresh_token"]), 400, "invalid_grant")
+    me = http.get(ME, headers=bearer(tok["access_token"]))
+    if stack.mode == "opaque":
+        assert_rejected_token(me)
+    else:
+        assert me.status_code == 200  # SPEC §4: until exp, unless check_revocation
+
+
+def test_signout_with_only_the_refresh_token(stack, http):
+    user = new_user(http, stack)
+    tok = signin(http, user["email"])
+    r = http.post(SIGNOUT, json={"refresh_token": tok["refresh_token"]})
+    assert r.status_code == 204, r.text
+    assert_oauth_error(refresh(http, tok["refresh_token"]), 400, "invalid_grant")
+    r = http.post(SIGNOUT, json={})
+    assert_problem(r, 401, "unauthenticated", SIGNOUT)
+
+
+def test_password_change_ends_the_other_sessions(stack, http):
+    user = new_user(http, stack)
+    mine = signin(http, user["email"])
+    other = signin(http, user["email"])
+    path = "%s/%s" % (USERS, user["id"])
+    r = http.request("PATCH", path, headers=bearer(mine["access_token"]),
+                     json={"password": "a brand new secret", "current_password": "wrong one!!!!"})
+    assert_problem(r, 403, "forbidden")
+    r = http.request("PATCH", path, headers=bearer(mine["access_token"]),
+                     json={"password": "a brand new secret", "current_password": PASSWORD})
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == USER_KEYS
+    assert_oauth_error(refresh(http, other["refresh_token"]), 400, "invalid_grant")
+    assert_token_response(refresh(http, mine["refresh_token"]), stack)
+    signin(http, user["email"], "a brand new secret")
+    r = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
+    assert_problem(r, 401, "unauthenticated", SIGNIN)
+
+
+def test_disabled_user_cannot_sign_in_or_refresh(stack, http):
+    user = new_user(http, stack)
+    tok = signin(http, user["email"])
+    admin = bearer(admin_token(http, stack))
+    path = "%s/%s" % (USERS, user["id"])
+    r = http.request("PATCH", path, headers=admin, json={"disabled": True})
+    assert r.status_code == 200 and r.json()["disabled"] is True, r.text
+    wrong = http.post(SIGNIN, json={"email": unique_email(), "password": PASSWORD})
+    refused = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
+    assert_problem(refused, 401, "unauthenticated", SIGNIN)
+    assert refused.json() == wrong.json()
+    assert_oauth_error(refresh(http, tok["refresh_token"]), 400, "invalid_grant")
+    if stack.mode == "opaque":
+        assert_rejected_token(http.get(ME, headers=bearer(tok["access_token"])))
+    r = http.request("PATCH", path, headers=admin, json={"disabled": False})
+    assert r.status_code == 200, r.text
+    signin(http, user["email"])
+
+
+# --- JWKS -------------------------------------------------------------------------------
+
+def test_jwks(stack, http):
+    r = http.get(JWKS)
+    if stack.mode == "opaque":
+        assert_problem(r, 404, "not_found", JWKS)
+        return
+    assert r.status_code == 200, r.text
+    keys = r.json()["keys"]
+    assert len(keys) >= 1
+    for k in keys:
+        assert k["use"] == "sig" and k["alg"] == "EdDSA" and k["kty"] == "OKP"
+        assert k["crv"] == "Ed25519" and k["x"] and k["kid"]
+        assert "d" not in k
+    user = new_user(http, stack)
+    header, _, _ = jwt_parts(signin(http, user["email"])["access_token"])
+    assert header["kid"] in {k["kid"] for k in keys}
+
+
+# --- users API (§5.10) ------------------------------------------------------------------
+
+def test_users_api_rights(stack, http):
+    admin = bearer(admin_token(http, stack))
+    email = unique_email()
+    r = http.post(USERS, headers=admin, json={"email": email, "password": PASSWORD,
+                                              "display_name": "Bo"})
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert set(user) == USER_KEYS and user["email"] == email and user["display_name"] == "Bo"
+    assert user["platform_admin"] is False and user["disabled"] is False
+    assert r.headers["Location"] == "%s%s/%s" % (stack.url, USERS, user["id"])
+    r = http.post(USERS, headers=admin, json={"email": email.upper(), "password": PASSWORD})
+    assert_problem(r, 409, "conflict")
+    r = http.post(USERS, headers=admin, json={"email": "not-an-email", "password": "short"})
+    body = assert_problem(r, 400, "validation_failed")
+    assert {e["field"] for e in body["errors"]} == {"email", "password"}
+
+    mine = bearer(signin(http, email)["access_token"])
+    assert http.get("%s/%s" % (USERS, user["id"]), headers=mine).json()["id"] == user["id"]
+    other = new_user(http, stack)
+    assert_problem(http.get("%s/%s" % (USERS, other["id"]), headers=mine), 404, "not_found")
+    assert_problem(http.get(USERS, headers=mine), 403, "forbidden")
+    assert_problem(http.post(USERS, headers=mine, json={"email": unique_email(),
+                                                         "password": PASSWORD}), 403, "forbidden")
+    r = http.request("PATCH", "%s/%s" % (USERS, user["id"]), headers=mine,
+                     json={"platform_admin": True})
+    assert_problem(r, 403, "forbidden")
+    r = http.request("PATCH", "%s/%s" % (USERS, user["id"]), headers=mine,
+                     json={"display_name": "Bob"})
+    assert r.status_code == 200 and r.json()["display_name"] == "Bob", r.text
+
+    assert http.delete("%s/%s" % (USERS, user["id"]), headers=mine).status_code == 403
+    assert http.delete("%s/%s" % (USERS, user["id"]), headers=admin).status_code == 204
+    assert_problem(http.get("%s/%s" % (USERS, user["id"]), headers=admin), 404, "not_found")
+    r = http.post(SIGNIN, json={"email": email, "password": PASSWORD})
+    assert_problem(r, 401, "unauthenticated", SIGNIN)
+
+
+def test_users_list_is_paginated(stack, http):
+    admin = bearer(admin_token(http, stack))
+    for _ in range(3):
+        new_user(http, stack)
+    seen, token = [], None
+    for _ in range(1000):
+        q = "?page_size=2" + ("&page_token=" + token if token else "")
+        r = http.get(USERS + q, headers=admin)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body) == {"items", "next_page_token"} and len(body["items"]) <= 2
+        seen += [u["email"] for u in body["items"]]
+        token = body["next_page_token"]
+        if token is None:
+            break
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) and len(seen) >= 4
+    assert_problem(http.get(USERS + "?page_size=0", headers=admin), 400, "validation_failed")
+    assert_problem(http.get(USERS + "?page_size=101", headers=admin), 400, "validation_failed")
+    assert_problem(http.get(USERS + "?page_token=Zm9vYmFyYmF6", headers=admin), 400,
+                   "invalid_request")
+
+
+def test_signup_is_off_by_default(stack, http):
+    r = http.post(SIGNUP, json={"email": unique_email(), "password": PASSWORD})
+    assert_problem(r, 404, "not_found", SIGNUP)
+
+
+# --- stacks with other settings ------------------------------------------------------------
+
+class CustomStack(hs.Stack):
+    """A lighttpd front end whose config differs: extra sections, text edits of
+    the generated config, or other generator arguments."""
+
+    def __init__(self, env, mode, name, extra="", edits=(), **cfg_kw):
+        super().__init__(env, "lighttpd", mode)
+        self.id = "lighttpd-%s-%s" % (mode, name)
+        self.dir = os.path.join(env.workdir, self.id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.config_path = os.path.join(self.dir, "lanyard.yaml")
+        self.extra, self.edits, self.cfg_kw = extra, edits, cfg_kw
+
+    def _write_config(self, port):
+        self.env.config(self.config_path, public_url="http://127.0.0.1:%d" % port,
+                        mode=self.mode, extra=self.extra, **self.cfg_kw)
+        with open(self.config_path) as f:
+            text = f.read()
+        for old, new in self.edits:
+            assert old in text, old
+            text = text.replace(old, new)
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+
+@pytest.fixture(scope="module")
+def custom(request):
+    started = []
+
+    def make(mode, name, **kw):
+        s = CustomStack(request.getfixturevalue("e2e_env"), mode, name, **kw).start()
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_signup_when_enabled(stack, custom):
+    need_private(stack)
+    s = custom("jwt", "signup", extra="accounts:\n  self_signup: true\n")
+    http = Client(s.url)
+    email = unique_email()
+    r = http.post(SIGNUP, json={"email": email, "password": PASSWORD, "display_name": "Cy"})
+    assert r.status_code == 201, r.text
+    assert set(r.json()) == USER_KEYS and r.json()["platform_admin"] is False
+    assert r.headers["Location"].startswith(s.url + USERS + "/u-")
+    assert_problem(http.post(SIGNUP, json={"email": email, "password": PASSWORD}), 409,
+                   "conflict", SIGNUP)
+    r = http.post(SIGNUP, json={"email": unique_email(), "password": PASSWORD,
+                                "platform_admin": True})
+    assert_problem(r, 400, "validation_failed", SIGNUP)
+    signin(http, email)
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_check_revocation_stops_jwts_at_signout(stack, custom):
+    need_private(stack)
+    s = custom("jwt", "revocation",
+               edits=[("    algorithm: EdDSA\n", "    algorithm: EdDSA\n    check_revocation: true\n")])
+    http = Client(s.url)
+    tok = signin(http, s.admin_email, s.admin_password)
+    assert http.get(ME, headers=bearer(tok["access_token"])).status_code == 200
+    assert http.post(SIGNOUT, headers=bearer(tok["access_token"])).status_code == 204
+    assert_rejected_token(http.get(ME, headers=bearer(tok["access_token"])))
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_unknown_email_costs_what_a_wrong_password_costs(stack, custom):
+    """Medians of alternating timings with a real scrypt cost (N=16384)."""
+    need_private(stack)
+    s = custom("jwt", "timing", scrypt_n=16384)
+    http = Client(s.url)
+    known = new_user(http, s)["email"]
+    unknown_times, wrong_times = [], []
+    for i in range(8):
+        for email, bucket in ((unique_email(), unknown_times), (known, wrong_times)):
+            t = time.monotonic()
+            r = http.post(SIGNIN, json={"email": email, "password": "wrong password %d" % i})
+            bucket.append(time.monotonic() - t)
+            assert r.status_code in (401, 429)
+        if i == 3:  # stay under signin_max_failures for the known account
+            signin(http, known)
+    ratio = statistics.median(unknown_times) / statistics.median(wrong_times)
+    assert 0.5 < ratio < 2.0, (unknown_times, wrong_times)
