@@ -22,9 +22,161 @@ struct json_object *ly_json_own(struct ly_arena *a, struct json_object *obj)
     return obj;
 }
 
+/*
+ * RFC 8259 grammar check. json-c is lenient even in strict mode (single
+ * quotes, NaN, Infinity), and a value it accepts that another parser refuses
+ * is a parser differential waiting to happen, so bodies pass this first.
+ * UTF-8 validity is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
+ */
+struct scan {
+    const char *p, *end;
+    int depth;
+};
+
+static void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool scan_string(struct scan *s)
+{
+    s->p++; /* the opening quote */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p++;
+        if (c == '"')
+            return true;
+        if (c < 0x20)
+            return false;
+        if (c != '\\')
+            continue;
+        if (s->p == s->end)
+            return false;
+        c = (unsigned char)*s->p++;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++, s->p++)
+                if (s->p == s->end || !((*s->p >= '0' && *s->p <= '9') ||
+                                        (*s->p >= 'a' && *s->p <= 'f') ||
+                                        (*s->p >= 'A' && *s->p <= 'F')))
+                    return false;
+        } else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool scan_number(struct scan *s)
+{
+    if (s->p < s->end && *s->p == '-')
+        s->p++;
+    if (s->p == s->end)
+        return false;
+    if (*s->p == '0') {
+        s->p++;
+    } else if (is_digit(*s->p)) {
+        while (s->p < s->end && is_digit(*s->p))
+            s->p++;
+    } else {
+        return false;
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (s->p == s->end || !is_digit(*s->p))
+            return false;
+        while (s->p < s->end && is_digit(*s->p))
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (s->p == s->end || !is_digit(*s->p))
+            return false;
+        while (s->p < s->end && is_digit(*s->p))
+            s->p++;
+    }
+    return true;
+}
+
+static bool scan_literal(struct scan *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+static bool scan_value(struct scan *s)
+{
+    skip_ws(s);
+    if (s->p == s->end)
+        return false;
+    char c = *s->p;
+    if (c == '"')
+        return scan_string(s);
+    if (c == 't')
+        return scan_literal(s, "true");
+    if (c == 'f')
+        return scan_literal(s, "false");
+    if (c == 'n')
+        return scan_literal(s, "null");
+    if (c != '{' && c != '[')
+        return scan_number(s);
+    if (++s->depth > LY_JSON_MAX_DEPTH)
+        return false;
+    char close = c == '{' ? '}' : ']';
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return true;
+    }
+    for (;;) {
+        if (c == '{') {
+            skip_ws(s);
+            if (s->p == s->end || *s->p != '"' || !scan_string(s))
+                return false;
+            skip_ws(s);
+            if (s->p == s->end || *s->p++ != ':')
+                return false;
+        }
+        if (!scan_value(s))
+            return false;
+        skip_ws(s);
+        if (s->p == s->end)
+            return false;
+        if (*s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (*s->p++ != close)
+            return false;
+        s->depth--;
+        return true;
+    }
+}
+
+static bool is_strict_json(struct ly_str body)
+{
+    struct scan s = {body.ptr, body.ptr + body.len, 0};
+    if (!scan_value(&s))
+        return false;
+    skip_ws(&s);
+    return s.p == s.end;
+}
+
 int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **out)
 {
-    if (body.len == 0 || body.len > INT32_MAX || memchr(body.ptr, '\0', body.len) != NULL)
+    if (body.len == 0 || body.len > INT32_MAX || memchr(body.ptr, '\0', body.len) != NULL ||
+        !is_strict_json(body))
         return LY_E_INVALID_JSON;
     struct json_tokener *tok = json_tokener_new_ex(LY_JSON_MAX_DEPTH);
     if (tok == NULL)

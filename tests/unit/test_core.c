@@ -1,0 +1,272 @@
+/*
+ * Unit tests of the core helpers: arena, str, validate, times, errors.
+ */
+#include "build-config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/err.h"
+#include "lanyard/json.h"
+#include "lanyard/str.h"
+#include "lanyard/validate.h"
+
+#define CHECK(desc, cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg("%s: %s", (desc), #cond);                                                     \
+    } while (0)
+
+static int deferred_calls;
+
+static void count_call(void *p)
+{
+    /* The defer list runs newest first: each call sees the one pushed before it. */
+    int *order = p;
+    *order = ++deferred_calls;
+}
+
+static void test_arena(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 1024);
+    char *big = ly_arena_alloc(&a, 100000);
+    memset(big, 'x', 100000);
+    for (int i = 0; i < 1000; i++) {
+        unsigned char *p = ly_arena_alloc(&a, (size_t)i % 97 + 1);
+        CHECK("16-byte alignment", ((uintptr_t)p & 15) == 0);
+        memset(p, 0xAB, (size_t)i % 97 + 1);
+    }
+    char *s = ly_arena_strndup(&a, "hello world", 5);
+    CHECK("strndup copies n bytes", strcmp(s, "hello") == 0);
+    CHECK("printf", strcmp(ly_arena_printf(&a, "%d-%s", 42, "x"), "42-x") == 0);
+    int first = 0, second = 0;
+    ly_arena_defer(&a, count_call, &first);
+    ly_arena_defer(&a, count_call, &second);
+    ly_arena_defer(&a, count_call, NULL); /* NULL is never called */
+    deferred_calls = 0;
+    ly_arena_reset(&a);
+    CHECK("defers run at reset", deferred_calls == 2);
+    CHECK("newest first", second == 1 && first == 2);
+    CHECK("usable after reset", strcmp(ly_arena_strdup(&a, "again"), "again") == 0);
+    char *z = ly_arena_zalloc(&a, 64);
+    for (int i = 0; i < 64; i++)
+        CHECK("zalloc zeroes", z[i] == 0);
+    ly_arena_release(&a);
+}
+
+static void test_str_to_u64(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *desc, *in;
+        uint64_t max;
+        int rc;
+        uint64_t want;
+    } cases[] = {
+        {"zero", "0", 10, 0, 0},
+        {"max itself", "100", 100, 0, 100},
+        {"above max", "101", 100, -1, 0},
+        {"empty", "", 100, -1, 0},
+        {"sign", "+1", 100, -1, 0},
+        {"minus", "-1", 100, -1, 0},
+        {"space", " 1", 100, -1, 0},
+        {"junk after", "12a", 100, -1, 0},
+        {"uint64 max", "18446744073709551615", UINT64_MAX, 0, UINT64_MAX},
+        {"overflow", "18446744073709551616", UINT64_MAX, -1, 0},
+        {"too long", "000000000000000000001", UINT64_MAX, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 7;
+        int rc = ly_str_to_u64(ly_str_from(cases[i].in), cases[i].max, &v);
+        CHECK(cases[i].desc, rc == cases[i].rc);
+        CHECK(cases[i].desc, rc != 0 ? v == 7 : v == cases[i].want);
+    }
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *desc, *in;
+        size_t max;
+        bool ok;
+    } cases[] = {
+        {"ascii", "Hello", 200, true},
+        {"empty", "", 200, true},
+        {"two-byte", "J\xc3\xbcrgen", 200, true},
+        {"emoji counts one", "\xf0\x9f\x98\x80", 1, true},
+        {"over the limit", "abc", 2, false},
+        {"newline", "a\nb", 200, false},
+        {"tab", "a\tb", 200, false},
+        {"DEL", "a\x7f", 200, false},
+        {"C1 control", "\xc2\x85", 200, false},
+        {"overlong slash", "\xc0\xaf", 200, false},
+        {"surrogate", "\xed\xa0\x80", 200, false},
+        {"truncated", "\xe2\x82", 200, false},
+        {"bad continuation", "\xe2\x28\xa1", 200, false},
+        {"beyond U+10FFFF", "\xf4\x90\x80\x80", 200, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK(cases[i].desc,
+              ly_str_is_clean_utf8(ly_str_from(cases[i].in), cases[i].max) == cases[i].ok);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        bool ok;
+    } cases[] = {
+        {"a", false},           {"ab", true},           {"a-b", true},
+        {"-ab", false},         {"ab-", false},         {"Ab", false},
+        {"a_b", false},         {"a.b", false},         {"a b", false},
+        {"0a", true},           {"a--b", true},         {"\xc3\xa4" "b", false},
+        {"", false},
+        {"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", true},  /* 63 */
+        {"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl", false}, /* 64 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK(cases[i].in, ly_name_is_valid(cases[i].in) == cases[i].ok);
+}
+
+static void test_emails(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want; /* want NULL: refused */
+    } cases[] = {
+        {"Ada@Example.COM", "ada@example.com"},
+        {"a@b.c", "a@b.c"},
+        {"a@b", NULL},
+        {"@b.c", NULL},
+        {"a@@b.c", NULL},
+        {"a@b@c.d", NULL},
+        {"a b@c.d", NULL},
+        {"a@.c", NULL},
+        {"a@c.", NULL},
+        {"a\n@c.d", NULL},
+        {"", NULL},
+    };
+    struct ly_arena a;
+    ly_arena_init(&a, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *out = NULL;
+        bool ok = ly_email_normalize(&a, cases[i].in, &out);
+        CHECK(cases[i].in, ok == (cases[i].want != NULL));
+        if (ok)
+            CHECK(cases[i].in, strcmp(out, cases[i].want) == 0);
+    }
+    char long_local[300];
+    memset(long_local, 'a', sizeof(long_local));
+    memcpy(long_local + 250, "@b.co", 6);
+    const char *out = NULL;
+    CHECK("255 characters", !ly_email_normalize(&a, long_local, &out));
+    ly_arena_release(&a);
+}
+
+static void test_passwords_policy(void **state)
+{
+    (void)state;
+    CHECK("long enough", ly_password_problem("twelve chars", 12) == NULL);
+    CHECK("too short", ly_password_problem("eleven char", 12) != NULL);
+    CHECK("characters, not bytes", ly_password_problem("\xc3\xa4\xc3\xa4\xc3\xa4", 4) != NULL);
+    CHECK("control characters", ly_password_problem("twelve\nchars", 5) != NULL);
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 1024);
+    const char *x = ly_id_generate(&a, "u-", 12), *y = ly_id_generate(&a, "u-", 12);
+    CHECK("length", strlen(x) == 14);
+    CHECK("prefix", strncmp(x, "u-", 2) == 0);
+    for (size_t i = 2; i < 14; i++)
+        CHECK("lower-case base32", (x[i] >= 'a' && x[i] <= 'z') || (x[i] >= '2' && x[i] <= '7'));
+    CHECK("random", strcmp(x, y) != 0);
+    ly_arena_release(&a);
+}
+
+static void test_times(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int rc;
+        int64_t want;
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", 0, 0},
+        {"2026-11-22T10:00:00Z", 0, 1795341600},
+        {"2026-11-22T10:00:00.123Z", 0, 1795341600},
+        {"2026-11-22T12:00:00+02:00", 0, 1795341600},
+        {"2026-11-22t10:00:00z", 0, 1795341600},
+        {"2024-02-29T00:00:00Z", 0, 1709164800},
+        {"2023-02-29T00:00:00Z", -1, 0},
+        {"2026-13-01T00:00:00Z", -1, 0},
+        {"2026-11-22 10:00:00Z", -1, 0},
+        {"2026-11-22T10:00:00", -1, 0},
+        {"2026-11-22T10:00:00Zjunk", -1, 0},
+        {"", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t t = -5;
+        int rc = ly_time_parse(cases[i].in, &t);
+        CHECK(cases[i].in, rc == cases[i].rc);
+        CHECK(cases[i].in, rc == 0 ? t == cases[i].want : t == -5);
+    }
+    char buf[32];
+    ly_time_format(1795341600, buf);
+    CHECK("format", strcmp(buf, "2026-11-22T10:00:00Z") == 0);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        int err, status;
+        const char *code;
+    } cases[] = {
+        {LY_E_INVALID_REQUEST, 400, "invalid_request"},
+        {LY_E_INVALID_JSON, 400, "invalid_json"},
+        {LY_E_VALIDATION, 400, "validation_failed"},
+        {LY_E_MEDIA_TYPE, 415, "unsupported_media_type"},
+        {LY_E_TOO_LARGE, 413, "payload_too_large"},
+        {LY_E_UNAUTHENTICATED, 401, "unauthenticated"},
+        {LY_E_INVALID_TOKEN, 401, "invalid_token"},
+        {LY_E_FORBIDDEN, 403, "forbidden"},
+        {LY_E_NOT_FOUND, 404, "not_found"},
+        {LY_E_METHOD, 405, "method_not_allowed"},
+        {LY_E_CONFLICT, 409, "conflict"},
+        {LY_E_RATE_LIMITED, 429, "rate_limited"},
+        {LY_E_UNAVAILABLE, 503, "unavailable"},
+        {LY_E_INTERNAL, 500, "internal"},
+        {LY_E_CRYPTO, 500, "internal"},
+        {-999, 500, "internal"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK(cases[i].code, ly_err_status(cases[i].err) == cases[i].status);
+        CHECK(cases[i].code, strcmp(ly_err_code(cases[i].err), cases[i].code) == 0);
+        CHECK(cases[i].code, strcmp(ly_err_title(cases[i].err), "Unknown") != 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena),  cmocka_unit_test(test_str_to_u64),
+        cmocka_unit_test(test_utf8),   cmocka_unit_test(test_names),
+        cmocka_unit_test(test_emails), cmocka_unit_test(test_passwords_policy),
+        cmocka_unit_test(test_ids),    cmocka_unit_test(test_times),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

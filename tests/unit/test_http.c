@@ -1,0 +1,411 @@
+/*
+ * Unit tests of the HTTP layer without FastCGI: request parsing (client
+ * address, request id, query and form), the router (404, 405 + Allow, path
+ * decoding, media types, bodies) and the JSON body rules.
+ */
+#include "build-config.h"
+
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "lanyard/config.h"
+#include "lanyard/ctx.h"
+#include "lanyard/err.h"
+#include "lanyard/http.h"
+#include "lanyard/json.h"
+#include "lanyard/router.h"
+
+#define CHECK(desc, cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg("%s: %s", (desc), #cond);                                                     \
+    } while (0)
+
+struct fixture {
+    struct ly_config cfg;
+    struct ly_cidr proxies[2];
+    struct lanyard_ctx ctx;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    f->cfg.server.public_url = (char *)"http://127.0.0.1:8080";
+    f->cfg.server.max_body = 65536;
+    f->proxies[0].family = AF_INET;
+    inet_pton(AF_INET, "10.0.0.0", f->proxies[0].addr);
+    f->proxies[0].prefix = 8;
+    f->proxies[1].family = AF_INET6;
+    inet_pton(AF_INET6, "fd00::", f->proxies[1].addr);
+    f->proxies[1].prefix = 8;
+    f->cfg.server.trusted_proxies = f->proxies;
+    f->cfg.server.n_trusted_proxies = 2;
+    f->ctx.cfg = &f->cfg;
+    ly_log_init(&f->ctx.log, "test");
+    f->ctx.log.level = LY_LOG_ERROR;
+    ly_arena_init(&f->ctx.arena, 4096);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    ly_arena_release(&f->ctx.arena);
+    free(f);
+    return 0;
+}
+
+static void test_client_address(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *desc, *remote, *xff, *want;
+    } cases[] = {
+        {"no proxy header", "192.0.2.1", NULL, "192.0.2.1"},
+        {"untrusted peer's header is ignored", "192.0.2.1", "203.0.113.9", "192.0.2.1"},
+        {"trusted proxy", "10.1.2.3", "203.0.113.9", "203.0.113.9"},
+        {"rightmost untrusted wins", "10.1.2.3", "198.51.100.7, 203.0.113.9, 10.9.9.9",
+         "203.0.113.9"},
+        {"spoofed left part ignored", "10.1.2.3", "1.2.3.4, 203.0.113.9", "203.0.113.9"},
+        {"garbage falls back to peer", "10.1.2.3", "not-an-ip", "10.1.2.3"},
+        {"IPv6 proxy", "fd12::1", "2001:db8::5", "2001:db8::5"},
+        {"all trusted: peer", "10.1.2.3", "10.4.4.4", "10.1.2.3"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char remote[64], xff[128];
+        snprintf(remote, sizeof(remote), "REMOTE_ADDR=%s", cases[i].remote);
+        snprintf(xff, sizeof(xff), "HTTP_X_FORWARDED_FOR=%s", cases[i].xff ? cases[i].xff : "");
+        char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", remote,
+                       cases[i].xff ? xff : NULL, NULL};
+        struct ly_request req;
+        CHECK(cases[i].desc, ly_request_init(&req, &f->ctx, env) == LY_OK);
+        CHECK(cases[i].desc, strcmp(req.client_ip, cases[i].want) == 0);
+        ly_arena_reset(&f->ctx.arena);
+    }
+}
+
+static void test_request_id(void **state)
+{
+    struct fixture *f = *state;
+    char longid[200] = "HTTP_X_REQUEST_ID=";
+    memset(longid + 18, 'a', 129);
+    static const struct {
+        const char *desc, *header;
+        bool kept;
+    } cases[] = {
+        {"sane id kept", "HTTP_X_REQUEST_ID=abc-DEF_1.2", true},
+        {"spaces replaced", "HTTP_X_REQUEST_ID=abc def", false},
+        {"empty replaced", "HTTP_X_REQUEST_ID=", false},
+        {"slash replaced", "HTTP_X_REQUEST_ID=a/b", false},
+    };
+    for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+        bool last = i == sizeof(cases) / sizeof(cases[0]);
+        const char *h = last ? longid : cases[i].header;
+        char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", (char *)h, NULL};
+        struct ly_request req;
+        CHECK("init", ly_request_init(&req, &f->ctx, env) == LY_OK);
+        const char *desc = last ? "129 characters replaced" : cases[i].desc;
+        bool kept = !last && cases[i].kept;
+        CHECK(desc, (strcmp(req.request_id, strchr(h, '=') + 1) == 0) == kept);
+        CHECK(desc, strlen(req.request_id) >= 1 && strlen(req.request_id) <= 128);
+        CHECK(desc, ly_str_is_token_chars(ly_str_from(req.request_id)));
+    }
+}
+
+static void test_request_rejects(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const bad[][3] = {
+        {"REQUEST_METHOD=G ET", "REQUEST_URI=/x", NULL},
+        {"REQUEST_METHOD=", "REQUEST_URI=/x", NULL},
+        {"REQUEST_METHOD=GET", "REQUEST_URI=x", NULL},
+        {"REQUEST_METHOD=POST", "REQUEST_URI=/x", "CONTENT_LENGTH=12x"},
+        {"REQUEST_METHOD=POST", "REQUEST_URI=/x", "CONTENT_LENGTH=-1"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *env[] = {(char *)bad[i][0], (char *)bad[i][1], (char *)bad[i][2], NULL};
+        struct ly_request req;
+        CHECK(bad[i][0], ly_request_init(&req, &f->ctx, env) == LY_E_INVALID_REQUEST);
+    }
+}
+
+static void test_query_and_form(void **state)
+{
+    struct fixture *f = *state;
+    char *env[] = {(char *)"REQUEST_METHOD=GET",
+                   (char *)"REQUEST_URI=/x?a=1&b=hello+world&c=%41%42&empty=&flag&d=%zz&e=%00",
+                   NULL};
+    struct ly_request req;
+    const char *v = NULL;
+    CHECK("init", ly_request_init(&req, &f->ctx, env) == LY_OK);
+    CHECK("path stops at ?", strcmp(req.raw_path, "/x") == 0);
+    CHECK("a", ly_request_query(&req, "a", &v) == 0 && strcmp(v, "1") == 0);
+    CHECK("plus is space", ly_request_query(&req, "b", &v) == 0 && strcmp(v, "hello world") == 0);
+    CHECK("escapes", ly_request_query(&req, "c", &v) == 0 && strcmp(v, "AB") == 0);
+    CHECK("empty value", ly_request_query(&req, "empty", &v) == 0 && v[0] == '\0');
+    CHECK("no '='", ly_request_query(&req, "flag", &v) == 0 && v[0] == '\0');
+    CHECK("absent", ly_request_query(&req, "zz", &v) == 1);
+    CHECK("bad escape", ly_request_query(&req, "d", &v) == LY_E_INVALID_REQUEST);
+    CHECK("NUL escape", ly_request_query(&req, "e", &v) == LY_E_INVALID_REQUEST);
+    struct ly_str form = LY_STR_LIT("grant_type=refresh_token&x=1&x=2");
+    CHECK("form", ly_form_get(&f->ctx.arena, form, "grant_type", &v) == 0 &&
+                      strcmp(v, "refresh_token") == 0);
+    CHECK("repeated name is ambiguous", ly_form_get(&f->ctx.arena, form, "x", &v) < 0);
+    ly_arena_reset(&f->ctx.arena);
+}
+
+static void test_route_match(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *desc, *method, *path;
+        bool found;
+        const char *allow; /* when not found: NULL → 404 */
+        const char *param0;
+        bool bad;
+    } cases[] = {
+        {"health", "GET", "/api/health", true, NULL, NULL, false},
+        {"405 lists the methods", "DELETE", "/api/health", false, "GET", NULL, false},
+        {"unknown", "GET", "/api/nothing", false, NULL, NULL, false},
+        {"trailing slash", "GET", "/api/health/", false, NULL, NULL, false},
+        {"double slash", "GET", "//api/health", false, NULL, NULL, false},
+        {"parameter", "GET", "/api/org/v1/orgs/my-company", true, NULL, "my-company", false},
+        {"decoded parameter", "GET", "/api/org/v1/orgs/a%40b", true, NULL, "a@b", false},
+        {"escaped fixed segment", "GET", "/api/%68ealth", true, NULL, NULL, false},
+        {"bad escape", "GET", "/api/%zz", false, NULL, NULL, true},
+        {"NUL escape", "GET", "/api/%00", false, NULL, NULL, true},
+        {"empty parameter", "GET", "/api/org/v1/orgs//members", false, NULL, NULL, false},
+        {"several methods", "PUT", "/api/org/v1/orgs/x", false, "GET, PATCH, DELETE", NULL, false},
+        {"long path", "GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m", false, NULL, NULL, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *params[LY_MAX_PATH_PARAMS];
+        size_t n = 0;
+        const char *allow = NULL;
+        bool bad = false;
+        const struct ly_route *r = ly_router_match(&f->ctx.arena, cases[i].method, cases[i].path,
+                                                   params, &n, &allow, &bad);
+        CHECK(cases[i].desc, (r != NULL) == cases[i].found);
+        CHECK(cases[i].desc, bad == cases[i].bad);
+        if (!cases[i].found)
+            CHECK(cases[i].desc, cases[i].allow ? allow && strcmp(allow, cases[i].allow) == 0
+                                                : allow == NULL);
+        if (cases[i].param0 != NULL)
+            CHECK(cases[i].desc, n == 1 && strcmp(params[0], cases[i].param0) == 0);
+    }
+    ly_arena_reset(&f->ctx.arena);
+}
+
+static void test_media_types(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int want;
+    } cases[] = {
+        {"application/json", 0},
+        {"Application/JSON", 0},
+        {"application/json; charset=utf-8", 0},
+        {"application/json;charset=\"UTF-8\"", 0},
+        {"application/json; charset=latin1", -1},
+        {"application/json; charset", -1},
+        {"application/x-www-form-urlencoded", 1},
+        {"text/plain", -1},
+        {"application/jsonx", -1},
+        {"", -1},
+        {NULL, -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK(cases[i].in ? cases[i].in : "(null)",
+              ly_media_type_classify(cases[i].in) == cases[i].want);
+}
+
+/* Drive the router end to end for answers that need no database. */
+static struct ly_response route(struct fixture *f, const char *method, const char *path,
+                                const char *ctype, const char *body, bool too_large)
+{
+    char m[64], p[256], c[128];
+    snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
+    snprintf(p, sizeof(p), "REQUEST_URI=%s", path);
+    snprintf(c, sizeof(c), "CONTENT_TYPE=%s", ctype ? ctype : "");
+    char *env[] = {m, p, c, NULL};
+    struct ly_request req;
+    struct ly_response resp;
+    memset(&resp, 0, sizeof(resp));
+    assert_int_equal(ly_request_init(&req, &f->ctx, env), LY_OK);
+    if (body != NULL)
+        req.body = ly_str_from(body);
+    ly_router_handle(&req, &resp, too_large);
+    return resp;
+}
+
+static const char *header(const struct ly_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static void test_router_answers(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *desc, *method, *path, *ctype, *body;
+        bool too_large;
+        int status;
+        const char *needle; /* in the body */
+        const char *content_type;
+    } cases[] = {
+        {"404", "GET", "/nope", NULL, NULL, false, 404, "\"code\":\"not_found\"",
+         "application/problem+json"},
+        {"405", "POST", "/api/health", NULL, NULL, false, 405, "method_not_allowed",
+         "application/problem+json"},
+        {"bad path", "GET", "/api/%zz", NULL, NULL, false, 400, "invalid_request",
+         "application/problem+json"},
+        {"415", "POST", "/api/auth/v1/signin", "text/plain", "x", false, 415,
+         "unsupported_media_type", "application/problem+json"},
+        {"form on a JSON endpoint", "POST", "/api/auth/v1/signin",
+         "application/x-www-form-urlencoded", "a=b", false, 415, "unsupported_media_type",
+         "application/problem+json"},
+        {"other charset", "POST", "/api/auth/v1/signin", "application/json; charset=latin1", "{}",
+         false, 415, "unsupported_media_type", "application/problem+json"},
+        {"malformed JSON", "POST", "/api/auth/v1/signin", "application/json", "{\"a\":", false,
+         400, "invalid_json", "application/problem+json"},
+        {"JSON not an object", "POST", "/api/auth/v1/signin", "application/json", "[1]", false,
+         400, "validation_failed", "application/problem+json"},
+        {"413 problem", "POST", "/api/auth/v1/signin", "application/json", NULL, true, 413,
+         "payload_too_large", "application/problem+json"},
+        {"413 OAuth form", "POST", "/api/auth/v1/token", "application/json", NULL, true, 413,
+         "\"error\":\"invalid_request\"", "application/json"},
+        {"415 OAuth form", "POST", "/api/auth/v1/token", "text/plain", "x", false, 415,
+         "\"error\":\"invalid_request\"", "application/json"},
+        {"malformed JSON OAuth form", "POST", "/api/auth/v1/token", "application/json", "{", false,
+         400, "\"error\":\"invalid_request\"", "application/json"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ly_response r = route(f, cases[i].method, cases[i].path, cases[i].ctype,
+                                     cases[i].body, cases[i].too_large);
+        CHECK(cases[i].desc, r.status == cases[i].status);
+        CHECK(cases[i].desc, r.body != NULL && strstr(r.body, cases[i].needle) != NULL);
+        CHECK(cases[i].desc, strcmp(r.content_type, cases[i].content_type) == 0);
+        if (strncmp(cases[i].path, "/api/auth/v1/", 13) == 0)
+            CHECK(cases[i].desc, r.no_store);
+        ly_arena_reset(&f->ctx.arena);
+    }
+    struct ly_response r = route(f, "DELETE", "/api/health", NULL, NULL, false);
+    CHECK("Allow on 405", header(&r, "Allow") && strcmp(header(&r, "Allow"), "GET") == 0);
+    ly_arena_reset(&f->ctx.arena);
+    r = route(f, "GET", "/api/org/v1/me", NULL, NULL, false);
+    CHECK("401 without a credential", r.status == 401);
+    CHECK("challenge", header(&r, "WWW-Authenticate") &&
+                           strcmp(header(&r, "WWW-Authenticate"), "Bearer realm=\"lanyard\"") == 0);
+    ly_arena_reset(&f->ctx.arena);
+}
+
+static void test_json_parse(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *desc, *in;
+        bool ok;
+    } cases[] = {
+        {"object", "{\"a\":1}", true},
+        {"trailing space", "{\"a\":1} \n", true},
+        {"trailing junk", "{\"a\":1}x", false},
+        {"two values", "{} {}", false},
+        {"trailing comma", "{\"a\":1,}", false},
+        {"single quotes", "{'a':1}", false},
+        {"bad UTF-8", "{\"a\":\"\xff\"}", false},
+        {"empty", "", false},
+        {"deep", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", false},
+        {"NaN", "{\"a\":NaN}", false},
+        {"comment", "{\"a\":1 /* x */}", false},
+        {"Infinity", "[Infinity]", false},
+        {"leading zero", "[01]", false},
+        {"bare minus", "[-]", false},
+        {"dot without digits", "[1.]", false},
+        {"leading dot", "[.5]", false},
+        {"exponent", "[-1.5e+10]", true},
+        {"bad escape", "[\"\\x\"]", false},
+        {"unicode escape", "[\"\\u00e9\"]", true},
+        {"raw control character", "[\"a\tb\"]", false},
+        {"unterminated string", "[\"abc]", false},
+        {"unterminated object", "{\"a\":1", false},
+        {"missing colon", "{\"a\" 1}", false},
+        {"number key", "{1:2}", false},
+        {"literal prefix", "[tru]", false},
+        {"nested ok", "{\"a\":[1,{\"b\":null}],\"c\":false}", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct json_object *o = NULL;
+        int r = ly_json_parse(&f->ctx.arena, ly_str_from(cases[i].in), &o);
+        CHECK(cases[i].desc, (r == LY_OK) == cases[i].ok);
+        CHECK(cases[i].desc, cases[i].ok || r == LY_E_INVALID_JSON);
+    }
+    struct ly_str nul = {"{\"a\":\"b\0\"}", 10};
+    struct json_object *o = NULL;
+    CHECK("NUL byte", ly_json_parse(&f->ctx.arena, nul, &o) == LY_E_INVALID_JSON);
+    ly_arena_reset(&f->ctx.arena);
+}
+
+static void test_json_fields(void **state)
+{
+    struct fixture *f = *state;
+    static const struct ly_json_field fields[] = {
+        {"name", LY_JSON_STRING, true},
+        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
+        {"admin", LY_JSON_BOOL, false},
+        {"size", LY_JSON_INT, false},
+    };
+    static const struct {
+        const char *desc, *in;
+        size_t errors;
+        const char *field; /* of the first error */
+    } cases[] = {
+        {"all fine", "{\"name\":\"x\",\"display_name\":null,\"admin\":true,\"size\":3}", 0, NULL},
+        {"missing required", "{}", 1, "name"},
+        {"wrong type", "{\"name\":1}", 1, "name"},
+        {"null not allowed", "{\"name\":null}", 1, "name"},
+        {"unknown field", "{\"name\":\"x\",\"other\":1}", 1, ""},
+        {"bool as string", "{\"name\":\"x\",\"admin\":\"true\"}", 1, "admin"},
+        {"float for int", "{\"name\":\"x\",\"size\":1.5}", 1, "size"},
+        {"several", "{\"admin\":1,\"size\":\"a\"}", 3, "admin"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct json_object *o = NULL;
+        struct ly_field_errors errs = {.n = 0};
+        CHECK(cases[i].desc, ly_json_parse(&f->ctx.arena, ly_str_from(cases[i].in), &o) == LY_OK);
+        int r = ly_json_check_fields(o, fields, 4, &errs);
+        CHECK(cases[i].desc, errs.n == cases[i].errors);
+        CHECK(cases[i].desc, (r == LY_OK) == (cases[i].errors == 0));
+        if (cases[i].field != NULL)
+            CHECK(cases[i].desc, strcmp(errs.items[0].field, cases[i].field) == 0);
+    }
+    ly_arena_reset(&f->ctx.arena);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_client_address, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_and_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_match, setup, teardown),
+        cmocka_unit_test(test_media_types),
+        cmocka_unit_test_setup_teardown(test_router_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_fields, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
