@@ -62,9 +62,8 @@ int ly_orgs_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
  * together). LY_E_CONFLICT when the name is taken. *out (may be NULL) is
  * filled on success, strings in a.
  */
-int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name,
-                   const char *display_name, const char *owner_user_id, int64_t now,
-                   struct ly_org *out);
+int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const char *display_name,
+                   const char *owner_user_id, int64_t now, struct ly_org *out);
 
 /*
  * Whether removing user_id from every organization would leave one of them
@@ -84,9 +83,9 @@ int ly_orgs_get(struct ly_db *db, struct ly_arena *a, const char *name, const ch
 
 /* Which organizations ly_orgs_list returns. */
 enum ly_orgs_scope {
-    LY_ORGS_ALL,       /* every organization (platform administrators) */
-    LY_ORGS_OF_USER,   /* those the user `who` is a member of */
-    LY_ORGS_WITH_ID,   /* the one whose id is `who` (a service account's own) */
+    LY_ORGS_ALL,     /* every organization (platform administrators) */
+    LY_ORGS_OF_USER, /* those the user `who` is a member of */
+    LY_ORGS_WITH_ID, /* the one whose id is `who` (a service account's own) */
 };
 
 /*
@@ -137,7 +136,7 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
  * an owner and may_manage_owners is false; LY_E_CONFLICT when it is the last
  * owner.
  */
-int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id,
-                      const char *user_id, bool may_manage_owners);
+int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *user_id,
+                      bool may_manage_owners);
 
 #endif

@@ -130,8 +130,8 @@ int ly_api_members_put(struct ly_request *req, struct ly_response *resp)
     bool may_manage_owners = ly_policy_decide(&actor, LY_ACT_OWNER_MANAGE) == LY_ALLOW;
     bool added = false;
     struct ly_member m;
-    r = ly_members_set(req->ctx->db, req->arena, org.id, user.id, role, may_manage_owners,
-                       req->now, &added, &m);
+    r = ly_members_set(req->ctx->db, req->arena, org.id, user.id, role, may_manage_owners, req->now,
+                       &added, &m);
     if (r == LY_E_FORBIDDEN || r == LY_E_CONFLICT || r == LY_E_NOT_FOUND)
         return member_problem(req, resp, r);
     if (r != LY_OK)
@@ -140,9 +140,9 @@ int ly_api_members_put(struct ly_request *req, struct ly_response *resp)
     m.display_name = user.display_name;
     ly_response_json(req, resp, added ? 201 : 200, member_to_json(&m));
     if (added)
-        ly_response_location(req, resp,
-                             ly_arena_printf(req->arena, "/api/org/v1/orgs/%s/members/%s",
-                                             org.name, user.id));
+        ly_response_location(
+            req, resp,
+            ly_arena_printf(req->arena, "/api/org/v1/orgs/%s/members/%s", org.name, user.id));
     return LY_OK;
 }
 
@@ -160,7 +160,8 @@ int ly_api_members_delete(struct ly_request *req, struct ly_response *resp)
     /* Leaving is one's own right; removing someone else needs org admin+ (SPEC §5.9). */
     bool self = found == LY_OK && req->principal->type == LY_PRINCIPAL_USER &&
                 strcmp(user.id, req->principal->id) == 0;
-    enum ly_decision d = ly_policy_decide(&actor, self ? LY_ACT_MEMBER_LEAVE : LY_ACT_MEMBER_REMOVE);
+    enum ly_decision d =
+        ly_policy_decide(&actor, self ? LY_ACT_MEMBER_LEAVE : LY_ACT_MEMBER_REMOVE);
     if (d != LY_ALLOW) {
         ly_response_problem(req, resp, ly_policy_err(d),
                             "your role in this organization does not allow this", NULL);

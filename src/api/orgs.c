@@ -34,7 +34,10 @@ static struct json_object *org_to_json(const struct ly_org *o)
     return j;
 }
 
-/* display_name as given (string or null); adds to errs when it breaks SPEC §3. */
+/*
+ * display_name as given; null and "" both mean none (as for users), so an
+ * absent name is always null in answers. Adds to errs when it breaks SPEC §3.
+ */
 static const char *display_name_of(struct json_object *body, struct ly_field_errors *errs)
 {
     const char *dn = ly_json_get_string(body, "display_name");
@@ -42,7 +45,7 @@ static const char *display_name_of(struct json_object *body, struct ly_field_err
         ly_field_errors_add(errs, "display_name", display_name_rule);
         return NULL;
     }
-    return dn;
+    return dn != NULL && dn[0] != '\0' ? dn : NULL;
 }
 
 int ly_api_orgs_create(struct ly_request *req, struct ly_response *resp)

@@ -13,7 +13,7 @@
 
 /* The columns row_to_org reads, in its order; o is organizations. */
 #define ORG_COLS                                                                                   \
-    "o.id, o.name, o.display_name, UNIX_TIMESTAMP(o.created_at), UNIX_TIMESTAMP(o.updated_at),"   \
+    "o.id, o.name, o.display_name, UNIX_TIMESTAMP(o.created_at), UNIX_TIMESTAMP(o.updated_at),"    \
     " (SELECT COUNT(*) FROM memberships c WHERE c.org_id = o.id)"
 
 /*
@@ -87,9 +87,8 @@ int ly_orgs_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
     return LY_OK;
 }
 
-int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name,
-                   const char *display_name, const char *owner_user_id, int64_t now,
-                   struct ly_org *out)
+int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const char *display_name,
+                   const char *owner_user_id, int64_t now, struct ly_org *out)
 {
     /* Joining an open transaction lets the caller commit more with it (bootstrap). */
     bool own_tx = !ly_db_in_transaction(db);
@@ -379,8 +378,8 @@ out:
     return r;
 }
 
-int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id,
-                      const char *user_id, bool may_manage_owners)
+int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *user_id,
+                      bool may_manage_owners)
 {
     size_t owners = 0;
     enum ly_role cur = LY_ROLE_NONE;

@@ -1,0 +1,252 @@
+"""pytest wiring for the end-to-end suite.
+
+Private servers by default: one MariaDB per session, and one front end per
+(front end, token mode): lighttpd-jwt, lighttpd-opaque, apache-jwt,
+apache-opaque. `--lanyard-url URL` (or LANYARD_E2E_URL) targets a service
+someone else runs instead; tests that need the private parts are skipped.
+
+Environment: LANYARD_BUILDDIR (programs; default: the current directory),
+LANYARD_SRCDIR (schema, etc/; default: two levels above this file),
+LANYARD_E2E_WORKDIR (default BUILDDIR/tests/e2e/.work), LANYARD_E2E_STACKS
+(comma-separated ids to run, e.g. "lighttpd-jwt").
+"""
+
+import os
+import socket
+import sys
+import time
+
+import pytest
+import requests
+
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, E2E_DIR)
+
+from harness import stack as hs  # noqa: E402
+from harness.proc import stop_all  # noqa: E402
+
+ALL_STACKS = ["%s-%s" % (f, m) for f in hs.FRONTENDS for m in hs.MODES]
+TIMEOUT = 15
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("lanyard")
+    g.addoption("--lanyard-url", default=os.environ.get("LANYARD_E2E_URL"),
+                help="test a running service at this URL instead of private servers")
+    g.addoption("--builddir", default=os.environ.get("LANYARD_BUILDDIR", os.getcwd()))
+    g.addoption("--srcdir", default=os.environ.get(
+        "LANYARD_SRCDIR", os.path.dirname(os.path.dirname(E2E_DIR))))
+    g.addoption("--stacks", default=os.environ.get("LANYARD_E2E_STACKS", ""),
+                help="comma-separated stack ids to run (default: all)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stacks(*ids): run this test only on these stacks")
+
+
+def _enabled_stacks(config):
+    if config.getoption("--lanyard-url"):
+        return ["external"]
+    want = [s.strip() for s in config.getoption("--stacks").split(",") if s.strip()]
+    return [s for s in ALL_STACKS if not want or s in want]
+
+
+def pytest_generate_tests(metafunc):
+    if "stack" not in metafunc.fixturenames:
+        return
+    ids = _enabled_stacks(metafunc.config)
+    marker = metafunc.definition.get_closest_marker("stacks")
+    if marker and ids != ["external"]:
+        ids = [i for i in ids if i in marker.args]
+    if not ids:
+        ids = [pytest.param("none", marks=pytest.mark.skip(reason="stack not enabled"))]
+    metafunc.parametrize("stack", ids, indirect=True, scope="session")
+
+
+# --- session fixtures ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def e2e_env(request):
+    """MariaDB started, schema migrated, the administrator bootstrapped."""
+    cfg = request.config
+    if cfg.getoption("--lanyard-url"):
+        pytest.skip("needs the private servers (an external URL is being tested)")
+    env = hs.Env(cfg.getoption("--builddir"), cfg.getoption("--srcdir"))
+    missing = env.build.missing()
+    if missing:
+        pytest.fail("programs not built: %s (LANYARD_BUILDDIR=%s)" % (", ".join(missing),
+                                                                       env.build.builddir),
+                    pytrace=False)
+    cfg._lanyard_env = env
+    env.clear_sanitizer_logs()
+    request.addfinalizer(lambda: _fail_on_sanitizer_logs(env))
+    request.addfinalizer(env.close)
+    env.start_database()
+    env.prepare()
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(request):
+    if request.param == "external":
+        yield hs.ExternalStack(request.config.getoption("--lanyard-url"),
+                               admin_password=os.environ.get("LANYARD_E2E_ADMIN_PASSWORD"))
+        return
+    env = request.getfixturevalue("e2e_env")
+    frontend, mode = request.param.split("-")
+    s = env.stack(frontend, mode)
+    yield s
+    s.stop()
+
+
+def need_private(stack):
+    if stack.external:
+        pytest.skip("needs the private servers (an external URL is being tested)")
+
+
+@pytest.fixture
+def http(stack):
+    return Client(stack.url)
+
+
+# --- HTTP helpers ---------------------------------------------------------------
+
+class Client:
+    """requests with the base URL and a timeout on every call."""
+
+    def __init__(self, base):
+        self.base = base
+        self.s = requests.Session()
+
+    def request(self, method, path, **kw):
+        kw.setdefault("timeout", TIMEOUT)
+        kw.setdefault("allow_redirects", False)
+        return self.s.request(method, self.base + path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    @property
+    def port(self):
+        return int(self.base.rsplit(":", 1)[1].split("/")[0])
+
+    def raw(self, data, timeout=TIMEOUT):
+        """Send raw bytes; return (status or None, header dict, body bytes)."""
+        host = self.base.split("//", 1)[1].split("/")[0].rsplit(":", 1)[0]
+        with socket.create_connection((host, self.port), timeout=timeout) as s:
+            try:
+                s.sendall(data)
+            except OSError:
+                pass
+            buf = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    if _complete(buf):
+                        break
+            except OSError:
+                pass
+        return _parse_raw(buf)
+
+
+def _complete(buf):
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            try:
+                return len(body) >= int(v.strip())
+            except ValueError:
+                return False
+    return False
+
+
+def _parse_raw(buf):
+    if not buf.startswith(b"HTTP/"):
+        return None, {}, buf
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body
+
+
+def wait_for(pred, timeout=10.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+# --- reporting ------------------------------------------------------------------
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        st = item.funcargs.get("stack")
+        if st is not None and not st.external:
+            log = st.frontend_log()
+            if log:
+                rep.sections.append(("%s error log (tail)" % st.id, log[-3000:]))
+            if getattr(st, "listen", None) is not None and st.listen.server is not None:
+                rep.sections.append(("lanyard --listen log (tail)", st.listen.server.log_tail(40)))
+
+
+def _sanitizer_report(env):
+    out = []
+    for path in env.sanitizer_logs():
+        with open(path, errors="replace") as f:
+            out.append("--- %s\n%s" % (path, "\n".join(f.read().splitlines()[:200])))
+    return "\n".join(out)
+
+
+def _fail_on_sanitizer_logs(env):
+    """Runs after every server of the session stopped (reported as a teardown error)."""
+    stop_all()
+    report = _sanitizer_report(env)
+    if report:
+        env.sanitizer_reported = True
+        pytest.fail("sanitizer reports found:\n" + report, pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every server is gone by now; a sanitizer report anywhere fails the run."""
+    stop_all()
+    env = getattr(session.config, "_lanyard_env", None)
+    if env is None:
+        return
+    logs = env.sanitizer_logs()
+    if not logs:
+        return
+    session.exitstatus = 1
+    if getattr(env, "sanitizer_reported", False):
+        return
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    out = tr.write_line if tr else print
+    out("")
+    out("=" * 30 + " sanitizer reports (%d) " % len(logs) + "=" * 30)
+    for path in logs:
+        out("--- %s" % path)
+        with open(path, errors="replace") as f:
+            for line in f.read().splitlines()[:200]:
+                out(line)
+    out("sanitizer reports found: failing the run")
+    session.exitstatus = 1

@@ -1,0 +1,144 @@
+"""A private MariaDB server: datadir and unix socket under a work directory,
+no TCP (--skip-networking), root authenticated by the unix socket. It can be
+stopped and started again on the same datadir and socket."""
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import time
+
+from .proc import Server, StartError, cmdline, kill_pid, pid_alive
+
+
+def _which(name, fallbacks):
+    for cand in [shutil.which(name)] + fallbacks:
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise StartError("%s not found (apt-get install mariadb-server)" % name)
+
+
+class MariaDB:
+    def __init__(self, workdir, sockdir=None):
+        self.workdir = os.path.abspath(workdir)
+        self.datadir = os.path.join(self.workdir, "db")
+        self.socket = os.path.join(sockdir or self.workdir, "mysql.sock")
+        self.pid_file = os.path.join(self.workdir, "mariadb.pid")
+        self.log_file = os.path.join(self.workdir, "mariadb.err")
+        self.mariadbd = _which("mariadbd", ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"])
+        self.client = _which("mariadb", ["/usr/bin/mariadb", "/usr/bin/mysql"])
+        self.install_db = _which("mariadb-install-db", ["/usr/bin/mariadb-install-db",
+                                                        "/usr/bin/mysql_install_db"])
+        self.os_user = pwd.getpwuid(os.geteuid()).pw_name
+        self.server = None
+        if len(self.socket) > 100:
+            raise StartError("socket path too long (%d > 100): %s" % (len(self.socket), self.socket))
+
+    # --- lifecycle -------------------------------------------------------
+
+    def _root_args(self):
+        return ["--user=root"] if os.geteuid() == 0 else []
+
+    def install(self, fresh=False):
+        """Create the system tables unless the datadir already has them."""
+        if fresh and os.path.isdir(self.datadir):
+            shutil.rmtree(self.datadir)
+        if os.path.isdir(os.path.join(self.datadir, "mysql")):
+            return
+        os.makedirs(self.datadir, exist_ok=True)
+        argv = [self.install_db, "--no-defaults", "--datadir=" + self.datadir,
+                "--auth-root-authentication-method=socket", "--skip-test-db"] + self._root_args()
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
+        if r.returncode != 0:
+            raise StartError("mariadb-install-db failed:\n" + r.stdout.decode("utf-8", "replace"))
+
+    def _reap_stale(self):
+        """A server left over by an interrupted run on this datadir: stop it by PID."""
+        try:
+            with open(self.pid_file) as f:
+                pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return
+        if pid and pid_alive(pid) and ("--datadir=" + self.datadir).encode() in cmdline(pid):
+            kill_pid(pid, timeout=60.0)
+
+    def start(self, timeout=90.0):
+        self._reap_stale()
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+        argv = [self.mariadbd, "--no-defaults", "--datadir=" + self.datadir,
+                "--socket=" + self.socket, "--skip-networking", "--pid-file=" + self.pid_file,
+                "--log-error=" + self.log_file, "--innodb-buffer-pool-size=64M",
+                "--innodb-log-file-size=32M", "--innodb-flush-log-at-trx-commit=2",
+                "--skip-log-bin", "--skip-name-resolve", "--max-connections=200",
+                "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"]
+        argv += self._root_args()
+        self.server = Server("mariadbd", argv, os.path.join(self.workdir, "mariadbd.out"))
+        self.server.start()
+        try:
+            self.server.wait_until(self.ping, timeout, "the MariaDB socket")
+        except StartError as e:
+            raise StartError("%s\n--- %s ---\n%s" % (e, self.log_file, self._log_tail()))
+        return self
+
+    def stop(self, timeout=60.0):
+        if self.server is not None:
+            self.server.stop(timeout=timeout)
+            self.server = None
+
+    @property
+    def pid(self):
+        return self.server.pid if self.server else None
+
+    def running(self):
+        return self.server is not None and self.server.alive()
+
+    def _log_tail(self, n=30):
+        try:
+            with open(self.log_file, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    # --- SQL as the administrator ------------------------------------------
+
+    def _client(self, sql, timeout=30):
+        return subprocess.run([self.client, "--no-defaults", "--socket=" + self.socket,
+                               "-u", self.os_user, "-N", "-B", "-e", sql],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+
+    def ping(self):
+        return os.path.exists(self.socket) and self._client("SELECT 1", timeout=10).returncode == 0
+
+    def sql(self, sql):
+        """Run statements as root; return the rows (tab-separated lines)."""
+        r = self._client(sql)
+        if r.returncode != 0:
+            raise RuntimeError("SQL failed: %s\n%s" % (sql, r.stderr.decode("utf-8", "replace")))
+        return [line.split("\t") for line in r.stdout.decode().splitlines()]
+
+    def create_app_database(self, password_file, name="lanyard", user="lanyard", fresh=True):
+        """The application's database and account; the password goes to a 0600 file.
+        An existing password file is reused (the quick start re-runs)."""
+        if os.path.exists(password_file):
+            with open(password_file) as f:
+                password = f.read().strip()
+        else:
+            password = secrets.token_urlsafe(24)
+            fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password + "\n")
+        drop = "DROP DATABASE IF EXISTS `%s`;" % name if fresh else ""
+        self.sql(drop + "CREATE DATABASE IF NOT EXISTS `{n}` CHARACTER SET utf8mb4 "
+                 "COLLATE utf8mb4_unicode_ci;"
+                 "CREATE USER IF NOT EXISTS '{u}'@'localhost' IDENTIFIED BY '{p}';"
+                 "ALTER USER '{u}'@'localhost' IDENTIFIED BY '{p}';"
+                 "GRANT ALL ON `{n}`.* TO '{u}'@'localhost';".format(n=name, u=user, p=password))
+        return password
+
+
+def wait_gone(pid, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)

@@ -1,0 +1,114 @@
+"""Check each server part of the harness on its own, with a stub FastCGI
+responder in place of lanyard: MariaDB (install, start, app account, stop
+and start again), lighttpd spawning the stub through the shipped snippet,
+Apache proxying to a stub `--listen` backend through the shipped snippet.
+
+    PYTHONPATH=tests/e2e python3 -m harness selftest --builddir BUILD [--srcdir SRC]
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+from .apache import Apache
+from .lanyard import Build, ListenWorker
+from .lighttpd import Lighttpd
+from .mariadb import MariaDB
+from .proc import http_status, pid_alive
+
+E2E_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _stub_program(path):
+    with open(path, "w") as f:
+        f.write("#!%s\nimport sys\nsys.path.insert(0, %r)\n"
+                "from harness.fcgi import stub_main\nstub_main(sys.argv[1:])\n"
+                % (sys.executable, E2E_DIR))
+    os.chmod(path, 0o755)
+    return path
+
+
+def _check(what, cond):
+    print("%-60s %s" % (what, "ok" if cond else "FAILED"), flush=True)
+    if not cond:
+        raise SystemExit("selftest failed: " + what)
+
+
+def run(builddir, srcdir):
+    work = os.path.join(os.path.abspath(builddir), "tests", "e2e", ".work", "selftest")
+    os.makedirs(work, exist_ok=True)
+    stub = _stub_program(os.path.join(work, "stub-lanyard"))
+    build = Build(builddir, srcdir)
+    build.lanyard = stub
+    t0 = time.monotonic()
+
+    db = MariaDB(os.path.join(work, "mariadb"))
+    os.makedirs(db.workdir, exist_ok=True)
+    db.install()
+    db.start()
+    try:
+        pwfile = os.path.join(work, "db-password")
+        if os.path.exists(pwfile):
+            os.unlink(pwfile)
+        pw = db.create_app_database(pwfile)
+        _check("mariadb: password file is 0600", os.stat(pwfile).st_mode & 0o777 == 0o600)
+        r = subprocess.run([db.client, "--no-defaults", "--socket=" + db.socket, "-u", "lanyard",
+                            "-p" + pw, "-N", "-e", "SELECT DATABASE()", "lanyard"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _check("mariadb: lanyard@localhost can use database lanyard",
+               r.returncode == 0 and r.stdout.strip() == "lanyard")
+        old = db.pid
+        db.stop()
+        _check("mariadb: stopped by PID", not pid_alive(old) and not db.ping())
+        db.start()
+        _check("mariadb: started again on the same datadir and socket",
+               db.ping() and db.sql("SELECT COUNT(*) FROM mysql.user WHERE user='lanyard'")
+               == [["1"]])
+
+        lt = Lighttpd(workdir=os.path.join(work, "lighttpd"), srcdir=srcdir, worker_bin=stub,
+                      lanyard_config="/nonexistent.yaml",
+                      fcgi_socket=os.path.join(work, "lt.sock"), env=build.env(), procs=2)
+        os.makedirs(lt.workdir, exist_ok=True)
+        lt.start()
+        try:
+            _check("lighttpd: GET /api/health through the snippet is 200",
+                   http_status(lt.url + "/api/health") == 200)
+            _check("lighttpd: unknown path reaches the worker (404)",
+                   http_status(lt.url + "/api/nope") == 404)
+            _check("lighttpd: spawned 2 workers", len(lt.worker_pids()) == 2)
+        finally:
+            pid = lt.pid
+            lt.stop()
+            _check("lighttpd: stopped by PID", not pid_alive(pid))
+
+        lw = ListenWorker(build, "/nonexistent.yaml", work, workers=1, name="stub-listen",
+                          prefork=False)
+        lw.start()
+        ap = Apache(workdir=os.path.join(work, "apache"), srcdir=srcdir,
+                    backend="127.0.0.1:%d" % lw.port, env=build.env())
+        os.makedirs(ap.workdir, exist_ok=True)
+        try:
+            ap.start()
+            _check("apache: GET /api/health through the snippet is 200",
+                   http_status(ap.url + "/api/health") == 200)
+            _check("apache: unknown path reaches the worker (404)",
+                   http_status(ap.url + "/api/nope") == 404)
+        finally:
+            pid = ap.pid
+            ap.stop()
+            lw.stop()
+            _check("apache: stopped by PID", pid is None or not pid_alive(pid))
+    finally:
+        db.stop()
+    print("selftest: all parts ok in %.1fs" % (time.monotonic() - t0))
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(prog="harness selftest")
+    ap.add_argument("--builddir", default=os.environ.get("LANYARD_BUILDDIR", "."))
+    ap.add_argument("--srcdir", default=os.environ.get("LANYARD_SRCDIR",
+                                                       os.path.dirname(os.path.dirname(E2E_DIR))))
+    a = ap.parse_args(argv)
+    run(a.builddir, a.srcdir)

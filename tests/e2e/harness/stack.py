@@ -1,0 +1,189 @@
+"""A whole service: the private MariaDB (one per session), lanyard configs,
+and a front end (lighttpd spawning workers, or Apache proxying to a
+`lanyard --listen` parent) per (front end, token mode)."""
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+
+from .apache import Apache
+from .lanyard import Build, ListenWorker, write_config, write_secret
+from .lighttpd import Lighttpd
+from .mariadb import MariaDB
+
+FRONTENDS = ("lighttpd", "apache")
+MODES = ("jwt", "opaque")
+ADMIN_EMAIL = "admin@example.com"
+SOCKET_MAX = 100
+
+
+def unique(prefix="t"):
+    """A name no other test (or earlier run on the same database) uses."""
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def unique_email(prefix="user"):
+    return "%s@example.com" % unique(prefix)
+
+
+class Env:
+    """Per-session state: the trees, the work dir, MariaDB, the key, the admin."""
+
+    def __init__(self, builddir, srcdir, workdir=None):
+        builddir = os.path.abspath(builddir)
+        self.workdir = os.path.abspath(workdir or os.environ.get("LANYARD_E2E_WORKDIR")
+                                       or os.path.join(builddir, "tests", "e2e", ".work"))
+        os.makedirs(self.workdir, exist_ok=True)
+        # unix socket paths are limited to 108 bytes: keep sockets short
+        self.tmp_sockdir = None
+        if len(os.path.join(self.workdir, "lighttpd-opaque.sock-99")) > SOCKET_MAX:
+            self.tmp_sockdir = tempfile.mkdtemp(prefix="ly-e2e-", dir="/tmp")
+        self.sockdir = self.tmp_sockdir or self.workdir
+        self.asan_dir = os.path.join(self.workdir, "asan")
+        self.build = Build(builddir, srcdir, self.asan_dir)
+        self.mariadb = MariaDB(os.path.join(self.workdir, "mariadb"), self.sockdir)
+        self.db_password_file = os.path.join(self.workdir, "db-password")
+        self.key_file = os.path.join(self.workdir, "jwt-eddsa.pem")
+        self.admin_email = ADMIN_EMAIL
+        self.admin_password_file = os.path.join(self.workdir, "admin-password")
+        self.admin_password = None
+        self.ctl_config = os.path.join(self.workdir, "ctl.yaml")
+
+    def clear_sanitizer_logs(self):
+        shutil.rmtree(self.asan_dir, ignore_errors=True)
+        os.makedirs(self.asan_dir, exist_ok=True)
+
+    def sanitizer_logs(self):
+        if not os.path.isdir(self.asan_dir):
+            return []
+        return sorted(os.path.join(self.asan_dir, n) for n in os.listdir(self.asan_dir))
+
+    def config(self, path, *, public_url, mode="jwt", **kw):
+        return write_config(path, public_url=public_url, db_socket=self.mariadb.socket,
+                            password_file=self.db_password_file, mode=mode,
+                            key_file=self.key_file, **kw)
+
+    def start_database(self):
+        os.makedirs(self.mariadb.workdir, exist_ok=True)
+        self.mariadb.install()
+        self.mariadb.start()
+        if os.path.exists(self.db_password_file):
+            os.unlink(self.db_password_file)
+        self.mariadb.create_app_database(self.db_password_file, fresh=True)
+
+    def prepare(self):
+        """Key, schema and the first administrator, once per session."""
+        if os.path.exists(self.key_file):
+            os.unlink(self.key_file)
+        self.build.ctl_ok(None, "keygen", "--alg", "EdDSA", "--out", self.key_file)
+        self.config(self.ctl_config, public_url="http://127.0.0.1:8080")
+        self.build.ctl_ok(self.ctl_config, "migrate")
+        self.admin_password = secrets.token_urlsafe(18)
+        write_secret(self.admin_password_file, self.admin_password)
+        self.build.ctl_ok(self.ctl_config, "bootstrap", "--email", self.admin_email,
+                          "--password-file", self.admin_password_file)
+
+    def stack(self, frontend, mode):
+        return Stack(self, frontend, mode).start()
+
+    def close(self):
+        self.mariadb.stop()
+        if self.tmp_sockdir:
+            shutil.rmtree(self.tmp_sockdir, ignore_errors=True)
+
+
+class Stack:
+    """One front end in one token mode, with its own lanyard config."""
+
+    external = False
+
+    def __init__(self, env, frontend, mode):
+        if frontend not in FRONTENDS or mode not in MODES:
+            raise ValueError("unknown stack %s-%s" % (frontend, mode))
+        self.env = env
+        self.frontend = frontend
+        self.mode = mode
+        self.id = "%s-%s" % (frontend, mode)
+        self.dir = os.path.join(env.workdir, self.id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.config_path = os.path.join(self.dir, "lanyard.yaml")
+        self.admin_email = env.admin_email
+        self.admin_password = env.admin_password
+        self.mariadb = env.mariadb
+        self.build = env.build
+        self.server = None   # the front end
+        self.listen = None   # the --listen parent (Apache only)
+
+    @property
+    def url(self):
+        return self.server.url
+
+    def _write_config(self, port):
+        self.env.config(self.config_path, public_url="http://127.0.0.1:%d" % port, mode=self.mode)
+
+    def _start_backend(self, port):
+        self._write_config(port)
+        if self.listen is not None:
+            self.listen.stop()
+        self.listen = ListenWorker(self.build, self.config_path, self.dir, workers=2).start()
+        return "127.0.0.1:%d" % self.listen.port
+
+    def start(self):
+        if self.frontend == "lighttpd":
+            self.server = Lighttpd(workdir=self.dir, srcdir=self.build.srcdir,
+                                   worker_bin=self.build.lanyard, lanyard_config=self.config_path,
+                                   fcgi_socket=os.path.join(self.env.sockdir, self.id + ".sock"),
+                                   env=self.build.env(), procs=2, before_start=self._write_config)
+        else:
+            self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=self.build.env(),
+                                 before_start=self._start_backend)
+        try:
+            self.server.start()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def ctl(self, *args, **kw):
+        return self.build.ctl(self.config_path, *args, **kw)
+
+    def worker_pids(self):
+        """PIDs of the lanyard workers serving this front end (by parent PID)."""
+        if self.frontend == "lighttpd":
+            return self.server.worker_pids()
+        return self.listen.worker_pids()
+
+    def frontend_log(self):
+        return self.server.error_log() if self.server else ""
+
+    def stop(self):
+        if self.server is not None:
+            self.server.stop()
+        if self.listen is not None:
+            self.listen.stop()
+
+
+class ExternalStack:
+    """A service someone else runs (LANYARD_E2E_URL): HTTP only."""
+
+    external = True
+    frontend = mode = "external"
+    id = "external"
+    mariadb = None
+    config_path = None
+
+    def __init__(self, url, admin_email=None, admin_password=None):
+        self.url = url.rstrip("/")
+        self.admin_email = admin_email or ADMIN_EMAIL
+        self.admin_password = admin_password
+
+    def ctl(self, *args, **kw):
+        raise RuntimeError("no lanyardctl against an external URL")
+
+    def worker_pids(self):
+        return []
+
+    def stop(self):
+        pass

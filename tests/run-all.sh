@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone, out of tree only:
+#   build/        ../configure && make && make check        (unit + fuzz replay + e2e)
+#                 make check-headers, clang-format, cppcheck
+#   build-asan/   ../configure --enable-sanitizers && make check (the same, sanitized)
+#   build/        make distcheck                            (the tarball builds and passes)
+# Installs missing Debian packages with apt-get when run as root.
+# Every step runs even after a failure (where it can); the last line says
+# PASS or FAIL and the exit status is non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+jobs=${JOBS:-2}
+t_all=$(date +%s)
+failed=()
+timings=()
+
+step() { # step NAME COMMAND... : run, time, record
+    local name=$1 t0 rc
+    shift
+    printf '\n=== %s ===\n' "$name"
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    timings+=("$(printf '%-28s %4ss  %s' "$name" $(( $(date +%s) - t0 )) \
+        "$([ $rc -eq 0 ] && echo ok || echo "FAILED ($rc)")")")
+    [ $rc -eq 0 ] || failed+=("$name")
+    return $rc
+}
+
+finish() {
+    printf '\n=== summary ===\n'
+    printf '%s\n' "${timings[@]}"
+    local total=$(( $(date +%s) - t_all ))
+    if [ ${#failed[@]} -eq 0 ]; then
+        echo "run-all: PASS (all steps passed in ${total}s)"
+        exit 0
+    fi
+    echo "run-all: FAIL (${failed[*]}) after ${total}s"
+    exit 1
+}
+
+install_packages() {
+    local pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libjson-c-dev
+                libmariadb-dev libssl-dev libyaml-dev libcmocka-dev mariadb-server lighttpd
+                apache2 python3 python3-pytest python3-requests clang-format cppcheck)
+    local missing=() p
+    for p in "${pkgs[@]}"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && { echo "all packages present"; return 0; }
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${missing[*]} (run as root, or apt-get install them)"
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+configure_in() { # configure_in DIR [ARGS...]
+    local dir=$1
+    shift
+    mkdir -p "$src/$dir" && (cd "$src/$dir" && ../configure --quiet "$@")
+}
+
+run_clang_format() {
+    local files
+    mapfile -t files < <(find src include tests/unit -name '*.[ch]' -type f | sort)
+    [ ${#files[@]} -eq 0 ] || clang-format --dry-run -Werror "${files[@]}"
+}
+
+step "packages" install_packages
+step "autoreconf" autoreconf -fi || finish
+
+if step "build: configure" configure_in build && step "build: make" make -C build -j"$jobs"; then
+    step "build: make check" make -C build -j"$jobs" check VERBOSE=1
+    step "build: check-headers" make -C build check-headers
+    step "clang-format" run_clang_format
+    step "cppcheck" cppcheck -q --enable=warning,portability --error-exitcode=1 \
+        --inline-suppr -I include src
+fi
+
+if step "build-asan: configure" configure_in build-asan --enable-sanitizers &&
+   step "build-asan: make" make -C build-asan -j"$jobs"; then
+    step "build-asan: make check" make -C build-asan -j"$jobs" check VERBOSE=1
+fi
+
+if [ -f build/Makefile ]; then
+    step "build: make distcheck" make -C build -j"$jobs" distcheck
+fi
+finish
