@@ -19,29 +19,33 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: lanyard [--config FILE] [--listen ADDR --workers N]\n"
-                "  --config FILE   configuration (default $LANYARD_CONFIG, else %s/lanyard/lanyard.yaml)\n"
-                "  --listen ADDR   serve FastCGI on HOST:PORT, [V6]:PORT or /unix/socket\n"
-                "  --workers N     worker processes with --listen (default 2)\n"
-                "Without --listen, lanyard serves the FastCGI socket on fd 0 its web server gives it.\n",
-            LY_SYSCONFDIR);
+    fprintf(
+        fp,
+        "usage: lanyard [--config FILE] [--listen ADDR --workers N]\n"
+        "  --config FILE   configuration (default $LANYARD_CONFIG, else %s/lanyard/lanyard.yaml)\n"
+        "  --listen ADDR   serve FastCGI on HOST:PORT, [V6]:PORT or /unix/socket\n"
+        "  --workers N     worker processes with --listen (default 2)\n"
+        "Without --listen, lanyard serves the FastCGI socket on fd 0 its web server gives it.\n",
+        LY_SYSCONFDIR);
 }
 
 int main(int argc, char **argv)
 {
     const char *config_path = NULL, *listen_addr = NULL;
     long workers = 2;
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"workers", required_argument, NULL, 'w'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
+        {"workers", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:l:w:hV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'l': listen_addr = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'l':
+            listen_addr = optarg;
+            break;
         case 'w': {
             char *end;
             workers = strtol(optarg, &end, 10);
@@ -51,9 +55,15 @@ int main(int argc, char **argv)
             }
             break;
         }
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("lanyard %s\n", PACKAGE_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("lanyard %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {

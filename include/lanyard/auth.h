@@ -15,16 +15,16 @@ enum ly_cred_type { LY_CRED_ACCESS_TOKEN = 0, LY_CRED_API_KEY = 1 };
 
 struct ly_principal {
     enum ly_principal_type type;
-    const char *id;          /* u-… or sa-… */
+    const char *id; /* u-… or sa-… */
     enum ly_cred_type cred;
-    bool jwt;                /* an access token in JWT format */
-    const char *session_id;  /* users */
-    const char *key_id;      /* API keys and the tokens exchanged with them */
-    const char *org_name;    /* service accounts: their organization's name */
-    const char *org_id;      /* service accounts */
-    const char *role;        /* service accounts: "admin" or "member" */
-    int64_t expires_at;      /* of the credential; -1 none */
-    bool admin_known;        /* platform_admin was looked up */
+    bool jwt;               /* an access token in JWT format */
+    const char *session_id; /* users */
+    const char *key_id;     /* API keys and the tokens exchanged with them */
+    const char *org_name;   /* service accounts: their organization's name */
+    const char *org_id;     /* service accounts */
+    const char *role;       /* service accounts: "admin" or "member" */
+    int64_t expires_at;     /* of the credential; -1 none */
+    bool admin_known;       /* platform_admin was looked up */
     bool platform_admin;
 };
 

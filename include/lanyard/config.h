@@ -17,9 +17,9 @@ enum ly_token_mode { LY_TOKENS_JWT = 0, LY_TOKENS_OPAQUE = 1 };
 enum ly_jwt_alg { LY_ALG_HS256 = 0, LY_ALG_RS256, LY_ALG_ES256, LY_ALG_EDDSA };
 
 struct ly_cidr {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network address, in network order */
-    unsigned prefix;         /* prefix length in bits */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network address, in network order */
+    unsigned prefix;        /* prefix length in bits */
 };
 
 struct ly_config {

@@ -16,12 +16,12 @@ struct ly_db;
 struct ly_keyset;
 
 struct lanyard_ctx {
-    struct ly_config *cfg;  /* owned */
+    struct ly_config *cfg; /* owned */
     struct ly_log log;
     struct ly_db *db;       /* owned; connects lazily, reconnects after failures */
     struct ly_keyset *keys; /* owned; NULL in opaque mode */
     struct ly_scrypt_params scrypt;
-    struct ly_arena arena;  /* the request arena, reset after every request */
+    struct ly_arena arena;      /* the request arena, reset after every request */
     unsigned char page_key[32]; /* settings.page_token_key, read once (page.c) */
     bool page_key_loaded;
 };

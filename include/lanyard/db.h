@@ -32,10 +32,10 @@ struct ly_db_value {
     size_t len;
 };
 
-#define LY_DB_I(v) ((struct ly_db_value){.kind = LY_DB_INT, .i = (int64_t)(v)})
-#define LY_DB_S(v) ly_db_text(v)
+#define LY_DB_I(v)    ((struct ly_db_value){.kind = LY_DB_INT, .i = (int64_t)(v)})
+#define LY_DB_S(v)    ly_db_text(v)
 #define LY_DB_B(p, n) ((struct ly_db_value){.kind = LY_DB_BLOB, .s = (const char *)(p), .len = (n)})
-#define LY_DB_NUL ((struct ly_db_value){.kind = LY_DB_NULL})
+#define LY_DB_NUL     ((struct ly_db_value){.kind = LY_DB_NULL})
 
 static inline struct ly_db_value ly_db_text(const char *s)
 {

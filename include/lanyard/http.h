@@ -18,31 +18,31 @@ struct lanyard_ctx;
 struct json_object;
 struct ly_principal;
 
-#define LY_REQUEST_ID_MAX 128
+#define LY_REQUEST_ID_MAX  128
 #define LY_MAX_PATH_PARAMS 4
-#define LY_MAX_HEADER_LEN 8192 /* a header value longer than this is a 400 */
+#define LY_MAX_HEADER_LEN  8192 /* a header value longer than this is a 400 */
 
 struct ly_request {
     struct lanyard_ctx *ctx;
     struct ly_arena *arena;
-    char *const *env;          /* the CGI/FastCGI parameters, NAME=value */
+    char *const *env; /* the CGI/FastCGI parameters, NAME=value */
     const char *method;
-    const char *raw_path;      /* REQUEST_URI up to '?', as received */
-    struct ly_str query;       /* after '?', raw */
-    const char *content_type;  /* NULL when absent */
+    const char *raw_path;     /* REQUEST_URI up to '?', as received */
+    struct ly_str query;      /* after '?', raw */
+    const char *content_type; /* NULL when absent */
     struct ly_str body;
     uint64_t content_length;
-    const char *client_ip;     /* REMOTE_ADDR, or X-Forwarded-For from a trusted proxy */
+    const char *client_ip; /* REMOTE_ADDR, or X-Forwarded-For from a trusted proxy */
     const char *user_agent;
     char request_id[LY_REQUEST_ID_MAX + 1];
-    int64_t now;               /* the clock, read once per request (seconds) */
-    int64_t start_us;          /* monotonic microseconds at the start */
+    int64_t now;      /* the clock, read once per request (seconds) */
+    int64_t start_us; /* monotonic microseconds at the start */
 
     /* Filled by the router. */
     const char *params[LY_MAX_PATH_PARAMS]; /* decoded {…} segments */
     size_t n_params;
-    struct json_object *json;  /* parsed body for JSON routes */
-    bool form;                 /* the body is application/x-www-form-urlencoded */
+    struct json_object *json; /* parsed body for JSON routes */
+    bool form;                /* the body is application/x-www-form-urlencoded */
     const struct ly_principal *principal;
 };
 
@@ -58,8 +58,8 @@ struct ly_response {
         const char *value;
     } headers[LY_MAX_RESPONSE_HEADERS];
     size_t n_headers;
-    bool no_store;            /* Cache-Control: no-store */
-    const char *principal;    /* for the log line */
+    bool no_store;         /* Cache-Control: no-store */
+    const char *principal; /* for the log line */
 };
 
 /* A CGI parameter by name ("HTTP_X_REQUEST_ID"), or NULL. */
@@ -74,7 +74,8 @@ const char *ly_request_env(const struct ly_request *req, const char *name);
  */
 int ly_request_init(struct ly_request *req, struct lanyard_ctx *ctx, char *const *env);
 
-/* Query parameter by name, percent-decoded into the arena. 0 found, 1 absent, LY_E_INVALID_REQUEST. */
+/* Query parameter by name, percent-decoded into the arena. 0 found, 1 absent, LY_E_INVALID_REQUEST.
+ */
 int ly_request_query(struct ly_request *req, const char *name, const char **out);
 
 /* A form field of an x-www-form-urlencoded body. Same returns as ly_request_query. */

@@ -40,7 +40,7 @@ void ly_log_request(const struct ly_log *log, const char *method, const char *pa
 #define LY_LOG_AT(log, lvl, ...)                                                                   \
     do {                                                                                           \
         if (ly_log_enabled((log), (lvl)))                                                          \
-            ly_log_write((log), (lvl), __FILE__, __LINE__, __func__, __VA_ARGS__);               \
+            ly_log_write((log), (lvl), __FILE__, __LINE__, __func__, __VA_ARGS__);                 \
     } while (0)
 
 #define ly_log_error(log, ...) LY_LOG_AT(log, LY_LOG_ERROR, __VA_ARGS__)

@@ -16,7 +16,7 @@
 #include "lanyard/http.h"
 
 #define LY_PAGE_SIZE_DEFAULT 50
-#define LY_PAGE_SIZE_MAX 100
+#define LY_PAGE_SIZE_MAX     100
 
 struct ly_page {
     size_t size;       /* 1..100 */

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define LY_PASSWORD_MAX_LEN 1024 /* bytes; longer passwords are refused before hashing */
-#define LY_PHC_MAX_LEN 256
+#define LY_PHC_MAX_LEN      256
 
 struct ly_scrypt_params {
     uint64_t n; /* a power of two >= 2 */

@@ -35,7 +35,7 @@ struct ly_refresh {
     const char *session_id;
     const char *user_id;
     int64_t expires_at;
-    bool spent;           /* used before: presenting it again is theft (SPEC §5.3) */
+    bool spent; /* used before: presenting it again is theft (SPEC §5.3) */
     bool session_revoked;
     bool user_disabled;
 };

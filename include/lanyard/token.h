@@ -19,12 +19,12 @@
 #include "lanyard/str.h"
 
 #define LY_TOKEN_RANDOM_LEN 43 /* base62 characters: 256 bits */
-#define LY_TOKEN_CRC_LEN 6
+#define LY_TOKEN_CRC_LEN    6
 #define LY_TOKEN_SECRET_LEN (LY_TOKEN_RANDOM_LEN + LY_TOKEN_CRC_LEN) /* 49 */
-#define LY_KEY_ID_LEN 16
-#define LY_TOKEN_MAX_LEN 128 /* room for any opaque token or API key token, with NUL */
+#define LY_KEY_ID_LEN       16
+#define LY_TOKEN_MAX_LEN    128 /* room for any opaque token or API key token, with NUL */
 
-#define LY_ACCESS_PREFIX "lya"
+#define LY_ACCESS_PREFIX  "lya"
 #define LY_REFRESH_PREFIX "lyr"
 
 /*

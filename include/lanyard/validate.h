@@ -9,11 +9,12 @@
 
 #include "lanyard/arena.h"
 
-#define LY_EMAIL_MAX 254
+#define LY_EMAIL_MAX        254
 #define LY_DISPLAY_NAME_MAX 200
-#define LY_DESCRIPTION_MAX 1000
+#define LY_DESCRIPTION_MAX  1000
 
-/* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ and at least 2 characters (organizations, service accounts). */
+/* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ and at least 2 characters (organizations, service accounts).
+ */
 bool ly_name_is_valid(const char *s);
 
 /*

@@ -48,8 +48,8 @@ static int make_access_token(struct ly_request *req, const char *user_id, const 
     unsigned char hash[LY_SHA256_LEN];
     ly_token_generate(LY_ACCESS_PREFIX, tok);
     ly_sha256(tok, strlen(tok), hash);
-    int r = ly_access_insert_user(req->ctx->db, req->arena, hash, session_id, user_id, req->now,
-                                  exp);
+    int r =
+        ly_access_insert_user(req->ctx->db, req->arena, hash, session_id, user_id, req->now, exp);
     if (r == LY_OK)
         *out = tok;
     return r;

@@ -107,7 +107,8 @@ int ly_api_me(struct ly_request *req, struct ly_response *resp)
     const struct ly_principal *p = req->principal;
     int r = p->type == LY_PRINCIPAL_USER ? me_user(req, resp, p) : me_service_account(req, resp, p);
     if (r == LY_E_INVALID_TOKEN) {
-        struct ly_auth_failure fail = {LY_SCHEME_BEARER, "the account no longer exists or is disabled"};
+        struct ly_auth_failure fail = {LY_SCHEME_BEARER,
+                                       "the account no longer exists or is disabled"};
         ly_auth_challenge(req, resp, r, &fail);
         return LY_OK;
     }

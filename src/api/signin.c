@@ -158,14 +158,16 @@ int ly_api_signout(struct ly_request *req, struct ly_response *resp)
         return LY_OK;
     }
     if (p == NULL && rt == NULL) {
-        struct ly_auth_failure fail = {LY_SCHEME_NONE, "an access token or a refresh_token is required"};
+        struct ly_auth_failure fail = {LY_SCHEME_NONE,
+                                       "an access token or a refresh_token is required"};
         ly_auth_challenge(req, resp, LY_E_UNAUTHENTICATED, &fail);
         return LY_OK;
     }
     int r;
     if ((r = ly_db_begin(ctx->db)) != LY_OK)
         return r;
-    if (p != NULL && (r = ly_sessions_revoke(ctx->db, req->arena, p->session_id, req->now)) != LY_OK)
+    if (p != NULL &&
+        (r = ly_sessions_revoke(ctx->db, req->arena, p->session_id, req->now)) != LY_OK)
         goto out;
     if (rt != NULL && ly_token_is_well_formed(LY_REFRESH_PREFIX, ly_str_from(rt))) {
         unsigned char hash[LY_SHA256_LEN];

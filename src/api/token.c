@@ -102,7 +102,8 @@ int ly_api_token(struct ly_request *req, struct ly_response *resp)
     const char *grant = NULL;
     int q = oauth_param(req, "grant_type", &grant);
     if (q < 0)
-        return grant_error(req, resp, "invalid_request", "grant_type must be given once, as a string");
+        return grant_error(req, resp, "invalid_request",
+                           "grant_type must be given once, as a string");
     if (q == 1)
         return grant_error(req, resp, "invalid_request", "grant_type is required");
     if (strcmp(grant, "refresh_token") == 0)

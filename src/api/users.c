@@ -170,10 +170,12 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
     const char *dn = ly_json_get_string(j, "display_name");
     bool dn_given = ly_json_has(j, "display_name");
     int disabled = ly_json_has(j, "disabled") ? ly_json_get_bool(j, "disabled", false) : -1;
-    int padmin = ly_json_has(j, "platform_admin") ? ly_json_get_bool(j, "platform_admin", false) : -1;
+    int padmin =
+        ly_json_has(j, "platform_admin") ? ly_json_get_bool(j, "platform_admin", false) : -1;
     if (dn != NULL && !ly_text_is_valid(dn, LY_DISPLAY_NAME_MAX))
         ly_field_errors_add(&errs, "display_name", "must be at most 200 characters of text");
-    const char *problem = pw ? ly_password_problem(pw, ctx->cfg->security.password_min_length) : NULL;
+    const char *problem =
+        pw ? ly_password_problem(pw, ctx->cfg->security.password_min_length) : NULL;
     if (problem != NULL)
         ly_field_errors_add(&errs, "password", problem);
     if (errs.n > 0)
@@ -186,8 +188,8 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
     }
     /* A user changing their own password proves they know the current one. */
     if (pw != NULL && !admin &&
-        (current == NULL || !ly_password_verify(&ctx->scrypt, u.password_hash, current,
-                                                strlen(current)))) {
+        (current == NULL ||
+         !ly_password_verify(&ctx->scrypt, u.password_hash, current, strlen(current)))) {
         ly_response_problem(req, resp, LY_E_FORBIDDEN, "current_password is not correct", NULL);
         return LY_OK;
     }

@@ -25,7 +25,7 @@
 #include "lanyard/users.h"
 #include "lanyard/validate.h"
 
-#define EXIT_FAIL 1
+#define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -201,10 +201,17 @@ static int cmd_bootstrap(const char *config_path, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': email = optarg; break;
-        case 'p': password_file = optarg; break;
-        case 'o': org = optarg; break;
-        default: return usage_error("bootstrap: unknown or incomplete option");
+        case 'e':
+            email = optarg;
+            break;
+        case 'p':
+            password_file = optarg;
+            break;
+        case 'o':
+            org = optarg;
+            break;
+        default:
+            return usage_error("bootstrap: unknown or incomplete option");
         }
     }
     if (optind != argc || email == NULL || password_file == NULL)
@@ -218,7 +225,8 @@ static int cmd_bootstrap(const char *config_path, int argc, char **argv)
     rc = EXIT_FAIL;
     int64_t admins = 0;
     /* One transaction: two bootstraps at once cannot both make an administrator. */
-    if (ly_db_begin(s.db) != LY_OK || ly_users_count_admins(s.db, &s.arena, &admins, true) != LY_OK) {
+    if (ly_db_begin(s.db) != LY_OK ||
+        ly_users_count_admins(s.db, &s.arena, &admins, true) != LY_OK) {
         fail("cannot read the users table (has 'lanyardctl migrate' been run?)");
         goto out;
     }
@@ -278,9 +286,14 @@ static int cmd_keygen(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': alg_s = optarg; break;
-        case 'o': out = optarg; break;
-        default: return usage_error("keygen: unknown or incomplete option");
+        case 'a':
+            alg_s = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        default:
+            return usage_error("keygen: unknown or incomplete option");
         }
     }
     if (optind != argc || alg_s == NULL || out == NULL)
@@ -312,10 +325,17 @@ static int cmd_user(const char *config_path, int argc, char **argv)
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
             switch (c) {
-            case 'e': email = optarg; break;
-            case 'p': password_file = optarg; break;
-            case 'A': admin = true; break;
-            default: return usage_error("user create: unknown or incomplete option");
+            case 'e':
+                email = optarg;
+                break;
+            case 'p':
+                password_file = optarg;
+                break;
+            case 'A':
+                admin = true;
+                break;
+            default:
+                return usage_error("user create: unknown or incomplete option");
             }
         }
         if (optind != argc || email == NULL || password_file == NULL)

@@ -15,9 +15,9 @@
 #include "lanyard/err.h"
 #include "lanyard/mem.h"
 
-#define MAX_STMTS 256
-#define MAX_COLS 32
-#define MAX_PARAMS 32
+#define MAX_STMTS   256
+#define MAX_COLS    32
+#define MAX_PARAMS  32
 #define CELL_INLINE 256
 
 struct cached_stmt {
@@ -122,8 +122,7 @@ int ly_db_connect(struct ly_db *db)
     bool use_sock = sock != NULL && sock[0] != '\0';
     if (mysql_real_connect(m, use_sock ? "localhost" : cfg->database.host, cfg->database.user,
                            cfg->database.password_secret, cfg->database.name,
-                           use_sock ? 0 : cfg->database.port, use_sock ? sock : NULL,
-                           0) == NULL) {
+                           use_sock ? 0 : cfg->database.port, use_sock ? sock : NULL, 0) == NULL) {
         ly_log_warn(db->log, "database connection failed: %s", mysql_error(m));
         mysql_close(m);
         db->retry_at = mono_now() + 1;
@@ -303,7 +302,9 @@ static int exec_once(struct ly_db *db, struct ly_arena *a, const char *sql,
     for (size_t i = 0; i < n_params; i++) {
         const struct ly_db_value *v = &params[i];
         switch (v->kind) {
-        case LY_DB_NULL: bind[i].buffer_type = MYSQL_TYPE_NULL; break;
+        case LY_DB_NULL:
+            bind[i].buffer_type = MYSQL_TYPE_NULL;
+            break;
         case LY_DB_INT:
             ints[i] = v->i;
             bind[i].buffer_type = MYSQL_TYPE_LONGLONG;

@@ -171,8 +171,8 @@ int ly_migrate_current(struct ly_db *db, unsigned *version)
     struct ly_arena a;
     struct ly_db_result res;
     ly_arena_init(&a, 1024);
-    int r = ly_db_exec(db, &a, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL,
-                       0, &res);
+    int r = ly_db_exec(db, &a, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
+                       &res);
     if (r == LY_OK && res.n_rows == 1)
         *version = (unsigned)ly_db_int(&res, 0, 0, 0);
     ly_arena_release(&a);

@@ -34,7 +34,8 @@ static int load_key(struct lanyard_ctx *ctx, struct ly_arena *a)
     return LY_OK;
 }
 
-static void tag(const struct lanyard_ctx *ctx, const char *msg, size_t n, unsigned char out[TAG_LEN])
+static void tag(const struct lanyard_ctx *ctx, const char *msg, size_t n,
+                unsigned char out[TAG_LEN])
 {
     unsigned char mac[LY_SHA256_LEN];
     ly_hmac_sha256(ctx->page_key, sizeof(ctx->page_key), msg, n, mac);

@@ -211,8 +211,7 @@ static int pairs_get(struct ly_arena *a, struct ly_str s, const char *name, bool
         if (pair.len > 0) {
             const char *eq = memchr(pair.ptr, '=', pair.len);
             struct ly_str k = {pair.ptr, eq ? (size_t)(eq - pair.ptr) : pair.len};
-            struct ly_str v = {eq ? eq + 1 : pair.ptr + pair.len,
-                               eq ? pair.len - k.len - 1 : 0};
+            struct ly_str v = {eq ? eq + 1 : pair.ptr + pair.len, eq ? pair.len - k.len - 1 : 0};
             const char *key, *val;
             size_t klen;
             if (ly_percent_decode(a, k, plus_is_space, &key, &klen) != 0)

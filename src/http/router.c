@@ -137,7 +137,8 @@ int ly_media_type_classify(const char *content_type)
         return -1;
     struct ly_str ct = ly_str_from(content_type);
     const char *semi = memchr(ct.ptr, ';', ct.len);
-    struct ly_str type = ly_str_trim((struct ly_str){ct.ptr, semi ? (size_t)(semi - ct.ptr) : ct.len});
+    struct ly_str type =
+        ly_str_trim((struct ly_str){ct.ptr, semi ? (size_t)(semi - ct.ptr) : ct.len});
     int kind;
     if (ly_str_eq_nocase(type, "application/json"))
         kind = 0;
@@ -150,12 +151,14 @@ int ly_media_type_classify(const char *content_type)
         const char *start = semi + 1;
         const char *end = ct.ptr + ct.len;
         semi = memchr(start, ';', (size_t)(end - start));
-        struct ly_str param = ly_str_trim((struct ly_str){start, (size_t)((semi ? semi : end) - start)});
+        struct ly_str param =
+            ly_str_trim((struct ly_str){start, (size_t)((semi ? semi : end) - start)});
         const char *eq = memchr(param.ptr, '=', param.len);
         if (eq == NULL)
             return -1;
         struct ly_str name = ly_str_trim((struct ly_str){param.ptr, (size_t)(eq - param.ptr)});
-        struct ly_str value = ly_str_trim((struct ly_str){eq + 1, param.len - (size_t)(eq - param.ptr) - 1});
+        struct ly_str value =
+            ly_str_trim((struct ly_str){eq + 1, param.len - (size_t)(eq - param.ptr) - 1});
         if (value.len >= 2 && value.ptr[0] == '"' && value.ptr[value.len - 1] == '"') {
             value.ptr++;
             value.len -= 2;
@@ -199,8 +202,8 @@ static void answer_error(struct ly_request *req, struct ly_response *resp, bool 
         ly_response_problem(req, resp, err, detail, NULL);
 }
 
-static int read_body(struct ly_request *req, const struct ly_route *route,
-                     struct ly_response *resp, bool oauth)
+static int read_body(struct ly_request *req, const struct ly_route *route, struct ly_response *resp,
+                     bool oauth)
 {
     if (route->body == LY_BODY_NONE)
         return LY_OK;
@@ -230,7 +233,8 @@ static int read_body(struct ly_request *req, const struct ly_route *route,
         if (oauth)
             oauth_error(req, resp, LY_E_VALIDATION, "the body must be a JSON object");
         else
-            ly_response_problem(req, resp, LY_E_VALIDATION, "the body must be a JSON object", &errs);
+            ly_response_problem(req, resp, LY_E_VALIDATION, "the body must be a JSON object",
+                                &errs);
         return LY_E_VALIDATION;
     }
     return LY_OK;
@@ -265,7 +269,9 @@ static int authenticate(struct ly_request *req, const struct ly_route *route,
         r = ly_auth_load_user(req, (struct ly_principal *)p);
         if (r != LY_OK) {
             if (r == LY_E_INVALID_TOKEN)
-                ly_auth_challenge(req, resp, r, &(struct ly_auth_failure){LY_SCHEME_BEARER, "the user is disabled"});
+                ly_auth_challenge(
+                    req, resp, r,
+                    &(struct ly_auth_failure){LY_SCHEME_BEARER, "the user is disabled"});
             else
                 answer_error(req, resp, oauth, r, NULL);
             return r;

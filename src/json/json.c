@@ -60,9 +60,9 @@ static bool scan_string(struct scan *s)
         c = (unsigned char)*s->p++;
         if (c == 'u') {
             for (int i = 0; i < 4; i++, s->p++)
-                if (s->p == s->end || !((*s->p >= '0' && *s->p <= '9') ||
-                                        (*s->p >= 'a' && *s->p <= 'f') ||
-                                        (*s->p >= 'A' && *s->p <= 'F')))
+                if (s->p == s->end ||
+                    !((*s->p >= '0' && *s->p <= '9') || (*s->p >= 'a' && *s->p <= 'f') ||
+                      (*s->p >= 'A' && *s->p <= 'F')))
                     return false;
         } else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
             return false;
@@ -224,21 +224,30 @@ void ly_field_errors_add(struct ly_field_errors *e, const char *field, const cha
 static bool kind_ok(struct json_object *v, unsigned kinds)
 {
     switch (json_object_get_type(v)) {
-    case json_type_null: return (kinds & LY_JSON_NULL) != 0;
-    case json_type_string: return (kinds & LY_JSON_STRING) != 0;
-    case json_type_boolean: return (kinds & LY_JSON_BOOL) != 0;
-    case json_type_int: return (kinds & LY_JSON_INT) != 0;
-    default: return false;
+    case json_type_null:
+        return (kinds & LY_JSON_NULL) != 0;
+    case json_type_string:
+        return (kinds & LY_JSON_STRING) != 0;
+    case json_type_boolean:
+        return (kinds & LY_JSON_BOOL) != 0;
+    case json_type_int:
+        return (kinds & LY_JSON_INT) != 0;
+    default:
+        return false;
     }
 }
 
 static const char *kind_message(unsigned kinds)
 {
     switch (kinds & ~(unsigned)LY_JSON_NULL) {
-    case LY_JSON_STRING: return "must be a string";
-    case LY_JSON_BOOL: return "must be a boolean";
-    case LY_JSON_INT: return "must be an integer";
-    default: return "has the wrong type";
+    case LY_JSON_STRING:
+        return "must be a string";
+    case LY_JSON_BOOL:
+        return "must be a boolean";
+    case LY_JSON_INT:
+        return "must be an integer";
+    default:
+        return "has the wrong type";
     }
 }
 
@@ -394,7 +403,6 @@ int ly_time_parse(const char *s, int64_t *out)
     }
     if (*p != '\0')
         return -1;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) -
-           offset;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) - offset;
     return 0;
 }

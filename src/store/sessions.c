@@ -18,8 +18,13 @@ int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id
     char ua[256];
     /* The user agent is the client's to choose: keep what fits the column. */
     snprintf(ua, sizeof(ua), "%s", user_agent ? user_agent : "");
-    struct ly_db_value p[] = {LY_DB_S(sid), LY_DB_S(user_id), LY_DB_S(kind),   LY_DB_I(now),
-                              LY_DB_I(now), LY_DB_S(ip),      LY_DB_S(user_agent ? ua : NULL)};
+    struct ly_db_value p[] = {LY_DB_S(sid),
+                              LY_DB_S(user_id),
+                              LY_DB_S(kind),
+                              LY_DB_I(now),
+                              LY_DB_I(now),
+                              LY_DB_S(ip),
+                              LY_DB_S(user_agent ? ua : NULL)};
     int r = ly_db_exec(db, a,
                        "INSERT INTO sessions (id, user_id, kind, created_at, refreshed_at, ip,"
                        " user_agent) VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?), ?, ?)",

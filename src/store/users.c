@@ -12,7 +12,7 @@
 #include "lanyard/validate.h"
 
 #define USER_COLS                                                                                  \
-    "id, email, display_name, password_hash, platform_admin, disabled, "                          \
+    "id, email, display_name, password_hash, platform_admin, disabled, "                           \
     "UNIX_TIMESTAMP(created_at), UNIX_TIMESTAMP(updated_at)"
 
 static void row_to_user(const struct ly_db_result *r, size_t row, struct ly_user *u)
@@ -32,9 +32,13 @@ int ly_users_insert(struct ly_db *db, struct ly_arena *a, const char *email,
                     int64_t now, struct ly_user *out)
 {
     const char *id = ly_id_generate(a, "u-", 12);
-    struct ly_db_value p[] = {LY_DB_S(id),           LY_DB_S(email), LY_DB_S(display_name),
-                              LY_DB_S(password_hash), LY_DB_I(platform_admin ? 1 : 0),
-                              LY_DB_I(now),          LY_DB_I(now)};
+    struct ly_db_value p[] = {LY_DB_S(id),
+                              LY_DB_S(email),
+                              LY_DB_S(display_name),
+                              LY_DB_S(password_hash),
+                              LY_DB_I(platform_admin ? 1 : 0),
+                              LY_DB_I(now),
+                              LY_DB_I(now)};
     int r = ly_db_exec(db, a,
                        "INSERT INTO users (id, email, display_name, password_hash, platform_admin,"
                        " disabled, created_at, updated_at)"
@@ -88,9 +92,9 @@ int ly_users_list(struct ly_db *db, struct ly_arena *a, const struct ly_page *pa
     struct ly_db_result res;
     /* One row more than asked tells whether another page follows. */
     struct ly_db_value p[] = {LY_DB_S(page->after ? page->after : ""), LY_DB_I(page->size + 1)};
-    int r = ly_db_exec(db, a,
-                       "SELECT " USER_COLS " FROM users WHERE email > ? ORDER BY email LIMIT ?", p,
-                       2, &res);
+    int r =
+        ly_db_exec(db, a, "SELECT " USER_COLS " FROM users WHERE email > ? ORDER BY email LIMIT ?",
+                   p, 2, &res);
     if (r != LY_OK)
         return r;
     size_t count = res.n_rows > page->size ? page->size : res.n_rows;
@@ -108,10 +112,14 @@ int ly_users_update(struct ly_db *db, struct ly_arena *a, const char *id, const 
 {
     /* One statement: every field keeps its value unless a new one is given. */
     const char *dn = display_name != NULL && display_name[0] != '\0' ? display_name : NULL;
-    struct ly_db_value p[] = {LY_DB_I(display_name != NULL), LY_DB_S(dn),
-                              LY_DB_S(password_hash),        LY_DB_I(disabled),
-                              LY_DB_I(disabled),             LY_DB_I(platform_admin),
-                              LY_DB_I(platform_admin),       LY_DB_I(now),
+    struct ly_db_value p[] = {LY_DB_I(display_name != NULL),
+                              LY_DB_S(dn),
+                              LY_DB_S(password_hash),
+                              LY_DB_I(disabled),
+                              LY_DB_I(disabled),
+                              LY_DB_I(platform_admin),
+                              LY_DB_I(platform_admin),
+                              LY_DB_I(now),
                               LY_DB_S(id)};
     return ly_db_exec(db, a,
                       "UPDATE users SET display_name = IF(?, ?, display_name),"
@@ -135,11 +143,11 @@ int ly_users_delete(struct ly_db *db, struct ly_arena *a, const char *id)
 int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool lock)
 {
     struct ly_db_result res;
-    int r = lock ? ly_db_exec(db, a,
-                              "SELECT COUNT(*) FROM users WHERE platform_admin = 1 FOR UPDATE",
-                              NULL, 0, &res)
-                 : ly_db_exec(db, a, "SELECT COUNT(*) FROM users WHERE platform_admin = 1", NULL,
-                              0, &res);
+    int r =
+        lock ? ly_db_exec(db, a, "SELECT COUNT(*) FROM users WHERE platform_admin = 1 FOR UPDATE",
+                          NULL, 0, &res)
+             : ly_db_exec(db, a, "SELECT COUNT(*) FROM users WHERE platform_admin = 1", NULL, 0,
+                          &res);
     if (r != LY_OK)
         return r;
     *n = ly_db_int(&res, 0, 0, 0);

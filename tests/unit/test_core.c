@@ -126,12 +126,22 @@ static void test_names(void **state)
         const char *in;
         bool ok;
     } cases[] = {
-        {"a", false},           {"ab", true},           {"a-b", true},
-        {"-ab", false},         {"ab-", false},         {"Ab", false},
-        {"a_b", false},         {"a.b", false},         {"a b", false},
-        {"0a", true},           {"a--b", true},         {"\xc3\xa4" "b", false},
+        {"a", false},
+        {"ab", true},
+        {"a-b", true},
+        {"-ab", false},
+        {"ab-", false},
+        {"Ab", false},
+        {"a_b", false},
+        {"a.b", false},
+        {"a b", false},
+        {"0a", true},
+        {"a--b", true},
+        {"\xc3\xa4"
+         "b",
+         false},
         {"", false},
-        {"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", true},  /* 63 */
+        {"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", true},   /* 63 */
         {"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl", false}, /* 64 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

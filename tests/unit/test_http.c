@@ -197,8 +197,8 @@ static void test_route_match(void **state)
         CHECK(cases[i].desc, (r != NULL) == cases[i].found);
         CHECK(cases[i].desc, bad == cases[i].bad);
         if (!cases[i].found)
-            CHECK(cases[i].desc, cases[i].allow ? allow && strcmp(allow, cases[i].allow) == 0
-                                                : allow == NULL);
+            CHECK(cases[i].desc,
+                  cases[i].allow ? allow && strcmp(allow, cases[i].allow) == 0 : allow == NULL);
         if (cases[i].param0 != NULL)
             CHECK(cases[i].desc, n == 1 && strcmp(params[0], cases[i].param0) == 0);
     }
@@ -279,10 +279,10 @@ static void test_router_answers(void **state)
          "application/problem+json"},
         {"other charset", "POST", "/api/auth/v1/signin", "application/json; charset=latin1", "{}",
          false, 415, "unsupported_media_type", "application/problem+json"},
-        {"malformed JSON", "POST", "/api/auth/v1/signin", "application/json", "{\"a\":", false,
-         400, "invalid_json", "application/problem+json"},
-        {"JSON not an object", "POST", "/api/auth/v1/signin", "application/json", "[1]", false,
-         400, "validation_failed", "application/problem+json"},
+        {"malformed JSON", "POST", "/api/auth/v1/signin", "application/json", "{\"a\":", false, 400,
+         "invalid_json", "application/problem+json"},
+        {"JSON not an object", "POST", "/api/auth/v1/signin", "application/json", "[1]", false, 400,
+         "validation_failed", "application/problem+json"},
         {"413 problem", "POST", "/api/auth/v1/signin", "application/json", NULL, true, 413,
          "payload_too_large", "application/problem+json"},
         {"413 OAuth form", "POST", "/api/auth/v1/token", "application/json", NULL, true, 413,
