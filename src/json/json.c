@@ -272,6 +272,10 @@ int ly_json_check_fields(struct json_object *obj, const struct ly_json_field *fi
         }
         if (!kind_ok(val, fields[i].kinds))
             ly_field_errors_add(errs, fields[i].name, kind_message(fields[i].kinds));
+        else if (json_object_is_type(val, json_type_string) &&
+                 strlen(json_object_get_string(val)) != (size_t)json_object_get_string_len(val))
+            /* C strings end at NUL: "ab\u0000cd" would be read as "ab". */
+            ly_field_errors_add(errs, fields[i].name, "must not contain NUL characters");
     }
     for (size_t i = 0; i < n; i++)
         if (fields[i].required && !json_object_object_get_ex(obj, fields[i].name, NULL))

@@ -380,6 +380,7 @@ static void test_json_fields(void **state)
         {"bool as string", "{\"name\":\"x\",\"admin\":\"true\"}", 1, "admin"},
         {"float for int", "{\"name\":\"x\",\"size\":1.5}", 1, "size"},
         {"several", "{\"admin\":1,\"size\":\"a\"}", 3, "admin"},
+        {"NUL inside a string", "{\"name\":\"a\\u0000b\"}", 1, "name"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct json_object *o = NULL;
