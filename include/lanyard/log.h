@@ -9,6 +9,7 @@
 #define LY_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum ly_log_level { LY_LOG_ERROR = 0, LY_LOG_WARN = 1, LY_LOG_INFO = 2, LY_LOG_DEBUG = 3 };
 enum ly_log_format { LY_LOG_TEXT = 0, LY_LOG_JSON = 1 };
