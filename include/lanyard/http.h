@@ -12,6 +12,7 @@
 
 #include "lanyard/arena.h"
 #include "lanyard/json.h"
+#include "lanyard/page.h"
 #include "lanyard/str.h"
 
 struct lanyard_ctx;
@@ -113,5 +114,18 @@ void ly_response_oauth_error(struct ly_request *req, struct ly_response *resp, i
 
 /* "Location: <public_url><path>" */
 void ly_response_location(struct ly_request *req, struct ly_response *resp, const char *path);
+
+/* Pagination (page.h): the query side, in src/http/page.c. */
+/*
+ * Read page_size and page_token from the query for the list named list
+ * ("orgs", "members:<org id>", …). Answers the 400 itself (validation_failed
+ * for page_size, invalid_request for a bad token) and returns the error, or
+ * LY_OK with *out filled.
+ */
+int ly_page_from_query(struct ly_request *req, struct ly_response *resp, const char *list,
+                       struct ly_page *out);
+
+/* The token that continues list after key (in the request arena), or NULL on error. */
+const char *ly_page_token(struct ly_request *req, const char *list, const char *key);
 
 #endif

@@ -37,4 +37,11 @@ bool ly_password_verify(const struct ly_scrypt_params *params, const char *phc, 
 /* Parse the parameters of a PHC string (for tests and rehash decisions). 0 / -1. */
 int ly_password_parse_params(const char *phc, struct ly_scrypt_params *out);
 
+/*
+ * NULL if pw is an acceptable new password: UTF-8 text without control
+ * characters, at least min_chars characters, at most LY_PASSWORD_MAX_LEN
+ * bytes. Otherwise a message for the client (without the password).
+ */
+const char *ly_password_problem(const char *pw, size_t min_chars);
+
 #endif

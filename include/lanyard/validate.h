@@ -28,13 +28,6 @@ bool ly_email_normalize(struct ly_arena *a, const char *s, const char **out);
 bool ly_text_is_valid(const char *s, size_t max);
 
 /*
- * NULL if pw is an acceptable new password: UTF-8 text without control
- * characters, at least min_chars characters, at most LY_PASSWORD_MAX_LEN
- * bytes. Otherwise a message for the client (without the password).
- */
-const char *ly_password_problem(const char *pw, size_t min_chars);
-
-/*
  * A new identifier: prefix followed by n random lower-case base32
  * characters ("u-", 12 → "u-k3j…"). In the arena.
  */

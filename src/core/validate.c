@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "lanyard/password.h"
 #include "lanyard/rand.h"
 #include "lanyard/str.h"
 
@@ -63,20 +62,4 @@ const char *ly_id_generate(struct ly_arena *a, const char *prefix, size_t n)
     memcpy(id, prefix, pl);
     ly_rand_base32_lower(id + pl, n);
     return id;
-}
-
-const char *ly_password_problem(const char *pw, size_t min_chars)
-{
-    size_t n = strlen(pw);
-    if (n > LY_PASSWORD_MAX_LEN)
-        return "is too long";
-    if (!ly_str_is_clean_utf8(ly_str_from(pw), LY_PASSWORD_MAX_LEN))
-        return "must be UTF-8 text without control characters";
-    size_t chars = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)pw[i] & 0xC0) != 0x80)
-            chars++;
-    if (chars < min_chars)
-        return "is too short";
-    return NULL;
 }

@@ -15,6 +15,7 @@
 #include "lanyard/ct.h"
 #include "lanyard/err.h"
 #include "lanyard/rand.h"
+#include "lanyard/str.h"
 
 #define SALT_LEN     16
 #define HASH_LEN     32
@@ -260,4 +261,20 @@ int ly_password_parse_params(const char *phc, struct ly_scrypt_params *out)
         return -1;
     *out = ph.params;
     return 0;
+}
+
+const char *ly_password_problem(const char *pw, size_t min_chars)
+{
+    size_t n = strlen(pw);
+    if (n > LY_PASSWORD_MAX_LEN)
+        return "is too long";
+    if (!ly_str_is_clean_utf8(ly_str_from(pw), LY_PASSWORD_MAX_LEN))
+        return "must be UTF-8 text without control characters";
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)pw[i] & 0xC0) != 0x80)
+            chars++;
+    if (chars < min_chars)
+        return "is too short";
+    return NULL;
 }

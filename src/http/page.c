@@ -1,7 +1,7 @@
 #include "build-config.h"
 #include "banned.h"
 
-#include "lanyard/page.h"
+#include "lanyard/http.h"
 
 #include <string.h>
 

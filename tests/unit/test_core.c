@@ -14,6 +14,7 @@
 #include "lanyard/arena.h"
 #include "lanyard/err.h"
 #include "lanyard/json.h"
+#include "lanyard/password.h"
 #include "lanyard/str.h"
 #include "lanyard/validate.h"
 
