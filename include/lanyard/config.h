@@ -105,6 +105,14 @@ const char *ly_config_default_path(void);
  */
 int ly_config_load(const char *path, struct ly_config **out, char *err, size_t errlen);
 
+/*
+ * The same from len bytes at buf (which need no NUL), named name in errors
+ * ("NAME:LINE:COL: message") and in cfg->path. Used by ly_config_load and
+ * the config fuzz target. *_file keys are still read from disk.
+ */
+int ly_config_load_mem(const char *name, const char *buf, size_t len, struct ly_config **out,
+                       char *err, size_t errlen);
+
 void ly_config_free(struct ly_config *cfg);
 
 /*

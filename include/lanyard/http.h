@@ -108,6 +108,10 @@ void ly_response_empty(struct ly_response *resp, int status);
 void ly_response_problem(struct ly_request *req, struct ly_response *resp, int err,
                          const char *detail, const struct ly_field_errors *errs);
 
+/* 400 validation_failed with errs, for a body whose fields break the rules. */
+void ly_response_invalid(struct ly_request *req, struct ly_response *resp,
+                         const struct ly_field_errors *errs);
+
 /* RFC 6749 §5.2 error answer for the OAuth endpoints. */
 void ly_response_oauth_error(struct ly_request *req, struct ly_response *resp, int status,
                              const char *error, const char *description);

@@ -28,13 +28,6 @@ static void signin_refused(struct ly_request *req, struct ly_response *resp)
     ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, "invalid e-mail or password", NULL);
 }
 
-static int validation_problem(struct ly_request *req, struct ly_response *resp,
-                              const struct ly_field_errors *errs)
-{
-    ly_response_problem(req, resp, LY_E_VALIDATION, "the request body is not valid", errs);
-    return LY_OK;
-}
-
 int ly_api_signin(struct ly_request *req, struct ly_response *resp)
 {
     static const struct ly_json_field fields[] = {{"email", LY_JSON_STRING, true},
@@ -42,8 +35,10 @@ int ly_api_signin(struct ly_request *req, struct ly_response *resp)
     struct lanyard_ctx *ctx = req->ctx;
     const struct ly_config *cfg = ctx->cfg;
     struct ly_field_errors errs = {.n = 0};
-    if (ly_json_check_fields(req->json, fields, 2, &errs) != LY_OK)
-        return validation_problem(req, resp, &errs);
+    if (ly_json_check_fields(req->json, fields, 2, &errs) != LY_OK) {
+        ly_response_invalid(req, resp, &errs);
+        return LY_OK;
+    }
     const char *email = NULL;
     const char *pw = ly_json_get_string(req->json, "password");
     bool email_ok = ly_email_normalize(req->arena, ly_json_get_string(req->json, "email"), &email);
@@ -99,58 +94,15 @@ int ly_api_signin(struct ly_request *req, struct ly_response *resp)
     return LY_OK;
 }
 
-int ly_api_signup(struct ly_request *req, struct ly_response *resp)
-{
-    static const struct ly_json_field fields[] = {
-        {"email", LY_JSON_STRING, true},
-        {"password", LY_JSON_STRING, true},
-        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false}};
-    struct lanyard_ctx *ctx = req->ctx;
-    if (!ctx->cfg->accounts.self_signup) {
-        ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such endpoint", NULL);
-        return LY_OK;
-    }
-    struct ly_field_errors errs = {.n = 0};
-    if (ly_json_check_fields(req->json, fields, 3, &errs) != LY_OK)
-        return validation_problem(req, resp, &errs);
-    const char *email = NULL;
-    const char *pw = ly_json_get_string(req->json, "password");
-    const char *dn = ly_json_get_string(req->json, "display_name");
-    if (!ly_email_normalize(req->arena, ly_json_get_string(req->json, "email"), &email))
-        ly_field_errors_add(&errs, "email", "is not a valid e-mail address");
-    const char *problem = ly_password_problem(pw, ctx->cfg->security.password_min_length);
-    if (problem != NULL)
-        ly_field_errors_add(&errs, "password", problem);
-    if (dn != NULL && !ly_text_is_valid(dn, LY_DISPLAY_NAME_MAX))
-        ly_field_errors_add(&errs, "display_name", "must be at most 200 characters of text");
-    if (errs.n > 0)
-        return validation_problem(req, resp, &errs);
-    char phc[LY_PHC_MAX_LEN];
-    int r = ly_password_hash(&ctx->scrypt, pw, strlen(pw), phc);
-    if (r != LY_OK)
-        return r;
-    struct ly_user u;
-    r = ly_users_insert(ctx->db, req->arena, email, dn, ly_arena_strdup(req->arena, phc), false,
-                        req->now, &u);
-    if (r == LY_E_CONFLICT) {
-        ly_response_problem(req, resp, LY_E_CONFLICT, "a user with this e-mail already exists",
-                            NULL);
-        return LY_OK;
-    }
-    if (r != LY_OK)
-        return r;
-    ly_response_json(req, resp, 201, ly_user_to_json(&u));
-    ly_response_location(req, resp, ly_arena_printf(req->arena, "/api/org/v1/users/%s", u.id));
-    return LY_OK;
-}
-
 int ly_api_signout(struct ly_request *req, struct ly_response *resp)
 {
     static const struct ly_json_field fields[] = {{"refresh_token", LY_JSON_STRING, false}};
     struct lanyard_ctx *ctx = req->ctx;
     struct ly_field_errors errs = {.n = 0};
-    if (ly_json_check_fields(req->json, fields, 1, &errs) != LY_OK)
-        return validation_problem(req, resp, &errs);
+    if (ly_json_check_fields(req->json, fields, 1, &errs) != LY_OK) {
+        ly_response_invalid(req, resp, &errs);
+        return LY_OK;
+    }
     const struct ly_principal *p = req->principal;
     const char *rt = ly_json_get_string(req->json, "refresh_token");
     if (p != NULL && p->type != LY_PRINCIPAL_USER) {

@@ -19,13 +19,6 @@
 #include "lanyard/users.h"
 #include "lanyard/validate.h"
 
-static int validation_problem(struct ly_request *req, struct ly_response *resp,
-                              const struct ly_field_errors *errs)
-{
-    ly_response_problem(req, resp, LY_E_VALIDATION, "the request body is not valid", errs);
-    return LY_OK;
-}
-
 static int not_found(struct ly_request *req, struct ly_response *resp)
 {
     ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such user", NULL);
@@ -59,16 +52,18 @@ static int hash_password(struct ly_request *req, const char *pw, const char **ph
     return r;
 }
 
-int ly_api_users_create(struct ly_request *req, struct ly_response *resp)
+/*
+ * Create a user from the request body checked against fields (POST /users
+ * and the self sign-up), and answer 201 with the user and its Location.
+ */
+static int create_user(struct ly_request *req, struct ly_response *resp,
+                       const struct ly_json_field *fields, size_t n_fields)
 {
-    static const struct ly_json_field fields[] = {
-        {"email", LY_JSON_STRING, true},
-        {"password", LY_JSON_STRING, true},
-        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
-        {"platform_admin", LY_JSON_BOOL, false}};
     struct ly_field_errors errs = {.n = 0};
-    if (ly_json_check_fields(req->json, fields, 4, &errs) != LY_OK)
-        return validation_problem(req, resp, &errs);
+    if (ly_json_check_fields(req->json, fields, n_fields, &errs) != LY_OK) {
+        ly_response_invalid(req, resp, &errs);
+        return LY_OK;
+    }
     const char *email = NULL, *phc = NULL;
     const char *pw = ly_json_get_string(req->json, "password");
     const char *dn = ly_json_get_string(req->json, "display_name");
@@ -79,13 +74,15 @@ int ly_api_users_create(struct ly_request *req, struct ly_response *resp)
         ly_field_errors_add(&errs, "password", problem);
     if (dn != NULL && !ly_text_is_valid(dn, LY_DISPLAY_NAME_MAX))
         ly_field_errors_add(&errs, "display_name", "must be at most 200 characters of text");
-    if (errs.n > 0)
-        return validation_problem(req, resp, &errs);
+    if (errs.n > 0) {
+        ly_response_invalid(req, resp, &errs);
+        return LY_OK;
+    }
     int r = hash_password(req, pw, &phc);
     if (r != LY_OK)
         return r;
     struct ly_user u;
-    r = ly_users_insert(req->ctx->db, req->arena, email, dn, phc,
+    r = ly_users_insert(req->ctx->db, req->arena, email, dn && dn[0] ? dn : NULL, phc,
                         ly_json_get_bool(req->json, "platform_admin", false), req->now, &u);
     if (r == LY_E_CONFLICT) {
         ly_response_problem(req, resp, r, "a user with this e-mail already exists", NULL);
@@ -96,6 +93,30 @@ int ly_api_users_create(struct ly_request *req, struct ly_response *resp)
     ly_response_json(req, resp, 201, ly_user_to_json(&u));
     ly_response_location(req, resp, ly_arena_printf(req->arena, "/api/org/v1/users/%s", u.id));
     return LY_OK;
+}
+
+int ly_api_users_create(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {
+        {"email", LY_JSON_STRING, true},
+        {"password", LY_JSON_STRING, true},
+        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
+        {"platform_admin", LY_JSON_BOOL, false}};
+    return create_user(req, resp, fields, 4);
+}
+
+/* SPEC §5.2: self sign-up, only when accounts.self_signup; never an administrator. */
+int ly_api_signup(struct ly_request *req, struct ly_response *resp)
+{
+    static const struct ly_json_field fields[] = {
+        {"email", LY_JSON_STRING, true},
+        {"password", LY_JSON_STRING, true},
+        {"display_name", LY_JSON_STRING | LY_JSON_NULL, false}};
+    if (!req->ctx->cfg->accounts.self_signup) {
+        ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such endpoint", NULL);
+        return LY_OK;
+    }
+    return create_user(req, resp, fields, 3);
 }
 
 int ly_api_users_list(struct ly_request *req, struct ly_response *resp)
@@ -162,8 +183,10 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
         return not_found(req, resp);
     if (r != LY_OK)
         return r;
-    if (ly_json_check_fields(req->json, fields, 5, &errs) != LY_OK)
-        return validation_problem(req, resp, &errs);
+    if (ly_json_check_fields(req->json, fields, 5, &errs) != LY_OK) {
+        ly_response_invalid(req, resp, &errs);
+        return LY_OK;
+    }
     struct json_object *j = req->json;
     const char *pw = ly_json_get_string(j, "password");
     const char *current = ly_json_get_string(j, "current_password");
@@ -178,8 +201,10 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
         pw ? ly_password_problem(pw, ctx->cfg->security.password_min_length) : NULL;
     if (problem != NULL)
         ly_field_errors_add(&errs, "password", problem);
-    if (errs.n > 0)
-        return validation_problem(req, resp, &errs);
+    if (errs.n > 0) {
+        ly_response_invalid(req, resp, &errs);
+        return LY_OK;
+    }
     if (!admin && (disabled >= 0 || padmin >= 0)) {
         ly_response_problem(req, resp, LY_E_FORBIDDEN,
                             "only a platform administrator may change disabled or platform_admin",

@@ -1132,34 +1132,55 @@ const char *ly_jwt_alg_name(enum ly_jwt_alg alg)
 
 int ly_config_load(const char *path, struct ly_config **out, char *err, size_t errlen)
 {
+    struct loader ld;
+    char *text = NULL, why[128];
+    size_t textlen = 0;
+    int r;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (slurp(path, CONFIG_MAX_BYTES, false, &text, &textlen, why, sizeof(why)) != 0) {
+        memset(&ld, 0, sizeof(ld));
+        ld.path = path;
+        ld.err = err;
+        ld.errlen = errlen;
+        fail_at(&ld, 1, 1, "cannot read file: %s", why);
+        return LY_E_CONFIG;
+    }
+    r = ly_config_load_mem(path, text, textlen, out, err, errlen);
+    free(text);
+    return r;
+}
+
+int ly_config_load_mem(const char *name, const char *buf, size_t len, struct ly_config **out,
+                       char *err, size_t errlen)
+{
     const struct node *seen_key[N_KEYS] = {0}, *seen_val[N_KEYS] = {0};
     struct loader ld;
     struct node *root = NULL;
     struct ly_config *cfg = NULL;
-    char *text = NULL, why[128];
-    size_t textlen = 0;
     int r = LY_E_CONFIG;
 
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     memset(&ld, 0, sizeof(ld));
-    ld.path = path;
+    ld.path = name;
     ld.err = err;
     ld.errlen = errlen;
     ld.seen_key = seen_key;
     ld.seen_val = seen_val;
 
-    if (slurp(path, CONFIG_MAX_BYTES, false, &text, &textlen, why, sizeof(why)) != 0) {
-        fail_at(&ld, 1, 1, "cannot read file: %s", why);
+    if (len > CONFIG_MAX_BYTES) {
+        fail_at(&ld, 1, 1, "cannot read file: larger than %d bytes", CONFIG_MAX_BYTES);
         goto out;
     }
-    ld.buf = (const unsigned char *)text;
-    ld.buflen = textlen;
+    ld.buf = (const unsigned char *)buf;
+    ld.buflen = len;
     if (parse_document(&ld, &root) != 0)
         goto out;
 
     cfg = ly_xcalloc(1, sizeof(*cfg));
-    cfg->path = ly_xstrdup(path);
+    cfg->path = ly_xstrdup(name);
     ld.cfg = cfg;
     if (walk_map(&ld, root, "") != 0 || apply_defaults(&ld) != 0 || check_relations(&ld) != 0 ||
         read_secrets(&ld) != 0)
@@ -1171,7 +1192,6 @@ int ly_config_load(const char *path, struct ly_config **out, char *err, size_t e
 out:
     ly_config_free(cfg);
     node_free(root);
-    free(text);
     return r;
 }
 

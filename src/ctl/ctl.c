@@ -167,21 +167,85 @@ out:
     return rc;
 }
 
+/* The options of every command; each command says which it takes. */
+enum {
+    OPT_EMAIL = 1,
+    OPT_PASSWORD_FILE = 2,
+    OPT_ORG = 4,
+    OPT_ALG = 8,
+    OPT_OUT = 16,
+    OPT_PLATFORM_ADMIN = 32,
+    OPT_STATUS = 64
+};
+
+struct ctl_opts {
+    const char *email, *password_file, *org, *alg, *out;
+    bool platform_admin, status;
+};
+
+/*
+ * Parse argv[first..] for the options in allowed (no positional arguments).
+ * Returns 0, or prints the usage line and returns EXIT_USAGE.
+ */
+static int parse_opts(int argc, char **argv, int first, unsigned allowed, const char *usage,
+                      struct ctl_opts *o)
+{
+    static const struct option opts[] = {
+        {"email", required_argument, NULL, OPT_EMAIL},
+        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+        {"org", required_argument, NULL, OPT_ORG},
+        {"alg", required_argument, NULL, OPT_ALG},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"platform-admin", no_argument, NULL, OPT_PLATFORM_ADMIN},
+        {"status", no_argument, NULL, OPT_STATUS},
+        {NULL, 0, NULL, 0}};
+    int c;
+    memset(o, 0, sizeof(*o));
+    optind = first;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == '?' || c == ':' || ((unsigned)c & allowed) == 0)
+            return usage_error("%s", usage);
+        switch (c) {
+        case OPT_EMAIL:
+            o->email = optarg;
+            break;
+        case OPT_PASSWORD_FILE:
+            o->password_file = optarg;
+            break;
+        case OPT_ORG:
+            o->org = optarg;
+            break;
+        case OPT_ALG:
+            o->alg = optarg;
+            break;
+        case OPT_OUT:
+            o->out = optarg;
+            break;
+        case OPT_PLATFORM_ADMIN:
+            o->platform_admin = true;
+            break;
+        case OPT_STATUS:
+            o->status = true;
+            break;
+        }
+    }
+    if (optind != argc)
+        return usage_error("%s", usage);
+    return 0;
+}
+
 static int cmd_migrate(const char *config_path, int argc, char **argv)
 {
-    bool status = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--status") == 0)
-            status = true;
-        else
-            return usage_error("migrate: unknown option '%s'", argv[i]);
-    }
+    struct ctl_opts o;
+    if (parse_opts(argc, argv, 1, OPT_STATUS, "usage: migrate [--status]", &o) != 0)
+        return EXIT_USAGE;
     struct session s;
     int rc = open_session(config_path, &s);
     if (rc == 0) {
         char err[512];
-        int r = status ? ly_migrate_status(s.db, stdout, err, sizeof(err))
-                       : ly_migrate_apply(s.db, stdout, err, sizeof(err));
+        int r = o.status ? ly_migrate_status(s.db, stdout, err, sizeof(err))
+                         : ly_migrate_apply(s.db, stdout, err, sizeof(err));
         if (r != LY_OK)
             rc = fail("%s", err);
     }
@@ -191,31 +255,13 @@ static int cmd_migrate(const char *config_path, int argc, char **argv)
 
 static int cmd_bootstrap(const char *config_path, int argc, char **argv)
 {
-    const char *email = NULL, *password_file = NULL, *org = NULL;
-    static const struct option opts[] = {{"email", required_argument, NULL, 'e'},
-                                         {"password-file", required_argument, NULL, 'p'},
-                                         {"org", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            email = optarg;
-            break;
-        case 'p':
-            password_file = optarg;
-            break;
-        case 'o':
-            org = optarg;
-            break;
-        default:
-            return usage_error("bootstrap: unknown or incomplete option");
-        }
-    }
-    if (optind != argc || email == NULL || password_file == NULL)
-        return usage_error("usage: bootstrap --email E --password-file F [--org NAME]");
+    struct ctl_opts o;
+    const char *usage = "usage: bootstrap --email E --password-file F [--org NAME]";
+    if (parse_opts(argc, argv, 1, OPT_EMAIL | OPT_PASSWORD_FILE | OPT_ORG, usage, &o) != 0)
+        return EXIT_USAGE;
+    if (o.email == NULL || o.password_file == NULL)
+        return usage_error("%s", usage);
+    const char *email = o.email, *password_file = o.password_file, *org = o.org;
     if (org != NULL && !ly_name_is_valid(org))
         return fail("'%s' is not a valid organization name", org);
     struct session s;
@@ -277,27 +323,13 @@ static int cmd_config(const char *config_path, int argc, char **argv)
 
 static int cmd_keygen(int argc, char **argv)
 {
-    const char *alg_s = NULL, *out = NULL;
-    static const struct option opts[] = {{"alg", required_argument, NULL, 'a'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            alg_s = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        default:
-            return usage_error("keygen: unknown or incomplete option");
-        }
-    }
-    if (optind != argc || alg_s == NULL || out == NULL)
-        return usage_error("usage: keygen --alg HS256|RS256|ES256|EdDSA --out FILE");
+    struct ctl_opts o;
+    const char *usage = "usage: keygen --alg HS256|RS256|ES256|EdDSA --out FILE";
+    if (parse_opts(argc, argv, 1, OPT_ALG | OPT_OUT, usage, &o) != 0)
+        return EXIT_USAGE;
+    if (o.alg == NULL || o.out == NULL)
+        return usage_error("%s", usage);
+    const char *alg_s = o.alg, *out = o.out;
     enum ly_jwt_alg alg;
     if (ly_jwt_alg_parse(alg_s, &alg) != 0)
         return usage_error("keygen: unknown --alg '%s' (HS256, RS256, ES256 or EdDSA)", alg_s);
@@ -314,32 +346,15 @@ static int cmd_user(const char *config_path, int argc, char **argv)
         return usage_error("usage: user create|disable|enable …");
     const char *sub = argv[1];
     if (strcmp(sub, "create") == 0) {
-        const char *email = NULL, *password_file = NULL;
-        bool admin = false;
-        static const struct option opts[] = {{"email", required_argument, NULL, 'e'},
-                                             {"password-file", required_argument, NULL, 'p'},
-                                             {"platform-admin", no_argument, NULL, 'A'},
-                                             {NULL, 0, NULL, 0}};
-        int c;
-        optind = 2;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-            switch (c) {
-            case 'e':
-                email = optarg;
-                break;
-            case 'p':
-                password_file = optarg;
-                break;
-            case 'A':
-                admin = true;
-                break;
-            default:
-                return usage_error("user create: unknown or incomplete option");
-            }
-        }
-        if (optind != argc || email == NULL || password_file == NULL)
-            return usage_error("usage: user create --email E --password-file F [--platform-admin]");
+        struct ctl_opts o;
+        const char *usage = "usage: user create --email E --password-file F [--platform-admin]";
+        if (parse_opts(argc, argv, 2, OPT_EMAIL | OPT_PASSWORD_FILE | OPT_PLATFORM_ADMIN, usage,
+                       &o) != 0)
+            return EXIT_USAGE;
+        if (o.email == NULL || o.password_file == NULL)
+            return usage_error("%s", usage);
+        const char *email = o.email, *password_file = o.password_file;
+        bool admin = o.platform_admin;
         struct session s;
         int rc = open_session(config_path, &s);
         struct ly_user u;

@@ -71,6 +71,12 @@ void ly_response_problem(struct ly_request *req, struct ly_response *resp, int e
         ly_response_header(resp, "Retry-After", "5");
 }
 
+void ly_response_invalid(struct ly_request *req, struct ly_response *resp,
+                         const struct ly_field_errors *errs)
+{
+    ly_response_problem(req, resp, LY_E_VALIDATION, "the request body is not valid", errs);
+}
+
 void ly_response_oauth_error(struct ly_request *req, struct ly_response *resp, int status,
                              const char *error, const char *description)
 {

@@ -59,11 +59,13 @@ int ly_users_insert(struct ly_db *db, struct ly_arena *a, const char *email,
     return LY_OK;
 }
 
-int ly_users_get(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out)
+/* The one row that sql (a lookup by a unique key) finds for key. */
+static int get_one(struct ly_db *db, struct ly_arena *a, const char *sql, const char *key,
+                   struct ly_user *out)
 {
     struct ly_db_result res;
-    struct ly_db_value p[] = {LY_DB_S(id)};
-    int r = ly_db_exec(db, a, "SELECT " USER_COLS " FROM users WHERE id = ?", p, 1, &res);
+    struct ly_db_value p[] = {LY_DB_S(key)};
+    int r = ly_db_exec(db, a, sql, p, 1, &res);
     if (r != LY_OK)
         return r;
     if (res.n_rows != 1)
@@ -72,18 +74,15 @@ int ly_users_get(struct ly_db *db, struct ly_arena *a, const char *id, struct ly
     return LY_OK;
 }
 
+int ly_users_get(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out)
+{
+    return get_one(db, a, "SELECT " USER_COLS " FROM users WHERE id = ?", id, out);
+}
+
 int ly_users_get_by_email(struct ly_db *db, struct ly_arena *a, const char *email,
                           struct ly_user *out)
 {
-    struct ly_db_result res;
-    struct ly_db_value p[] = {LY_DB_S(email)};
-    int r = ly_db_exec(db, a, "SELECT " USER_COLS " FROM users WHERE email = ?", p, 1, &res);
-    if (r != LY_OK)
-        return r;
-    if (res.n_rows != 1)
-        return LY_E_NOT_FOUND;
-    row_to_user(&res, 0, out);
-    return LY_OK;
+    return get_one(db, a, "SELECT " USER_COLS " FROM users WHERE email = ?", email, out);
 }
 
 int ly_users_list(struct ly_db *db, struct ly_arena *a, const struct ly_page *page,
