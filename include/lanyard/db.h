@@ -75,8 +75,9 @@ int ly_db_ping(struct ly_db *db);
  * Prepare (once per connection) and execute sql with params. Rows, if any,
  * are fetched into res (cells allocated in a). res may be NULL.
  * Returns LY_OK; LY_E_CONFLICT on a duplicate key; LY_E_UNAVAILABLE when the
- * server is unreachable or a deadlock / lock wait ended the statement (safe
- * to retry); LY_E_INTERNAL otherwise (logged, without parameter values).
+ * server is unreachable; LY_E_RETRY when a deadlock or lock wait ended the
+ * transaction (roll back and run it again: the router does, for handlers);
+ * LY_E_INTERNAL otherwise (logged, without parameter values).
  * On failure res is untouched.
  */
 int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
@@ -90,8 +91,5 @@ int ly_db_commit(struct ly_db *db);
 /* Roll back if a transaction is open; safe to call always (from out: labels). */
 void ly_db_rollback(struct ly_db *db);
 bool ly_db_in_transaction(const struct ly_db *db);
-
-/* Seconds a client should wait before retrying after LY_E_UNAVAILABLE. */
-#define LY_DB_RETRY_AFTER 5
 
 #endif

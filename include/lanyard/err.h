@@ -28,9 +28,10 @@ enum ly_err {
     LY_E_IO = -15,             /* a file could not be read or written (500 if it reaches HTTP) */
     LY_E_CONFIG = -16,         /* invalid configuration (never reaches HTTP) */
     LY_E_CRYPTO = -17,         /* an OpenSSL call failed (500) */
+    LY_E_RETRY = -18,          /* a deadlock or lock wait ended the transaction: run it again */
 };
 
-#define LY_ERR_MIN LY_E_CRYPTO
+#define LY_ERR_MIN LY_E_RETRY
 
 int ly_err_status(int err);        /* HTTP status; 500 for unknown codes */
 const char *ly_err_code(int err);  /* the problem "code" of SPEC §3 */

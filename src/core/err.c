@@ -29,6 +29,7 @@ static const struct {
     {LY_E_IO, 500, "internal", "i/o error"},
     {LY_E_CONFIG, 500, "internal", "invalid configuration"},
     {LY_E_CRYPTO, 500, "internal", "cryptographic operation failed"},
+    {LY_E_RETRY, 503, "unavailable", "transaction aborted by a concurrent one"},
 };
 
 static size_t find_internal(void)

@@ -139,8 +139,9 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (e == ER_DUP_ENTRY)
         return LY_E_CONFLICT;
     if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) {
-        ly_log_warn(db->log, "%s: transaction aborted (%u), retry", what, e);
-        return LY_E_UNAVAILABLE;
+        /* InnoDB rolled the transaction back (a lock wait timeout only the statement). */
+        ly_log_info(db->log, "%s: transaction aborted (%u)", what, e);
+        return LY_E_RETRY;
     }
     if (is_connection_error(e)) {
         ly_log_warn(db->log, "%s: connection lost (%u): %s", what, e, msg);

@@ -201,6 +201,8 @@ static void handle_one(struct lanyard_ctx *ctx, FCGX_Request *fr)
     }
     if (r == LY_OK)
         ly_router_handle(&req, &resp, too_large);
+    else if (strncmp(req.raw_path, "/api/auth/v1/", 13) == 0)
+        resp.no_store = true; /* SPEC §3, as the router does for the answers it makes */
     write_response(fr, &req, &resp);
     ly_log_request(&ctx->log, req.method[0] ? req.method : "-", req.raw_path ? req.raw_path : "-",
                    resp.status, (long long)(mono_us() - req.start_us), resp.principal);

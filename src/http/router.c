@@ -45,6 +45,7 @@ static const struct ly_route routes[] = {
 };
 
 #define MAX_SEGMENTS 10
+#define MAX_ATTEMPTS 3 /* of a handler whose transaction a deadlock ended */
 
 /* Split the raw path at '/' and decode each segment. -1 on a malformed escape. */
 static int split_path(struct ly_arena *a, const char *raw, const char **segs, size_t *n)
@@ -180,7 +181,7 @@ static void oauth_error(struct ly_request *req, struct ly_response *resp, int er
 {
     int status = ly_err_status(err);
     const char *error = "invalid_request";
-    if (err == LY_E_UNAVAILABLE)
+    if (err == LY_E_UNAVAILABLE || err == LY_E_RETRY)
         error = "temporarily_unavailable";
     else if (err == LY_E_INTERNAL || err == LY_E_CRYPTO || err == LY_E_IO)
         error = "server_error";
@@ -251,7 +252,7 @@ static int authenticate(struct ly_request *req, const struct ly_route *route,
     struct ly_auth_failure fail = {0};
     int r = ly_auth_authenticate(req, &p, &fail);
     if (r != LY_OK) {
-        if (r == LY_E_UNAVAILABLE || oauth)
+        if (r == LY_E_UNAVAILABLE || r == LY_E_RETRY || oauth)
             answer_error(req, resp, oauth, r, fail.why);
         else
             ly_auth_challenge(req, resp, r, &fail);
@@ -315,10 +316,20 @@ void ly_router_handle(struct ly_request *req, struct ly_response *resp, bool bod
         return;
     if (authenticate(req, route, resp, oauth) != LY_OK)
         return;
-    int r = route->handler(req, resp);
-    /* A handler that failed inside a transaction must not leave it open. */
-    if (req->ctx->db != NULL && ly_db_in_transaction(req->ctx->db))
-        ly_db_rollback(req->ctx->db);
+    int r;
+    for (int attempt = 1;; attempt++) {
+        r = route->handler(req, resp);
+        /* A handler that failed inside a transaction must not leave it open. */
+        if (req->ctx->db != NULL && ly_db_in_transaction(req->ctx->db))
+            ly_db_rollback(req->ctx->db);
+        /*
+         * InnoDB ends one of two transactions that wait on each other; the
+         * loser's work is rolled back, so running the handler again is safe.
+         */
+        if (r != LY_E_RETRY || resp->status != 0 || attempt == MAX_ATTEMPTS)
+            break;
+        ly_log_info(&req->ctx->log, "retrying after a deadlock (attempt %d)", attempt + 1);
+    }
     if (r != LY_OK && resp->status == 0)
         answer_error(req, resp, oauth, r, NULL);
     if (resp->status == 0)

@@ -184,10 +184,16 @@ int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **o
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     int r = LY_E_INVALID_JSON;
     struct json_object *obj = json_tokener_parse_ex(tok, body.ptr, (int)body.len);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+        /* A number or literal that ends the body: json-c waits for more; a NUL ends it. */
+        obj = json_tokener_parse_ex(tok, "", 1);
+        end = body.len;
+    }
     if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)
         goto out;
     /* RFC 8259 §2: only insignificant whitespace may follow the value. */
-    for (size_t i = json_tokener_get_parse_end(tok); i < body.len; i++) {
+    for (size_t i = end; i < body.len; i++) {
         char c = body.ptr[i];
         if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
             goto out;

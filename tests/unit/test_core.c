@@ -261,6 +261,7 @@ static void test_errors(void **state)
         {LY_E_UNAVAILABLE, 503, "unavailable"},
         {LY_E_INTERNAL, 500, "internal"},
         {LY_E_CRYPTO, 500, "internal"},
+        {LY_E_RETRY, 503, "unavailable"},
         {-999, 500, "internal"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
