@@ -2,8 +2,10 @@
 
 Private servers by default: one MariaDB per session, and one front end per
 (front end, token mode): lighttpd-jwt, lighttpd-opaque, apache-jwt,
-apache-opaque. `--lanyard-url URL` (or LANYARD_E2E_URL) targets a service
-someone else runs instead; tests that need the private parts are skipped.
+apache-opaque (mod_proxy_fcgi to `lanyard --listen`), fcgid-jwt,
+fcgid-opaque (Apache mod_fcgid spawning the workers). `--lanyard-url URL`
+(or LANYARD_E2E_URL) targets a service someone else runs instead; tests that
+need the private parts are skipped.
 
 Environment: LANYARD_BUILDDIR (programs; default: the current directory),
 LANYARD_SRCDIR (schema, etc/; default: two levels above this file),

@@ -6,12 +6,14 @@ AM_TESTS_ENVIRONMENT = LANYARD_BUILDDIR='$(abs_top_builddir)' LANYARD_SRCDIR='$(
 # fd 9 reaches the terminal: run-e2e.sh prints the pytest summary line there
 AM_TESTS_FD_REDIRECT = 9>&2
 
-# the whole folder goes into the tarball (make distcheck runs the suite from it)
+# The whole folder goes into the tarball (make distcheck runs the suite from
+# it). Automake also copies the build tree's tests/e2e (logs, .work): prune.
 EXTRA_DIST += tests/e2e etc/systemd/lanyard.service
 dist-hook: dist-e2e-prune
 dist-e2e-prune:
-	-rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache
-	-find $(distdir)/tests/e2e -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache
+	find $(distdir)/tests/e2e \( -name __pycache__ -o -name '*.log' -o -name '*.trs' \
+	  -o -name .dirstamp -o -name '*.pyc' \) -prune -exec rm -rf {} +
 
 # only the end-to-end suite: make check-e2e [E2E_PYTEST_ARGS="-x -k health"]
 check-e2e: all

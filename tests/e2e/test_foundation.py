@@ -523,10 +523,16 @@ def test_sigterm_parent_finishes_inflight_request(private_worker):
     w = private_worker(1)
     body = json.dumps({"email": unique_email("term"), "password": "wrong-password-123"}).encode()
     with fcgi.connect(w.addr, timeout=15) as s:
+        # a first request on a kept connection proves the child holds it
+        s.sendall(fcgi.begin_request(flags=fcgi.KEEP_CONN)
+                  + fcgi.stream(fcgi.PARAMS, 1, fcgi.encode_params(
+                      fcgi.cgi_params("GET", "/api/health")))
+                  + fcgi.stream(fcgi.STDIN, 1, b""))
+        assert fcgi.read_response(s)[0] == 200
         params = fcgi.cgi_params("POST", SIGNIN, body, "application/json")
         s.sendall(fcgi.begin_request() + fcgi.stream(fcgi.PARAMS, 1, fcgi.encode_params(params))
                   + fcgi.record(fcgi.STDIN, 1, body[:10]))
-        time.sleep(0.5)  # the child has accepted and waits for the rest of the body
+        time.sleep(1.0)  # the child has the request and waits for the rest of the body
         os.kill(w.pid, signal.SIGTERM)
         time.sleep(0.5)
         s.sendall(fcgi.record(fcgi.STDIN, 1, body[10:]) + fcgi.record(fcgi.STDIN, 1))

@@ -7,6 +7,7 @@ and lighttpd code as the test suite, with a fixed port and a state folder
 """
 
 import argparse
+import hashlib
 import os
 import secrets
 import signal
@@ -78,7 +79,13 @@ def up(a):
     if build.missing():
         _say("not built: %s" % ", ".join(build.missing()))
         return 1
-    db = MariaDB(os.path.join(root, "mariadb"), sockdir=root)
+    sockdir = root
+    if len(os.path.join(root, "lanyard.sock-99")) > 100:
+        # unix socket paths are short: a fixed folder under /tmp for a deep checkout
+        sockdir = "/tmp/lanyard-qs-%s" % hashlib.sha1(root.encode()).hexdigest()[:10]
+        os.makedirs(sockdir, mode=0o700, exist_ok=True)
+        _say("quickstart: sockets in %s (the checkout path is long)" % sockdir)
+    db = MariaDB(os.path.join(root, "mariadb"), sockdir=sockdir)
     os.makedirs(db.workdir, exist_ok=True)
     _say("quickstart: MariaDB in %s" % db.datadir)
     db.install()
@@ -110,7 +117,7 @@ def up(a):
                 raise SystemExit(1)
         lt = Lighttpd(workdir=os.path.join(root, "lighttpd"), srcdir=a.srcdir,
                       worker_bin=build.lanyard, lanyard_config=cfg,
-                      fcgi_socket=os.path.join(root, "lanyard.sock"), env=build.env(),
+                      fcgi_socket=os.path.join(sockdir, "lanyard.sock"), env=build.env(),
                       procs=2, port=a.port)
         os.makedirs(lt.workdir, exist_ok=True)
         _say("quickstart: lighttpd on 127.0.0.1:%d (logs in %s)" % (a.port, lt.workdir))

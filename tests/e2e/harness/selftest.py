@@ -38,7 +38,8 @@ def _check(what, cond):
 def run(builddir, srcdir):
     work = os.path.join(os.path.abspath(builddir), "tests", "e2e", ".work", "selftest")
     os.makedirs(work, exist_ok=True)
-    stub = _stub_program(os.path.join(work, "stub-lanyard"))
+    os.makedirs(os.path.join(work, "stub"), exist_ok=True)
+    stub = _stub_program(os.path.join(work, "stub", "lanyard"))  # comm "lanyard", as the real one
     build = Build(builddir, srcdir)
     build.lanyard = stub
     t0 = time.monotonic()
@@ -99,6 +100,25 @@ def run(builddir, srcdir):
             ap.stop()
             lw.stop()
             _check("apache: stopped by PID", pid is None or not pid_alive(pid))
+
+        fd = Apache(workdir=os.path.join(work, "fcgid"), srcdir=srcdir, env=build.env(),
+                    fcgid={"bin": stub, "config": "/nonexistent.yaml", "env": {}})
+        os.makedirs(os.path.join(fd.workdir, "run", "fcgid"), exist_ok=True)
+        if os.geteuid() == 0:
+            import pwd
+            u = pwd.getpwnam("www-data")
+            os.chown(os.path.join(fd.workdir, "run", "fcgid"), u.pw_uid, u.pw_gid)
+        try:
+            fd.start()
+            _check("fcgid: GET /api/health through the snippet is 200",
+                   http_status(fd.url + "/api/health") == 200)
+            _check("fcgid: unknown path reaches the worker (404)",
+                   http_status(fd.url + "/api/nope") == 404)
+            _check("fcgid: a worker runs under Apache's process manager", len(fd.worker_pids()) >= 1)
+        finally:
+            pid = fd.pid
+            fd.stop()
+            _check("fcgid: stopped by PID", pid is None or not pid_alive(pid))
     finally:
         db.stop()
     print("selftest: all parts ok in %.1fs" % (time.monotonic() - t0))

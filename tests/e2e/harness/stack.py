@@ -7,13 +7,14 @@ import secrets
 import shutil
 import tempfile
 import uuid
+import warnings
 
 from .apache import Apache
 from .lanyard import Build, ListenWorker, write_config, write_secret
 from .lighttpd import Lighttpd
 from .mariadb import MariaDB
 
-FRONTENDS = ("lighttpd", "apache")
+FRONTENDS = ("lighttpd", "apache", "fcgid")
 MODES = ("jwt", "opaque")
 ADMIN_EMAIL = "admin@example.com"
 SOCKET_MAX = 100
@@ -40,6 +41,8 @@ class Env:
         self.tmp_sockdir = None
         if len(os.path.join(self.workdir, "lighttpd-opaque.sock-99")) > SOCKET_MAX:
             self.tmp_sockdir = tempfile.mkdtemp(prefix="ly-e2e-", dir="/tmp")
+            warnings.warn("work dir path too long for unix sockets; sockets in %s"
+                          % self.tmp_sockdir)
         self.sockdir = self.tmp_sockdir or self.workdir
         self.asan_dir = os.path.join(self.workdir, "asan")
         self.build = Build(builddir, srcdir, self.asan_dir)
@@ -136,9 +139,16 @@ class Stack:
                                    worker_bin=self.build.lanyard, lanyard_config=self.config_path,
                                    fcgi_socket=os.path.join(self.env.sockdir, self.id + ".sock"),
                                    env=self.build.env(), procs=2, before_start=self._write_config)
-        else:
+        elif self.frontend == "apache":
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=self.build.env(),
                                  before_start=self._start_backend)
+        else:
+            self._share_with_apache_user()
+            env = self.build.env()
+            fcgid = {"bin": self.build.lanyard, "config": self.config_path,
+                     "env": {k: env[k] for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in env}}
+            self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=env, fcgid=fcgid,
+                                 before_start=self._write_config)
         try:
             self.server.start()
         except Exception:
@@ -146,14 +156,31 @@ class Stack:
             raise
         return self
 
+    def _share_with_apache_user(self):
+        """mod_fcgid runs the workers as Apache's user: let it read the secrets
+        (still 0600) and write sanitizer logs and its own state."""
+        if os.geteuid() != 0:
+            return
+        import pwd
+        try:
+            u = pwd.getpwnam("www-data")
+        except KeyError:
+            u = pwd.getpwnam("nobody")
+        for p in (self.env.db_password_file, self.env.key_file):
+            os.chown(p, u.pw_uid, u.pw_gid)
+        os.makedirs(os.path.join(self.dir, "run", "fcgid"), exist_ok=True)
+        os.chown(os.path.join(self.dir, "run", "fcgid"), u.pw_uid, u.pw_gid)
+        os.makedirs(self.env.asan_dir, exist_ok=True)
+        os.chmod(self.env.asan_dir, 0o1777)
+
     def ctl(self, *args, **kw):
         return self.build.ctl(self.config_path, *args, **kw)
 
     def worker_pids(self):
         """PIDs of the lanyard workers serving this front end (by parent PID)."""
-        if self.frontend == "lighttpd":
-            return self.server.worker_pids()
-        return self.listen.worker_pids()
+        if self.frontend == "apache":
+            return self.listen.worker_pids()
+        return self.server.worker_pids()
 
     def frontend_log(self):
         return self.server.error_log() if self.server else ""
