@@ -444,13 +444,14 @@ class CustomStack(hs.Stack):
     """A lighttpd front end whose config differs: extra sections, text edits of
     the generated config, or other generator arguments."""
 
-    def __init__(self, env, mode, name, extra="", edits=(), **cfg_kw):
+    def __init__(self, env, mode, name, extra="", edits=(), issuer=None, **cfg_kw):
         super().__init__(env, "lighttpd", mode)
         self.id = "lighttpd-%s-%s" % (mode, name)
         self.dir = os.path.join(env.workdir, self.id)
         os.makedirs(self.dir, exist_ok=True)
         self.config_path = os.path.join(self.dir, "lanyard.yaml")
         self.extra, self.edits, self.cfg_kw = extra, edits, cfg_kw
+        self.issuer = issuer  # None: the stack's own URL, as generated
 
     def _write_config(self, port):
         self.env.config(self.config_path, public_url="http://127.0.0.1:%d" % port,
@@ -460,6 +461,8 @@ class CustomStack(hs.Stack):
         for old, new in self.edits:
             assert old in text, old
             text = text.replace(old, new)
+        if self.issuer is not None:
+            text = re.sub(r"(?m)^  issuer: .*$", "  issuer: " + self.issuer, text)
         with open(self.config_path, "w") as f:
             f.write(text)
 
@@ -526,3 +529,64 @@ def test_unknown_email_costs_what_a_wrong_password_costs(stack, custom):
             signin(http, known)
     ratio = statistics.median(unknown_times) / statistics.median(wrong_times)
     assert 0.5 < ratio < 2.0, (unknown_times, wrong_times)
+
+
+def _key_edits(env, alg, key_file, previous=()):
+    """Config edits that swap the generated EdDSA key for another one."""
+    old = "    algorithm: EdDSA\n    key_file: %s\n" % env.key_file
+    new = "    algorithm: %s\n    key_file: %s\n" % (alg, key_file)
+    if previous:
+        new += "    previous_key_files: [%s]\n" % ", ".join(previous)
+    return [(old, new)]
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+@pytest.mark.parametrize("alg", ["HS256", "RS256", "ES256", "EdDSA"])
+def test_every_algorithm_end_to_end(stack, custom, alg):
+    need_private(stack)
+    env = stack.env
+    key = os.path.join(env.workdir, "key-%s-%s" % (alg, hs.unique()))
+    env.build.ctl_ok(None, "keygen", "--alg", alg, "--out", key)
+    s = custom("jwt", "alg-" + alg.lower(), edits=_key_edits(env, alg, key))
+    http = Client(s.url)
+    tok = signin(http, s.admin_email, s.admin_password)
+    header, claims, _ = jwt_parts(tok["access_token"])
+    assert header["alg"] == alg and header["typ"] == "at+jwt"
+    assert http.get(ME, headers=bearer(tok["access_token"])).status_code == 200
+    r = http.get(JWKS)
+    if alg == "HS256":
+        assert_problem(r, 404, "not_found", JWKS)  # a shared secret is never published
+    else:
+        assert r.status_code == 200
+        keys = r.json()["keys"]
+        assert [k["alg"] for k in keys] == [alg] and keys[0]["kid"] == header["kid"]
+        assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(keys[0])
+    # A token of another key (the session's EdDSA stack) is refused here.
+    other = signin(Client(stack.url), stack.admin_email, stack.admin_password)["access_token"]
+    if alg != "EdDSA":
+        assert_rejected_token(http.get(ME, headers=bearer(other)))
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_key_rotation_keeps_old_tokens_valid(stack, custom):
+    """Two workers with one issuer: one still on the old key, one rotated
+    (new key_file, the old one in previous_key_files). The rotated worker
+    signs with the new key, accepts tokens of the old one, and publishes both."""
+    need_private(stack)
+    env = stack.env
+    issuer = "https://lanyard.rotation.test"
+    new_key = os.path.join(env.workdir, "key-rotated-%s" % hs.unique())
+    env.build.ctl_ok(None, "keygen", "--alg", "EdDSA", "--out", new_key)
+    before = custom("jwt", "before-rotation", issuer=issuer)
+    after = custom("jwt", "rotated", issuer=issuer,
+                   edits=_key_edits(env, "EdDSA", new_key, [env.key_file]))
+    old = signin(Client(before.url), before.admin_email, before.admin_password)["access_token"]
+    http = Client(after.url)
+    keys = http.get(JWKS).json()["keys"]
+    assert len(keys) == 2 and keys[1]["kid"] == jwt_parts(old)[0]["kid"]
+    new = signin(http, after.admin_email, after.admin_password)["access_token"]
+    assert jwt_parts(new)[0]["kid"] == keys[0]["kid"] != keys[1]["kid"]
+    assert http.get(ME, headers=bearer(new)).status_code == 200
+    assert http.get(ME, headers=bearer(old)).status_code == 200
+    # The worker still on the old key does not know the new one.
+    assert_rejected_token(Client(before.url).get(ME, headers=bearer(new)))
