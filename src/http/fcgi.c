@@ -23,6 +23,7 @@
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/http.h"
+#include "lanyard/mem.h"
 #include "lanyard/router.h"
 
 /*
@@ -267,9 +268,7 @@ static pid_t spawn_worker(struct lanyard_ctx *ctx, int listen_fd)
 
 int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers)
 {
-    pid_t *pids = calloc(workers, sizeof(*pids));
-    if (pids == NULL)
-        return 1;
+    pid_t *pids = ly_xcalloc(workers, sizeof(*pids));
     install_term_handler();
     time_t last_death = 0;
     unsigned quick_deaths = 0;
