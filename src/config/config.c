@@ -1224,18 +1224,44 @@ void ly_config_free(struct ly_config *cfg)
     free(cfg);
 }
 
-/* A YAML double-quoted scalar. */
+/*
+ * The length of the UTF-8 sequence at s that a YAML reader would not take
+ * back raw (YAML 1.1 §5.1, §5.4: C1 controls, the BOM, U+FFFE/U+FFFF are not
+ * printable; NEL, LS and PS are line breaks), with its code point; else 0.
+ */
+static size_t unprintable_utf8(const unsigned char *s, unsigned *cp)
+{
+    if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+        *cp = s[1];
+        return 2;
+    }
+    if ((s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) ||
+        (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) ||
+        (s[0] == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf))) {
+        *cp = (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3fu);
+        return 3;
+    }
+    return 0;
+}
+
+/* A YAML double-quoted scalar that reads back as the same string. */
 static void dump_string(FILE *fp, const char *s)
 {
     fputc('"', fp);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+        unsigned cp = 0;
+        size_t n;
+        if (c == '"' || c == '\\') {
             fprintf(fp, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
+        } else if (c < 0x20 || c == 0x7f) {
             fprintf(fp, "\\x%02x", c);
-        else
+        } else if (c >= 0x80 && (n = unprintable_utf8((const unsigned char *)s, &cp)) > 0) {
+            fprintf(fp, "\\u%04X", cp);
+            s += n - 1;
+        } else {
             fputc(c, fp);
+        }
     }
     fputc('"', fp);
 }

@@ -1,0 +1,39 @@
+/*
+ * fuzz: what every tests/fuzz/fuzz_<parser>.c shares (STYLE 18). A target
+ * defines LLVMFuzzerTestOneInput; libFuzzer drives it (build.sh), or
+ * standalone.c replays a corpus through it (make check).
+ *
+ * FUZZ_CHECK stays active in every build, unlike assert(): a broken
+ * invariant aborts, which both libFuzzer and the replay report.
+ */
+#ifndef LY_FUZZ_H
+#define LY_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lanyard/config.h"
+
+/* One input; returns 0. Called once per input, in any order. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * The worker state of tests/fuzz/ctx.c for mode, built once per process:
+ * a hand-made config, an EdDSA keyset in JWT mode, and a database handle
+ * whose socket does not exist (every call is LY_E_UNAVAILABLE at once).
+ * The caller gives it a fresh arena per input (ly_arena_init/_release).
+ */
+struct lanyard_ctx;
+struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * fuzz_form: percent-decoding and the a=b&c=d readers of the query string
+ * and of x-www-form-urlencoded bodies (ly_percent_decode, ly_form_get,
+ * ly_request_query).
+ *
+ * The input's first line is the name to look up; the rest is the query or
+ * form text. Invariants: decoded output has no NUL, is NUL-terminated, is
+ * no longer than its input and matches a reference decoder; malformed
+ * escapes are refused exactly when the reference refuses them; the lookups
+ * return 0, 1 or LY_E_INVALID_REQUEST, and a value found is no longer than
+ * the text it came from.
+ */
+#include "build-config.h"
+#include "banned.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/err.h"
+#include "lanyard/http.h"
+#include "lanyard/mem.h"
+#include "lanyard/str.h"
+
+#include "fuzz.h"
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Reference decoder into out (room for len bytes); -1 where a decoder must refuse. */
+static long ref_decode(const uint8_t *s, size_t len, bool plus, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        if (c == '%') {
+            if (len - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+                return -1;
+            c = (uint8_t)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        }
+        if (c == 0)
+            return -1;
+        out[n++] = (char)c;
+    }
+    return (long)n;
+}
+
+static void check_decode(struct ly_arena *a, const uint8_t *s, size_t len, bool plus)
+{
+    const char *out = NULL;
+    size_t outlen = (size_t)-1;
+    char *want = ly_xmalloc(len + 1);
+    long n = ref_decode(s, len, plus, want);
+    int r = ly_percent_decode(a, (struct ly_str){(const char *)s, len}, plus, &out, &outlen);
+
+    FUZZ_CHECK(r == 0 || r == -1);
+    FUZZ_CHECK((r == 0) == (n >= 0));
+    if (r == 0) {
+        FUZZ_CHECK(out != NULL && outlen <= len && outlen == (size_t)n);
+        FUZZ_CHECK(strlen(out) == outlen);
+        FUZZ_CHECK(memcmp(out, want, outlen) == 0);
+    } else {
+        FUZZ_CHECK(out == NULL && outlen == (size_t)-1);
+    }
+    free(want);
+}
+
+static void check_lookup(int r, const char *v, size_t textlen)
+{
+    FUZZ_CHECK(r == 0 || r == 1 || r == LY_E_INVALID_REQUEST);
+    if (r == 0)
+        FUZZ_CHECK(v != NULL && strlen(v) <= textlen);
+    else
+        FUZZ_CHECK(v == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct ly_arena arena;
+    const uint8_t *nl = memchr(data, '\n', size);
+    size_t namelen = nl ? (size_t)(nl - data) : 0;
+    struct ly_str text = nl ? (struct ly_str){(const char *)nl + 1, size - namelen - 1}
+                            : (struct ly_str){(const char *)data, size};
+    const char *v = NULL;
+
+    ly_arena_init(&arena, 4096);
+    check_decode(&arena, data, size, false);
+    check_decode(&arena, data, size, true);
+
+    /* A name is a C string: with a NUL in it, only the part before counts. */
+    char *name = ly_arena_strndup(&arena, (const char *)data, namelen);
+    int r = ly_form_get(&arena, text, name, &v);
+    check_lookup(r, v, text.len);
+
+    struct ly_request req;
+    memset(&req, 0, sizeof(req));
+    req.arena = &arena;
+    req.query = text;
+    v = NULL;
+    int r2 = ly_request_query(&req, name, &v);
+    check_lookup(r2, v, text.len);
+    FUZZ_CHECK(r == r2); /* the query and the form are read alike */
+
+    ly_arena_release(&arena);
+    return 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * fuzz_request: one request end to end, as src/http/fcgi.c handle_one()
+ * drives it (ly_request_init, the body rules, ly_router_handle), against a
+ * worker in JWT mode whose database is down.
+ *
+ * The input is CGI parameters, one NAME=value per line, then an empty
+ * line, then the body. "@JWT@" in a parameter becomes a JWT the worker's key
+ * signed, valid now, so handlers behind authentication are reached.
+ * Invariants: every answer has a status in 200..599 and never 500 (an
+ * unhandled path); a body comes with application/json or
+ * application/problem+json and is one JSON value; 503 has Retry-After, 405
+ * has Allow, 401 outside the OAuth endpoints and sign-in has
+ * WWW-Authenticate; no header
+ * value holds CR or LF; the request id is 1-128 token characters.
+ */
+#include "build-config.h"
+#include "banned.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "lanyard/arena.h"
+#include "lanyard/ctx.h"
+#include "lanyard/db.h"
+#include "lanyard/err.h"
+#include "lanyard/http.h"
+#include "lanyard/jwt.h"
+#include "lanyard/router.h"
+#include "lanyard/str.h"
+
+#include "fuzz.h"
+
+#define MAX_ENV 64
+
+static char *fresh_jwt(struct lanyard_ctx *ctx, struct ly_request *req)
+{
+    struct ly_jwt_claims c = {
+        .iss = ctx->cfg->tokens.issuer,
+        .sub = "u-fuzz",
+        .aud = ctx->cfg->tokens.audience,
+        .jti = "jti-fuzz",
+        .client_id = "lanyard",
+        .sid = "s-fuzz",
+        .principal_type = LY_PRINCIPAL_USER,
+        .exp = req->now + 900,
+        .iat = req->now,
+        .nbf = req->now,
+    };
+    char *tok = NULL;
+    FUZZ_CHECK(ly_jwt_sign(ctx->keys, &c, req->arena, &tok) == LY_OK);
+    return tok;
+}
+
+/* One parameter line as a C string (it ends at a NUL, as a CGI parameter does), @JWT@ replaced. */
+static char *param(struct ly_arena *a, const char *s, size_t n, const char *jwt)
+{
+    const char *nul = memchr(s, '\0', n);
+    if (nul != NULL)
+        n = (size_t)(nul - s);
+    const char *mark = memmem(s, n, "@JWT@", 5);
+    if (mark == NULL)
+        return ly_arena_strndup(a, s, n);
+    return ly_arena_printf(a, "%.*s%s%.*s", (int)(mark - s), s, jwt,
+                           (int)(n - (size_t)(mark - s) - 5), mark + 5);
+}
+
+static const char *header(const struct ly_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static bool is_oauth_path(const char *p)
+{
+    return strcmp(p, "/api/auth/v1/token") == 0 || strcmp(p, "/api/auth/v1/device") == 0 ||
+           strcmp(p, "/api/auth/v1/revoke") == 0 || strcmp(p, "/api/auth/v1/introspect") == 0;
+}
+
+static void check_response(const struct ly_request *req, const struct ly_response *resp)
+{
+    FUZZ_CHECK(resp->status >= 200 && resp->status <= 599);
+    if (resp->status == 500) {
+        fprintf(stderr, "500 for %s %s: %.*s\n", req->method, req->raw_path ? req->raw_path : "-",
+                (int)resp->body_len, resp->body ? resp->body : "");
+        FUZZ_CHECK(resp->status != 500);
+    }
+    size_t rid = strlen(req->request_id);
+    FUZZ_CHECK(rid >= 1 && rid <= LY_REQUEST_ID_MAX &&
+               ly_str_is_token_chars((struct ly_str){req->request_id, rid}));
+
+    if (resp->content_type == NULL) {
+        FUZZ_CHECK(resp->body_len == 0);
+        FUZZ_CHECK(resp->status == 204);
+    } else {
+        bool problem = strcmp(resp->content_type, "application/problem+json") == 0;
+        FUZZ_CHECK(problem || strcmp(resp->content_type, "application/json") == 0);
+        FUZZ_CHECK(resp->body != NULL && resp->body_len > 0 && resp->body_len < 1024 * 1024);
+        struct json_tokener *tok = json_tokener_new();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        struct json_object *o = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
+        FUZZ_CHECK(o != NULL && json_tokener_get_parse_end(tok) == resp->body_len);
+        if (problem) {
+            struct json_object *st = NULL;
+            FUZZ_CHECK(json_object_object_get_ex(o, "status", &st) &&
+                       json_object_get_int(st) == resp->status);
+            FUZZ_CHECK(json_object_object_get_ex(o, "code", NULL));
+        }
+        json_object_put(o);
+        json_tokener_free(tok);
+    }
+    if (resp->status == 503)
+        FUZZ_CHECK(header(resp, "Retry-After") != NULL);
+    if (resp->status == 405)
+        FUZZ_CHECK(header(resp, "Allow") != NULL);
+    /* sign-in refusals are 401 without a challenge (SPEC §5.2): no credential was asked for */
+    if (resp->status == 401 && req->raw_path != NULL && !is_oauth_path(req->raw_path) &&
+        strcmp(req->raw_path, "/api/auth/v1/signin") != 0)
+        FUZZ_CHECK(header(resp, "WWW-Authenticate") != NULL);
+    if (req->raw_path != NULL && strncmp(req->raw_path, "/api/auth/v1/", 13) == 0)
+        FUZZ_CHECK(resp->no_store);
+    FUZZ_CHECK(resp->n_headers <= LY_MAX_RESPONSE_HEADERS);
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        FUZZ_CHECK(resp->headers[i].name != NULL && resp->headers[i].value != NULL);
+        FUZZ_CHECK(strpbrk(resp->headers[i].value, "\r\n") == NULL); /* no header injection */
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct lanyard_ctx *ctx = fuzz_ctx(LY_TOKENS_JWT);
+    const char *p = (const char *)data, *end = p + size;
+    char *env[MAX_ENV + 1];
+    size_t n = 0;
+    struct ly_request req;
+    struct ly_response resp;
+
+    ly_arena_init(&ctx->arena, 4096);
+    /* the clock and an arena for the JWT, before the real parse */
+    char *none[] = {NULL};
+    ly_request_init(&req, ctx, none);
+    const char *jwt = fresh_jwt(ctx, &req);
+
+    while (p < end && n < MAX_ENV) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (len == 0) {
+            p++; /* the empty line: the body follows */
+            break;
+        }
+        env[n++] = param(&ctx->arena, p, len, jwt);
+        p += len + (nl != NULL);
+    }
+    env[n] = NULL;
+    struct ly_str rest = {p, (size_t)(end - p)};
+
+    /* as handle_one() in src/http/fcgi.c */
+    memset(&resp, 0, sizeof(resp));
+    int r = ly_request_init(&req, ctx, env);
+    bool too_large = false;
+    if (r != LY_OK) {
+        FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
+        ly_response_problem(&req, &resp, r, "the request is malformed", NULL);
+    } else if (req.content_length > ctx->cfg->server.max_body) {
+        too_large = true;
+    } else if (req.content_length > 0) {
+        if (req.content_length > rest.len) {
+            ly_response_problem(&req, &resp, LY_E_INVALID_REQUEST, "the request body is truncated",
+                                NULL);
+            r = LY_E_INVALID_REQUEST;
+        } else {
+            char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
+            memcpy(buf, rest.ptr, (size_t)req.content_length);
+            buf[req.content_length] = '\0';
+            req.body = (struct ly_str){buf, (size_t)req.content_length};
+        }
+    }
+    if (r == LY_OK)
+        ly_router_handle(&req, &resp, too_large);
+    else if (strncmp(req.raw_path, "/api/auth/v1/", 13) == 0)
+        resp.no_store = true;
+    check_response(&req, &resp);
+    if (getenv("FUZZ_VERBOSE") != NULL) /* for corpus work: what each input reached */
+        fprintf(stderr, "%d %s %.*s\n", resp.status, req.raw_path, (int)resp.body_len,
+                resp.body ? resp.body : "");
+    FUZZ_CHECK(ctx->db == NULL || !ly_db_in_transaction(ctx->db));
+
+    ly_arena_release(&ctx->arena);
+    return 0;
+}
