@@ -22,10 +22,14 @@
 #include "lanyard/users.h"
 #include "lanyard/validate.h"
 
-/* The one answer to every failed sign-in, whatever failed (SPEC §5.2). */
+/*
+ * The one answer to every failed sign-in, whatever failed (SPEC §5.2). RFC
+ * 9110 §15.5.2 wants a challenge on every 401: the API's scheme is Bearer.
+ */
 static void signin_refused(struct ly_request *req, struct ly_response *resp)
 {
     ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, "invalid e-mail or password", NULL);
+    ly_response_header(resp, "WWW-Authenticate", "Bearer realm=\"lanyard\"");
 }
 
 int ly_api_signin(struct ly_request *req, struct ly_response *resp)
