@@ -19,6 +19,7 @@
 #include "lanyard/page.h"
 
 struct ly_db;
+struct ly_user;
 
 enum ly_role { LY_ROLE_NONE = 0, LY_ROLE_MEMBER = 1, LY_ROLE_ADMIN = 2, LY_ROLE_OWNER = 3 };
 
@@ -49,11 +50,12 @@ const char *ly_role_name(enum ly_role role); /* "owner", "admin", "member" */
 enum ly_role ly_role_parse(const char *s);   /* LY_ROLE_NONE when unknown */
 
 /*
- * The organizations user_id belongs to, with its role, ordered by name.
- * *out in a. LY_OK or a database error.
+ * The user user_id (password_hash not read) and the organizations they
+ * belong to with their role, ordered by name, in one query (for /me).
+ * LY_E_NOT_FOUND when there is no such user. Everything in a.
  */
-int ly_orgs_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
-                    struct ly_org_membership **out, size_t *n);
+int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                     struct ly_user *user, struct ly_org_membership **out, size_t *n);
 
 /*
  * Create organization name (display_name may be NULL) with owner_user_id as

@@ -36,12 +36,10 @@ static int me_user(struct ly_request *req, struct ly_response *resp, const struc
     struct ly_user u;
     struct ly_org_membership *orgs = NULL;
     size_t n = 0;
-    int r = ly_users_get(req->ctx->db, req->arena, p->id, &u);
+    int r = ly_orgs_identity(req->ctx->db, req->arena, p->id, &u, &orgs, &n);
     if (r == LY_E_NOT_FOUND || (r == LY_OK && u.disabled))
         return LY_E_INVALID_TOKEN;
     if (r != LY_OK)
-        return r;
-    if ((r = ly_orgs_of_user(req->ctx->db, req->arena, u.id, &orgs, &n)) != LY_OK)
         return r;
     struct json_object *o = json_object_new_object();
     struct json_object *user = json_object_new_object();

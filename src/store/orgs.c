@@ -7,6 +7,7 @@
 
 #include "lanyard/db.h"
 #include "lanyard/err.h"
+#include "lanyard/users.h"
 #include "lanyard/validate.h"
 
 #define ORG_ID_LEN 12 /* "org-" + 12 base32 */
@@ -64,26 +65,47 @@ static void row_to_org(const struct ly_db_result *r, size_t row, struct ly_org *
     o->member_count = ly_db_int(r, row, 5, 0);
 }
 
-int ly_orgs_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
-                    struct ly_org_membership **out, size_t *n)
+int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                     struct ly_user *user, struct ly_org_membership **out, size_t *n)
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(user_id)};
+    /*
+     * SPEC §6: /me costs at most two indexed queries, and an opaque token's
+     * lookup is already one; so the user and their organizations come in one.
+     */
     int r = ly_db_exec(db, a,
-                       "SELECT o.name, o.display_name, m.role FROM memberships m"
-                       " JOIN organizations o ON o.id = m.org_id"
-                       " WHERE m.user_id = ? ORDER BY o.name",
+                       "SELECT u.id, u.email, u.display_name, u.platform_admin, u.disabled,"
+                       " UNIX_TIMESTAMP(u.created_at), UNIX_TIMESTAMP(u.updated_at),"
+                       " o.name, o.display_name, m.role"
+                       " FROM users u LEFT JOIN memberships m ON m.user_id = u.id"
+                       " LEFT JOIN organizations o ON o.id = m.org_id"
+                       " WHERE u.id = ? ORDER BY o.name",
                        p, 1, &res);
     if (r != LY_OK)
         return r;
+    if (res.n_rows == 0)
+        return LY_E_NOT_FOUND;
     struct ly_org_membership *list = ly_arena_zalloc(a, sizeof(*list) * (res.n_rows + 1));
+    size_t count = 0;
     for (size_t i = 0; i < res.n_rows; i++) {
-        list[i].name = ly_db_str(&res, i, 0);
-        list[i].display_name = ly_db_str(&res, i, 1);
-        list[i].role = ly_role_parse(ly_db_str(&res, i, 2));
+        if (ly_db_str(&res, i, 7) == NULL)
+            continue; /* the one row of a user without organizations */
+        list[count].name = ly_db_str(&res, i, 7);
+        list[count].display_name = ly_db_str(&res, i, 8);
+        list[count].role = ly_role_parse(ly_db_str(&res, i, 9));
+        count++;
     }
+    user->id = ly_db_str(&res, 0, 0);
+    user->email = ly_db_str(&res, 0, 1);
+    user->display_name = ly_db_str(&res, 0, 2);
+    user->password_hash = NULL;
+    user->platform_admin = ly_db_int(&res, 0, 3, 0) != 0;
+    user->disabled = ly_db_int(&res, 0, 4, 1) != 0;
+    user->created_at = ly_db_int(&res, 0, 5, 0);
+    user->updated_at = ly_db_int(&res, 0, 6, 0);
     *out = list;
-    *n = res.n_rows;
+    *n = count;
     return LY_OK;
 }
 

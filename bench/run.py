@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""Lanyard's speed against the bare FastCGI floor, measured in the same run.
+
+    bench/run.py [--builddir build] [--quick] [--rounds N] [--duration S] ...
+
+Builds nothing. Starts one private MariaDB and three private lighttpd servers
+on 127.0.0.1, all with the same lighttpd settings (the shipped
+etc/lighttpd/lanyard.conf: mod_fastcgi, bin-path, max-procs 2, a unix
+socket). They spawn, in turn, bench/fcgi_floor (the floor), lanyard in jwt
+mode and lanyard in opaque mode. It then runs wrk against each endpoint in
+interleaved rounds, so that the noise of a shared machine hits every target
+alike, and prints a Markdown table of medians and ratios to the floor (also
+written to bench/results/<timestamp>.md). See bench/README.md.
+
+Everything the servers need (MariaDB, configs, lanyardctl keygen, migrate,
+bootstrap, starting and stopping by PID) comes from the end-to-end harness,
+tests/e2e/harness/, which is imported, not copied.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.dont_write_bytecode = True  # nothing written to the source tree
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.dirname(BENCH_DIR)
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "e2e"))
+
+from harness.lighttpd import Lighttpd  # noqa: E402
+from harness.proc import StartError  # noqa: E402
+from harness.stack import Env  # noqa: E402
+
+DEFAULT_SCRYPT_N = 32768  # SPEC §2's default: the cost a real deployment pays
+PROCS = 2                 # lighttpd max-procs, the same for every target
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# (id, server, method, path, credential, what it measures). The order of the
+# rows is the order of the table; each round runs them in a rotated order.
+ENDPOINTS = [
+    ("floor", "floor", "GET", "/", None,
+     "bench/fcgi_floor: lighttpd + FastCGI, fixed body, no parsing, no DB"),
+    ("health", "jwt", "GET", "/api/health", None,
+     "router + one DB round trip (`SELECT 1`)"),
+    ("me-jwt", "jwt", "GET", "/api/org/v1/me", "jwt",
+     "JWT verify (EdDSA) + user + memberships"),
+    ("me-opaque", "opaque", "GET", "/api/org/v1/me", "opaque",
+     "token lookup by SHA-256 + user + memberships"),
+]
+SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None,
+          "scrypt verify + session, refresh and access token (writes)")
+
+
+def say(msg=""):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- HTTP with the standard library ---------------------------------------
+
+def http(method, url, body=None, token=None, expect=(200,)):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode(errors="replace")
+    if status not in expect:
+        raise RuntimeError("%s %s: %d %s" % (method, url, status, text[:300]))
+    return json.loads(text) if text else None
+
+
+# --- process accounting ------------------------------------------------------
+
+def cpu_ticks(pids):
+    """utime + stime of the given processes, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            total += int(rest[11]) + int(rest[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def db_counters(mariadb):
+    rows = mariadb.sql("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                       "('Com_stmt_execute', 'Com_stmt_prepare', 'Com_select')")
+    return {name: int(value) for name, value in rows}
+
+
+# --- wrk ----------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def to_ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+
+def parse_wrk(out):
+    r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+         "non2xx": 0, "sock_errors": 0}
+    for pct in ("50", "99"):
+        m = re.search(r"^\s+%s(?:\.000)?%%\s+(\S+)" % pct, out, re.M)
+        r["p" + pct] = to_ms(m.group(1)) if m else float("nan")
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        r["sock_errors"] = sum(int(x) for x in m.groups())
+    return r
+
+
+def find_wrk():
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("bench: wrk is missing; apt-get install wrk")
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("bench: wrk not found (Debian: apt-get install wrk)")
+    return path
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.wrk = find_wrk()
+        self.env = None
+        self.servers = {}
+        self.tokens = {}
+        self.lua = {}
+
+    # --- set-up ---------------------------------------------------------
+
+    def start(self):
+        a = self.a
+        env = Env(a.builddir, SRCDIR, a.workdir)
+        scrypt_n = a.scrypt_n
+        base_config = env.config
+
+        def config(path, **kw):  # every config the harness writes, with our scrypt N
+            kw.setdefault("scrypt_n", scrypt_n)
+            kw.setdefault("log_level", a.log_level)
+            return base_config(path, **kw)
+        env.config = config
+        self.env = env
+        missing = env.build.missing()
+        if not os.access(self.floor_bin, os.X_OK):
+            missing.append(self.floor_bin)
+        if missing:
+            raise SystemExit("bench: not built: %s (make -C %s)" % (", ".join(missing), a.builddir))
+
+        say("bench: MariaDB in %s" % env.mariadb.datadir)
+        env.start_database()
+        env.prepare()  # key, schema, the first administrator (hashed with scrypt_n)
+
+        self.servers["floor"] = self._lighttpd("floor", self.floor_bin, os.devnull, None)
+        for mode in ("jwt", "opaque"):
+            cfg = os.path.join(env.workdir, mode, "lanyard.yaml")
+
+            def write(port, cfg=cfg, mode=mode):
+                env.config(cfg, public_url="http://127.0.0.1:%d" % port, mode=mode)
+            self.servers[mode] = self._lighttpd(mode, env.build.lanyard, cfg, write)
+        for name, srv in self.servers.items():
+            say("bench: %-6s lighttpd PID %d on %s, workers %s" %
+                (name, srv.pid, srv.url, srv.worker_pids()))
+        self._prepare_identities()
+
+    @property
+    def floor_bin(self):
+        return os.path.join(self.a.builddir, "bench", "fcgi_floor")
+
+    def _lighttpd(self, name, worker_bin, config, before_start):
+        workdir = os.path.join(self.env.workdir, name)
+        os.makedirs(workdir, exist_ok=True)
+        for log in ("lighttpd.out", "access.log"):  # a line per request: start afresh
+            if os.path.exists(os.path.join(workdir, log)):
+                os.unlink(os.path.join(workdir, log))
+        srv = Lighttpd(workdir=workdir, srcdir=SRCDIR, worker_bin=worker_bin,
+                       lanyard_config=config,
+                       fcgi_socket=os.path.join(self.env.sockdir, "bench-%s.sock" % name),
+                       env=self.env.build.env(), procs=PROCS,
+                       ready_path="/" if name == "floor" else "/api/health",
+                       before_start=before_start)
+        return srv.start()
+
+    def _prepare_identities(self):
+        """Through the API: the admin signs in, makes an organization and a
+        user who is a member of it; that user signs in on both stacks."""
+        jwt_url, opaque_url = self.servers["jwt"].url, self.servers["opaque"].url
+        admin = http("POST", jwt_url + "/api/auth/v1/signin",
+                     {"email": self.env.admin_email, "password": self.env.admin_password})
+        org = "bench-" + secrets.token_hex(4)
+        http("POST", jwt_url + "/api/org/v1/orgs", {"name": org, "display_name": "Bench"},
+             admin["access_token"], expect=(201,))
+        self.email = "bench-%s@example.com" % secrets.token_hex(4)
+        self.password = secrets.token_urlsafe(18)
+        http("POST", jwt_url + "/api/org/v1/users",
+             {"email": self.email, "password": self.password, "display_name": "Bench User"},
+             admin["access_token"], expect=(201,))
+        http("PUT", "%s/api/org/v1/orgs/%s/members/%s" % (jwt_url, org, self.email),
+             {"role": "member"}, admin["access_token"], expect=(200, 201))
+        self.tokens_at = time.monotonic()
+        self._sign_in_user()
+        me = http("GET", jwt_url + "/api/org/v1/me", token=self.tokens["jwt"])
+        assert me["credential"]["format"] == "jwt" and len(me["organizations"]) == 1, me
+        me = http("GET", opaque_url + "/api/org/v1/me", token=self.tokens["opaque"])
+        assert me["credential"]["format"] == "opaque" and len(me["organizations"]) == 1, me
+        rows = self.env.mariadb.sql("SELECT SUBSTRING_INDEX(password_hash, '$', 3) FROM "
+                                    "lanyard.users WHERE email = '%s'" % self.email)
+        self.hash_params = rows[0][0] if rows else "?"
+        body = json.dumps({"email": self.email, "password": self.password})
+        self.lua["signin"] = self._lua("signin", 'wrk.method = "POST"\n'
+                                       'wrk.headers["Content-Type"] = "application/json"\n'
+                                       'wrk.body = %s\n' % json.dumps(body))
+
+    def _sign_in_user(self):
+        for mode in ("jwt", "opaque"):
+            t = http("POST", self.servers[mode].url + "/api/auth/v1/signin",
+                     {"email": self.email, "password": self.password})
+            self.tokens[mode] = t["access_token"]
+        self.tokens_at = time.monotonic()
+
+    def _lua(self, name, text):
+        path = os.path.join(self.env.workdir, "%s.lua" % name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def stop(self):
+        for srv in self.servers.values():
+            srv.stop()
+        self.servers.clear()
+        if self.env is not None:
+            self.env.close()
+
+    # --- one measurement ----------------------------------------------------
+
+    def run(self, endpoint, duration, connections=None):
+        eid, server, method, path, cred = endpoint[:5]
+        a = self.a
+        if cred and time.monotonic() - self.tokens_at > 600:
+            self._sign_in_user()  # access tokens live 15 minutes
+        srv = self.servers[server]
+        argv = [self.wrk, "-t%d" % a.threads, "-c%d" % (connections or a.connections),
+                "-d%ds" % duration, "--latency"]
+        if cred:
+            argv += ["-H", "Authorization: Bearer " + self.tokens[cred]]
+        if method != "GET":
+            argv += ["-s", self.lua[eid]]
+        argv.append(srv.url + path)
+        workers = srv.worker_pids()
+        pids = {"workers": workers, "lighttpd": [srv.pid], "mariadbd": [self.env.mariadb.pid]}
+        db0 = db_counters(self.env.mariadb)
+        cpu0 = {k: cpu_ticks(v) for k, v in pids.items()}
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=duration + 60).stdout
+        cpu1 = {k: cpu_ticks(v) for k, v in pids.items()}
+        db1 = db_counters(self.env.mariadb)
+        try:
+            r = parse_wrk(out)
+        except AttributeError:
+            raise RuntimeError("cannot read wrk's output:\n" + out)
+        n = max(r["requests"], 1)
+        for k in pids:
+            r["cpu_" + k] = (cpu1[k] - cpu0[k]) / CLK_TCK * 1e6 / n
+        # the SHOW STATUS itself is one Com_select, not a prepared statement
+        r["stmts"] = (db1["Com_stmt_execute"] - db0["Com_stmt_execute"]) / n
+        r["prepares"] = db1["Com_stmt_prepare"] - db0["Com_stmt_prepare"]
+        r["restarts"] = sorted(srv.worker_pids()) != sorted(workers)
+        return r
+
+
+# --- the report ---------------------------------------------------------------
+
+def med(rs, key):
+    return statistics.median(r[key] for r in rs)
+
+
+def fmt_ms(v):
+    return "%.2f ms" % v if v < 100 else "%.0f ms" % v
+
+
+def context_lines(a, bench):
+    def cmd(argv):
+        try:
+            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, cwd=SRCDIR, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commit = cmd(["git", "rev-parse", "--short", "HEAD"]) or "?"
+    dirty = " (with uncommitted changes)" if cmd(["git", "status", "--porcelain", "-uno"]) else ""
+    cflags = "?"
+    try:
+        with open(os.path.join(a.builddir, "Makefile")) as f:
+            m = re.search(r"^CFLAGS = (.*)$", f.read(), re.M)
+            cflags = m.group(1) if m else "?"
+    except OSError:
+        pass
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            model = m.group(1) if m else ""
+    except OSError:
+        pass
+    lighttpd_v = cmd(["lighttpd", "-v"]).split(" ")[0] or "lighttpd"
+    return [
+        "- commit `%s`%s; build `%s` (CFLAGS `%s`%s)" % (
+            commit, dirty, os.path.relpath(a.builddir, SRCDIR), cflags,
+            ", **sanitizers: not representative**" if sanitized(a.builddir) else ""),
+        "- machine: %d CPUs (%s), %s; load average before the run: %s" % (
+            os.cpu_count(), model, platform.release(), a.load_before),
+        "- %s, mod_fastcgi `bin-path`, `max-procs` %d, unix socket, for all three targets; "
+        "lanyard `log.level: %s`" % (lighttpd_v, PROCS, a.log_level),
+        "- `wrk -t%d -c%d -d%ds --latency`, %d rounds, interleaved (order rotated each round), "
+        "after a %ds warm-up of each" % (a.threads, a.connections, a.duration, a.rounds, a.warmup),
+        "- the user has 1 organization; the password hash is `%s` (N=%d)" % (
+            bench.hash_params, a.scrypt_n),
+    ]
+
+
+def sanitized(builddir):
+    try:
+        with open(os.path.join(builddir, "build-config.h")) as f:
+            return re.search(r"^#define LY_SANITIZE 1", f.read(), re.M) is not None
+    except OSError:
+        return False
+
+
+def report(a, bench, results, signin, started, elapsed):
+    floor = med(results["floor"], "rps")
+    lines = ["# Lanyard bench, %s" % started, ""]
+    lines += context_lines(a, bench)
+    lines += ["", "| endpoint | measures | req/s (median) | min–max | vs floor | p50 | p99 | "
+              "worker CPU µs/req | lighttpd CPU µs/req | mariadbd CPU µs/req | DB stmts/req "
+              "| errors |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for ep in ENDPOINTS:
+        rs = results[ep[0]]
+        lines.append(row(ep, rs, floor))
+    if signin:
+        lines += ["", "Sign-in is bound by scrypt (N=%d, r=8, p=1: about %d MiB and most of the "
+                  "time per request); measured apart, never mixed with the rows above. "
+                  "`wrk -c%d`, %d × %ds." % (a.scrypt_n, 128 * a.scrypt_n * 8 // (1 << 20),
+                                             a.signin_connections, a.signin_rounds,
+                                             a.signin_duration),
+                  "", "| endpoint | measures | req/s (median) | min–max | p50 | p99 | "
+                  "worker CPU µs/req | mariadbd CPU µs/req | DB stmts/req | errors |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  row(SIGNIN, signin, None)]
+    prepares = sum(r["prepares"] for rs in list(results.values()) + [signin] for r in rs)
+    lines += ["", "Statements prepared while measuring (after the warm-up): %d "
+              "(0 means every worker reuses its prepared statements)." % prepares]
+    lines += ["", "Whole run: %.0f s. Ratios compare medians taken in the same run on the same "
+              "machine; absolute numbers from a shared machine mean little on their own." % elapsed,
+              ""]
+    return "\n".join(lines)
+
+
+def row(ep, rs, floor):
+    eid, _server, method, path, _cred, what = ep
+    errors = sum(r["non2xx"] + r["sock_errors"] for r in rs)
+    restarts = sum(1 for r in rs if r["restarts"])
+    err = str(errors) + (" (worker restarted)" if restarts else "")
+    rps = med(rs, "rps")
+    cells = ["`%s %s`%s" % (method, path, " (%s)" % eid.split("-")[1] if "-" in eid else ""),
+             what, "%.0f" % rps,
+             "%.0f–%.0f" % (min(r["rps"] for r in rs), max(r["rps"] for r in rs))]
+    if floor is not None:
+        cells.append("%.2f" % (rps / floor))
+    cells += [fmt_ms(med(rs, "p50")), fmt_ms(med(rs, "p99")), "%.0f" % med(rs, "cpu_workers")]
+    if floor is not None:
+        cells.append("%.0f" % med(rs, "cpu_lighttpd"))
+    cells += ["%.0f" % med(rs, "cpu_mariadbd"),
+              "%.2f" % med(rs, "stmts") if eid != "floor" else "–", err]
+    return "| " + " | ".join(cells) + " |"
+
+
+# --- main ---------------------------------------------------------------------
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="Lanyard against the bare FastCGI floor (wrk).")
+    ap.add_argument("--builddir", default="build",
+                    help="build tree with lanyard, lanyardctl, bench/fcgi_floor (default ./build)")
+    ap.add_argument("--workdir", help="data dirs, configs, logs (default BUILDDIR/bench/.work)")
+    ap.add_argument("--results-dir", default=os.path.join(BENCH_DIR, "results"))
+    ap.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--duration", type=int, help="seconds per wrk run")
+    ap.add_argument("--warmup", type=int)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--no-signin", dest="signin", action="store_false",
+                    help="skip the (scrypt-bound) sign-in measurement")
+    ap.add_argument("--signin-rounds", type=int)
+    ap.add_argument("--signin-duration", type=int)
+    ap.add_argument("--signin-connections", type=int, default=2)
+    ap.add_argument("--scrypt-n", type=int, default=DEFAULT_SCRYPT_N)
+    ap.add_argument("--log-level", default="info", choices=("error", "warn", "info", "debug"),
+                    help="lanyard's log.level (default info, one line per request)")
+    a = ap.parse_args(argv)
+    quick = a.quick
+    for key, full, short in (("rounds", 5, 3), ("duration", 10, 3), ("warmup", 2, 1),
+                             ("signin_rounds", 2, 1), ("signin_duration", 5, 2)):
+        if getattr(a, key) is None:
+            setattr(a, key, short if quick else full)
+    if a.threads > a.connections:
+        ap.error("--threads must not exceed --connections")
+    a.builddir = os.path.abspath(a.builddir)
+    a.workdir = os.path.abspath(a.workdir or os.path.join(a.builddir, "bench", ".work"))
+    a.load_before = "%.2f %.2f %.2f" % os.getloadavg()
+    return a
+
+
+def main(argv):
+    a = parse_args(argv)
+    t0 = time.monotonic()
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    planned = len(ENDPOINTS) * (a.warmup + a.rounds * a.duration)
+    if a.signin:
+        planned += a.warmup + a.signin_rounds * a.signin_duration
+    say("bench: %d s of wrk planned, plus start-up" % planned)
+    if sanitized(a.builddir):
+        say("bench: warning: %s is a sanitizer build; the numbers will not be representative"
+            % a.builddir)
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_term)
+
+    bench = Bench(a)
+    results = {ep[0]: [] for ep in ENDPOINTS}
+    signin = []
+    try:
+        bench.start()
+        for ep in ENDPOINTS:
+            bench.run(ep, a.warmup)
+        for rnd in range(a.rounds):
+            k = rnd % len(ENDPOINTS)
+            order = ENDPOINTS[k:] + ENDPOINTS[:k]
+            for ep in order:
+                r = bench.run(ep, a.duration)
+                results[ep[0]].append(r)
+            say("bench: round %d/%d: %s" % (rnd + 1, a.rounds, ", ".join(
+                "%s %.0f/s" % (ep[0], results[ep[0]][-1]["rps"]) for ep in ENDPOINTS)))
+        if a.signin:
+            bench.run(SIGNIN, a.warmup, a.signin_connections)  # each worker prepares its own
+            for rnd in range(a.signin_rounds):
+                signin.append(bench.run(SIGNIN, a.signin_duration, a.signin_connections))
+            say("bench: signin: %s" % ", ".join("%.1f/s" % r["rps"] for r in signin))
+    except StartError as e:
+        say("bench: %s" % e)
+        return 1
+    finally:
+        bench.stop()
+    text = report(a, bench, results, signin, started, time.monotonic() - t0)
+    print(text)
+    path = None
+    for d in (a.results_dir, os.path.join(a.builddir, "bench", "results")):
+        try:
+            os.makedirs(d, exist_ok=True)
+            path = os.path.join(d, started.replace(":", "") + ".md")
+            with open(path, "w") as f:
+                f.write(text)
+            break
+        except OSError:
+            path = None
+    say("bench: written to %s" % path if path else "bench: could not write the results file")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
