@@ -117,3 +117,22 @@ struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode)
     ready[i] = true;
     return ctx;
 }
+
+char *fuzz_fresh_jwt(struct lanyard_ctx *ctx, struct ly_arena *a, int64_t now)
+{
+    struct ly_jwt_claims c = {
+        .iss = ctx->cfg->tokens.issuer,
+        .sub = "u-fuzz",
+        .aud = ctx->cfg->tokens.audience,
+        .jti = "jti-fuzz",
+        .client_id = "lanyard",
+        .sid = "s-fuzz",
+        .principal_type = LY_PRINCIPAL_USER,
+        .exp = now + 900,
+        .iat = now,
+        .nbf = now,
+    };
+    char *tok = NULL;
+    FUZZ_CHECK(ly_jwt_sign(ctx->keys, &c, a, &tok) == LY_OK);
+    return tok;
+}

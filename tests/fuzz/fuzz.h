@@ -36,4 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct lanyard_ctx;
 struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode);
 
+/* A user's JWT signed with ctx's key, valid at now, in a (for @JWT@ in inputs). */
+struct ly_arena;
+char *fuzz_fresh_jwt(struct lanyard_ctx *ctx, struct ly_arena *a, int64_t now);
+
 #endif

@@ -34,26 +34,6 @@
 
 #define HDR "HTTP_AUTHORIZATION="
 
-/* A JWT the worker's key signed, valid now. */
-static char *fresh_jwt(struct lanyard_ctx *ctx, struct ly_request *req)
-{
-    struct ly_jwt_claims c = {
-        .iss = ctx->cfg->tokens.issuer,
-        .sub = "u-fuzz",
-        .aud = ctx->cfg->tokens.audience,
-        .jti = "jti-fuzz",
-        .client_id = "lanyard",
-        .sid = "s-fuzz",
-        .principal_type = LY_PRINCIPAL_USER,
-        .exp = req->now + 900,
-        .iat = req->now,
-        .nbf = req->now,
-    };
-    char *tok = NULL;
-    FUZZ_CHECK(ly_jwt_sign(ctx->keys, &c, req->arena, &tok) == LY_OK);
-    return tok;
-}
-
 /* The header value, with the first "@JWT@" replaced by jwt, as "HTTP_AUTHORIZATION=…". */
 static char *header_line(struct ly_arena *a, const char *v, size_t n, const char *jwt)
 {
@@ -111,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/org/v1/me", NULL, NULL};
     struct ly_request req;
     FUZZ_CHECK(ly_request_init(&req, ctx, env) == LY_OK);
-    const char *jwt = sign && ctx->keys ? fresh_jwt(ctx, &req) : NULL;
+    const char *jwt = sign && ctx->keys ? fuzz_fresh_jwt(ctx, req.arena, req.now) : NULL;
     if (!absent)
         env[2] = header_line(req.arena, v, n, jwt);
     if (ly_request_init(&req, ctx, env) != LY_OK) {

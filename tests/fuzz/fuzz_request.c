@@ -34,25 +34,6 @@
 
 #define MAX_ENV 64
 
-static char *fresh_jwt(struct lanyard_ctx *ctx, struct ly_request *req)
-{
-    struct ly_jwt_claims c = {
-        .iss = ctx->cfg->tokens.issuer,
-        .sub = "u-fuzz",
-        .aud = ctx->cfg->tokens.audience,
-        .jti = "jti-fuzz",
-        .client_id = "lanyard",
-        .sid = "s-fuzz",
-        .principal_type = LY_PRINCIPAL_USER,
-        .exp = req->now + 900,
-        .iat = req->now,
-        .nbf = req->now,
-    };
-    char *tok = NULL;
-    FUZZ_CHECK(ly_jwt_sign(ctx->keys, &c, req->arena, &tok) == LY_OK);
-    return tok;
-}
-
 /* One parameter line as a C string (it ends at a NUL, as a CGI parameter does), @JWT@ replaced. */
 static char *param(struct ly_arena *a, const char *s, size_t n, const char *jwt)
 {
@@ -142,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the clock and an arena for the JWT, before the real parse */
     char *none[] = {NULL};
     ly_request_init(&req, ctx, none);
-    const char *jwt = fresh_jwt(ctx, &req);
+    const char *jwt = fuzz_fresh_jwt(ctx, req.arena, req.now);
 
     while (p < end && n < MAX_ENV) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -9,8 +9,7 @@ import os
 import pwd
 import shutil
 
-from .proc import (PortInUse, Server, StartError, children, http_status, port_open,
-                   with_free_port)
+from .proc import Server, StartError, children, read_log, start_front_end, with_free_port
 
 MODULES = ("mpm_event", "authz_core", "authz_host", "headers", "setenvif", "env",
            "proxy", "proxy_fcgi")
@@ -140,26 +139,12 @@ class Apache:
         srv = Server("apache2", [_apache_bin(), "-d", self.workdir, "-f", self.conf_path,
                                  "-DFOREGROUND"], os.path.join(self.workdir, "apache2.out"),
                      env=self.env)
-        srv.start()
         self.server, self.port = srv, port
-        try:
-            srv.wait_until(lambda: port_open(port), timeout, "127.0.0.1:%d" % port)
-            srv.wait_until(lambda: http_status(self.url + self.ready_path) == 200, timeout,
-                           "GET %s to answer 200" % self.ready_path)
-        except StartError as e:
-            srv.stop()
-            log = self.error_log()
-            if "address already in use" in (str(e) + log).lower():
-                raise PortInUse(str(e))
-            raise StartError("%s\n--- error.log ---\n%s" % (e, log[-4000:]))
+        start_front_end(srv, port, self.url, self.ready_path, timeout, self.error_log)
         return self
 
     def error_log(self):
-        try:
-            with open(os.path.join(self.workdir, "error.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(os.path.join(self.workdir, "error.log"))
 
     def worker_pids(self):
         """mod_fcgid: the lanyard processes under Apache's process manager."""

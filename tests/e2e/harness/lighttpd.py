@@ -5,7 +5,7 @@ etc/lighttpd/lanyard.conf as a user would."""
 import os
 import shutil
 
-from .proc import PortInUse, Server, StartError, children, port_open, http_status, with_free_port
+from .proc import Server, StartError, children, read_log, start_front_end, with_free_port
 
 
 def _lighttpd_bin():
@@ -84,26 +84,12 @@ class Lighttpd:
                 os.unlink(os.path.join(sockdir, name))
         srv = Server("lighttpd", [_lighttpd_bin(), "-D", "-f", self.conf_path],
                      os.path.join(self.workdir, "lighttpd.out"), env=self.env)
-        srv.start()
         self.server, self.port = srv, port
-        try:
-            srv.wait_until(lambda: port_open(port), timeout, "127.0.0.1:%d" % port)
-            srv.wait_until(lambda: http_status(self.url + self.ready_path) == 200, timeout,
-                           "GET %s to answer 200" % self.ready_path)
-        except StartError as e:
-            srv.stop()
-            log = self.error_log()
-            if "address already in use" in (str(e) + log).lower():
-                raise PortInUse(str(e))
-            raise StartError("%s\n--- error.log ---\n%s" % (e, log[-4000:]))
+        start_front_end(srv, port, self.url, self.ready_path, timeout, self.error_log)
         return self
 
     def error_log(self):
-        try:
-            with open(os.path.join(self.workdir, "error.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(os.path.join(self.workdir, "error.log"))
 
     def worker_pids(self):
         """The lanyard processes lighttpd spawned (its children)."""

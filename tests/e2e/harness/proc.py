@@ -190,6 +190,32 @@ class Server:
         return rc
 
 
+def start_front_end(srv, port, url, ready_path, timeout, error_log):
+    """Start a web server and wait until it answers GET ready_path with 200.
+    A failed start is stopped; a port taken meanwhile raises PortInUse (so
+    with_free_port tries another), anything else StartError with the log."""
+    srv.start()
+    try:
+        srv.wait_until(lambda: port_open(port), timeout, "127.0.0.1:%d" % port)
+        srv.wait_until(lambda: http_status(url + ready_path) == 200, timeout,
+                       "GET %s to answer 200" % ready_path)
+    except StartError as e:
+        srv.stop()
+        log = error_log()
+        if "address already in use" in (str(e) + log).lower():
+            raise PortInUse(str(e))
+        raise StartError("%s\n--- error.log ---\n%s" % (e, log[-4000:]))
+
+
+def read_log(path):
+    """A log file's text, or "" when there is none (yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def stop_all():
     for s in reversed(list(_RUNNING)):
         try:
