@@ -590,3 +590,24 @@ def test_key_rotation_keeps_old_tokens_valid(stack, custom):
     assert http.get(ME, headers=bearer(old)).status_code == 200
     # The worker still on the old key does not know the new one.
     assert_rejected_token(Client(before.url).get(ME, headers=bearer(new)))
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+@pytest.mark.parametrize("mode", ["jwt", "opaque"])
+def test_expired_tokens_are_refused(stack, custom, mode):
+    """access_ttl 1s and refresh_ttl 2s with no leeway: after 3 s both are dead."""
+    need_private(stack)
+    s = custom(mode, "expiry-" + mode,
+               edits=[("  mode: %s\n" % mode,
+                       "  mode: %s\n  access_ttl: 1s\n  refresh_ttl: 2s\n  leeway: 0s\n" % mode)])
+    http = Client(s.url)
+    r = http.post(SIGNIN, json={"email": s.admin_email, "password": s.admin_password})
+    assert r.status_code == 200, r.text
+    tok = r.json()
+    assert tok["expires_in"] == 1 and tok["refresh_expires_in"] == 2
+    time.sleep(3.1)
+    me = http.get(ME, headers=bearer(tok["access_token"]))
+    assert_rejected_token(me)
+    if mode == "jwt":
+        assert "expired" in me.headers["WWW-Authenticate"]
+    assert_oauth_error(refresh(http, tok["refresh_token"]), 400, "invalid_grant")
