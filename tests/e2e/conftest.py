@@ -96,7 +96,10 @@ def stack(request):
         return
     env = request.getfixturevalue("e2e_env")
     frontend, mode = request.param.split("-")
-    s = env.stack(frontend, mode)
+    try:
+        s = env.stack(frontend, mode)
+    except hs.NotReachable as e:
+        pytest.skip(str(e))
     yield s
     s.stop()
 

@@ -29,6 +29,26 @@ def unique_email(prefix="user"):
     return "%s@example.com" % unique(prefix)
 
 
+class NotReachable(Exception):
+    """A front end cannot run from where the tree is (the reason says why)."""
+
+
+def _first_private_dir(path):
+    """The first directory above path that other users may not search, or None."""
+    d = os.path.dirname(os.path.abspath(path))
+    parts = []
+    while True:
+        parts.append(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    for d in reversed(parts):
+        if not os.stat(d).st_mode & 0o001:
+            return d
+    return None
+
+
 class Env:
     """Per-session state: the trees, the work dir, MariaDB, the key, the admin."""
 
@@ -143,6 +163,7 @@ class Stack:
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=self.build.env(),
                                  before_start=self._start_backend)
         else:
+            self._check_reachable_by_apache_user()
             self._share_with_apache_user()
             env = self.build.env()
             fcgid = {"bin": self.build.lanyard, "config": self.config_path,
@@ -155,6 +176,20 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def _check_reachable_by_apache_user(self):
+        """mod_fcgid's workers run as Apache's user, who must be able to reach
+        the program, its config and the database socket. A checkout under a
+        private directory (/root, a 0700 home) cannot be tested that way."""
+        if os.geteuid() != 0:
+            return
+        for path in (self.build.lanyard, self.dir, self.env.workdir, self.env.sockdir):
+            blocked = _first_private_dir(path)
+            if blocked:
+                raise NotReachable("mod_fcgid runs the workers as www-data, who cannot enter %s "
+                                   "(mode %o): check out and build under a directory others "
+                                   "may search to test this front end"
+                                   % (blocked, os.stat(blocked).st_mode & 0o777))
 
     def _share_with_apache_user(self):
         """mod_fcgid runs the workers as Apache's user: let it read the secrets
