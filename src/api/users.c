@@ -19,28 +19,26 @@
 #include "lanyard/users.h"
 #include "lanyard/validate.h"
 
-static int not_found(struct ly_request *req, struct ly_response *resp)
-{
-    ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such user", NULL);
-    return LY_OK;
-}
-
 /*
  * The user {id} of the path, visible to the caller: themself, or anyone for
- * a platform administrator. Anyone else gets 404 (SPEC §5.10).
+ * a platform administrator. Anyone else gets 404 (SPEC §5.10), answered here.
  */
-static int visible_user(struct ly_request *req, struct ly_user *u, bool *is_admin)
+static int visible_user(struct ly_request *req, struct ly_response *resp, struct ly_user *u,
+                        bool *is_admin)
 {
     struct ly_principal *p = (struct ly_principal *)req->principal;
-    if (p->type != LY_PRINCIPAL_USER)
-        return LY_E_NOT_FOUND;
-    int r = ly_auth_load_user(req, p);
-    if (r != LY_OK)
-        return r;
-    if (!p->platform_admin && strcmp(p->id, req->params[0]) != 0)
-        return LY_E_NOT_FOUND;
-    *is_admin = p->platform_admin;
-    return ly_users_get(req->ctx->db, req->arena, req->params[0], u);
+    int r = LY_E_NOT_FOUND;
+    if (p->type == LY_PRINCIPAL_USER && (r = ly_auth_load_user(req, p)) == LY_OK) {
+        if (p->platform_admin || strcmp(p->id, req->params[0]) == 0)
+            r = ly_users_get(req->ctx->db, req->arena, req->params[0], u);
+        else
+            r = LY_E_NOT_FOUND;
+    }
+    if (r == LY_E_NOT_FOUND)
+        ly_response_problem(req, resp, r, "no such user", NULL);
+    else if (r == LY_OK)
+        *is_admin = p->platform_admin;
+    return r;
 }
 
 static int hash_password(struct ly_request *req, const char *pw, const char **phc)
@@ -145,9 +143,7 @@ int ly_api_users_get(struct ly_request *req, struct ly_response *resp)
 {
     struct ly_user u;
     bool admin = false;
-    int r = visible_user(req, &u, &admin);
-    if (r == LY_E_NOT_FOUND)
-        return not_found(req, resp);
+    int r = visible_user(req, resp, &u, &admin);
     if (r != LY_OK)
         return r;
     ly_response_json(req, resp, 200, ly_user_to_json(&u));
@@ -178,9 +174,7 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
     struct ly_field_errors errs = {.n = 0};
     struct ly_user u;
     bool admin = false;
-    int r = visible_user(req, &u, &admin);
-    if (r == LY_E_NOT_FOUND)
-        return not_found(req, resp);
+    int r = visible_user(req, resp, &u, &admin);
     if (r != LY_OK)
         return r;
     if (ly_json_check_fields(req->json, fields, 5, &errs) != LY_OK) {
@@ -256,8 +250,10 @@ int ly_api_users_delete(struct ly_request *req, struct ly_response *resp)
     struct lanyard_ctx *ctx = req->ctx;
     struct ly_user u;
     int r = ly_users_get(ctx->db, req->arena, req->params[0], &u);
-    if (r == LY_E_NOT_FOUND)
-        return not_found(req, resp);
+    if (r == LY_E_NOT_FOUND) {
+        ly_response_problem(req, resp, r, "no such user", NULL);
+        return LY_OK;
+    }
     if (r != LY_OK)
         return r;
     if ((r = ly_db_begin(ctx->db)) != LY_OK)

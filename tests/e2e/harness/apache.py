@@ -9,7 +9,7 @@ import os
 import pwd
 import shutil
 
-from .proc import Server, StartError, children, read_log, start_front_end, with_free_port
+from .proc import FrontEnd, Server, StartError, children, start_front_end, with_free_port
 
 MODULES = ("mpm_event", "authz_core", "authz_host", "headers", "setenvif", "env",
            "proxy", "proxy_fcgi")
@@ -99,7 +99,7 @@ DocumentRoot "{workdir}/htdocs"
 """.format(**locals())
 
 
-class Apache:
+class Apache(FrontEnd):
     def __init__(self, *, workdir, srcdir, backend=None, env=None, ready_path="/api/health",
                  before_start=None, fcgid=None):
         self.workdir = os.path.abspath(workdir)
@@ -112,14 +112,6 @@ class Apache:
         self.port = None
         self.server = None
         self.conf_path = os.path.join(self.workdir, "httpd.conf")
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    @property
-    def pid(self):
-        return self.server.pid if self.server else None
 
     def start(self, timeout=60.0):
         for d in ("htdocs", "run", "run/fcgid"):
@@ -142,9 +134,6 @@ class Apache:
         self.server, self.port = srv, port
         start_front_end(srv, port, self.url, self.ready_path, timeout, self.error_log)
         return self
-
-    def error_log(self):
-        return read_log(os.path.join(self.workdir, "error.log"))
 
     def worker_pids(self):
         """mod_fcgid: the lanyard processes under Apache's process manager."""

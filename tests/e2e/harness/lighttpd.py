@@ -5,7 +5,7 @@ etc/lighttpd/lanyard.conf as a user would."""
 import os
 import shutil
 
-from .proc import Server, StartError, children, read_log, start_front_end, with_free_port
+from .proc import FrontEnd, Server, StartError, children, start_front_end, with_free_port
 
 
 def _lighttpd_bin():
@@ -36,7 +36,7 @@ include "{snippet}"
 """.format(**locals())
 
 
-class Lighttpd:
+class Lighttpd(FrontEnd):
     """`lighttpd -D -f conf`, in the foreground of its own session, stopped by PID.
     The workers inherit its environment (ASAN_OPTIONS and UBSAN_OPTIONS)."""
 
@@ -55,14 +55,6 @@ class Lighttpd:
         self.port = None
         self.server = None
         self.conf_path = os.path.join(self.workdir, "lighttpd.conf")
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    @property
-    def pid(self):
-        return self.server.pid if self.server else None
 
     def start(self, timeout=60.0):
         os.makedirs(os.path.join(self.workdir, "htdocs"), exist_ok=True)
@@ -87,9 +79,6 @@ class Lighttpd:
         self.server, self.port = srv, port
         start_front_end(srv, port, self.url, self.ready_path, timeout, self.error_log)
         return self
-
-    def error_log(self):
-        return read_log(os.path.join(self.workdir, "error.log"))
 
     def worker_pids(self):
         """The lanyard processes lighttpd spawned (its children)."""

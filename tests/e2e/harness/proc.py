@@ -207,6 +207,22 @@ def start_front_end(srv, port, url, ready_path, timeout, error_log):
         raise StartError("%s\n--- error.log ---\n%s" % (e, log[-4000:]))
 
 
+class FrontEnd:
+    """What the web servers share: set self.port, self.server and
+    self.workdir (with its error.log) and get a URL, a PID and the log."""
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def pid(self):
+        return self.server.pid if self.server else None
+
+    def error_log(self):
+        return read_log(os.path.join(self.workdir, "error.log"))
+
+
 def read_log(path):
     """A log file's text, or "" when there is none (yet)."""
     try:
