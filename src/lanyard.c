@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lanyard/api.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
@@ -118,8 +119,9 @@ int main(int argc, char **argv)
         ly_config_free(cfg);
         return 1;
     }
-    int rc = listen_addr != NULL ? ly_fcgi_prefork(&ctx, fd, (unsigned)workers)
-                                 : ly_fcgi_serve(&ctx, fd);
+    struct ly_fcgi_app app = {ctx.cfg, &ctx.log, &ctx.arena, &ctx, ly_api_handle, ly_api_tick};
+    int rc = listen_addr != NULL ? ly_fcgi_prefork(&app, fd, (unsigned)workers)
+                                 : ly_fcgi_serve(&app, fd);
     ly_ctx_release(&ctx);
     return rc;
 }

@@ -1,42 +1,92 @@
 /*
- * api: the endpoint handlers of SPEC §5, one file per resource in src/api/.
- * Each is a ly_handler_fn (router.h): the router has already matched the
- * route, checked the body's media type, parsed it, and authenticated the
- * caller as the route requires.
+ * api: the application of SPEC §5. The route table (src/api/routes.c) says
+ * for every endpoint its method and path, the credential it needs, the
+ * organization action it decides on its {org} parameter, whether a
+ * resource-scoped credential may call it, its body kind and its handler;
+ * the dispatcher there answers 404, 405, 413, 415 and malformed bodies,
+ * authenticates, decides, opens the request's one unit of work, runs the
+ * handler and commits, or rolls everything back when the answer is an
+ * error. A handler therefore only does its endpoint's own work.
  */
 #ifndef LY_API_H
 #define LY_API_H
 
+#include <stdbool.h>
+
+#include "lanyard/auth.h"
 #include "lanyard/http.h"
+#include "lanyard/orgs.h"
+#include "lanyard/page.h"
+#include "lanyard/policy.h"
+
+struct lanyard_ctx;
+struct json_object;
+
+/* One call of a handler: the request, its answer, and what the dispatcher established. */
+struct ly_call {
+    struct ly_request *req;
+    struct ly_response *resp;
+    struct lanyard_ctx *ctx;
+    struct ly_principal *who; /* NULL on routes without a credential (or none sent) */
+    struct ly_actor actor;    /* the caller as the policy sees it (role set in org) */
+    struct ly_org org;        /* routes with an {org}: the one named, visible to the caller */
+    /*
+     * Commit the unit although the answer is an error: it records what must
+     * stay (a counted sign-in failure, a session revoked for reuse).
+     */
+    bool keep;
+};
+
+typedef int (*ly_handler_fn)(struct ly_call *c);
+
+/*
+ * Answer one request end to end (everything but the FastCGI I/O): the
+ * ly_fcgi_app handle of the worker. init_err and body_too_large as there.
+ */
+void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_err,
+                   bool body_too_large);
+
+/* The worker's tick (ly_fcgi_app): housekeeping in a unit of its own. */
+void ly_api_tick(struct lanyard_ctx *ctx, bool idle);
+
+/*
+ * Lists (SPEC §3). ly_list_page reads page_size and page_token for the list
+ * named list ("users", "members:<org id>") and answers the 400 itself;
+ * ly_list_answer answers {"items", "next_page_token"}, the token made from
+ * last_key when more is set. Both return LY_OK or an error.
+ */
+int ly_list_page(struct ly_call *c, const char *list, struct ly_page *out);
+int ly_list_answer(struct ly_call *c, const char *list, struct json_object *items, bool more,
+                   const char *last_key);
 
 /* §5.1 */
-int ly_api_health(struct ly_request *req, struct ly_response *resp);
-int ly_api_jwks(struct ly_request *req, struct ly_response *resp);
+int ly_api_health(struct ly_call *c);
+int ly_api_jwks(struct ly_call *c);
 
 /* §5.2, §5.3 */
-int ly_api_signin(struct ly_request *req, struct ly_response *resp);
-int ly_api_signup(struct ly_request *req, struct ly_response *resp);
-int ly_api_signout(struct ly_request *req, struct ly_response *resp);
-int ly_api_token(struct ly_request *req, struct ly_response *resp);
+int ly_api_signin(struct ly_call *c);
+int ly_api_signup(struct ly_call *c);
+int ly_api_signout(struct ly_call *c);
+int ly_api_token(struct ly_call *c);
 
 /* §5.8 */
-int ly_api_me(struct ly_request *req, struct ly_response *resp);
+int ly_api_me(struct ly_call *c);
 
 /* §5.9 */
-int ly_api_orgs_create(struct ly_request *req, struct ly_response *resp);
-int ly_api_orgs_list(struct ly_request *req, struct ly_response *resp);
-int ly_api_orgs_get(struct ly_request *req, struct ly_response *resp);
-int ly_api_orgs_update(struct ly_request *req, struct ly_response *resp);
-int ly_api_orgs_delete(struct ly_request *req, struct ly_response *resp);
-int ly_api_members_list(struct ly_request *req, struct ly_response *resp);
-int ly_api_members_put(struct ly_request *req, struct ly_response *resp);
-int ly_api_members_delete(struct ly_request *req, struct ly_response *resp);
+int ly_api_orgs_create(struct ly_call *c);
+int ly_api_orgs_list(struct ly_call *c);
+int ly_api_orgs_get(struct ly_call *c);
+int ly_api_orgs_update(struct ly_call *c);
+int ly_api_orgs_delete(struct ly_call *c);
+int ly_api_members_list(struct ly_call *c);
+int ly_api_members_put(struct ly_call *c);
+int ly_api_members_delete(struct ly_call *c);
 
 /* §5.10 */
-int ly_api_users_create(struct ly_request *req, struct ly_response *resp);
-int ly_api_users_list(struct ly_request *req, struct ly_response *resp);
-int ly_api_users_get(struct ly_request *req, struct ly_response *resp);
-int ly_api_users_update(struct ly_request *req, struct ly_response *resp);
-int ly_api_users_delete(struct ly_request *req, struct ly_response *resp);
+int ly_api_users_create(struct ly_call *c);
+int ly_api_users_list(struct ly_call *c);
+int ly_api_users_get(struct ly_call *c);
+int ly_api_users_update(struct ly_call *c);
+int ly_api_users_delete(struct ly_call *c);
 
 #endif

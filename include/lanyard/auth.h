@@ -1,6 +1,18 @@
 /*
- * auth: the one place that turns an Authorization header into a principal
- * (SPEC §4), or into a precise RFC 6750 / Basic 401.
+ * auth: the authentication layer (SPEC §4). One dispatcher turns credential
+ * bytes and the time into a principal, for every kind of credential: JWT
+ * and opaque access tokens, refresh tokens (for revocation and
+ * introspection), API-key Bearer tokens and Basic KEYID:secret. The kinds
+ * are rows of one table (src/auth/auth.c), each with how it is recognised
+ * and the function that verifies it; the API layer's dispatcher, check,
+ * introspection, revocation and the token exchange all call the same entry
+ * points. ly_auth_request is the only code that reads Authorization.
+ *
+ * The lookups a credential needs go through struct ly_auth_store, whose
+ * default (ly_auth_db_store) is the store of src/store/; unit tests give
+ * their own. struct ly_auth is the worker's state of the layer: the place
+ * for the bounded cache of verified credentials (security.auth_cache_ttl)
+ * and for the API keys' last-used buffer that the serve loop's tick flushes.
  */
 #ifndef LY_AUTH_H
 #define LY_AUTH_H
@@ -8,24 +20,70 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lanyard/accounts.h"
+#include "lanyard/arena.h"
+#include "lanyard/config.h"
 #include "lanyard/http.h"
 #include "lanyard/jwt.h"
+#include "lanyard/orgs.h"
+#include "lanyard/sessions.h"
+#include "lanyard/str.h"
+#include "lanyard/users.h"
 
-enum ly_cred_type { LY_CRED_ACCESS_TOKEN = 0, LY_CRED_API_KEY = 1 };
+struct ly_db;
 
+enum ly_cred_kind {
+    LY_CRED_JWT = 0, /* a JWT access token, Bearer */
+    LY_CRED_OPAQUE,  /* lya_…, Bearer */
+    LY_CRED_REFRESH, /* lyr_…: never on Authorization, only given as a token */
+    LY_CRED_API_KEY, /* <prefix>_<KEYID>_<secret>, Bearer */
+    LY_CRED_BASIC,   /* Basic base64(KEYID:secret): an API key */
+};
+#define LY_CRED_BIT(k)      (1u << (k))
+#define LY_CREDS_ACCESS     (LY_CRED_BIT(LY_CRED_JWT) | LY_CRED_BIT(LY_CRED_OPAQUE))
+#define LY_CREDS_API_KEY    (LY_CRED_BIT(LY_CRED_API_KEY) | LY_CRED_BIT(LY_CRED_BASIC))
+#define LY_CREDS_ON_REQUEST (LY_CREDS_ACCESS | LY_CREDS_API_KEY)
+#define LY_CREDS_ANY        (LY_CREDS_ON_REQUEST | LY_CRED_BIT(LY_CRED_REFRESH))
+
+/* Who is calling, typed (SPEC §4). Strings live in the arena given to the layer. */
 struct ly_principal {
-    enum ly_principal_type type;
-    const char *id; /* u-… or sa-… */
-    enum ly_cred_type cred;
-    bool jwt;               /* an access token in JWT format */
-    const char *session_id; /* users */
+    enum ly_principal_type type; /* user or service account */
+    const char *subject;         /* u-… or sa-… */
+    bool platform_admin;         /* users by access token; never through an API key */
+    const char *org_id;          /* service accounts: theirs; API keys: the key's; else NULL */
+    const char *org_name;
+    enum ly_role role; /* effective role in org_id; LY_ROLE_NONE for user access tokens */
+    enum ly_cred_kind cred;
     const char *key_id;     /* API keys and the tokens exchanged with them */
-    const char *org_name;   /* service accounts: their organization's name */
-    const char *org_id;     /* service accounts */
-    const char *role;       /* service accounts: "admin" or "member" */
-    int64_t expires_at;     /* of the credential; -1 none */
-    bool admin_known;       /* platform_admin was looked up */
-    bool platform_admin;
+    const char *session_id; /* users' access and refresh tokens */
+    const char *resource;   /* the resource a scoped key is bound to; NULL unscoped */
+    int64_t expires_at;     /* of the credential; -1 never */
+    bool complete;          /* platform_admin / org / role known (ly_auth_complete) */
+};
+
+/* The lookups the layer makes; signatures are the store's own. */
+struct ly_auth_store {
+    int (*access)(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                  int64_t now, struct ly_access *out);
+    int (*refresh)(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                   bool lock, struct ly_refresh *out);
+    int (*api_key)(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                   struct ly_api_key *out);
+    int (*session_live)(struct ly_db *db, struct ly_arena *a, const char *session_id,
+                        bool *live);
+    int (*user)(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out);
+    int (*account)(struct ly_db *db, struct ly_arena *a, const char *id,
+                   struct ly_service_account *out);
+};
+
+extern const struct ly_auth_store ly_auth_db_store;
+
+/* The layer's state for one worker (borrowed pointers outlive it). */
+struct ly_auth {
+    const struct ly_config *cfg;
+    const struct ly_keyset *keys; /* NULL in opaque mode */
+    const struct ly_auth_store *store;
+    struct ly_db *db;
 };
 
 enum ly_auth_scheme { LY_SCHEME_NONE = 0, LY_SCHEME_BEARER, LY_SCHEME_BASIC, LY_SCHEME_OTHER };
@@ -36,22 +94,40 @@ struct ly_auth_failure {
 };
 
 /*
- * Authenticate the request's Authorization header. Returns LY_OK with *out
- * (in the request arena); LY_E_UNAUTHENTICATED when no credential was sent;
- * LY_E_INVALID_TOKEN when one was sent and refused (fail says how);
- * LY_E_UNAVAILABLE when the database is needed and down.
+ * Turn the value of an Authorization header (NULL: none sent) into a
+ * principal, accepting the kinds in the mask accept (LY_CRED_BIT…). Returns
+ * LY_OK with *out; LY_E_UNAUTHENTICATED when no credential was sent (or an
+ * unsupported scheme); LY_E_INVALID_TOKEN when one was sent and refused
+ * (fail says how); LY_E_UNAVAILABLE / LY_E_RETRY / LY_E_INTERNAL when a
+ * lookup failed. *out is untouched on failure.
  */
-int ly_auth_authenticate(struct ly_request *req, const struct ly_principal **out,
-                         struct ly_auth_failure *fail);
+int ly_auth_credential(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
+                       const char *authorization, unsigned accept, struct ly_principal *out,
+                       struct ly_auth_failure *fail);
 
 /*
- * Make sure p->platform_admin is known for a user (one indexed lookup, at
- * most once per request); a user disabled or deleted since the token was
- * issued makes this LY_E_INVALID_TOKEN.
+ * The same for a bare token (introspection, revocation: `token=…`), which
+ * is recognised by its form among the kinds in accept.
  */
-int ly_auth_load_user(struct ly_request *req, struct ly_principal *p);
+int ly_auth_token(const struct ly_auth *auth, struct ly_arena *a, int64_t now, struct ly_str token,
+                  unsigned accept, struct ly_principal *out, struct ly_auth_failure *fail);
 
-/* Set WWW-Authenticate and a problem answer for an authentication failure. */
+/* ly_auth_credential on the request's Authorization header. */
+int ly_auth_request(const struct ly_auth *auth, const struct ly_request *req, unsigned accept,
+                    struct ly_principal *out, struct ly_auth_failure *fail);
+
+/* true when the request carries an Authorization header at all. */
+bool ly_auth_request_has_credential(const struct ly_request *req);
+
+/*
+ * Fill in what the credential did not carry, with one indexed lookup at
+ * most once: for a user their platform_admin (a user disabled or deleted
+ * since the token was issued: LY_E_INVALID_TOKEN); for a service account
+ * by JWT its organization and role (deleted: LY_E_INVALID_TOKEN).
+ */
+int ly_auth_complete(const struct ly_auth *auth, struct ly_arena *a, struct ly_principal *p);
+
+/* Set WWW-Authenticate and the problem answer (SPEC §3, RFC 6750) for an authentication error. */
 void ly_auth_challenge(struct ly_request *req, struct ly_response *resp, int err,
                        const struct ly_auth_failure *fail);
 

@@ -1,6 +1,8 @@
 /*
  * ctx: everything that lives as long as a worker, in one struct passed
- * explicitly (STYLE 6). There is no other mutable global state.
+ * explicitly (STYLE 6): the config, the log, the database handle, the
+ * signing keys, the authentication layer's state, the request arena. There
+ * is no other mutable global state.
  */
 #ifndef LY_CTX_H
 #define LY_CTX_H
@@ -8,8 +10,10 @@
 #include <stdbool.h>
 
 #include "lanyard/arena.h"
+#include "lanyard/auth.h"
 #include "lanyard/config.h"
 #include "lanyard/log.h"
+#include "lanyard/page.h"
 #include "lanyard/password.h"
 
 struct ly_db;
@@ -20,10 +24,12 @@ struct lanyard_ctx {
     struct ly_log log;
     struct ly_db *db;       /* owned; connects lazily, reconnects after failures */
     struct ly_keyset *keys; /* owned; NULL in opaque mode */
+    struct ly_auth auth;    /* the authentication layer, over cfg, keys and db */
     struct ly_scrypt_params scrypt;
-    struct ly_arena arena;      /* the request arena, reset after every request */
-    unsigned char page_key[32]; /* settings.page_token_key, read once (page.c) */
+    struct ly_arena arena;                    /* the request arena, reset after every request */
+    unsigned char page_key[LY_PAGE_KEY_LEN]; /* settings.page_token_key, read once */
     bool page_key_loaded;
+    int64_t next_purge; /* when the idle tick next deletes stale throttle rows */
 };
 
 /*
@@ -33,5 +39,8 @@ struct lanyard_ctx {
 int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *program, char *err,
                 size_t errlen);
 void ly_ctx_release(struct lanyard_ctx *ctx);
+
+/* The page-token key, loaded from the database once. LY_OK or the error. */
+int ly_ctx_page_key(struct lanyard_ctx *ctx, struct ly_arena *a, const unsigned char **key);
 
 #endif

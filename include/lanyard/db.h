@@ -86,9 +86,24 @@ int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
 /* Run one statement that is not prepared (DDL of migrations). No results. */
 int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, size_t errlen);
 
+/*
+ * The unit of work: one per request (the API layer's dispatcher), per
+ * lanyardctl command, per migration step. Stores never begin or commit;
+ * they run statements inside the caller's unit.
+ *
+ * ly_db_begin opens a unit without a round trip; the transaction starts on
+ * the server with the unit's first statement, so a unit that runs none
+ * costs nothing. A begin inside an open unit, a commit without one, and a
+ * statement that writes or locks rows outside one are programming errors:
+ * LY_E_INTERNAL with a "BUG:" log line, and an abort in sanitizer builds.
+ * When the server ends the transaction (deadlock: LY_E_RETRY; lost
+ * connection: LY_E_UNAVAILABLE) the unit's later statements and its commit
+ * fail with that error, so nothing runs outside the transaction by mistake.
+ */
 int ly_db_begin(struct ly_db *db);
+/* Commit the unit; LY_OK, or the error that ended it (the unit is closed either way). */
 int ly_db_commit(struct ly_db *db);
-/* Roll back if a transaction is open; safe to call always (from out: labels). */
+/* Roll back and close the unit if one is open; safe to call always (from out: labels). */
 void ly_db_rollback(struct ly_db *db);
 bool ly_db_in_transaction(const struct ly_db *db);
 

@@ -7,9 +7,35 @@
 #ifndef LY_FCGI_H
 #define LY_FCGI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "lanyard/arena.h"
+#include "lanyard/http.h"
+#include "lanyard/log.h"
+
 struct lanyard_ctx;
+struct ly_config;
+
+/*
+ * What the serve loop needs from the application, which it never looks
+ * into: the config (server.max_body), the log, the request arena (reset
+ * after every request), the context each request carries, and two calls.
+ */
+struct ly_fcgi_app {
+    const struct ly_config *cfg;
+    struct ly_log *log;
+    struct ly_arena *arena;
+    struct lanyard_ctx *ctx;
+    /*
+     * Answer one request. init_err is LY_OK, or the error of a request
+     * whose headers were refused; body_too_large: its body was not read.
+     */
+    void (*handle)(struct ly_request *req, struct ly_response *resp, int init_err,
+                   bool body_too_large);
+    /* After every request (idle false), and every second without one (idle true). */
+    void (*tick)(struct lanyard_ctx *ctx, bool idle);
+};
 
 /*
  * Open a listening socket for ADDR: "HOST:PORT", "[V6]:PORT" or a unix
@@ -22,14 +48,14 @@ int ly_fcgi_listen(const char *addr, int *fd, char *err, size_t errlen);
  * Serve requests on listen_fd (0 when the web server spawned us) until
  * SIGTERM, which lets the request in hand finish. Returns the exit status.
  */
-int ly_fcgi_serve(struct lanyard_ctx *ctx, int listen_fd);
+int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd);
 
 /*
  * Fork workers children serving listen_fd and keep that many alive: a child
  * that dies is replaced (with a pause when they die quickly). SIGTERM is
  * passed to the children, which finish their request; then the parent exits.
  */
-int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers);
+int ly_fcgi_prefork(const struct ly_fcgi_app *app, int listen_fd, unsigned workers);
 
 /* true if stdin is a FastCGI listening socket (not a terminal or a pipe). */
 int ly_fcgi_is_fastcgi(void);

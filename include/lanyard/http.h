@@ -12,19 +12,19 @@
 
 #include "lanyard/arena.h"
 #include "lanyard/json.h"
-#include "lanyard/page.h"
 #include "lanyard/str.h"
 
 struct lanyard_ctx;
 struct json_object;
-struct ly_principal;
+struct ly_config;
 
 #define LY_REQUEST_ID_MAX  128
 #define LY_MAX_PATH_PARAMS 4
 #define LY_MAX_HEADER_LEN  8192 /* a header value longer than this is a 400 */
 
 struct ly_request {
-    struct lanyard_ctx *ctx;
+    struct lanyard_ctx *ctx; /* the application's, never looked into by http/ */
+    const struct ly_config *cfg;
     struct ly_arena *arena;
     char *const *env; /* the CGI/FastCGI parameters, NAME=value */
     const char *method;
@@ -39,12 +39,11 @@ struct ly_request {
     int64_t now;      /* the clock, read once per request (seconds) */
     int64_t start_us; /* monotonic microseconds at the start */
 
-    /* Filled by the router. */
+    /* Filled by the dispatcher of the API layer. */
     const char *params[LY_MAX_PATH_PARAMS]; /* decoded {…} segments */
     size_t n_params;
     struct json_object *json; /* parsed body for JSON routes */
     bool form;                /* the body is application/x-www-form-urlencoded */
-    const struct ly_principal *principal;
 };
 
 #define LY_MAX_RESPONSE_HEADERS 12
@@ -67,13 +66,15 @@ struct ly_response {
 const char *ly_request_env(const struct ly_request *req, const char *name);
 
 /*
- * Fill the request from env and body (borrowed for the request's lifetime):
- * method, path, query, content type, client address (honouring
- * server.trusted_proxies), request id, clock. Returns LY_OK, or
- * LY_E_INVALID_REQUEST for headers no client should send (the response is
- * still answered with a request id).
+ * Fill the request from env (borrowed for the request's lifetime): method,
+ * path, query, content type, client address (honouring
+ * server.trusted_proxies), request id, clock; allocations go to arena.
+ * Returns LY_OK, or LY_E_INVALID_REQUEST for headers no client should send
+ * (the response is still answered with a request id). Authorization is not
+ * judged here: the authentication layer answers its own 401s.
  */
-int ly_request_init(struct ly_request *req, struct lanyard_ctx *ctx, char *const *env);
+int ly_request_init(struct ly_request *req, const struct ly_config *cfg, struct ly_arena *arena,
+                    char *const *env);
 
 /* Query parameter by name, percent-decoded into the arena. 0 found, 1 absent, LY_E_INVALID_REQUEST.
  */
@@ -118,18 +119,5 @@ void ly_response_oauth_error(struct ly_request *req, struct ly_response *resp, i
 
 /* "Location: <public_url><path>" */
 void ly_response_location(struct ly_request *req, struct ly_response *resp, const char *path);
-
-/* Pagination (page.h): the query side, in src/http/page.c. */
-/*
- * Read page_size and page_token from the query for the list named list
- * ("orgs", "members:<org id>", …). Answers the 400 itself (validation_failed
- * for page_size, invalid_request for a bad token) and returns the error, or
- * LY_OK with *out filled.
- */
-int ly_page_from_query(struct ly_request *req, struct ly_response *resp, const char *list,
-                       struct ly_page *out);
-
-/* The token that continues list after key (in the request arena), or NULL on error. */
-const char *ly_page_token(struct ly_request *req, const char *list, const char *key);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * The last-owner rule is decided by the database, not the worker: every
  * change that could take away an owner first locks the organization's owner
- * rows (SELECT … FOR UPDATE) inside its transaction, so two concurrent
+ * rows (SELECT … FOR UPDATE) inside the caller's unit of work, so two concurrent
  * demotions or removals of the last two owners are serialised and the second
  * sees that it would leave none (LY_E_CONFLICT).
  */
@@ -59,9 +59,7 @@ int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
 
 /*
  * Create organization name (display_name may be NULL) with owner_user_id as
- * its owner, in one transaction (joining the caller's when one is open, so
- * `lanyardctl bootstrap` can create the administrator and the organization
- * together). LY_E_CONFLICT when the name is taken. *out (may be NULL) is
+ * its owner, inside the caller's unit of work (db.h). LY_E_CONFLICT when the name is taken. *out (may be NULL) is
  * filled on success, strings in a.
  */
 int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const char *display_name,
@@ -122,7 +120,7 @@ int ly_members_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
 
 /*
  * Give user_id the role in org_id, adding the membership if there is none,
- * in one transaction that first locks the owner rows. The target's current
+ * inside the caller's unit of work, first locking the owner rows. The target's current
  * role is read under that lock: when it or the new role is owner and
  * may_manage_owners is false, LY_E_FORBIDDEN; demoting the last owner,
  * LY_E_CONFLICT. On success *added tells an addition from a change and *out
@@ -133,8 +131,8 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
                    struct ly_member *out);
 
 /*
- * Remove user_id from org_id, in one transaction that first locks the owner
- * rows. LY_E_NOT_FOUND when not a member; LY_E_FORBIDDEN when the member is
+ * Remove user_id from org_id, inside the caller's unit of work, first
+ * locking the owner rows. LY_E_NOT_FOUND when not a member; LY_E_FORBIDDEN when the member is
  * an owner and may_manage_owners is false; LY_E_CONFLICT when it is the last
  * owner.
  */

@@ -4,16 +4,15 @@
  * (in their own organization only, with their role, never as owner) and
  * platform administrators (everything an owner may, everywhere).
  *
- * The decision itself is a pure function of (kind, platform admin, role,
- * action), unit-tested over every combination; ly_policy_org wraps it with
- * the database look-ups every organization endpoint needs.
+ * The decision is a pure function of (kind, platform admin, role, action),
+ * unit-tested over every combination; the API layer's dispatcher makes the
+ * look-ups it needs and applies it to every route that names an {org}.
  */
 #ifndef LY_POLICY_H
 #define LY_POLICY_H
 
 #include <stdbool.h>
 
-#include "lanyard/http.h"
 #include "lanyard/jwt.h"
 #include "lanyard/orgs.h"
 
@@ -52,25 +51,5 @@ enum ly_decision ly_policy_decide(const struct ly_actor *actor, enum ly_org_acti
 
 /* LY_OK, LY_E_FORBIDDEN or LY_E_NOT_FOUND for a decision. */
 int ly_policy_err(enum ly_decision d);
-
-/*
- * The caller of req (authenticated by the router) as an actor outside any
- * organization: platform_admin is looked up for users. Returns LY_OK with
- * *out filled, or an error with the answer already in resp (a 401 with its
- * challenge when the user was disabled since the token was issued).
- */
-int ly_policy_actor(struct ly_request *req, struct ly_response *resp, struct ly_actor *out);
-
-/*
- * Resolve organization name (a path segment) for the caller of req and
- * decide action. Returns LY_OK with *org (strings in the request arena) and
- * *actor (role set to the caller's role in it). Otherwise the answer is
- * already in resp and the error returned: LY_E_NOT_FOUND when there is no
- * such organization or the caller may not see it (the same answer either
- * way, SPEC §3), LY_E_FORBIDDEN when it may see it but not do action, or a
- * database error. Outputs untouched on failure.
- */
-int ly_policy_org(struct ly_request *req, struct ly_response *resp, const char *name,
-                  enum ly_org_action action, struct ly_org *org, struct ly_actor *actor);
 
 #endif

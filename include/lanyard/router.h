@@ -1,8 +1,7 @@
 /*
- * router: the one static table of {method, path pattern, credential needed,
- * body kind, handler} (src/http/router.c). The router answers 404, 405 with
- * Allow, 413, 415 and malformed bodies, and authenticates the caller before
- * the handler runs, so a handler cannot forget to.
+ * router: matching a request's method and path against a table of routes
+ * (the table itself, with what each route needs, is the API layer's:
+ * src/api/routes.c). Also the media type check of SPEC §3.
  */
 #ifndef LY_ROUTER_H
 #define LY_ROUTER_H
@@ -10,47 +9,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lanyard/http.h"
+#include "lanyard/arena.h"
 
-enum ly_auth_need {
-    LY_AUTH_NONE,     /* no credential looked at */
-    LY_AUTH_OPTIONAL, /* authenticated when an Authorization header is sent */
-    LY_AUTH_ANY,      /* any valid credential */
-    LY_AUTH_USER,     /* a user's access token (a service account: 403) */
-    LY_AUTH_ADMIN,    /* a platform administrator */
-};
-
-enum ly_body_kind {
-    LY_BODY_NONE,  /* a body is ignored */
-    LY_BODY_JSON,  /* application/json, parsed into req->json */
-    LY_BODY_OAUTH, /* form or JSON; every error in the RFC 6749 §5.2 form */
-};
-
-/*
- * A handler fills resp and returns LY_OK, or returns an error code and
- * leaves resp alone; the router then answers that error in the route's form.
- */
-typedef int (*ly_handler_fn)(struct ly_request *req, struct ly_response *resp);
-
-struct ly_route {
+/* The part of a route the matcher reads; the API layer's route struct begins with it. */
+struct ly_route_key {
     const char *method;
-    const char *pattern; /* segments; "{}" matches one segment, decoded into req->params */
-    enum ly_auth_need auth;
-    enum ly_body_kind body;
-    ly_handler_fn handler;
+    const char *pattern; /* segments; "{}" matches one segment, decoded into params */
+};
+
+struct ly_route_match {
+    const struct ly_route_key *route; /* method and path match; NULL otherwise */
+    const struct ly_route_key *path;  /* the first route whose path matches, whatever the method */
+    const char *allow;                /* with route NULL and path set: "GET, POST" for a 405 */
+    bool bad_path;                    /* a malformed percent escape in the path: 400 */
 };
 
 /*
- * Match method and decoded path segments against the table. Returns the
- * route, or NULL with *allow set to a comma list of the path's methods
- * (NULL when no route has this path: 404). params receives the {} segments.
+ * Match method and raw_path (percent-decoded per segment) against n routes
+ * laid out every stride bytes from table, each beginning with a struct
+ * ly_route_key. params (LY_MAX_PATH_PARAMS) receives the {} segments.
  */
-const struct ly_route *ly_router_match(struct ly_arena *a, const char *method, const char *raw_path,
-                                       const char **params, size_t *n_params, const char **allow,
-                                       bool *bad_path);
-
-/* Answer one request end to end (everything but the FastCGI I/O). */
-void ly_router_handle(struct ly_request *req, struct ly_response *resp, bool body_too_large);
+void ly_router_match(struct ly_arena *a, const void *table, size_t n, size_t stride,
+                     const char *method, const char *raw_path, const char **params,
+                     size_t *n_params, struct ly_route_match *out);
 
 /*
  * The media type check of SPEC §3: 0 JSON ("application/json", charset

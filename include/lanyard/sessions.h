@@ -11,12 +11,16 @@
 
 #include "lanyard/arena.h"
 #include "lanyard/hash.h"
+#include "lanyard/orgs.h"
 
 struct ly_db;
 
 /* Create a session (id "ses-" + 20 base32) for user_id. kind is "signin" or "device". */
 int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id, const char *kind,
                        const char *ip, const char *user_agent, int64_t now, const char **id);
+
+/* Record that the session was refreshed now. */
+int ly_sessions_touch(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now);
 
 /* End a session: its refresh tokens stop working, its opaque access tokens are deleted. */
 int ly_sessions_revoke(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now);
@@ -60,14 +64,20 @@ int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
 struct ly_access {
     const char *user_id;    /* users */
     const char *session_id; /* users */
+    bool platform_admin;    /* users */
     const char *service_account_id;
     const char *api_key_id;
+    const char *org_id; /* service accounts: their organization */
+    const char *org_name;
+    enum ly_role role; /* service accounts: theirs */
     int64_t expires_at;
 };
 
 /*
  * Find a live opaque access token (not expired, session not revoked, user
- * enabled) in one indexed lookup. LY_E_NOT_FOUND otherwise.
+ * enabled) in one indexed lookup, with what the caller's principal needs
+ * (the user's platform_admin, or the account's organization and role).
+ * LY_E_NOT_FOUND otherwise.
  */
 int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                      int64_t now, struct ly_access *out);

@@ -48,7 +48,7 @@ int ly_users_list(struct ly_db *db, struct ly_arena *a, const struct ly_page *pa
 int ly_users_update(struct ly_db *db, struct ly_arena *a, const char *id, const char *display_name,
                     const char *password_hash, int disabled, int platform_admin, int64_t now);
 
-/* Disable or enable a user in one transaction; disabling ends all their sessions. */
+/* Disable or enable a user (in the caller's unit of work); disabling ends all their sessions. */
 int ly_users_set_disabled(struct ly_db *db, struct ly_arena *a, const char *id, bool disabled,
                           int64_t now);
 

@@ -13,8 +13,10 @@
 #include "lanyard/jwt.h"
 
 /* SPEC §5.1: a round trip to MariaDB decides the answer. */
-int ly_api_health(struct ly_request *req, struct ly_response *resp)
+int ly_api_health(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     bool up = ly_db_ping(req->ctx->db) == LY_OK;
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string(up ? "ok" : "unavailable"));
@@ -28,8 +30,10 @@ int ly_api_health(struct ly_request *req, struct ly_response *resp)
 }
 
 /* SPEC §5.1: the public keys; none to publish in opaque mode or with HS256. */
-int ly_api_jwks(struct ly_request *req, struct ly_response *resp)
+int ly_api_jwks(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     const char *jwks = req->ctx->keys ? ly_keyset_jwks(req->ctx->keys) : NULL;
     if (jwks == NULL) {
         ly_response_problem(req, resp, LY_E_NOT_FOUND, "no public keys are published", NULL);

@@ -3,12 +3,13 @@
 
 #include "lanyard/api.h"
 
+#include <string.h>
+
 #include <json-c/json.h>
 
-#include "lanyard/auth.h"
+#include "lanyard/accounts.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
-#include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/orgs.h"
 #include "lanyard/users.h"
@@ -16,27 +17,32 @@
 static struct json_object *credential_json(const struct ly_principal *p)
 {
     struct json_object *c = json_object_new_object();
-    if (p->cred == LY_CRED_API_KEY) {
+    if (p->cred == LY_CRED_API_KEY || p->cred == LY_CRED_BASIC) {
         json_object_object_add(c, "type", json_object_new_string("api_key"));
         json_object_object_add(c, "key_id", ly_json_str_or_null(p->key_id));
     } else {
         json_object_object_add(c, "type", json_object_new_string("access_token"));
-        json_object_object_add(c, "format", json_object_new_string(p->jwt ? "jwt" : "opaque"));
+        json_object_object_add(c, "format",
+                               json_object_new_string(p->cred == LY_CRED_JWT ? "jwt" : "opaque"));
         if (p->type == LY_PRINCIPAL_USER)
             json_object_object_add(c, "session_id", ly_json_str_or_null(p->session_id));
         else
             json_object_object_add(c, "key_id", ly_json_str_or_null(p->key_id));
     }
     json_object_object_add(c, "expires_at", ly_json_time(p->expires_at));
+    /* SPEC §5.8: key credentials and the tokens exchanged with them say their scope. */
+    if (p->key_id != NULL)
+        json_object_object_add(c, "resource", ly_json_str_or_null(p->resource));
     return c;
 }
 
-static int me_user(struct ly_request *req, struct ly_response *resp, const struct ly_principal *p)
+static int me_user(struct ly_call *c, const struct ly_principal *p)
 {
+    struct ly_request *req = c->req;
     struct ly_user u;
     struct ly_org_membership *orgs = NULL;
     size_t n = 0;
-    int r = ly_orgs_identity(req->ctx->db, req->arena, p->id, &u, &orgs, &n);
+    int r = ly_orgs_identity(req->ctx->db, req->arena, p->subject, &u, &orgs, &n);
     if (r == LY_E_NOT_FOUND || (r == LY_OK && u.disabled))
         return LY_E_INVALID_TOKEN;
     if (r != LY_OK)
@@ -60,50 +66,48 @@ static int me_user(struct ly_request *req, struct ly_response *resp, const struc
     json_object_object_add(o, "user", user);
     json_object_object_add(o, "organizations", list);
     json_object_object_add(o, "credential", credential_json(p));
-    ly_response_json(req, resp, 200, o);
+    ly_response_json(req, c->resp, 200, o);
     return LY_OK;
 }
 
-static int me_service_account(struct ly_request *req, struct ly_response *resp,
-                              const struct ly_principal *p)
+static int me_service_account(struct ly_call *c, const struct ly_principal *p)
 {
-    struct ly_db_result res;
-    struct ly_db_value params[] = {LY_DB_S(p->id)};
-    int r = ly_db_exec(req->ctx->db, req->arena,
-                       "SELECT s.id, s.name, o.name, s.role, s.display_name, s.description,"
-                       " UNIX_TIMESTAMP(s.created_at) FROM service_accounts s"
-                       " JOIN organizations o ON o.id = s.org_id WHERE s.id = ?",
-                       params, 1, &res);
+    struct ly_request *req = c->req;
+    struct ly_service_account a;
+    int r = ly_accounts_get(req->ctx->db, req->arena, p->subject, &a);
+    /* A token names its organization: an account made again elsewhere is not the same. */
+    if (r == LY_E_NOT_FOUND ||
+        (r == LY_OK && p->org_name != NULL && strcmp(p->org_name, a.org_name) != 0))
+        return LY_E_INVALID_TOKEN;
     if (r != LY_OK)
         return r;
-    if (res.n_rows != 1)
-        return LY_E_INVALID_TOKEN;
-    const char *name = ly_db_str(&res, 0, 1), *org = ly_db_str(&res, 0, 2);
     struct json_object *sa = json_object_new_object();
-    json_object_object_add(sa, "id", json_object_new_string(ly_db_str(&res, 0, 0)));
-    json_object_object_add(sa, "name", json_object_new_string(name));
+    json_object_object_add(sa, "id", json_object_new_string(a.id));
+    json_object_object_add(sa, "name", json_object_new_string(a.name));
     json_object_object_add(
         sa, "identifier",
-        json_object_new_string(ly_arena_printf(req->arena, "%s@%s.%s", name, org,
+        json_object_new_string(ly_arena_printf(req->arena, "%s@%s.%s", a.name, a.org_name,
                                                req->ctx->cfg->accounts.service_account_domain)));
-    json_object_object_add(sa, "organization", json_object_new_string(org));
-    json_object_object_add(sa, "role", json_object_new_string(ly_db_str(&res, 0, 3)));
-    json_object_object_add(sa, "display_name", ly_json_str_or_null(ly_db_str(&res, 0, 4)));
-    json_object_object_add(sa, "description", ly_json_str_or_null(ly_db_str(&res, 0, 5)));
-    json_object_object_add(sa, "created_at", ly_json_time(ly_db_int(&res, 0, 6, 0)));
+    json_object_object_add(sa, "organization", json_object_new_string(a.org_name));
+    json_object_object_add(sa, "role", json_object_new_string(ly_role_name(a.role)));
+    json_object_object_add(sa, "display_name", ly_json_str_or_null(a.display_name));
+    json_object_object_add(sa, "description", ly_json_str_or_null(a.description));
+    json_object_object_add(sa, "created_at", ly_json_time(a.created_at));
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "type", json_object_new_string("service_account"));
     json_object_object_add(o, "service_account", sa);
     json_object_object_add(o, "credential", credential_json(p));
-    ly_response_json(req, resp, 200, o);
+    ly_response_json(req, c->resp, 200, o);
     return LY_OK;
 }
 
 /* SPEC §5.8: at most two indexed queries. */
-int ly_api_me(struct ly_request *req, struct ly_response *resp)
+int ly_api_me(struct ly_call *c)
 {
-    const struct ly_principal *p = req->principal;
-    int r = p->type == LY_PRINCIPAL_USER ? me_user(req, resp, p) : me_service_account(req, resp, p);
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    const struct ly_principal *p = c->who;
+    int r = p->type == LY_PRINCIPAL_USER ? me_user(c, p) : me_service_account(c, p);
     if (r == LY_E_INVALID_TOKEN) {
         struct ly_auth_failure fail = {LY_SCHEME_BEARER,
                                        "the account no longer exists or is disabled"};

@@ -7,13 +7,10 @@
 
 #include <json-c/json.h>
 
-#include "lanyard/auth.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/json.h"
 #include "lanyard/orgs.h"
-#include "lanyard/page.h"
-#include "lanyard/policy.h"
 #include "lanyard/users.h"
 #include "lanyard/validate.h"
 
@@ -53,34 +50,26 @@ static int resolve_user(struct ly_request *req, const char *ref, struct ly_user 
     return ly_users_get(db, req->arena, ref, out);
 }
 
-int ly_api_members_list(struct ly_request *req, struct ly_response *resp)
+int ly_api_members_list(struct ly_call *c)
 {
-    struct ly_org org;
-    struct ly_actor actor;
-    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_MEMBERS_LIST, &org, &actor);
-    if (r != LY_OK)
-        return r;
-    const char *list = members_list_name(req, &org);
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    const struct ly_org *org = &c->org;
+    const char *list = members_list_name(req, org);
     struct ly_page page;
-    if ((r = ly_page_from_query(req, resp, list, &page)) != LY_OK)
+    int r = ly_list_page(c, list, &page);
+    if (r != LY_OK)
         return r;
     struct ly_member *members = NULL;
     size_t n = 0;
     bool more = false;
-    r = ly_members_list(req->ctx->db, req->arena, org.id, &page, &members, &n, &more);
+    r = ly_members_list(req->ctx->db, req->arena, org->id, &page, &members, &n, &more);
     if (r != LY_OK)
         return r;
-    const char *next = NULL;
-    if (more && (next = ly_page_token(req, list, members[n - 1].email)) == NULL)
-        return LY_E_INTERNAL;
     struct json_object *items = json_object_new_array();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(items, member_to_json(&members[i]));
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "items", items);
-    json_object_object_add(o, "next_page_token", ly_json_str_or_null(next));
-    ly_response_json(req, resp, 200, o);
-    return LY_OK;
+    return ly_list_answer(c, list, items, more, n > 0 ? members[n - 1].email : NULL);
 }
 
 /* The answers of the store's refusals, shared by PUT and DELETE. */
@@ -95,16 +84,15 @@ static int member_problem(struct ly_request *req, struct ly_response *resp, int 
     return r;
 }
 
-int ly_api_members_put(struct ly_request *req, struct ly_response *resp)
+int ly_api_members_put(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"role", LY_JSON_STRING, true},
     };
-    struct ly_org org;
-    struct ly_actor actor;
-    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_MEMBER_SET, &org, &actor);
-    if (r != LY_OK)
-        return r;
+    const struct ly_org *org = &c->org;
+    int r;
     struct ly_field_errors errs = {.n = 0};
     ly_json_check_fields(req->json, fields, sizeof(fields) / sizeof(fields[0]), &errs);
     const char *role_s = ly_json_get_string(req->json, "role");
@@ -115,6 +103,15 @@ int ly_api_members_put(struct ly_request *req, struct ly_response *resp)
         ly_response_problem(req, resp, LY_E_VALIDATION, "the membership is not valid", &errs);
         return LY_E_VALIDATION;
     }
+    /*
+     * Granting owner needs an owner, whoever the target: said before the
+     * target is looked up, so the answer tells nothing about which e-mails
+     * exist. Whether owner is involved otherwise depends on the target's
+     * current role, which the store reads under its lock.
+     */
+    bool may_manage_owners = ly_policy_decide(&c->actor, LY_ACT_OWNER_MANAGE) == LY_ALLOW;
+    if (role == LY_ROLE_OWNER && !may_manage_owners)
+        return member_problem(req, resp, LY_E_FORBIDDEN);
     struct ly_user user;
     r = resolve_user(req, req->params[1], &user);
     if (r == LY_E_NOT_FOUND) {
@@ -123,15 +120,10 @@ int ly_api_members_put(struct ly_request *req, struct ly_response *resp)
     }
     if (r != LY_OK)
         return r;
-    /*
-     * Whether owner is involved depends on the target's current role, which
-     * the store reads under its lock; the policy only says who may.
-     */
-    bool may_manage_owners = ly_policy_decide(&actor, LY_ACT_OWNER_MANAGE) == LY_ALLOW;
     bool added = false;
     struct ly_member m;
-    r = ly_members_set(req->ctx->db, req->arena, org.id, user.id, role, may_manage_owners, req->now,
-                       &added, &m);
+    r = ly_members_set(req->ctx->db, req->arena, org->id, user.id, role, may_manage_owners,
+                       req->now, &added, &m);
     if (r == LY_E_FORBIDDEN || r == LY_E_CONFLICT || r == LY_E_NOT_FOUND)
         return member_problem(req, resp, r);
     if (r != LY_OK)
@@ -142,26 +134,24 @@ int ly_api_members_put(struct ly_request *req, struct ly_response *resp)
     if (added)
         ly_response_location(
             req, resp,
-            ly_arena_printf(req->arena, "/api/org/v1/orgs/%s/members/%s", org.name, user.id));
+            ly_arena_printf(req->arena, "/api/org/v1/orgs/%s/members/%s", org->name, user.id));
     return LY_OK;
 }
 
-int ly_api_members_delete(struct ly_request *req, struct ly_response *resp)
+int ly_api_members_delete(struct ly_call *c)
 {
-    struct ly_org org;
-    struct ly_actor actor;
-    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_VIEW, &org, &actor);
-    if (r != LY_OK)
-        return r;
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    int r;
     struct ly_user user;
     int found = resolve_user(req, req->params[1], &user);
     if (found != LY_OK && found != LY_E_NOT_FOUND)
         return found;
     /* Leaving is one's own right; removing someone else needs org admin+ (SPEC §5.9). */
-    bool self = found == LY_OK && req->principal->type == LY_PRINCIPAL_USER &&
-                strcmp(user.id, req->principal->id) == 0;
+    bool self = found == LY_OK && c->who->type == LY_PRINCIPAL_USER &&
+                strcmp(user.id, c->who->subject) == 0;
     enum ly_decision d =
-        ly_policy_decide(&actor, self ? LY_ACT_MEMBER_LEAVE : LY_ACT_MEMBER_REMOVE);
+        ly_policy_decide(&c->actor, self ? LY_ACT_MEMBER_LEAVE : LY_ACT_MEMBER_REMOVE);
     if (d != LY_ALLOW) {
         ly_response_problem(req, resp, ly_policy_err(d),
                             "your role in this organization does not allow this", NULL);
@@ -169,8 +159,8 @@ int ly_api_members_delete(struct ly_request *req, struct ly_response *resp)
     }
     if (found == LY_E_NOT_FOUND)
         return member_problem(req, resp, LY_E_NOT_FOUND);
-    bool may_manage_owners = self || ly_policy_decide(&actor, LY_ACT_OWNER_MANAGE) == LY_ALLOW;
-    r = ly_members_remove(req->ctx->db, req->arena, org.id, user.id, may_manage_owners);
+    bool may_manage_owners = self || ly_policy_decide(&c->actor, LY_ACT_OWNER_MANAGE) == LY_ALLOW;
+    r = ly_members_remove(req->ctx->db, req->arena, c->org.id, user.id, may_manage_owners);
     if (r == LY_E_FORBIDDEN || r == LY_E_CONFLICT || r == LY_E_NOT_FOUND)
         return member_problem(req, resp, r);
     if (r != LY_OK)

@@ -5,13 +5,10 @@
 
 #include <json-c/json.h>
 
-#include "lanyard/auth.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/json.h"
 #include "lanyard/orgs.h"
-#include "lanyard/page.h"
-#include "lanyard/policy.h"
 #include "lanyard/validate.h"
 
 #define ORGS_PATH "/api/org/v1/orgs/"
@@ -48,21 +45,20 @@ static const char *display_name_of(struct json_object *body, struct ly_field_err
     return dn != NULL && dn[0] != '\0' ? dn : NULL;
 }
 
-int ly_api_orgs_create(struct ly_request *req, struct ly_response *resp)
+int ly_api_orgs_create(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"name", LY_JSON_STRING, true},
         {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
     };
-    struct ly_actor actor;
-    int r = ly_policy_actor(req, resp, &actor);
-    if (r != LY_OK)
-        return r;
-    if (ly_policy_decide(&actor, LY_ACT_ORG_CREATE) != LY_ALLOW) {
+    /* SPEC §4: a credential never mints what is stronger than itself, a key no organization. */
+    if (c->who->org_id != NULL || ly_policy_decide(&c->actor, LY_ACT_ORG_CREATE) != LY_ALLOW) {
         ly_response_problem(req, resp, LY_E_FORBIDDEN,
-                            actor.type == LY_PRINCIPAL_USER
+                            c->who->type == LY_PRINCIPAL_USER && c->who->org_id == NULL
                                 ? "creating organizations is reserved to platform administrators"
-                                : "a service account cannot create organizations",
+                                : "a service account or an API key cannot create organizations",
                             NULL);
         return LY_E_FORBIDDEN;
     }
@@ -77,8 +73,8 @@ int ly_api_orgs_create(struct ly_request *req, struct ly_response *resp)
         return LY_E_VALIDATION;
     }
     struct ly_org org;
-    r = ly_orgs_create(req->ctx->db, req->arena, name, display_name, req->principal->id, req->now,
-                       &org);
+    int r = ly_orgs_create(req->ctx->db, req->arena, name, display_name, c->who->subject,
+                           req->now, &org);
     if (r == LY_E_CONFLICT) {
         ly_response_problem(req, resp, r, "an organization with this name exists", NULL);
         return r;
@@ -90,23 +86,25 @@ int ly_api_orgs_create(struct ly_request *req, struct ly_response *resp)
     return LY_OK;
 }
 
-int ly_api_orgs_list(struct ly_request *req, struct ly_response *resp)
+int ly_api_orgs_list(struct ly_call *c)
 {
-    struct ly_actor actor;
-    int r = ly_policy_actor(req, resp, &actor);
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    struct ly_page page;
+    int r = ly_list_page(c, "orgs", &page);
     if (r != LY_OK)
         return r;
-    struct ly_page page;
-    if ((r = ly_page_from_query(req, resp, "orgs", &page)) != LY_OK)
-        return r;
-    /* SPEC §5.9: the caller's organizations; a platform administrator's are all of them. */
-    const struct ly_principal *p = req->principal;
+    /*
+     * SPEC §5.9: the caller's organizations; a platform administrator's are
+     * all of them; a credential bound to one organization sees that one.
+     */
+    const struct ly_principal *p = c->who;
     enum ly_orgs_scope scope = LY_ORGS_OF_USER;
-    const char *who = p->id;
-    if (p->type == LY_PRINCIPAL_SERVICE_ACCOUNT) {
+    const char *who = p->subject;
+    if (p->org_id != NULL) {
         scope = LY_ORGS_WITH_ID;
         who = p->org_id;
-    } else if (actor.platform_admin) {
+    } else if (c->actor.platform_admin) {
         scope = LY_ORGS_ALL;
     }
     struct ly_org *orgs = NULL;
@@ -114,41 +112,28 @@ int ly_api_orgs_list(struct ly_request *req, struct ly_response *resp)
     bool more = false;
     if ((r = ly_orgs_list(req->ctx->db, req->arena, scope, who, &page, &orgs, &n, &more)) != LY_OK)
         return r;
-    const char *next = NULL;
-    if (more && (next = ly_page_token(req, "orgs", orgs[n - 1].name)) == NULL)
-        return LY_E_INTERNAL;
     struct json_object *items = json_object_new_array();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(items, org_to_json(&orgs[i]));
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "items", items);
-    json_object_object_add(o, "next_page_token", ly_json_str_or_null(next));
-    ly_response_json(req, resp, 200, o);
+    return ly_list_answer(c, "orgs", items, more, n > 0 ? orgs[n - 1].name : NULL);
+}
+
+int ly_api_orgs_get(struct ly_call *c)
+{
+    ly_response_json(c->req, c->resp, 200, org_to_json(&c->org));
     return LY_OK;
 }
 
-int ly_api_orgs_get(struct ly_request *req, struct ly_response *resp)
+int ly_api_orgs_update(struct ly_call *c)
 {
-    struct ly_org org;
-    struct ly_actor actor;
-    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_VIEW, &org, &actor);
-    if (r != LY_OK)
-        return r;
-    ly_response_json(req, resp, 200, org_to_json(&org));
-    return LY_OK;
-}
-
-int ly_api_orgs_update(struct ly_request *req, struct ly_response *resp)
-{
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"display_name", LY_JSON_STRING | LY_JSON_NULL, true},
     };
-    struct ly_org org;
-    struct ly_actor actor;
-    /* Who may comes first: a caller who may not see the organization learns nothing from 400. */
-    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_UPDATE, &org, &actor);
-    if (r != LY_OK)
-        return r;
+    /* The dispatcher decided who may first: one who may not see it learns nothing from a 400. */
+    struct ly_org org = c->org;
+    int r;
     struct ly_field_errors errs = {.n = 0};
     ly_json_check_fields(req->json, fields, sizeof(fields) / sizeof(fields[0]), &errs);
     const char *display_name = display_name_of(req->json, &errs);
@@ -170,14 +155,11 @@ int ly_api_orgs_update(struct ly_request *req, struct ly_response *resp)
     return LY_OK;
 }
 
-int ly_api_orgs_delete(struct ly_request *req, struct ly_response *resp)
+int ly_api_orgs_delete(struct ly_call *c)
 {
-    struct ly_org org;
-    struct ly_actor actor;
-    int r = ly_policy_org(req, resp, req->params[0], LY_ACT_ORG_DELETE, &org, &actor);
-    if (r != LY_OK)
-        return r;
-    r = ly_orgs_delete(req->ctx->db, req->arena, org.id);
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    int r = ly_orgs_delete(req->ctx->db, req->arena, c->org.id);
     if (r == LY_E_NOT_FOUND) {
         ly_response_problem(req, resp, r, "no such organization", NULL);
         return r;

@@ -3,13 +3,7 @@
 
 #include "lanyard/policy.h"
 
-#include <string.h>
-
-#include "lanyard/auth.h"
-#include "lanyard/config.h"
-#include "lanyard/ctx.h"
 #include "lanyard/err.h"
-#include "lanyard/validate.h"
 
 enum ly_decision ly_policy_decide(const struct ly_actor *actor, enum ly_org_action action)
 {
@@ -61,88 +55,4 @@ int ly_policy_err(enum ly_decision d)
         break;
     }
     return LY_E_FORBIDDEN;
-}
-
-int ly_policy_actor(struct ly_request *req, struct ly_response *resp, struct ly_actor *out)
-{
-    /* The router authenticated the caller (LY_AUTH_ANY); the cast only fills in a lookup. */
-    struct ly_principal *p = (struct ly_principal *)req->principal;
-    if (p == NULL) {
-        struct ly_auth_failure fail = {LY_SCHEME_NONE, NULL};
-        ly_auth_challenge(req, resp, LY_E_UNAUTHENTICATED, &fail);
-        return LY_E_UNAUTHENTICATED;
-    }
-    struct ly_actor a = {
-        .type = p->type,
-        .platform_admin = false,
-        .role = LY_ROLE_NONE,
-        .users_create_orgs = req->ctx->cfg->accounts.users_create_orgs,
-    };
-    if (p->type == LY_PRINCIPAL_USER) {
-        int r = ly_auth_load_user(req, p);
-        if (r == LY_E_INVALID_TOKEN) {
-            struct ly_auth_failure fail = {LY_SCHEME_BEARER, "the user is disabled"};
-            ly_auth_challenge(req, resp, r, &fail);
-            return r;
-        }
-        if (r != LY_OK) {
-            ly_response_problem(req, resp, r, NULL, NULL);
-            return r;
-        }
-        a.platform_admin = p->platform_admin;
-    }
-    *out = a;
-    return LY_OK;
-}
-
-static void answer_decision(struct ly_request *req, struct ly_response *resp, enum ly_decision d)
-{
-    if (d == LY_HIDE)
-        ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such organization", NULL);
-    else
-        ly_response_problem(req, resp, LY_E_FORBIDDEN,
-                            "your role in this organization does not allow this", NULL);
-}
-
-int ly_policy_org(struct ly_request *req, struct ly_response *resp, const char *name,
-                  enum ly_org_action action, struct ly_org *org, struct ly_actor *actor)
-{
-    struct ly_actor a;
-    int r = ly_policy_actor(req, resp, &a);
-    if (r != LY_OK)
-        return r;
-    /* A name that cannot exist is answered like one that does not, without a query. */
-    if (!ly_name_is_valid(name)) {
-        answer_decision(req, resp, LY_HIDE);
-        return LY_E_NOT_FOUND;
-    }
-    const struct ly_principal *p = req->principal;
-    bool user = p->type == LY_PRINCIPAL_USER;
-    struct ly_org o;
-    enum ly_role role = LY_ROLE_NONE;
-    r = ly_orgs_get(req->ctx->db, req->arena, name, user ? p->id : NULL, &o, &role);
-    if (r == LY_E_NOT_FOUND) {
-        answer_decision(req, resp, LY_HIDE);
-        return r;
-    }
-    if (r != LY_OK) {
-        ly_response_problem(req, resp, r, NULL, NULL);
-        return r;
-    }
-    /*
-     * A service account belongs to the organization its credential names, by
-     * id: one deleted and created again under the same name is another one.
-     */
-    if (!user)
-        role = p->org_id != NULL && strcmp(p->org_id, o.id) == 0 ? ly_role_parse(p->role)
-                                                                 : LY_ROLE_NONE;
-    a.role = role;
-    enum ly_decision d = ly_policy_decide(&a, action);
-    if (d != LY_ALLOW) {
-        answer_decision(req, resp, d);
-        return ly_policy_err(d);
-    }
-    *org = o;
-    *actor = a;
-    return LY_OK;
 }

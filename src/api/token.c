@@ -8,7 +8,6 @@
 #include <json-c/json.h>
 
 #include "lanyard/ctx.h"
-#include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
 #include "lanyard/issue.h"
@@ -39,8 +38,10 @@ static int grant_error(struct ly_request *req, struct ly_response *resp, const c
     return LY_OK;
 }
 
-static int refresh_grant(struct ly_request *req, struct ly_response *resp)
+static int refresh_grant(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     struct lanyard_ctx *ctx = req->ctx;
     const char *rt = NULL;
     int q = oauth_param(req, "refresh_token", &rt);
@@ -53,52 +54,41 @@ static int refresh_grant(struct ly_request *req, struct ly_response *resp)
     ly_sha256(rt, strlen(rt), hash);
     struct ly_refresh ref;
     struct json_object *tokens = NULL;
-    int r = ly_db_begin(ctx->db);
+    int r = ly_refresh_lookup(ctx->db, req->arena, hash, true, &ref);
+    if (r == LY_E_NOT_FOUND)
+        return grant_error(req, resp, "invalid_grant", "the refresh token is not valid");
     if (r != LY_OK)
         return r;
-    r = ly_refresh_lookup(ctx->db, req->arena, hash, true, &ref);
-    if (r == LY_E_NOT_FOUND) {
-        ly_db_rollback(ctx->db);
-        return grant_error(req, resp, "invalid_grant", "the refresh token is not valid");
-    }
-    if (r != LY_OK)
-        goto out;
     bool reused = ref.spent;
     if (!reused && !ref.session_revoked && !ref.user_disabled && ref.expires_at > req->now) {
         r = ly_refresh_spend(ctx->db, req->arena, hash, req->now);
         reused = r == LY_E_CONFLICT;
         if (r != LY_OK && !reused)
-            goto out;
+            return r;
     }
     if (reused) {
         /* SPEC §5.3: a spent refresh token presented again is theft: end the whole session. */
-        if ((r = ly_sessions_revoke(ctx->db, req->arena, ref.session_id, req->now)) != LY_OK ||
-            (r = ly_db_commit(ctx->db)) != LY_OK)
-            goto out;
+        if ((r = ly_sessions_revoke(ctx->db, req->arena, ref.session_id, req->now)) != LY_OK)
+            return r;
         ly_log_warn(&ctx->log, "refresh token reused: session %s revoked", ref.session_id);
+        c->keep = true; /* the revocation stands, though the answer is an error */
         return grant_error(req, resp, "invalid_grant", "the refresh token was already used");
     }
-    if (ref.session_revoked || ref.user_disabled || ref.expires_at <= req->now) {
-        ly_db_rollback(ctx->db);
+    if (ref.session_revoked || ref.user_disabled || ref.expires_at <= req->now)
         return grant_error(req, resp, "invalid_grant", "the refresh token is not valid");
-    }
-    struct ly_db_value p[] = {LY_DB_I(req->now), LY_DB_S(ref.session_id)};
-    if ((r = ly_db_exec(ctx->db, req->arena,
-                        "UPDATE sessions SET refreshed_at = FROM_UNIXTIME(?) WHERE id = ?", p, 2,
-                        NULL)) != LY_OK ||
-        (r = ly_issue_user_tokens(req, ref.user_id, ref.session_id, &tokens)) != LY_OK ||
-        (r = ly_db_commit(ctx->db)) != LY_OK)
-        goto out;
+    if ((r = ly_sessions_touch(ctx->db, req->arena, ref.session_id, req->now)) != LY_OK ||
+        (r = ly_issue_user_tokens(req, ref.user_id, ref.session_id, &tokens)) != LY_OK)
+        return r;
     resp->principal = ref.user_id;
     ly_issue_respond(req, resp, tokens);
-out:
-    ly_db_rollback(ctx->db);
-    return r;
+    return LY_OK;
 }
 
 /* SPEC §5.3: POST /api/auth/v1/token. */
-int ly_api_token(struct ly_request *req, struct ly_response *resp)
+int ly_api_token(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     const char *grant = NULL;
     int q = oauth_param(req, "grant_type", &grant);
     if (q < 0)
@@ -107,7 +97,7 @@ int ly_api_token(struct ly_request *req, struct ly_response *resp)
     if (q == 1)
         return grant_error(req, resp, "invalid_request", "grant_type is required");
     if (strcmp(grant, "refresh_token") == 0)
-        return refresh_grant(req, resp);
+        return refresh_grant(c);
     return grant_error(req, resp, "unsupported_grant_type",
                        "this server does not support that grant_type");
 }

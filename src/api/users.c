@@ -7,13 +7,12 @@
 
 #include <json-c/json.h>
 
-#include "lanyard/auth.h"
+#include "lanyard/guard.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/orgs.h"
-#include "lanyard/page.h"
 #include "lanyard/password.h"
 #include "lanyard/sessions.h"
 #include "lanyard/users.h"
@@ -23,30 +22,34 @@
  * The user {id} of the path, visible to the caller: themself, or anyone for
  * a platform administrator. Anyone else gets 404 (SPEC §5.10), answered here.
  */
-static int visible_user(struct ly_request *req, struct ly_response *resp, struct ly_user *u,
-                        bool *is_admin)
+static int visible_user(struct ly_call *c, struct ly_user *u, bool *is_admin)
 {
-    struct ly_principal *p = (struct ly_principal *)req->principal;
+    const struct ly_principal *p = c->who;
+    struct ly_request *req = c->req;
+    /* A key acts in one organization only: it never reaches the user records (SPEC §4). */
+    bool user = p->type == LY_PRINCIPAL_USER && p->org_id == NULL;
     int r = LY_E_NOT_FOUND;
-    if (p->type == LY_PRINCIPAL_USER && (r = ly_auth_load_user(req, p)) == LY_OK) {
-        if (p->platform_admin || strcmp(p->id, req->params[0]) == 0)
-            r = ly_users_get(req->ctx->db, req->arena, req->params[0], u);
-        else
-            r = LY_E_NOT_FOUND;
-    }
+    if (user && (p->platform_admin || strcmp(p->subject, req->params[0]) == 0))
+        r = ly_users_get(req->ctx->db, req->arena, req->params[0], u);
     if (r == LY_E_NOT_FOUND)
-        ly_response_problem(req, resp, r, "no such user", NULL);
+        ly_response_problem(req, c->resp, r, "no such user", NULL);
     else if (r == LY_OK)
-        *is_admin = p->platform_admin;
+        *is_admin = user && p->platform_admin;
     return r;
 }
 
-static int hash_password(struct ly_request *req, const char *pw, const char **phc)
+/* Hash a new password, within the host's scrypt budget (security.scrypt_concurrency). */
+static int hash_password(struct ly_call *c, const char *pw, const char **phc)
 {
+    struct ly_guard g;
+    int r = ly_guard_begin(c, NULL, &g);
+    if (r != LY_OK)
+        return r;
     char buf[LY_PHC_MAX_LEN];
-    int r = ly_password_hash(&req->ctx->scrypt, pw, strlen(pw), buf);
+    r = ly_password_hash(&c->ctx->scrypt, pw, strlen(pw), buf);
+    ly_guard_end(&g);
     if (r == LY_OK)
-        *phc = ly_arena_strdup(req->arena, buf);
+        *phc = ly_arena_strdup(c->req->arena, buf);
     return r;
 }
 
@@ -54,9 +57,10 @@ static int hash_password(struct ly_request *req, const char *pw, const char **ph
  * Create a user from the request body checked against fields (POST /users
  * and the self sign-up), and answer 201 with the user and its Location.
  */
-static int create_user(struct ly_request *req, struct ly_response *resp,
-                       const struct ly_json_field *fields, size_t n_fields)
+static int create_user(struct ly_call *c, const struct ly_json_field *fields, size_t n_fields)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     struct ly_field_errors errs = {.n = 0};
     if (ly_json_check_fields(req->json, fields, n_fields, &errs) != LY_OK) {
         ly_response_invalid(req, resp, &errs);
@@ -76,7 +80,7 @@ static int create_user(struct ly_request *req, struct ly_response *resp,
         ly_response_invalid(req, resp, &errs);
         return LY_OK;
     }
-    int r = hash_password(req, pw, &phc);
+    int r = hash_password(c, pw, &phc);
     if (r != LY_OK)
         return r;
     struct ly_user u;
@@ -93,19 +97,23 @@ static int create_user(struct ly_request *req, struct ly_response *resp,
     return LY_OK;
 }
 
-int ly_api_users_create(struct ly_request *req, struct ly_response *resp)
+int ly_api_users_create(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"email", LY_JSON_STRING, true},
         {"password", LY_JSON_STRING, true},
         {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
         {"platform_admin", LY_JSON_BOOL, false}};
-    return create_user(req, resp, fields, 4);
+    return create_user(c, fields, 4);
 }
 
 /* SPEC §5.2: self sign-up, only when accounts.self_signup; never an administrator. */
-int ly_api_signup(struct ly_request *req, struct ly_response *resp)
+int ly_api_signup(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"email", LY_JSON_STRING, true},
         {"password", LY_JSON_STRING, true},
@@ -114,36 +122,35 @@ int ly_api_signup(struct ly_request *req, struct ly_response *resp)
         ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such endpoint", NULL);
         return LY_OK;
     }
-    return create_user(req, resp, fields, 3);
+    return create_user(c, fields, 3);
 }
 
-int ly_api_users_list(struct ly_request *req, struct ly_response *resp)
+int ly_api_users_list(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     struct ly_page page;
-    int r = ly_page_from_query(req, resp, "users", &page);
+    int r = ly_list_page(c, "users", &page);
     if (r != LY_OK)
-        return resp->status ? LY_OK : r;
+        return r;
     struct ly_user *users = NULL;
     size_t n = 0;
     bool more = false;
     if ((r = ly_users_list(req->ctx->db, req->arena, &page, &users, &n, &more)) != LY_OK)
         return r;
-    struct json_object *o = json_object_new_object();
     struct json_object *items = json_object_new_array();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(items, ly_user_to_json(&users[i]));
-    json_object_object_add(o, "items", items);
-    const char *next = more ? ly_page_token(req, "users", users[n - 1].email) : NULL;
-    json_object_object_add(o, "next_page_token", ly_json_str_or_null(next));
-    ly_response_json(req, resp, 200, o);
-    return LY_OK;
+    return ly_list_answer(c, "users", items, more, n > 0 ? users[n - 1].email : NULL);
 }
 
-int ly_api_users_get(struct ly_request *req, struct ly_response *resp)
+int ly_api_users_get(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     struct ly_user u;
     bool admin = false;
-    int r = visible_user(req, resp, &u, &admin);
+    int r = visible_user(c, &u, &admin);
     if (r != LY_OK)
         return r;
     ly_response_json(req, resp, 200, ly_user_to_json(&u));
@@ -162,8 +169,10 @@ static int keep_one_admin(struct ly_request *req, const struct ly_user *u)
     return n <= 1 ? LY_E_CONFLICT : LY_OK;
 }
 
-int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
+int ly_api_users_update(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"display_name", LY_JSON_STRING | LY_JSON_NULL, false},
         {"password", LY_JSON_STRING, false},
@@ -174,7 +183,7 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
     struct ly_field_errors errs = {.n = 0};
     struct ly_user u;
     bool admin = false;
-    int r = visible_user(req, resp, &u, &admin);
+    int r = visible_user(c, &u, &admin);
     if (r != LY_OK)
         return r;
     if (ly_json_check_fields(req->json, fields, 5, &errs) != LY_OK) {
@@ -205,48 +214,59 @@ int ly_api_users_update(struct ly_request *req, struct ly_response *resp)
                             NULL);
         return LY_OK;
     }
-    /* A user changing their own password proves they know the current one. */
-    if (pw != NULL && !admin &&
-        (current == NULL ||
-         !ly_password_verify(&ctx->scrypt, u.password_hash, current, strlen(current)))) {
-        ly_response_problem(req, resp, LY_E_FORBIDDEN, "current_password is not correct", NULL);
-        return LY_OK;
+    /*
+     * A user changing their own password proves they know the current one;
+     * each try counts against their sign-in throttle (SPEC §5.10), or the
+     * endpoint would be an unlimited password oracle for a token's holder.
+     */
+    if (pw != NULL && !admin) {
+        struct ly_guard g;
+        if ((r = ly_guard_begin(c, u.email, &g)) != LY_OK)
+            return r;
+        bool right = current != NULL &&
+                     ly_password_verify(&ctx->scrypt, u.password_hash, current, strlen(current));
+        ly_guard_end(&g);
+        if (!right) {
+            if ((r = ly_guard_failed(c, &g)) != LY_OK)
+                return r;
+            ly_response_problem(req, resp, LY_E_FORBIDDEN, "current_password is not correct",
+                                NULL);
+            return LY_OK;
+        }
+        if ((r = ly_guard_passed(c, &g)) != LY_OK)
+            return r;
     }
     const char *phc = NULL;
-    if (pw != NULL && (r = hash_password(req, pw, &phc)) != LY_OK)
-        return r;
-
-    if ((r = ly_db_begin(ctx->db)) != LY_OK)
+    if (pw != NULL && (r = hash_password(c, pw, &phc)) != LY_OK)
         return r;
     if ((disabled == 1 || padmin == 0) && (r = keep_one_admin(req, &u)) != LY_OK) {
         if (r == LY_E_CONFLICT)
             ly_response_problem(req, resp, r, "the last platform administrator must stay", NULL);
-        goto out;
+        return r;
     }
     if ((r = ly_users_update(ctx->db, req->arena, u.id, dn_given ? (dn ? dn : "") : NULL, phc,
                              disabled, padmin, req->now)) != LY_OK)
-        goto out;
+        return r;
     /*
      * SPEC §5.10: a new password ends the user's other sessions (the caller's
      * own stays when they changed their own password); disabling ends all.
      */
     if (disabled == 1 || phc != NULL) {
-        const struct ly_principal *p = req->principal;
-        const char *keep = disabled != 1 && strcmp(p->id, u.id) == 0 ? p->session_id : NULL;
+        const struct ly_principal *p = c->who;
+        const char *keep = disabled != 1 && strcmp(p->subject, u.id) == 0 ? p->session_id : NULL;
         if ((r = ly_sessions_revoke_user(ctx->db, req->arena, u.id, keep, req->now)) != LY_OK)
-            goto out;
+            return r;
     }
-    if ((r = ly_users_get(ctx->db, req->arena, u.id, &u)) != LY_OK ||
-        (r = ly_db_commit(ctx->db)) != LY_OK)
-        goto out;
+    if ((r = ly_users_get(ctx->db, req->arena, u.id, &u)) != LY_OK)
+        return r;
     ly_response_json(req, resp, 200, ly_user_to_json(&u));
-out:
-    ly_db_rollback(ctx->db);
-    return resp->status ? LY_OK : r;
+    return LY_OK;
 }
 
-int ly_api_users_delete(struct ly_request *req, struct ly_response *resp)
+int ly_api_users_delete(struct ly_call *c)
 {
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
     struct lanyard_ctx *ctx = req->ctx;
     struct ly_user u;
     int r = ly_users_get(ctx->db, req->arena, req->params[0], &u);
@@ -256,26 +276,19 @@ int ly_api_users_delete(struct ly_request *req, struct ly_response *resp)
     }
     if (r != LY_OK)
         return r;
-    if ((r = ly_db_begin(ctx->db)) != LY_OK)
-        return r;
     r = ly_orgs_check_not_last_owner(ctx->db, req->arena, u.id);
-    if (r == LY_E_CONFLICT) {
+    if (r == LY_E_CONFLICT)
         ly_response_problem(req, resp, r, "the user is the last owner of an organization", NULL);
-        goto out;
-    }
     if (r != LY_OK)
-        goto out;
+        return r;
     if ((r = keep_one_admin(req, &u)) != LY_OK) {
         if (r == LY_E_CONFLICT)
             ly_response_problem(req, resp, r, "the last platform administrator must stay", NULL);
-        goto out;
+        return r;
     }
     /* Sessions, tokens and memberships go with the row (ON DELETE CASCADE). */
-    if ((r = ly_users_delete(ctx->db, req->arena, u.id)) != LY_OK ||
-        (r = ly_db_commit(ctx->db)) != LY_OK)
-        goto out;
+    if ((r = ly_users_delete(ctx->db, req->arena, u.id)) != LY_OK)
+        return r;
     ly_response_empty(resp, 204);
-out:
-    ly_db_rollback(ctx->db);
-    return resp->status ? LY_OK : r;
+    return LY_OK;
 }

@@ -358,8 +358,15 @@ static int cmd_user(const char *config_path, int argc, char **argv)
         struct session s;
         int rc = open_session(config_path, &s);
         struct ly_user u;
-        if (rc == 0 && (rc = create_user(&s, email, password_file, admin, &u)) == 0)
-            printf("created user %s (%s)\n", u.email, u.id);
+        if (rc == 0 && ly_db_begin(s.db) == LY_OK &&
+            (rc = create_user(&s, email, password_file, admin, &u)) == 0) {
+            if (ly_db_commit(s.db) == LY_OK)
+                printf("created user %s (%s)\n", u.email, u.id);
+            else
+                rc = fail("cannot commit the new user");
+        }
+        if (s.db != NULL)
+            ly_db_rollback(s.db);
         close_session(&s);
         return rc;
     }
@@ -380,10 +387,14 @@ static int cmd_user(const char *config_path, int argc, char **argv)
             rc = fail("'%s' is not a valid e-mail address", argv[2]);
         else if ((r = ly_users_get_by_email(s.db, &s.arena, email, &u)) != LY_OK)
             rc = fail(r == LY_E_NOT_FOUND ? "no user '%s'" : "cannot read user '%s'", email);
-        else if ((r = ly_users_set_disabled(s.db, &s.arena, u.id, disable, now_seconds())) != LY_OK)
+        else if ((r = ly_db_begin(s.db)) != LY_OK ||
+                 (r = ly_users_set_disabled(s.db, &s.arena, u.id, disable, now_seconds())) !=
+                     LY_OK ||
+                 (r = ly_db_commit(s.db)) != LY_OK)
             rc = fail("cannot %s user '%s': %s", sub, email, ly_err_str(r));
         else
             printf("%s user %s\n", disable ? "disabled" : "enabled", email);
+        ly_db_rollback(s.db);
         close_session(&s);
         return rc;
     }

@@ -28,11 +28,20 @@ struct cached_stmt {
     bool col_binary[MAX_COLS]; /* BINARY/VARBINARY/BLOB: charset 63 ("binary") */
 };
 
+/*
+ * The unit of work (db.h): opened by ly_db_begin without a round trip; the
+ * transaction starts on the server with the unit's first statement. A unit
+ * whose transaction the server ended (a deadlock, a lost connection) is
+ * dead: its remaining statements and its commit fail with that error.
+ */
+enum unit_state { UNIT_NONE = 0, UNIT_OPEN, UNIT_STARTED, UNIT_DEAD };
+
 struct ly_db {
     const struct ly_config *cfg;
     const struct ly_log *log;
     MYSQL *conn;
-    bool in_tx;
+    enum unit_state unit;
+    int unit_err; /* UNIT_DEAD: what ended it */
     int64_t retry_at; /* monotonic seconds: no new connect attempt before this */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;
@@ -61,7 +70,11 @@ static void disconnect(struct ly_db *db)
     if (db->conn != NULL)
         mysql_close(db->conn);
     db->conn = NULL;
-    db->in_tx = false;
+    /* The server dropped the transaction with the connection. */
+    if (db->unit == UNIT_STARTED) {
+        db->unit = UNIT_DEAD;
+        db->unit_err = LY_E_UNAVAILABLE;
+    }
 }
 
 void ly_db_free(struct ly_db *db)
@@ -129,7 +142,6 @@ int ly_db_connect(struct ly_db *db)
         return LY_E_UNAVAILABLE;
     }
     db->conn = m;
-    db->in_tx = false;
     db->retry_at = 0;
     return LY_OK;
 }
@@ -141,6 +153,10 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) {
         /* InnoDB rolled the transaction back (a lock wait timeout only the statement). */
         ly_log_info(db->log, "%s: transaction aborted (%u)", what, e);
+        if (db->unit == UNIT_STARTED) {
+            db->unit = UNIT_DEAD;
+            db->unit_err = LY_E_RETRY;
+        }
         return LY_E_RETRY;
     }
     if (is_connection_error(e)) {
@@ -338,12 +354,69 @@ static int exec_once(struct ly_db *db, struct ly_arena *a, const char *sql,
     return LY_OK;
 }
 
+/* A programming error (STYLE §6): logged; in debug (sanitizer) builds, the process stops. */
+static int bug(const struct ly_db *db, const char *what)
+{
+    ly_log_error(db->log, "BUG: %s", what);
+#ifdef LY_SANITIZE
+    abort();
+#endif
+    return LY_E_INTERNAL;
+}
+
+/* true for a statement that changes or locks rows: it belongs in a unit of work. */
+static bool writes(const char *sql)
+{
+    while (*sql == ' ' || *sql == '(')
+        sql++;
+    return strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 ||
+           strncmp(sql, "DELETE", 6) == 0 || strncmp(sql, "REPLACE", 7) == 0 ||
+           strstr(sql, " FOR UPDATE") != NULL || strstr(sql, " LOCK IN SHARE MODE") != NULL;
+}
+
+static int simple(struct ly_db *db, const char *what)
+{
+    int r = ly_db_connect(db);
+    if (r != LY_OK)
+        return r;
+    if (mysql_query(db->conn, what) != 0)
+        return stmt_error(db, mysql_errno(db->conn), what, mysql_error(db->conn));
+    return LY_OK;
+}
+
+/* The first statement of a unit starts its transaction on the server. */
+static int start_unit(struct ly_db *db)
+{
+    /* A dead idle connection is noticed here, before any work is done. */
+    int r = simple(db, "START TRANSACTION");
+    if (r == LY_E_UNAVAILABLE && db->conn == NULL)
+        r = simple(db, "START TRANSACTION");
+    if (r == LY_OK)
+        db->unit = UNIT_STARTED;
+    return r;
+}
+
 int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
                const struct ly_db_value *params, size_t n_params, struct ly_db_result *res)
 {
+    int r;
+    switch (db->unit) {
+    case UNIT_NONE:
+        if (writes(sql))
+            return bug(db, "a statement that writes or locks outside a unit of work");
+        break;
+    case UNIT_OPEN:
+        if ((r = start_unit(db)) != LY_OK)
+            return r;
+        break;
+    case UNIT_STARTED:
+        break;
+    case UNIT_DEAD:
+        return db->unit_err;
+    }
     bool was_connected = db->conn != NULL;
-    bool in_tx = db->in_tx;
-    int r = exec_once(db, a, sql, params, n_params, res);
+    bool in_tx = db->unit == UNIT_STARTED;
+    r = exec_once(db, a, sql, params, n_params, res);
     /*
      * A connection that died while idle (the server restarted between two
      * requests) is opened again and the statement retried once. Inside a
@@ -387,48 +460,44 @@ int ly_db_ping(struct ly_db *db)
     return r;
 }
 
-static int simple(struct ly_db *db, const char *what)
-{
-    int r = ly_db_connect(db);
-    if (r != LY_OK)
-        return r;
-    if (mysql_query(db->conn, what) != 0)
-        return stmt_error(db, mysql_errno(db->conn), what, mysql_error(db->conn));
-    return LY_OK;
-}
-
 int ly_db_begin(struct ly_db *db)
 {
-    /* A dead idle connection is noticed here, before any work is done. */
-    int r = simple(db, "START TRANSACTION");
-    if (r == LY_E_UNAVAILABLE && db->conn == NULL)
-        r = simple(db, "START TRANSACTION");
-    if (r == LY_OK)
-        db->in_tx = true;
-    return r;
+    if (db->unit != UNIT_NONE)
+        return bug(db, "a unit of work begun inside another");
+    db->unit = UNIT_OPEN;
+    db->unit_err = LY_OK;
+    return LY_OK;
 }
 
 int ly_db_commit(struct ly_db *db)
 {
-    int r = simple(db, "COMMIT");
-    db->in_tx = false;
+    int r = LY_OK;
+    switch (db->unit) {
+    case UNIT_NONE:
+        return bug(db, "a commit without a unit of work");
+    case UNIT_OPEN: /* no statement ran: nothing to send */
+        break;
+    case UNIT_STARTED:
+        r = simple(db, "COMMIT");
+        break;
+    case UNIT_DEAD:
+        r = db->unit_err;
+        break;
+    }
+    db->unit = UNIT_NONE;
     return r;
 }
 
 void ly_db_rollback(struct ly_db *db)
 {
-    if (!db->in_tx || db->conn == NULL) {
-        db->in_tx = false;
-        return;
-    }
-    if (mysql_query(db->conn, "ROLLBACK") != 0)
+    if (db->unit == UNIT_STARTED && db->conn != NULL && mysql_query(db->conn, "ROLLBACK") != 0)
         stmt_error(db, mysql_errno(db->conn), "rollback", mysql_error(db->conn));
-    db->in_tx = false;
+    db->unit = UNIT_NONE;
 }
 
 bool ly_db_in_transaction(const struct ly_db *db)
 {
-    return db->in_tx;
+    return db->unit != UNIT_NONE;
 }
 
 const char *ly_db_str(const struct ly_db_result *r, size_t row, size_t col)

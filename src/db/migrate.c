@@ -99,7 +99,10 @@ static int ensure_secrets(struct ly_db *db, struct ly_arena *a, char *err, size_
     unsigned char key[32];
     ly_rand_bytes(key, sizeof(key));
     struct ly_db_value p[] = {LY_DB_S("page_token_key"), LY_DB_B(key, sizeof(key))};
-    int r = ly_db_exec(db, a, secret_sql, p, 2, NULL);
+    int r = ly_db_begin(db);
+    if (r == LY_OK && (r = ly_db_exec(db, a, secret_sql, p, 2, NULL)) == LY_OK)
+        r = ly_db_commit(db);
+    ly_db_rollback(db);
     if (r != LY_OK)
         snprintf(err, errlen, "cannot store the instance secrets: %s", ly_err_str(r));
     return r;
@@ -130,7 +133,11 @@ int ly_migrate_apply(struct ly_db *db, FILE *out, char *err, size_t errlen)
         if ((r = run_step(db, m, err, errlen)) != LY_OK)
             goto out;
         struct ly_db_value p[] = {LY_DB_I(m->version), LY_DB_S(m->name)};
-        if ((r = ly_db_exec(db, &a, record_sql, p, 2, NULL)) != LY_OK) {
+        if ((r = ly_db_begin(db)) == LY_OK &&
+            (r = ly_db_exec(db, &a, record_sql, p, 2, NULL)) == LY_OK)
+            r = ly_db_commit(db);
+        ly_db_rollback(db);
+        if (r != LY_OK) {
             snprintf(err, errlen, "cannot record migration %s: %s", m->name, ly_err_str(r));
             goto out;
         }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,10 @@
 
 #include <fcgiapp.h>
 
-#include "lanyard/ctx.h"
+#include "lanyard/config.h"
 #include "lanyard/err.h"
 #include "lanyard/http.h"
 #include "lanyard/mem.h"
-#include "lanyard/router.h"
 
 /*
  * Set by the SIGTERM handler. This is the one piece of process-wide state a
@@ -74,9 +74,12 @@ int ly_fcgi_listen(const char *addr, int *fd, char *err, size_t errlen)
         memcpy(sun.sun_path, addr, strlen(addr) + 1);
         s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         unlink(addr);
-        if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        /* The socket is born 0660: a chmod after bind would leave a moment it is not. */
+        mode_t old = umask(0117);
+        int br = s >= 0 ? bind(s, (struct sockaddr *)&sun, sizeof(sun)) : -1;
+        umask(old);
+        if (br != 0)
             goto fail;
-        chmod(addr, 0660);
     } else {
         char host[256];
         const char *colon = strrchr(addr, ':');
@@ -175,42 +178,45 @@ static void write_response(FCGX_Request *fr, const struct ly_request *req,
         FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);
 }
 
-static void handle_one(struct lanyard_ctx *ctx, FCGX_Request *fr)
+static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
 {
     struct ly_request req;
     struct ly_response resp;
     memset(&resp, 0, sizeof(resp));
-    int r = ly_request_init(&req, ctx, fr->envp);
-    ctx->log.request_id = req.request_id;
-    uint64_t max = ctx->cfg->server.max_body;
+    int r = ly_request_init(&req, app->cfg, app->arena, fr->envp);
+    req.ctx = app->ctx;
+    app->log->request_id = req.request_id;
+    uint64_t max = app->cfg->server.max_body;
     bool too_large = false;
     if (r != LY_OK) {
-        ly_response_problem(&req, &resp, r, "the request is malformed", NULL);
+        /* answered by the application, which knows the route's error form */
     } else if (req.content_length > max) {
         /* Refused before reading a byte of it (STYLE 8). */
         too_large = true;
     } else if (req.content_length > 0) {
         char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
         if (!read_body(fr, buf, (size_t)req.content_length)) {
-            ly_response_problem(&req, &resp, LY_E_INVALID_REQUEST, "the request body is truncated",
-                                NULL);
             r = LY_E_INVALID_REQUEST;
         } else {
             buf[req.content_length] = '\0';
             req.body = (struct ly_str){buf, (size_t)req.content_length};
         }
     }
-    if (r == LY_OK)
-        ly_router_handle(&req, &resp, too_large);
-    else if (strncmp(req.raw_path, "/api/auth/v1/", 13) == 0)
-        resp.no_store = true; /* SPEC §3, as the router does for the answers it makes */
+    app->handle(&req, &resp, r, too_large);
     write_response(fr, &req, &resp);
-    ly_log_request(&ctx->log, req.method[0] ? req.method : "-", req.raw_path ? req.raw_path : "-",
+    ly_log_request(app->log, req.method[0] ? req.method : "-", req.raw_path ? req.raw_path : "-",
                    resp.status, (long long)(mono_us() - req.start_us), resp.principal);
-    ctx->log.request_id = NULL;
+    app->log->request_id = NULL;
 }
 
-int ly_fcgi_serve(struct lanyard_ctx *ctx, int listen_fd)
+/* true when a connection waits on fd within timeout_ms (false on timeout or a signal). */
+static bool wait_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    return poll(&p, 1, timeout_ms) > 0;
+}
+
+int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
 {
     FCGX_Request fr;
     sigset_t term, old;
@@ -218,7 +224,7 @@ int ly_fcgi_serve(struct lanyard_ctx *ctx, int listen_fd)
     sigaddset(&term, SIGTERM);
     sigaddset(&term, SIGINT);
     if (FCGX_Init() != 0) {
-        ly_log_error(&ctx->log, "FastCGI initialisation failed");
+        ly_log_error(app->log, "FastCGI initialisation failed");
         return 1;
     }
     install_term_handler();
@@ -231,26 +237,38 @@ int ly_fcgi_serve(struct lanyard_ctx *ctx, int listen_fd)
     sigprocmask(SIG_BLOCK, &term, &old);
     while (!stop_requested) {
         sigprocmask(SIG_UNBLOCK, &term, NULL);
-        int rc = stop_requested ? -1 : FCGX_Accept_r(&fr);
+        /* A second without a request is idle time: the application's tick runs then too. */
+        bool ready = stop_requested ? false : wait_readable(listen_fd, 1000);
+        int rc = stop_requested ? -1 : ready ? FCGX_Accept_r(&fr) : 1;
         sigprocmask(SIG_BLOCK, &term, NULL);
+        if (rc == 1) {
+            if (!stop_requested && app->tick != NULL)
+                app->tick(app->ctx, true);
+            ly_arena_reset(app->arena);
+            continue;
+        }
         if (rc < 0) {
             if (stop_requested)
                 break;
             if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
                 continue;
-            ly_log_error(&ctx->log, "FastCGI accept failed: %s", strerror(errno));
+            ly_log_error(app->log, "FastCGI accept failed: %s", strerror(errno));
             break;
         }
-        handle_one(ctx, &fr);
+        handle_one(app, &fr);
         FCGX_Finish_r(&fr);
-        ly_arena_reset(&ctx->arena);
+        ly_arena_reset(app->arena);
+        if (app->tick != NULL) {
+            app->tick(app->ctx, false);
+            ly_arena_reset(app->arena);
+        }
     }
     FCGX_Free(&fr, 1);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0;
 }
 
-static pid_t spawn_worker(struct lanyard_ctx *ctx, int listen_fd)
+static pid_t spawn_worker(const struct ly_fcgi_app *app, int listen_fd)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -259,22 +277,22 @@ static pid_t spawn_worker(struct lanyard_ctx *ctx, int listen_fd)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        _exit(ly_fcgi_serve(ctx, listen_fd));
+        _exit(ly_fcgi_serve(app, listen_fd));
     }
     if (pid < 0)
-        ly_log_error(&ctx->log, "fork failed: %s", strerror(errno));
+        ly_log_error(app->log, "fork failed: %s", strerror(errno));
     return pid;
 }
 
-int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers)
+int ly_fcgi_prefork(const struct ly_fcgi_app *app, int listen_fd, unsigned workers)
 {
     pid_t *pids = ly_xcalloc(workers, sizeof(*pids));
     install_term_handler();
     time_t last_death = 0;
     unsigned quick_deaths = 0;
     for (unsigned i = 0; i < workers; i++)
-        pids[i] = spawn_worker(ctx, listen_fd);
-    ly_log_info(&ctx->log, "serving with %u workers", workers);
+        pids[i] = spawn_worker(app, listen_fd);
+    ly_log_info(app->log, "serving with %u workers", workers);
     while (!stop_requested) {
         int status;
         pid_t pid = waitpid(-1, &status, 0);
@@ -287,10 +305,10 @@ int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers)
             if (pids[i] != pid)
                 continue;
             if (WIFSIGNALED(status))
-                ly_log_error(&ctx->log, "worker %ld killed by signal %d; restarting", (long)pid,
+                ly_log_error(app->log, "worker %ld killed by signal %d; restarting", (long)pid,
                              WTERMSIG(status));
             else
-                ly_log_warn(&ctx->log, "worker %ld exited with %d; restarting", (long)pid,
+                ly_log_warn(app->log, "worker %ld exited with %d; restarting", (long)pid,
                             WEXITSTATUS(status));
             /* Workers that die at once (a broken config, a crash on start) are restarted slowly. */
             time_t now = time(NULL);
@@ -298,7 +316,7 @@ int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers)
             last_death = now;
             if (quick_deaths > 5)
                 sleep(1);
-            pids[i] = stop_requested ? 0 : spawn_worker(ctx, listen_fd);
+            pids[i] = stop_requested ? 0 : spawn_worker(app, listen_fd);
         }
     }
     for (unsigned i = 0; i < workers; i++)
@@ -321,6 +339,6 @@ int ly_fcgi_prefork(struct lanyard_ctx *ctx, int listen_fd, unsigned workers)
         }
     }
     free(pids);
-    ly_log_info(&ctx->log, "stopped");
+    ly_log_info(app->log, "stopped");
     return 0;
 }

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "lanyard/config.h"
-#include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/rand.h"
 
@@ -65,7 +64,7 @@ static bool is_trusted(const struct ly_config *cfg, const char *ip, size_t len)
  */
 static const char *client_address(struct ly_request *req)
 {
-    const struct ly_config *cfg = req->ctx->cfg;
+    const struct ly_config *cfg = req->cfg;
     const char *remote = ly_request_env(req, "REMOTE_ADDR");
     if (remote == NULL)
         return "-";
@@ -107,12 +106,13 @@ static void set_request_id(struct ly_request *req)
     ly_rand_base62(req->request_id, 22);
 }
 
-int ly_request_init(struct ly_request *req, struct lanyard_ctx *ctx, char *const *env)
+int ly_request_init(struct ly_request *req, const struct ly_config *cfg, struct ly_arena *arena,
+                    char *const *env)
 {
     struct timespec ts;
     memset(req, 0, sizeof(*req));
-    req->ctx = ctx;
-    req->arena = &ctx->arena;
+    req->cfg = cfg;
+    req->arena = arena;
     req->env = env;
     clock_gettime(CLOCK_REALTIME, &ts);
     req->now = (int64_t)ts.tv_sec;
@@ -145,8 +145,10 @@ int ly_request_init(struct ly_request *req, struct lanyard_ctx *ctx, char *const
     struct ly_str ms = ly_str_from(req->method);
     if (ms.len == 0 || ms.len > 16 || !ly_str_is_token_chars(ms) || req->raw_path[0] != '/')
         return LY_E_INVALID_REQUEST;
+    /* A credential too long to be one is a 401 of the authentication layer (RFC 6750 §3.1). */
     for (char *const *e = env; e != NULL && *e != NULL; e++)
-        if (strncmp(*e, "HTTP_", 5) == 0 && strlen(*e) > LY_MAX_HEADER_LEN)
+        if (strncmp(*e, "HTTP_", 5) == 0 && strncmp(*e, "HTTP_AUTHORIZATION=", 19) != 0 &&
+            strlen(*e) > LY_MAX_HEADER_LEN)
             return LY_E_INVALID_REQUEST;
     const char *cl = ly_request_env(req, "CONTENT_LENGTH");
     if (cl != NULL && cl[0] != '\0' &&

@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #include "lanyard/config.h"
-#include "lanyard/ctx.h"
 #include "lanyard/err.h"
 
 void ly_response_header(struct ly_response *resp, const char *name, const char *value)
@@ -93,7 +92,7 @@ void ly_response_oauth_error(struct ly_request *req, struct ly_response *resp, i
 void ly_response_location(struct ly_request *req, struct ly_response *resp, const char *path)
 {
     ly_response_header(resp, "Location",
-                       ly_arena_printf(req->arena, "%s%s", req->ctx->cfg->server.public_url, path));
+                       ly_arena_printf(req->arena, "%s%s", req->cfg->server.public_url, path));
 }
 
 bool ly_response_has_header(const struct ly_response *resp, const char *name)

@@ -112,29 +112,22 @@ int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
 int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const char *display_name,
                    const char *owner_user_id, int64_t now, struct ly_org *out)
 {
-    /* Joining an open transaction lets the caller commit more with it (bootstrap). */
-    bool own_tx = !ly_db_in_transaction(db);
     const char *id = ly_id_generate(a, "org-", ORG_ID_LEN);
-    int r;
-    if (own_tx && (r = ly_db_begin(db)) != LY_OK)
-        return r;
     struct ly_db_value po[] = {LY_DB_S(id), LY_DB_S(name), LY_DB_S(display_name), LY_DB_I(now),
                                LY_DB_I(now)};
-    r = ly_db_exec(db, a,
-                   "INSERT INTO organizations (id, name, display_name, created_at, updated_at)"
-                   " VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
-                   po, 5, NULL);
+    int r = ly_db_exec(db, a,
+                       "INSERT INTO organizations (id, name, display_name, created_at, updated_at)"
+                       " VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                       po, 5, NULL);
     if (r != LY_OK)
-        goto out;
+        return r;
     struct ly_db_value pm[] = {LY_DB_S(id), LY_DB_S(owner_user_id), LY_DB_I(now)};
     r = ly_db_exec(db, a,
                    "INSERT INTO memberships (org_id, user_id, role, added_at)"
                    " VALUES (?, ?, 'owner', FROM_UNIXTIME(?))",
                    pm, 3, NULL);
     if (r != LY_OK)
-        goto out;
-    if (own_tx && (r = ly_db_commit(db)) != LY_OK)
-        goto out;
+        return r;
     if (out != NULL) {
         out->id = id;
         out->name = ly_arena_strdup(a, name);
@@ -143,11 +136,7 @@ int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const
         out->updated_at = now;
         out->member_count = 1;
     }
-    r = LY_OK;
-out:
-    if (r != LY_OK && own_tx)
-        ly_db_rollback(db);
-    return r;
+    return LY_OK;
 }
 
 int ly_orgs_check_not_last_owner(struct ly_db *db, struct ly_arena *a, const char *user_id)
@@ -352,25 +341,21 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
     size_t owners = 0;
     enum ly_role cur = LY_ROLE_NONE;
     int64_t added_at = 0;
-    int r = ly_db_begin(db);
-    if (r != LY_OK)
-        return r;
+    int r;
     if ((r = hold_org(db, a, org_id)) != LY_OK)
-        goto out;
+        return r;
     if ((r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at)) != LY_OK)
-        goto out;
+        return r;
     /* SPEC §5.9: only an owner grants or takes owner, decided on the row as locked now. */
     if ((cur == LY_ROLE_OWNER || role == LY_ROLE_OWNER) && !may_manage_owners) {
-        r = LY_E_FORBIDDEN;
-        goto out;
+        return LY_E_FORBIDDEN;
     }
     if (cur == LY_ROLE_OWNER && role != LY_ROLE_OWNER && owners < 2) {
-        r = LY_E_CONFLICT;
-        goto out;
+        return LY_E_CONFLICT;
     }
     if (cur == LY_ROLE_NONE) {
         if ((r = hold_user(db, a, user_id)) != LY_OK)
-            goto out;
+            return r;
         struct ly_db_value pi[] = {LY_DB_S(org_id), LY_DB_S(user_id), LY_DB_S(role_name),
                                    LY_DB_I(now)};
         r = ly_db_exec(db, a,
@@ -384,9 +369,7 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
                        pu, 3, NULL);
     }
     if (r != LY_OK)
-        goto out;
-    if ((r = ly_db_commit(db)) != LY_OK)
-        goto out;
+        return r;
     *added = cur == LY_ROLE_NONE;
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
@@ -394,10 +377,7 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
         out->role = role;
         out->added_at = added_at;
     }
-out:
-    if (r != LY_OK)
-        ly_db_rollback(db);
-    return r;
+    return LY_OK;
 }
 
 int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *user_id,
@@ -406,30 +386,16 @@ int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id, 
     size_t owners = 0;
     enum ly_role cur = LY_ROLE_NONE;
     int64_t added_at = 0;
-    int r = ly_db_begin(db);
+    int r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at);
     if (r != LY_OK)
         return r;
-    if ((r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at)) != LY_OK)
-        goto out;
-    if (cur == LY_ROLE_NONE) {
-        r = LY_E_NOT_FOUND;
-        goto out;
-    }
-    if (cur == LY_ROLE_OWNER && !may_manage_owners) {
-        r = LY_E_FORBIDDEN;
-        goto out;
-    }
-    if (cur == LY_ROLE_OWNER && owners < 2) {
-        r = LY_E_CONFLICT;
-        goto out;
-    }
+    if (cur == LY_ROLE_NONE)
+        return LY_E_NOT_FOUND;
+    if (cur == LY_ROLE_OWNER && !may_manage_owners)
+        return LY_E_FORBIDDEN;
+    if (cur == LY_ROLE_OWNER && owners < 2)
+        return LY_E_CONFLICT;
     struct ly_db_value p[] = {LY_DB_S(org_id), LY_DB_S(user_id)};
-    if ((r = ly_db_exec(db, a, "DELETE FROM memberships WHERE org_id = ? AND user_id = ?", p, 2,
-                        NULL)) != LY_OK)
-        goto out;
-    r = ly_db_commit(db);
-out:
-    if (r != LY_OK)
-        ly_db_rollback(db);
-    return r;
+    return ly_db_exec(db, a, "DELETE FROM memberships WHERE org_id = ? AND user_id = ?", p, 2,
+                      NULL);
 }

@@ -34,6 +34,13 @@ int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id
     return r;
 }
 
+int ly_sessions_touch(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now)
+{
+    struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(session_id)};
+    return ly_db_exec(db, a, "UPDATE sessions SET refreshed_at = FROM_UNIXTIME(?) WHERE id = ?", p,
+                      2, NULL);
+}
+
 int ly_sessions_revoke(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now)
 {
     struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(session_id)};
@@ -154,10 +161,12 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
      */
     int r = ly_db_exec(db, a,
                        "SELECT t.user_id, t.session_id, t.service_account_id, t.api_key_id,"
-                       " UNIX_TIMESTAMP(t.expires_at)"
+                       " UNIX_TIMESTAMP(t.expires_at), u.platform_admin, sa.org_id, o.name, sa.role"
                        " FROM access_tokens t"
                        " LEFT JOIN sessions s ON s.id = t.session_id"
                        " LEFT JOIN users u ON u.id = t.user_id"
+                       " LEFT JOIN service_accounts sa ON sa.id = t.service_account_id"
+                       " LEFT JOIN organizations o ON o.id = sa.org_id"
                        " WHERE t.token_hash = ? AND t.expires_at > FROM_UNIXTIME(?)"
                        " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))",
                        p, 2, &res);
@@ -170,5 +179,9 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
     out->service_account_id = ly_db_str(&res, 0, 2);
     out->api_key_id = ly_db_str(&res, 0, 3);
     out->expires_at = ly_db_int(&res, 0, 4, 0);
+    out->platform_admin = ly_db_int(&res, 0, 5, 0) != 0;
+    out->org_id = ly_db_str(&res, 0, 6);
+    out->org_name = ly_db_str(&res, 0, 7);
+    out->role = ly_role_parse(ly_db_str(&res, 0, 8));
     return LY_OK;
 }

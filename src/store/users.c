@@ -169,16 +169,9 @@ struct json_object *ly_user_to_json(const struct ly_user *u)
 int ly_users_set_disabled(struct ly_db *db, struct ly_arena *a, const char *id, bool disabled,
                           int64_t now)
 {
-    int r = ly_db_begin(db);
-    if (r != LY_OK)
-        return r;
-    if ((r = ly_users_update(db, a, id, NULL, NULL, disabled ? 1 : 0, -1, now)) != LY_OK)
-        goto out;
+    int r = ly_users_update(db, a, id, NULL, NULL, disabled ? 1 : 0, -1, now);
     /* SPEC §5.2: disabling a user ends all their sessions. */
-    if (disabled && (r = ly_sessions_revoke_user(db, a, id, NULL, now)) != LY_OK)
-        goto out;
-    r = ly_db_commit(db);
-out:
-    ly_db_rollback(db);
+    if (r == LY_OK && disabled)
+        r = ly_sessions_revoke_user(db, a, id, NULL, now);
     return r;
 }

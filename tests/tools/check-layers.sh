@@ -1,37 +1,122 @@
 #!/bin/sh
-# Layers point one way (STYLE 16): a file may include only Lanyard headers of
-# its own rank or lower. A .c file has the rank of its own header (the first
-# lanyard/ header it includes); a header has the rank in the table below.
-# Usage: check-layers.sh SRCDIR
+# Layers point one way (STYLE 16), decided by folder: every file of
+# src/<folder>/ (and every header, by the folder that implements it) has its
+# folder's rank, and may include only Lanyard headers of the same rank or
+# lower. A second rule: only the layers that own a unit of work begin or
+# commit one (db.h): the API layer's dispatcher, lanyardctl and migrations.
+# Usage: check-layers.sh [SRCDIR]     check-layers.sh --self-test [SRCDIR]
 set -eu
-top=${1:-${srcdir:-.}}
-rank() {
+
+rank_of_folder() {
     case $1 in
-    mem|arena|str|err|log|ct|rand|codec|hash|validate|page) echo 0 ;;
-    json|password|config|token) echo 1 ;;
-    jwt|db|migrate) echo 2 ;;
-    users|sessions|throttle|orgs) echo 3 ;;
-    http|ctx) echo 4 ;;
-    auth|issue|policy|api|ctl) echo 5 ;;
-    router|fcgi) echo 6 ;;
-    *) echo "check-layers: no rank for header '$1'" >&2; echo 99 ;;
+    core | codec) echo 0 ;;
+    crypto | json | config) echo 1 ;;
+    token | http) echo 2 ;;
+    db) echo 3 ;;
+    store) echo 4 ;;
+    auth) echo 5 ;;
+    api) echo 6 ;;
+    ctl) echo 7 ;;
+    *) echo 99 ;;
     esac
 }
-bad=0
-for f in "$top"/include/lanyard/*.h "$top"/src/*/*.c; do
-    case $f in
-    *.h) own=$(basename "$f" .h) ;;
-    *) own=$(sed -n 's|^#include "lanyard/\([a-z_]*\)\.h".*|\1|p' "$f" | head -n 1) ;;
+
+# The folder of a header: where its module lives. Headers whose name is not
+# a .c file of that folder are listed here.
+folder_of_header() {
+    case $1 in
+    mem | arena | str | err | log | ct | rand | validate | slots) echo core ;;
+    codec) echo codec ;;
+    hash | password) echo crypto ;;
+    json) echo json ;;
+    config) echo config ;;
+    token | jwt) echo token ;;
+    http | router | fcgi | page) echo http ;;
+    db | migrate) echo db ;;
+    users | sessions | throttle | orgs | accounts | settings) echo store ;;
+    auth) echo auth ;;
+    api | ctx | issue | policy | guard) echo api ;;
+    ctl) echo ctl ;;
+    *) echo "" ;;
     esac
-    [ -n "$own" ] || continue
-    mine=$(rank "$own")
-    for inc in $(sed -n 's|^#include "lanyard/\([a-z_]*\)\.h".*|\1|p' "$f"); do
-        theirs=$(rank "$inc")
-        if [ "$theirs" -gt "$mine" ]; then
-            echo "check-layers: ${f#"$top"/} (layer of $own.h, rank $mine) includes $inc.h (rank $theirs)"
+}
+
+check() {
+    top=$1
+    bad=0
+    for f in "$top"/include/lanyard/*.h "$top"/src/*/*.c "$top"/src/*/*.h; do
+        [ -e "$f" ] || continue
+        case $f in
+        */include/lanyard/*.h)
+            folder=$(folder_of_header "$(basename "$f" .h)")
+            if [ -z "$folder" ]; then
+                echo "check-layers: ${f#"$top"/} belongs to no folder (add it to check-layers.sh)"
+                bad=1
+                continue
+            fi
+            ;;
+        *) folder=$(basename "$(dirname "$f")") ;;
+        esac
+        mine=$(rank_of_folder "$folder")
+        if [ "$mine" -eq 99 ]; then
+            echo "check-layers: folder src/$folder has no rank (add it to check-layers.sh)"
             bad=1
+            continue
         fi
+        for inc in $(sed -n 's|^#include "lanyard/\([a-z_]*\)\.h".*|\1|p' "$f"); do
+            theirs_folder=$(folder_of_header "$inc")
+            theirs=$(rank_of_folder "${theirs_folder:-none}")
+            if [ "$theirs" -gt "$mine" ]; then
+                echo "check-layers: ${f#"$top"/} ($folder, rank $mine) includes $inc.h ($theirs_folder, rank $theirs)"
+                bad=1
+            fi
+        done
+        case $f in
+        "$top"/src/api/routes.c | "$top"/src/ctl/* | "$top"/src/db/*) ;;
+        *.c)
+            if grep -n 'ly_db_\(begin\|commit\)(' "$f" >/dev/null; then
+                echo "check-layers: ${f#"$top"/} begins or commits a unit of work (only the dispatcher, lanyardctl and migrations do)"
+                bad=1
+            fi
+            ;;
+        esac
     done
-done
-[ $bad -eq 0 ] && echo "check-layers: every include points down"
-exit $bad
+    return $bad
+}
+
+if [ "${1:-}" = "--self-test" ]; then
+    # Plant an upward include and a store that commits in a copy: both must be caught.
+    src=${2:-${srcdir:-.}}
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-layers.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    cp -R "$src/include" "$src/src" "$tmp/"
+    check "$tmp" >/dev/null || { echo "check-layers self-test: the tree itself fails"; exit 1; }
+    printf '#include "lanyard/api.h"\n' >>"$tmp/src/store/users.c"
+    if out=$(check "$tmp"); then
+        echo "check-layers self-test: an upward include from src/store/ was not caught"
+        exit 1
+    fi
+    echo "$out" | grep -q 'src/store/users.c (store, rank 4) includes api.h' ||
+        { echo "check-layers self-test: wrong report: $out"; exit 1; }
+    cp "$src/src/store/users.c" "$tmp/src/store/users.c"
+    printf 'static void f(struct ly_db *db) { ly_db_commit(db); }\n' >>"$tmp/src/store/users.c"
+    if check "$tmp" >/dev/null; then
+        echo "check-layers self-test: a store that commits was not caught"
+        exit 1
+    fi
+    cp "$src/src/store/users.c" "$tmp/src/store/users.c"
+    printf '#include "lanyard/router.h"\n' >>"$tmp/include/lanyard/json.h"
+    if check "$tmp" >/dev/null; then
+        echo "check-layers self-test: an upward include from a header was not caught"
+        exit 1
+    fi
+    echo "check-layers self-test: planted faults are caught"
+    exit 0
+fi
+
+top=${1:-${srcdir:-.}}
+if check "$top"; then
+    echo "check-layers: every include points down; units of work are begun only where they belong"
+    exit 0
+fi
+exit 1

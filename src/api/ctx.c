@@ -8,6 +8,7 @@
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/jwt.h"
+#include "lanyard/settings.h"
 
 int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *program, char *err,
                 size_t errlen)
@@ -28,7 +29,24 @@ int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *prog
     ctx->scrypt.r = cfg->security.scrypt_r;
     ctx->scrypt.p = cfg->security.scrypt_p;
     ctx->db = ly_db_new(cfg, &ctx->log);
+    ctx->auth = (struct ly_auth){cfg, keys, &ly_auth_db_store, ctx->db};
     ly_arena_init(&ctx->arena, 16384);
+    return LY_OK;
+}
+
+int ly_ctx_page_key(struct lanyard_ctx *ctx, struct ly_arena *a, const unsigned char **key)
+{
+    if (!ctx->page_key_loaded) {
+        int r = ly_settings_page_key(ctx->db, a, ctx->page_key);
+        if (r == LY_E_NOT_FOUND) {
+            ly_log_error(&ctx->log, "settings.page_token_key is missing: run lanyardctl migrate");
+            return LY_E_INTERNAL;
+        }
+        if (r != LY_OK)
+            return r;
+        ctx->page_key_loaded = true;
+    }
+    *key = ctx->page_key;
     return LY_OK;
 }
 

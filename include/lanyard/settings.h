@@ -1,0 +1,17 @@
+/*
+ * settings: the instance's own secrets kept in the database (table
+ * settings, written by `lanyardctl migrate`).
+ */
+#ifndef LY_SETTINGS_H
+#define LY_SETTINGS_H
+
+#include "lanyard/arena.h"
+#include "lanyard/page.h"
+
+struct ly_db;
+
+/* The page-token key (32 bytes) into key. LY_E_NOT_FOUND when it is missing or malformed. */
+int ly_settings_page_key(struct ly_db *db, struct ly_arena *a,
+                         unsigned char key[LY_PAGE_KEY_LEN]);
+
+#endif

@@ -1,0 +1,415 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/api.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "lanyard/config.h"
+#include "lanyard/ctx.h"
+#include "lanyard/db.h"
+#include "lanyard/err.h"
+#include "lanyard/router.h"
+#include "lanyard/throttle.h"
+#include "lanyard/validate.h"
+
+/* What a route needs of its caller's credential. */
+enum need {
+    NONE,     /* no credential looked at */
+    OPTIONAL, /* authenticated when an Authorization header is sent */
+    ANY,      /* any valid credential */
+    USER,     /* a user's access token (a service account, or a key: 403) */
+    ADMIN,    /* a platform administrator */
+};
+
+enum body {
+    NO_BODY, /* a body is ignored */
+    JSON,    /* application/json, parsed into req->json */
+    OAUTH,   /* form or JSON; every error in the RFC 6749 §5.2 form */
+};
+
+#define NO_ORG (-1)
+/* The caller's principal is vetted by the handler's own query (SPEC §6: /me's two at most). */
+#define SELF_VETTED true
+
+struct route {
+    struct ly_route_key key; /* first: what the matcher reads */
+    enum need need;
+    int org;       /* enum ly_org_action decided on {org} = params[0], or NO_ORG */
+    bool scoped;   /* a resource-scoped credential may call it (SPEC §4) */
+    bool vetted;   /* no completing lookup of the principal before the handler */
+    enum body body;
+    ly_handler_fn handler;
+};
+
+#define ORGS "/api/org/v1/orgs"
+
+/* SPEC §5. Patterns never overlap; order is for reading. */
+static const struct route routes[] = {
+    {{"GET", "/api/health"}, NONE, NO_ORG, true, false, NO_BODY, ly_api_health},
+    {{"GET", "/.well-known/jwks.json"}, NONE, NO_ORG, true, false, NO_BODY, ly_api_jwks},
+
+    {{"POST", "/api/auth/v1/signin"}, NONE, NO_ORG, false, false, JSON, ly_api_signin},
+    {{"POST", "/api/auth/v1/signup"}, NONE, NO_ORG, false, false, JSON, ly_api_signup},
+    {{"POST", "/api/auth/v1/signout"}, OPTIONAL, NO_ORG, false, SELF_VETTED, JSON,
+     ly_api_signout},
+    {{"POST", "/api/auth/v1/token"}, NONE, NO_ORG, true, false, OAUTH, ly_api_token},
+
+    {{"GET", "/api/org/v1/me"}, ANY, NO_ORG, true, SELF_VETTED, NO_BODY, ly_api_me},
+
+    {{"POST", ORGS}, ANY, NO_ORG, false, false, JSON, ly_api_orgs_create},
+    {{"GET", ORGS}, ANY, NO_ORG, false, false, NO_BODY, ly_api_orgs_list},
+    {{"GET", ORGS "/{}"}, ANY, LY_ACT_ORG_VIEW, false, false, NO_BODY, ly_api_orgs_get},
+    {{"PATCH", ORGS "/{}"}, ANY, LY_ACT_ORG_UPDATE, false, false, JSON, ly_api_orgs_update},
+    {{"DELETE", ORGS "/{}"}, ANY, LY_ACT_ORG_DELETE, false, false, NO_BODY, ly_api_orgs_delete},
+    {{"GET", ORGS "/{}/members"}, ANY, LY_ACT_MEMBERS_LIST, false, false, NO_BODY,
+     ly_api_members_list},
+    /* Who may set which role, and who may remove whom, depends on the target: decided there. */
+    {{"PUT", ORGS "/{}/members/{}"}, ANY, LY_ACT_MEMBER_SET, false, false, JSON,
+     ly_api_members_put},
+    {{"DELETE", ORGS "/{}/members/{}"}, ANY, LY_ACT_ORG_VIEW, false, false, NO_BODY,
+     ly_api_members_delete},
+
+    {{"POST", "/api/org/v1/users"}, ADMIN, NO_ORG, false, false, JSON, ly_api_users_create},
+    {{"GET", "/api/org/v1/users"}, ADMIN, NO_ORG, false, false, NO_BODY, ly_api_users_list},
+    {{"GET", "/api/org/v1/users/{}"}, ANY, NO_ORG, false, false, NO_BODY, ly_api_users_get},
+    {{"PATCH", "/api/org/v1/users/{}"}, ANY, NO_ORG, false, false, JSON, ly_api_users_update},
+    {{"DELETE", "/api/org/v1/users/{}"}, ADMIN, NO_ORG, false, false, NO_BODY,
+     ly_api_users_delete},
+};
+
+#define MAX_ATTEMPTS 3 /* of a handler whose transaction a deadlock ended */
+
+/* The RFC 6749 §5.2 form of an error, for the OAuth endpoints. */
+static void oauth_error(struct ly_request *req, struct ly_response *resp, int err, const char *why)
+{
+    int status = ly_err_status(err);
+    const char *error = "invalid_request";
+    if (err == LY_E_UNAVAILABLE || err == LY_E_RETRY)
+        error = "temporarily_unavailable";
+    else if (err == LY_E_INTERNAL || err == LY_E_CRYPTO || err == LY_E_IO)
+        error = "server_error";
+    else if (err == LY_E_UNAUTHENTICATED || err == LY_E_INVALID_TOKEN)
+        error = "invalid_client";
+    else if (err == LY_E_FORBIDDEN)
+        error = "unauthorized_client";
+    else if (err == LY_E_RATE_LIMITED)
+        error = "slow_down";
+    ly_response_oauth_error(req, resp, status, error, why ? why : ly_err_str(err));
+}
+
+/* An error in the form of the route (NULL: no route matched). */
+static void answer_error(struct ly_request *req, struct ly_response *resp,
+                         const struct route *route, int err, const char *detail)
+{
+    if (route != NULL && route->body == OAUTH)
+        oauth_error(req, resp, err, detail);
+    else
+        ly_response_problem(req, resp, err, detail, NULL);
+}
+
+static int read_body(struct ly_request *req, struct ly_response *resp, const struct route *route)
+{
+    if (route->body == NO_BODY)
+        return LY_OK;
+    if (req->body.len == 0 && req->content_type == NULL) {
+        req->json = ly_json_own(req->arena, json_object_new_object());
+        return LY_OK;
+    }
+    int kind = ly_media_type_classify(req->content_type);
+    if (kind < 0 || (kind == 1 && route->body != OAUTH)) {
+        answer_error(req, resp, route, LY_E_MEDIA_TYPE,
+                     route->body == OAUTH
+                         ? "the body must be application/x-www-form-urlencoded or application/json"
+                         : "the body must be application/json (UTF-8)");
+        return LY_E_MEDIA_TYPE;
+    }
+    if (kind == 1) {
+        req->form = true;
+        return LY_OK;
+    }
+    struct json_object *body = NULL;
+    if (ly_json_parse(req->arena, req->body, &body) != LY_OK) {
+        answer_error(req, resp, route, LY_E_INVALID_JSON, "the body is not valid JSON");
+        return LY_E_INVALID_JSON;
+    }
+    /* Valid JSON that is not an object (null, [], "x") is a body of the wrong type. */
+    if (!json_object_is_type(body, json_type_object)) {
+        struct ly_field_errors errs = {.n = 0};
+        ly_field_errors_add(&errs, "", "the body must be a JSON object");
+        if (route->body == OAUTH)
+            oauth_error(req, resp, LY_E_VALIDATION, "the body must be a JSON object");
+        else
+            ly_response_problem(req, resp, LY_E_VALIDATION, "the body must be a JSON object",
+                                &errs);
+        return LY_E_VALIDATION;
+    }
+    req->json = body;
+    return LY_OK;
+}
+
+/* A 401 for an authentication error, or the lookup's own error, in the route's form. */
+static int refuse_caller(struct ly_call *c, const struct route *route, int r,
+                         const struct ly_auth_failure *fail)
+{
+    if (r == LY_E_UNAUTHENTICATED || r == LY_E_INVALID_TOKEN) {
+        if (route->body == OAUTH)
+            oauth_error(c->req, c->resp, r, fail->why);
+        else
+            ly_auth_challenge(c->req, c->resp, r, fail);
+    } else {
+        answer_error(c->req, c->resp, route, r, NULL);
+    }
+    return r;
+}
+
+static int deny(struct ly_call *c, const struct route *route, int err, const char *why)
+{
+    answer_error(c->req, c->resp, route, err, why);
+    return err;
+}
+
+/* The credential, as the route needs it; c->who and c->actor are set on success. */
+static int authenticate(struct ly_call *c, const struct route *route)
+{
+    struct lanyard_ctx *ctx = c->ctx;
+    c->actor = (struct ly_actor){.type = LY_PRINCIPAL_USER,
+                                 .platform_admin = false,
+                                 .role = LY_ROLE_NONE,
+                                 .users_create_orgs = ctx->cfg->accounts.users_create_orgs};
+    if (route->need == NONE || (route->need == OPTIONAL && !ly_auth_request_has_credential(c->req)))
+        return LY_OK;
+    struct ly_principal *p = ly_arena_zalloc(c->req->arena, sizeof(*p));
+    struct ly_auth_failure fail = {LY_SCHEME_NONE, NULL};
+    int r = ly_auth_request(&ctx->auth, c->req, LY_CREDS_ON_REQUEST, p, &fail);
+    if (r != LY_OK)
+        return refuse_caller(c, route, r, &fail);
+    c->who = p;
+    c->resp->principal = p->subject;
+    /* SPEC §4: a key bound to one resource reaches only the few endpoints about itself. */
+    if (p->resource != NULL && !route->scoped)
+        return deny(c, route, LY_E_FORBIDDEN, "this credential is scoped to one resource");
+    if ((route->need == USER || route->need == ADMIN) &&
+        (p->type != LY_PRINCIPAL_USER || p->cred == LY_CRED_API_KEY || p->cred == LY_CRED_BASIC))
+        return deny(c, route, LY_E_FORBIDDEN, "this endpoint is for users");
+    if (!route->vetted) {
+        r = ly_auth_complete(&ctx->auth, c->req->arena, p);
+        if (r != LY_OK) {
+            fail = (struct ly_auth_failure){LY_SCHEME_BEARER,
+                                            "the account is disabled or no longer exists"};
+            return refuse_caller(c, route, r, &fail);
+        }
+    }
+    if (route->need == ADMIN && !p->platform_admin)
+        return deny(c, route, LY_E_FORBIDDEN, "a platform administrator is required");
+    c->actor.type = p->type;
+    c->actor.platform_admin = p->platform_admin;
+    return LY_OK;
+}
+
+/*
+ * Resolve the organization params[0] names for the caller and decide the
+ * route's action: 404 when there is none or the caller may not see it (the
+ * same answer either way, SPEC §3), 403 when it may see it but not do this.
+ */
+static int decide_org(struct ly_call *c, const struct route *route)
+{
+    const char *name = c->req->params[0];
+    const struct ly_principal *p = c->who;
+    /* A name that cannot exist is answered like one that does not, without a query. */
+    if (!ly_name_is_valid(name))
+        return deny(c, route, LY_E_NOT_FOUND, "no such organization");
+    bool user = p->type == LY_PRINCIPAL_USER && p->org_id == NULL;
+    enum ly_role role = LY_ROLE_NONE;
+    int r = ly_orgs_get(c->ctx->db, c->req->arena, name, user ? p->subject : NULL, &c->org, &role);
+    if (r == LY_E_NOT_FOUND)
+        return deny(c, route, r, "no such organization");
+    if (r != LY_OK)
+        return deny(c, route, r, NULL);
+    /*
+     * A credential bound to one organization (a service account, a key)
+     * acts there only, with its own role, matched by id: one deleted and
+     * made again under the same name is another organization.
+     */
+    if (!user)
+        role = strcmp(p->org_id, c->org.id) == 0 ? p->role : LY_ROLE_NONE;
+    c->actor.role = role;
+    enum ly_decision d = ly_policy_decide(&c->actor, (enum ly_org_action)route->org);
+    if (d == LY_HIDE)
+        return deny(c, route, LY_E_NOT_FOUND, "no such organization");
+    if (d == LY_DENY)
+        return deny(c, route, LY_E_FORBIDDEN,
+                    "your role in this organization does not allow this");
+    return LY_OK;
+}
+
+/*
+ * The handler in the request's one unit of work (GET routes only read, and
+ * run without one). Its answer decides: a success commits, an error rolls
+ * everything back unless the handler kept it; a deadlock runs it again.
+ */
+static int run(struct ly_call *c, const struct route *route)
+{
+    struct ly_db *db = c->ctx->db;
+    bool unit = strcmp(route->key.method, "GET") != 0;
+    int r;
+    for (int attempt = 1;; attempt++) {
+        if (unit && (r = ly_db_begin(db)) != LY_OK)
+            return r;
+        r = route->handler(c);
+        if (unit) {
+            bool ok = r == LY_OK && c->resp->status != 0 && c->resp->status < 400;
+            if (ok || (c->keep && c->resp->status != 0 && r == LY_OK)) {
+                int cr = ly_db_commit(db);
+                if (cr != LY_OK) {
+                    /* The answer promised a change that did not happen: it is not sent. */
+                    bool no_store = c->resp->no_store;
+                    memset(c->resp, 0, sizeof(*c->resp));
+                    c->resp->no_store = no_store;
+                    c->resp->principal = c->who ? c->who->subject : NULL;
+                    r = cr;
+                }
+            } else {
+                ly_db_rollback(db);
+            }
+        }
+        /*
+         * InnoDB ends one of two transactions that wait on each other; the
+         * loser's work is rolled back, so running the handler again is safe.
+         */
+        if (r != LY_E_RETRY || c->resp->status != 0 || attempt == MAX_ATTEMPTS)
+            return r;
+        c->keep = false;
+        ly_log_info(&c->ctx->log, "retrying after a deadlock (attempt %d)", attempt + 1);
+    }
+}
+
+void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_err,
+                   bool body_too_large)
+{
+    const struct route *route = NULL;
+    struct ly_route_match m = {0};
+    if (req->raw_path != NULL && req->raw_path[0] == '/')
+        ly_router_match(req->arena, routes, sizeof(routes) / sizeof(routes[0]), sizeof(routes[0]),
+                        req->method, req->raw_path, req->params, &req->n_params, &m);
+    /* Only a route of this path tells what an error looks like: a 405 of the token endpoint too. */
+    const struct route *form = (const struct route *)(const void *)m.path;
+    route = (const struct route *)(const void *)m.route;
+    /* SPEC §3: every answer under /api/auth/v1/ carries no-store, and so does any unmatched one. */
+    resp->no_store = form == NULL || strncmp(form->key.pattern, "/api/auth/v1/", 13) == 0;
+    if (init_err != LY_OK) {
+        answer_error(req, resp, form, init_err, "the request is malformed");
+        return;
+    }
+    if (m.bad_path) {
+        ly_response_problem(req, resp, LY_E_INVALID_REQUEST, "the request path is malformed",
+                            NULL);
+        return;
+    }
+    if (route == NULL && form != NULL) {
+        answer_error(req, resp, form, LY_E_METHOD, "the method is not allowed on this path");
+        ly_response_header(resp, "Allow", m.allow);
+        return;
+    }
+    if (route == NULL) {
+        ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such endpoint", NULL);
+        return;
+    }
+    if (body_too_large) {
+        answer_error(req, resp, route, LY_E_TOO_LARGE, "the request body is too large");
+        return;
+    }
+    struct ly_call c = {.req = req, .resp = resp, .ctx = req->ctx};
+    int r = read_body(req, resp, route);
+    if (r == LY_OK)
+        r = authenticate(&c, route);
+    if (r == LY_OK && route->org != NO_ORG)
+        r = decide_org(&c, route);
+    if (r == LY_OK)
+        r = run(&c, route);
+    if (r != LY_OK && resp->status == 0)
+        answer_error(req, resp, route, r, NULL);
+    if (resp->status == 0)
+        ly_response_problem(req, resp, LY_E_INTERNAL, "the request could not be answered", NULL);
+}
+
+/* Stale throttle rows go a few at a time, at most once a minute, when the worker is idle. */
+#define PURGE_EVERY 60
+#define PURGE_BATCH 100
+
+void ly_api_tick(struct lanyard_ctx *ctx, bool idle)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec;
+    if (!idle || now < ctx->next_purge)
+        return;
+    ctx->next_purge = now + PURGE_EVERY;
+    if (ly_db_begin(ctx->db) != LY_OK)
+        return;
+    int r = ly_throttle_purge(ctx->db, &ctx->arena, now, ctx->cfg->security.signin_window,
+                              PURGE_BATCH);
+    if (r == LY_OK)
+        r = ly_db_commit(ctx->db);
+    if (r != LY_OK) {
+        ly_db_rollback(ctx->db);
+        ly_log_debug(&ctx->log, "throttle purge: %s", ly_err_str(r));
+    }
+}
+
+int ly_list_page(struct ly_call *c, const char *list, struct ly_page *out)
+{
+    struct ly_request *req = c->req;
+    const char *size_s = NULL, *token = NULL;
+    int q1 = ly_request_query(req, "page_size", &size_s);
+    int q2 = ly_request_query(req, "page_token", &token);
+    if (q1 < 0 || q2 < 0) {
+        ly_response_problem(req, c->resp, LY_E_INVALID_REQUEST, "the query string is malformed",
+                            NULL);
+        return LY_E_INVALID_REQUEST;
+    }
+    size_t size = 0;
+    if (ly_page_size_parse(q1 == 0 ? size_s : NULL, &size) != LY_OK) {
+        struct ly_field_errors errs = {.n = 0};
+        ly_field_errors_add(&errs, "page_size", "must be an integer from 1 to 100");
+        ly_response_problem(req, c->resp, LY_E_VALIDATION, "page_size is out of range", &errs);
+        return LY_E_VALIDATION;
+    }
+    /* The key is needed to answer the next token too: a list without it is an error, not short. */
+    const unsigned char *key = NULL;
+    int r = ly_ctx_page_key(c->ctx, req->arena, &key);
+    if (r != LY_OK)
+        return r;
+    const char *after = NULL;
+    if (q2 == 0 && ly_page_token_read(req->arena, key, list, token, &after) != LY_OK) {
+        ly_response_problem(req, c->resp, LY_E_INVALID_REQUEST,
+                            "the page_token is not valid for this list", NULL);
+        return LY_E_INVALID_REQUEST;
+    }
+    out->size = size;
+    out->after = after;
+    return LY_OK;
+}
+
+int ly_list_answer(struct ly_call *c, const char *list, struct json_object *items, bool more,
+                   const char *last_key)
+{
+    const char *next = NULL;
+    if (more) {
+        const unsigned char *key = NULL;
+        int r = ly_ctx_page_key(c->ctx, c->req->arena, &key);
+        if (r != LY_OK) {
+            json_object_put(items);
+            return r;
+        }
+        next = ly_page_token_make(c->req->arena, key, list, last_key);
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "items", items);
+    json_object_object_add(o, "next_page_token", ly_json_str_or_null(next));
+    ly_response_json(c->req, c->resp, 200, o);
+    return LY_OK;
+}

@@ -1,0 +1,386 @@
+#include "build-config.h"
+#include "banned.h"
+
+#include "lanyard/auth.h"
+
+#include <string.h>
+
+#include "lanyard/codec.h"
+#include "lanyard/ct.h"
+#include "lanyard/err.h"
+#include "lanyard/hash.h"
+#include "lanyard/token.h"
+
+/* Longer Authorization values are refused before any decoding (STYLE 8). */
+#define MAX_AUTHORIZATION (LY_JWT_MAX_LEN + 16)
+/* base64 of "<16>:<49>" is 88 characters; anything longer is not one of our keys. */
+#define MAX_BASIC 128
+
+const struct ly_auth_store ly_auth_db_store = {
+    .access = ly_access_lookup,
+    .refresh = ly_refresh_lookup,
+    .api_key = ly_api_keys_get,
+    .session_live = ly_sessions_is_live,
+    .user = ly_users_get,
+    .account = ly_accounts_get,
+};
+
+/* What one verifier gets: the layer, the arena and the clock. */
+struct verify_in {
+    const struct ly_auth *auth;
+    struct ly_arena *a;
+    int64_t now;
+};
+
+static int refuse(const char **why, const char *text)
+{
+    *why = text;
+    return LY_E_INVALID_TOKEN;
+}
+
+static bool is_jwt(const struct ly_auth *auth, struct ly_str s)
+{
+    (void)auth;
+    return ly_jwt_looks_like(s);
+}
+
+static bool is_opaque(const struct ly_auth *auth, struct ly_str s)
+{
+    (void)auth;
+    return ly_str_has_prefix(s, LY_ACCESS_PREFIX "_");
+}
+
+static bool is_refresh(const struct ly_auth *auth, struct ly_str s)
+{
+    (void)auth;
+    return ly_str_has_prefix(s, LY_REFRESH_PREFIX "_");
+}
+
+static bool is_api_key(const struct ly_auth *auth, struct ly_str s)
+{
+    const char *prefix = auth->cfg->api_keys.prefix;
+    size_t n = strlen(prefix);
+    return s.len > n && memcmp(s.ptr, prefix, n) == 0 && s.ptr[n] == '_';
+}
+
+static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
+                      const char **why)
+{
+    const struct ly_config *cfg = in->auth->cfg;
+    struct ly_jwt_claims c;
+    struct ly_jwt_expect expect = {cfg->tokens.issuer, cfg->tokens.audience, in->now,
+                                   cfg->tokens.leeway};
+    if (in->auth->keys == NULL)
+        return refuse(why, "JWT access tokens are not accepted");
+    const char *jwhy = NULL;
+    if (ly_jwt_verify(in->auth->keys, token, &expect, in->a, &c, &jwhy) != LY_OK)
+        return refuse(why, jwhy ? jwhy : "invalid token");
+    if (c.principal_type == LY_PRINCIPAL_USER && c.sid == NULL)
+        return refuse(why, "invalid token");
+    if (c.principal_type == LY_PRINCIPAL_SERVICE_ACCOUNT && (c.org == NULL || c.client_id == NULL))
+        return refuse(why, "invalid token");
+    /* SPEC §4: with check_revocation, one indexed lookup confirms the session is live. */
+    if (cfg->tokens.jwt.check_revocation && c.principal_type == LY_PRINCIPAL_USER) {
+        bool live = false;
+        int r = in->auth->store->session_live(in->auth->db, in->a, c.sid, &live);
+        if (r != LY_OK)
+            return r;
+        if (!live)
+            return refuse(why, "the session has ended");
+    }
+    memset(p, 0, sizeof(*p));
+    p->type = c.principal_type;
+    p->subject = c.sub;
+    p->cred = LY_CRED_JWT;
+    p->expires_at = c.exp;
+    if (c.principal_type == LY_PRINCIPAL_USER) {
+        p->session_id = c.sid;
+    } else {
+        p->key_id = c.client_id;
+        p->org_name = c.org;
+    }
+    return LY_OK;
+}
+
+static int verify_opaque(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
+                         const char **why)
+{
+    if (!ly_token_is_well_formed(LY_ACCESS_PREFIX, token))
+        return refuse(why, "malformed token");
+    unsigned char hash[LY_SHA256_LEN];
+    ly_sha256(token.ptr, token.len, hash);
+    struct ly_access acc;
+    int r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
+    if (r == LY_E_NOT_FOUND)
+        return refuse(why, "the token is unknown, expired or revoked");
+    if (r != LY_OK)
+        return r;
+    memset(p, 0, sizeof(*p));
+    p->cred = LY_CRED_OPAQUE;
+    p->expires_at = acc.expires_at;
+    p->complete = true; /* the lookup joined the user or the account */
+    if (acc.user_id != NULL) {
+        p->type = LY_PRINCIPAL_USER;
+        p->subject = acc.user_id;
+        p->session_id = acc.session_id;
+        p->platform_admin = acc.platform_admin;
+    } else {
+        p->type = LY_PRINCIPAL_SERVICE_ACCOUNT;
+        p->subject = acc.service_account_id;
+        p->key_id = acc.api_key_id;
+        p->org_id = acc.org_id;
+        p->org_name = acc.org_name;
+        p->role = acc.role;
+    }
+    return LY_OK;
+}
+
+static int verify_refresh(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
+                          const char **why)
+{
+    if (!ly_token_is_well_formed(LY_REFRESH_PREFIX, token))
+        return refuse(why, "malformed token");
+    unsigned char hash[LY_SHA256_LEN];
+    ly_sha256(token.ptr, token.len, hash);
+    struct ly_refresh ref;
+    int r = in->auth->store->refresh(in->auth->db, in->a, hash, false, &ref);
+    if (r == LY_E_NOT_FOUND)
+        return refuse(why, "the token is unknown");
+    if (r != LY_OK)
+        return r;
+    if (ref.spent || ref.session_revoked || ref.user_disabled || ref.expires_at <= in->now)
+        return refuse(why, "the token is spent, expired or revoked");
+    memset(p, 0, sizeof(*p));
+    p->type = LY_PRINCIPAL_USER;
+    p->subject = ref.user_id;
+    p->cred = LY_CRED_REFRESH;
+    p->session_id = ref.session_id;
+    p->expires_at = ref.expires_at;
+    return LY_OK;
+}
+
+/* An API key given as (KEYID, secret), already checked for form and checksum. */
+static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, struct ly_str secret,
+                           enum ly_cred_kind kind, struct ly_principal *p, const char **why)
+{
+    char id[LY_KEY_ID_LEN + 1];
+    memcpy(id, key_id.ptr, LY_KEY_ID_LEN);
+    id[LY_KEY_ID_LEN] = '\0';
+    struct ly_api_key k;
+    int r = in->auth->store->api_key(in->auth->db, in->a, id, &k);
+    if (r == LY_E_NOT_FOUND)
+        return refuse(why, "the API key is unknown or revoked");
+    if (r != LY_OK)
+        return r;
+    unsigned char hash[LY_SHA256_LEN];
+    ly_sha256(secret.ptr, secret.len, hash);
+    if (!ly_ct_equal(hash, k.secret_hash, LY_SHA256_LEN))
+        return refuse(why, "the API key is unknown or revoked");
+    if (k.expires_at >= 0 && k.expires_at <= in->now)
+        return refuse(why, "the API key has expired");
+    memset(p, 0, sizeof(*p));
+    p->type = LY_PRINCIPAL_SERVICE_ACCOUNT;
+    p->subject = k.service_account_id;
+    p->cred = kind;
+    p->key_id = k.id;
+    p->org_id = k.org_id;
+    p->org_name = k.org_name;
+    p->role = k.role;
+    p->resource = k.resource;
+    p->expires_at = k.expires_at;
+    p->complete = true;
+    return LY_OK;
+}
+
+static int verify_api_key(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
+                          const char **why)
+{
+    struct ly_str key_id, secret;
+    if (!ly_apikey_parse(in->auth->cfg->api_keys.prefix, token, &key_id, &secret))
+        return refuse(why, "malformed API key");
+    return verify_key_pair(in, key_id, secret, LY_CRED_API_KEY, p, why);
+}
+
+static int verify_basic(const struct verify_in *in, struct ly_str cred, struct ly_principal *p,
+                        const char **why)
+{
+    char buf[MAX_BASIC];
+    size_t n = 0;
+    if (cred.len > MAX_BASIC || ly_base64_decode(cred.ptr, cred.len, buf, sizeof(buf), &n) != 0)
+        return refuse(why, "malformed credentials");
+    const char *colon = memchr(buf, ':', n);
+    if (colon == NULL)
+        return refuse(why, "malformed credentials");
+    struct ly_str key_id = {buf, (size_t)(colon - buf)};
+    struct ly_str secret = {colon + 1, n - key_id.len - 1};
+    if (!ly_apikey_check_pair(in->auth->cfg->api_keys.prefix, key_id, secret))
+        return refuse(why, "invalid credentials");
+    return verify_key_pair(in, key_id, secret, LY_CRED_BASIC, p, why);
+}
+
+/*
+ * The credential kinds (STYLE §6): how each is recognised, on which scheme,
+ * and its verifier. Recognition is by form only, and the forms are
+ * disjoint, so the first row that recognises a credential is its kind.
+ */
+static const struct kind {
+    enum ly_cred_kind kind;
+    enum ly_auth_scheme scheme; /* LY_SCHEME_NONE: only ever a bare token */
+    bool (*recognise)(const struct ly_auth *auth, struct ly_str s);
+    int (*verify)(const struct verify_in *in, struct ly_str s, struct ly_principal *p,
+                  const char **why);
+} kinds[] = {
+    {LY_CRED_OPAQUE, LY_SCHEME_BEARER, is_opaque, verify_opaque},
+    {LY_CRED_REFRESH, LY_SCHEME_NONE, is_refresh, verify_refresh},
+    {LY_CRED_API_KEY, LY_SCHEME_BEARER, is_api_key, verify_api_key},
+    {LY_CRED_JWT, LY_SCHEME_BEARER, is_jwt, verify_jwt},
+    {LY_CRED_BASIC, LY_SCHEME_BASIC, NULL, verify_basic},
+};
+
+static bool is_credential_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f;
+}
+
+/* Find the kind of cred on scheme (LY_SCHEME_NONE: a bare token) and verify it. */
+static int dispatch(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
+                    enum ly_auth_scheme scheme, struct ly_str cred, unsigned accept,
+                    struct ly_principal *out, struct ly_auth_failure *fail)
+{
+    fail->scheme = scheme == LY_SCHEME_NONE ? LY_SCHEME_BEARER : scheme;
+    if (cred.len == 0) {
+        fail->why = "the credential is empty";
+        return LY_E_INVALID_TOKEN;
+    }
+    if (cred.len > MAX_AUTHORIZATION) {
+        fail->why = "the credential is too long";
+        return LY_E_INVALID_TOKEN;
+    }
+    for (size_t i = 0; i < cred.len; i++) {
+        if (!is_credential_char((unsigned char)cred.ptr[i])) {
+            fail->why = "malformed credential";
+            return LY_E_INVALID_TOKEN;
+        }
+    }
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        const struct kind *k = &kinds[i];
+        bool on_scheme = scheme == LY_SCHEME_NONE ? k->scheme != LY_SCHEME_BASIC
+                                                  : k->scheme == scheme;
+        if (!on_scheme || (k->recognise != NULL && !k->recognise(auth, cred)))
+            continue;
+        if ((accept & LY_CRED_BIT(k->kind)) == 0) {
+            fail->why = "this kind of credential is not accepted here";
+            return LY_E_INVALID_TOKEN;
+        }
+        struct verify_in in = {auth, a, now};
+        struct ly_principal p;
+        const char *why = NULL;
+        int r = k->verify(&in, cred, &p, &why);
+        if (r == LY_E_INVALID_TOKEN)
+            fail->why = why;
+        if (r != LY_OK)
+            return r;
+        *out = p;
+        return LY_OK;
+    }
+    fail->why = "malformed token";
+    return LY_E_INVALID_TOKEN;
+}
+
+int ly_auth_credential(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
+                       const char *authorization, unsigned accept, struct ly_principal *out,
+                       struct ly_auth_failure *fail)
+{
+    fail->scheme = LY_SCHEME_NONE;
+    fail->why = "a credential is required";
+    if (authorization == NULL || authorization[0] == '\0')
+        return LY_E_UNAUTHENTICATED;
+    struct ly_str v = ly_str_from(authorization);
+    const char *sp = memchr(v.ptr, ' ', v.len);
+    struct ly_str scheme = {v.ptr, sp ? (size_t)(sp - v.ptr) : v.len};
+    enum ly_auth_scheme kind = ly_str_eq_nocase(scheme, "Bearer")  ? LY_SCHEME_BEARER
+                               : ly_str_eq_nocase(scheme, "Basic") ? LY_SCHEME_BASIC
+                                                                   : LY_SCHEME_OTHER;
+    if (kind == LY_SCHEME_OTHER) {
+        fail->scheme = LY_SCHEME_OTHER;
+        fail->why = "unsupported authorization scheme";
+        return LY_E_UNAUTHENTICATED;
+    }
+    /* RFC 9110 §11.4: the scheme, one or more spaces, then the credential. */
+    struct ly_str cred = {sp ? sp : v.ptr + v.len, sp ? v.len - scheme.len : 0};
+    while (cred.len > 0 && cred.ptr[0] == ' ') {
+        cred.ptr++;
+        cred.len--;
+    }
+    return dispatch(auth, a, now, kind, cred, accept, out, fail);
+}
+
+int ly_auth_token(const struct ly_auth *auth, struct ly_arena *a, int64_t now, struct ly_str token,
+                  unsigned accept, struct ly_principal *out, struct ly_auth_failure *fail)
+{
+    return dispatch(auth, a, now, LY_SCHEME_NONE, token, accept, out, fail);
+}
+
+int ly_auth_request(const struct ly_auth *auth, const struct ly_request *req, unsigned accept,
+                    struct ly_principal *out, struct ly_auth_failure *fail)
+{
+    return ly_auth_credential(auth, req->arena, req->now,
+                              ly_request_env(req, "HTTP_AUTHORIZATION"), accept, out, fail);
+}
+
+bool ly_auth_request_has_credential(const struct ly_request *req)
+{
+    return ly_request_env(req, "HTTP_AUTHORIZATION") != NULL;
+}
+
+int ly_auth_complete(const struct ly_auth *auth, struct ly_arena *a, struct ly_principal *p)
+{
+    if (p->complete)
+        return LY_OK;
+    if (p->type == LY_PRINCIPAL_USER) {
+        struct ly_user u;
+        int r = auth->store->user(auth->db, a, p->subject, &u);
+        if (r == LY_E_NOT_FOUND || (r == LY_OK && u.disabled))
+            return LY_E_INVALID_TOKEN;
+        if (r != LY_OK)
+            return r;
+        p->platform_admin = u.platform_admin;
+    } else {
+        struct ly_service_account sa;
+        int r = auth->store->account(auth->db, a, p->subject, &sa);
+        /* One deleted and made again under the same name is another account. */
+        if (r == LY_E_NOT_FOUND ||
+            (r == LY_OK && p->org_name != NULL && strcmp(p->org_name, sa.org_name) != 0))
+            return LY_E_INVALID_TOKEN;
+        if (r != LY_OK)
+            return r;
+        p->org_id = sa.org_id;
+        p->org_name = sa.org_name;
+        p->role = sa.role;
+    }
+    p->complete = true;
+    return LY_OK;
+}
+
+void ly_auth_challenge(struct ly_request *req, struct ly_response *resp, int err,
+                       const struct ly_auth_failure *fail)
+{
+    const char *why = fail->why ? fail->why : "invalid credential";
+    if (fail->scheme == LY_SCHEME_BASIC) {
+        ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, why, NULL);
+        ly_response_header(resp, "WWW-Authenticate", "Basic realm=\"lanyard\"");
+        return;
+    }
+    if (err == LY_E_INVALID_TOKEN) {
+        /* RFC 6750 §3: the description is ours and static, never token material. */
+        ly_response_problem(req, resp, LY_E_INVALID_TOKEN, why, NULL);
+        ly_response_header(resp, "WWW-Authenticate",
+                           ly_arena_printf(req->arena,
+                                           "Bearer realm=\"lanyard\", error=\"invalid_token\", "
+                                           "error_description=\"%s\"",
+                                           why));
+        return;
+    }
+    ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, why, NULL);
+    ly_response_header(resp, "WWW-Authenticate", "Bearer realm=\"lanyard\"");
+}
