@@ -7,7 +7,7 @@ set -eu
 top=${1:-${srcdir:-.}}
 rank() {
     case $1 in
-    mem|arena|str|err|log|ct|rand|codec|hash|validate|page) echo 0 ;;
+    mem|arena|str|err|log|ct|rand|codec|hash|validate|page|civil) echo 0 ;;
     json|password|config|token) echo 1 ;;
     jwt|db|migrate) echo 2 ;;
     users|sessions|throttle|orgs) echo 3 ;;
