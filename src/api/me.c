@@ -71,7 +71,7 @@ static int me_service_account(struct ly_request *req, struct ly_response *resp,
     struct ly_db_value params[] = {LY_DB_S(p->id)};
     int r = ly_db_exec(req->ctx->db, req->arena,
                        "SELECT s.id, s.name, o.name, s.role, s.display_name, s.description,"
-                       " UNIX_TIMESTAMP(s.created_at) FROM service_accounts s"
+                       " s.created_at FROM service_accounts s"
                        " JOIN organizations o ON o.id = s.org_id WHERE s.id = ?",
                        params, 1, &res);
     if (r != LY_OK)

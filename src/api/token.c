@@ -82,10 +82,9 @@ static int refresh_grant(struct ly_request *req, struct ly_response *resp)
         ly_db_rollback(ctx->db);
         return grant_error(req, resp, "invalid_grant", "the refresh token is not valid");
     }
-    struct ly_db_value p[] = {LY_DB_I(req->now), LY_DB_S(ref.session_id)};
-    if ((r = ly_db_exec(ctx->db, req->arena,
-                        "UPDATE sessions SET refreshed_at = FROM_UNIXTIME(?) WHERE id = ?", p, 2,
-                        NULL)) != LY_OK ||
+    struct ly_db_value p[] = {LY_DB_T(req->now), LY_DB_S(ref.session_id)};
+    if ((r = ly_db_exec(ctx->db, req->arena, "UPDATE sessions SET refreshed_at = ? WHERE id = ?", p,
+                        2, NULL)) != LY_OK ||
         (r = ly_issue_user_tokens(req, ref.user_id, ref.session_id, &tokens)) != LY_OK ||
         (r = ly_db_commit(ctx->db)) != LY_OK)
         goto out;
