@@ -50,8 +50,10 @@ int ly_api_signin(struct ly_request *req, struct ly_response *resp)
     int r;
     int64_t retry_after = 0;
     if (email_ok) {
-        r = ly_throttle_check(ctx->db, req->arena, email, cfg->security.signin_max_failures,
-                              cfg->security.signin_window, req->now, &retry_after);
+        /* Counted before scrypt, so concurrent guesses cannot all slip under the limit. */
+        r = ly_throttle_reserve(ctx->db, req->arena, ly_throttle_account(email),
+                                cfg->security.signin_max_failures, cfg->security.signin_window,
+                                req->now, &retry_after);
         if (r == LY_E_RATE_LIMITED) {
             ly_response_header(resp, "Retry-After",
                                ly_arena_printf(req->arena, "%lld",
@@ -74,9 +76,6 @@ int ly_api_signin(struct ly_request *req, struct ly_response *resp)
     /* An unknown e-mail costs the same scrypt work as a wrong password. */
     bool ok = ly_password_verify(&ctx->scrypt, have_user ? u.password_hash : NULL, pw, strlen(pw));
     if (!ok || !have_user || u.disabled) {
-        if (email_ok && (r = ly_throttle_fail(ctx->db, req->arena, email,
-                                              cfg->security.signin_window, req->now)) != LY_OK)
-            return r;
         signin_refused(req, resp);
         return LY_OK;
     }
@@ -85,7 +84,7 @@ int ly_api_signin(struct ly_request *req, struct ly_response *resp)
     struct json_object *tokens = NULL;
     if ((r = ly_db_begin(ctx->db)) != LY_OK)
         return r;
-    if ((r = ly_throttle_clear(ctx->db, req->arena, email)) != LY_OK ||
+    if ((r = ly_throttle_clear(ctx->db, req->arena, ly_throttle_account(email))) != LY_OK ||
         (r = ly_sessions_create(ctx->db, req->arena, u.id, "signin", req->client_ip,
                                 req->user_agent, req->now, &sid)) != LY_OK ||
         (r = ly_issue_user_tokens(req, u.id, sid, &tokens)) != LY_OK ||
