@@ -4,8 +4,13 @@
  *
  * Statements are keyed by the address of their SQL text, which must be a
  * string literal (static storage): the cache never copies or hashes text.
- * Times cross this interface as Unix seconds; the SQL converts with
- * FROM_UNIXTIME(?) and UNIX_TIMESTAMP(col), and the session runs in UTC.
+ * Times cross this interface as Unix seconds (int64_t), for every second of
+ * years 1 to 9999 (SPEC §3). A time parameter is LY_DB_T(t), sent as a
+ * DATETIME; a DATETIME, TIMESTAMP or DATE column comes back as LY_DB_INT
+ * seconds (DATETIME(3) fractions dropped), so ly_db_int reads it. The
+ * session runs in UTC. The server's FROM_UNIXTIME and UNIX_TIMESTAMP end in
+ * 2038 (NULL beyond), so the SQL never uses them (tests/tools/check-sql-time.sh),
+ * and arithmetic on times is done in C: bind now - window, not NOW() - INTERVAL.
  *
  * A lost connection (server restart) is closed and opened again on the next
  * call; while the server is down calls fail fast with LY_E_UNAVAILABLE.
@@ -23,16 +28,17 @@
 
 struct ly_db;
 
-enum ly_db_kind { LY_DB_NULL = 0, LY_DB_INT, LY_DB_TEXT, LY_DB_BLOB };
+enum ly_db_kind { LY_DB_NULL = 0, LY_DB_INT, LY_DB_TEXT, LY_DB_BLOB, LY_DB_TIME };
 
 struct ly_db_value {
     enum ly_db_kind kind;
-    int64_t i;
+    int64_t i;     /* INT; TIME: Unix seconds (parameters only) */
     const char *s; /* TEXT: NUL-terminated in results; BLOB: len bytes */
     size_t len;
 };
 
 #define LY_DB_I(v)    ((struct ly_db_value){.kind = LY_DB_INT, .i = (int64_t)(v)})
+#define LY_DB_T(t)    ((struct ly_db_value){.kind = LY_DB_TIME, .i = (int64_t)(t)})
 #define LY_DB_S(v)    ly_db_text(v)
 #define LY_DB_B(p, n) ((struct ly_db_value){.kind = LY_DB_BLOB, .s = (const char *)(p), .len = (n)})
 #define LY_DB_NUL     ((struct ly_db_value){.kind = LY_DB_NULL})
@@ -50,7 +56,10 @@ struct ly_db_result {
     uint64_t insert_id;
 };
 
-/* The cell at (row, col); integer columns are LY_DB_INT, others TEXT/BLOB, NULL is LY_DB_NULL. */
+/*
+ * The cell at (row, col): integer and time columns are LY_DB_INT (times as
+ * Unix seconds), others TEXT/BLOB, NULL is LY_DB_NULL.
+ */
 static inline const struct ly_db_value *ly_db_cell(const struct ly_db_result *r, size_t row,
                                                    size_t col)
 {
@@ -77,7 +86,9 @@ int ly_db_ping(struct ly_db *db);
  * Returns LY_OK; LY_E_CONFLICT on a duplicate key; LY_E_UNAVAILABLE when the
  * server is unreachable; LY_E_RETRY when a deadlock or lock wait ended the
  * transaction (roll back and run it again: the router does, for handlers);
- * LY_E_INTERNAL otherwise (logged, without parameter values).
+ * LY_E_INTERNAL otherwise (logged, without parameter values), among them a
+ * LY_DB_T outside years 1..9999 and a stored time that cannot be read (never
+ * NULL in its place: a NULL time may mean "never").
  * On failure res is untouched.
  */
 int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,

@@ -351,7 +351,7 @@ void ly_api_tick(struct lanyard_ctx *ctx, bool idle)
     if (ly_db_begin(ctx->db) != LY_OK)
         return;
     int r = ly_throttle_purge(ctx->db, &ctx->arena, now, ctx->cfg->security.signin_window,
-                              PURGE_BATCH);
+                              PURGE_BATCH, NULL);
     if (r == LY_OK)
         r = ly_db_commit(ctx->db);
     if (r != LY_OK) {

@@ -12,6 +12,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "lanyard/civil.h"
 #include "lanyard/err.h"
 #include "lanyard/mem.h"
 
@@ -219,6 +220,48 @@ static bool is_int_type(enum enum_field_types t)
            t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_YEAR;
 }
 
+static bool is_time_type(enum enum_field_types t)
+{
+    return t == MYSQL_TYPE_DATETIME || t == MYSQL_TYPE_TIMESTAMP || t == MYSQL_TYPE_DATE ||
+           t == MYSQL_TYPE_DATETIME2 || t == MYSQL_TYPE_TIMESTAMP2 || t == MYSQL_TYPE_NEWDATE;
+}
+
+/*
+ * Unix seconds as a DATETIME of the session's time zone, which is UTC
+ * (ly_db_connect sets it). MYSQL_TIME rather than FROM_UNIXTIME(?): the
+ * server's conversions end in 2038 (SPEC §3 wants every time to 9999).
+ */
+static bool time_to_mysql(int64_t t, MYSQL_TIME *out)
+{
+    struct ly_civil c;
+    if (ly_time_to_civil(t, &c) != 0)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->year = (unsigned)c.year;
+    out->month = (unsigned)c.month;
+    out->day = (unsigned)c.day;
+    out->hour = (unsigned)c.hour;
+    out->minute = (unsigned)c.minute;
+    out->second = (unsigned)c.second;
+    out->time_type = MYSQL_TIMESTAMP_DATETIME;
+    return true;
+}
+
+/* The Unix seconds of a DATETIME, TIMESTAMP or DATE value; fractions are dropped. */
+static bool time_from_mysql(const MYSQL_TIME *m, int64_t *out)
+{
+    if (m->neg || m->time_type == MYSQL_TIMESTAMP_TIME || m->time_type == MYSQL_TIMESTAMP_ERROR ||
+        m->time_type == MYSQL_TIMESTAMP_NONE)
+        return false;
+    struct ly_civil c = {(int)m->year, (int)m->month, (int)m->day, 0, 0, 0};
+    if (m->time_type == MYSQL_TIMESTAMP_DATETIME) {
+        c.hour = (int)m->hour;
+        c.minute = (int)m->minute;
+        c.second = (int)m->second;
+    }
+    return ly_civil_to_time(&c, out) == 0;
+}
+
 static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *a,
                       struct ly_db_result *res)
 {
@@ -226,6 +269,7 @@ static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *
     unsigned n = c->n_cols;
     MYSQL_BIND bind[MAX_COLS];
     long long ints[MAX_COLS];
+    MYSQL_TIME times[MAX_COLS];
     char bufs[MAX_COLS][CELL_INLINE];
     unsigned long lens[MAX_COLS];
     my_bool nulls[MAX_COLS], errs[MAX_COLS];
@@ -237,6 +281,10 @@ static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *
         if (is_int_type(c->col_types[i])) {
             bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
             bind[i].buffer = &ints[i];
+        } else if (is_time_type(c->col_types[i])) {
+            bind[i].buffer_type = MYSQL_TYPE_DATETIME;
+            bind[i].buffer = &times[i];
+            bind[i].buffer_length = sizeof(times[i]);
         } else {
             bind[i].buffer_type = c->col_binary[i] ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
             bind[i].buffer = bufs[i];
@@ -267,6 +315,14 @@ static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *
             } else if (bind[i].buffer_type == MYSQL_TYPE_LONGLONG) {
                 v->kind = LY_DB_INT;
                 v->i = ints[i];
+            } else if (bind[i].buffer_type == MYSQL_TYPE_DATETIME) {
+                /* Never NULL for a time that cannot be read: NULL may mean "never". */
+                if (!time_from_mysql(&times[i], &v->i)) {
+                    mysql_stmt_free_result(st);
+                    ly_log_error(db->log, "fetch: column %u holds a time outside years 1..9999", i);
+                    return LY_E_INTERNAL;
+                }
+                v->kind = LY_DB_INT;
             } else {
                 char *s = ly_arena_alloc(a, lens[i] + 1);
                 if (lens[i] > CELL_INLINE) {
@@ -315,6 +371,7 @@ static int exec_once(struct ly_db *db, struct ly_arena *a, const char *sql,
     MYSQL_BIND bind[MAX_PARAMS];
     unsigned long lens[MAX_PARAMS];
     long long ints[MAX_PARAMS];
+    MYSQL_TIME times[MAX_PARAMS];
     memset(bind, 0, sizeof(bind));
     for (size_t i = 0; i < n_params; i++) {
         const struct ly_db_value *v = &params[i];
@@ -326,6 +383,15 @@ static int exec_once(struct ly_db *db, struct ly_arena *a, const char *sql,
             ints[i] = v->i;
             bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
             bind[i].buffer = &ints[i];
+            break;
+        case LY_DB_TIME:
+            if (!time_to_mysql(v->i, &times[i])) {
+                ly_log_error(db->log, "parameter %zu: a time outside years 1..9999", i);
+                return LY_E_INTERNAL;
+            }
+            bind[i].buffer_type = MYSQL_TYPE_DATETIME;
+            bind[i].buffer = &times[i];
+            bind[i].buffer_length = sizeof(times[i]);
             break;
         case LY_DB_TEXT:
         case LY_DB_BLOB:
@@ -512,7 +578,7 @@ int64_t ly_db_int(const struct ly_db_result *r, size_t row, size_t col, int64_t 
     if (v->kind == LY_DB_INT)
         return v->i;
     if (v->kind == LY_DB_TEXT || v->kind == LY_DB_BLOB) {
-        /* DECIMAL results (UNIX_TIMESTAMP of fractional times) arrive as text. */
+        /* DECIMAL results arrive as text; their fraction is dropped. */
         char *end;
         errno = 0;
         long long x = strtoll(v->s, &end, 10);

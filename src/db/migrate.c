@@ -4,6 +4,7 @@
 #include "lanyard/migrate.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "lanyard/db.h"
 #include "lanyard/err.h"
@@ -18,10 +19,10 @@ static const char create_table_sql[] =
 
 static const char lock_sql[] = "SELECT GET_LOCK('lanyard_migrate', 30)";
 static const char unlock_sql[] = "SELECT RELEASE_LOCK('lanyard_migrate')";
-static const char applied_sql[] = "SELECT version, name, UNIX_TIMESTAMP(applied_at) "
-                                  "FROM schema_migrations ORDER BY version";
+static const char applied_sql[] =
+    "SELECT version, name, applied_at FROM schema_migrations ORDER BY version";
 static const char record_sql[] =
-    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, UTC_TIMESTAMP())";
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
 static const char secret_sql[] = "INSERT IGNORE INTO settings (name, value) VALUES (?, ?)";
 
 /* Run the statements of one step one by one: each ends with ';' at a line end. */
@@ -132,9 +133,12 @@ int ly_migrate_apply(struct ly_db *db, FILE *out, char *err, size_t errlen)
             continue;
         if ((r = run_step(db, m, err, errlen)) != LY_OK)
             goto out;
-        struct ly_db_value p[] = {LY_DB_I(m->version), LY_DB_S(m->name)};
+        /* The program's clock, like every other time Lanyard stores. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct ly_db_value p[] = {LY_DB_I(m->version), LY_DB_S(m->name), LY_DB_T(ts.tv_sec)};
         if ((r = ly_db_begin(db)) == LY_OK &&
-            (r = ly_db_exec(db, &a, record_sql, p, 2, NULL)) == LY_OK)
+            (r = ly_db_exec(db, &a, record_sql, p, 3, NULL)) == LY_OK)
             r = ly_db_commit(db);
         ly_db_rollback(db);
         if (r != LY_OK) {

@@ -5,10 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
+#include "lanyard/civil.h"
 #include "lanyard/err.h"
 
 static void put(void *p)
@@ -334,12 +334,16 @@ struct json_object *ly_json_str_or_null(const char *s)
 
 void ly_time_format(int64_t t, char buf[32])
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", (tm.tm_year + 1900) % 10000,
-             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100);
+    /*
+     * Our own calendar arithmetic, not gmtime_r: a 32-bit time_t would end
+     * in 2038 (SPEC §3). Nothing Lanyard keeps lies outside years 1..9999,
+     * so a time beyond them is clamped to the nearest end rather than
+     * printed with a fifth digit.
+     */
+    struct ly_civil c;
+    ly_time_to_civil(t < LY_TIME_MIN ? LY_TIME_MIN : t > LY_TIME_MAX ? LY_TIME_MAX : t, &c);
+    snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute,
+             c.second);
 }
 
 struct json_object *ly_json_time(int64_t t)

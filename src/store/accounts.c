@@ -15,7 +15,7 @@ int ly_accounts_get(struct ly_db *db, struct ly_arena *a, const char *id,
     struct ly_db_value p[] = {LY_DB_S(id)};
     int r = ly_db_exec(db, a,
                        "SELECT s.id, s.org_id, o.name, s.name, s.role, s.display_name,"
-                       " s.description, UNIX_TIMESTAMP(s.created_at) FROM service_accounts s"
+                       " s.description, s.created_at FROM service_accounts s"
                        " JOIN organizations o ON o.id = s.org_id WHERE s.id = ?",
                        p, 1, &res);
     if (r != LY_OK)
@@ -39,7 +39,7 @@ int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(key_id)};
     int r = ly_db_exec(db, a,
-                       "SELECT k.id, k.secret_hash, UNIX_TIMESTAMP(k.expires_at),"
+                       "SELECT k.id, k.secret_hash, k.expires_at,"
                        " s.id, s.org_id, o.name, s.role FROM api_keys k"
                        " JOIN service_accounts s ON s.id = k.service_account_id"
                        " JOIN organizations o ON o.id = s.org_id WHERE k.id = ?",

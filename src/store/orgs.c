@@ -14,7 +14,7 @@
 
 /* The columns row_to_org reads, in its order; o is organizations. */
 #define ORG_COLS                                                                                   \
-    "o.id, o.name, o.display_name, UNIX_TIMESTAMP(o.created_at), UNIX_TIMESTAMP(o.updated_at),"    \
+    "o.id, o.name, o.display_name, o.created_at, o.updated_at,"                                    \
     " (SELECT COUNT(*) FROM memberships c WHERE c.org_id = o.id)"
 
 /*
@@ -76,7 +76,7 @@ int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
      */
     int r = ly_db_exec(db, a,
                        "SELECT u.id, u.email, u.display_name, u.platform_admin, u.disabled,"
-                       " UNIX_TIMESTAMP(u.created_at), UNIX_TIMESTAMP(u.updated_at),"
+                       " u.created_at, u.updated_at,"
                        " o.name, o.display_name, m.role"
                        " FROM users u LEFT JOIN memberships m ON m.user_id = u.id"
                        " LEFT JOIN organizations o ON o.id = m.org_id"
@@ -113,18 +113,18 @@ int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const
                    const char *owner_user_id, int64_t now, struct ly_org *out)
 {
     const char *id = ly_id_generate(a, "org-", ORG_ID_LEN);
-    struct ly_db_value po[] = {LY_DB_S(id), LY_DB_S(name), LY_DB_S(display_name), LY_DB_I(now),
-                               LY_DB_I(now)};
+    struct ly_db_value po[] = {LY_DB_S(id), LY_DB_S(name), LY_DB_S(display_name), LY_DB_T(now),
+                               LY_DB_T(now)};
     int r = ly_db_exec(db, a,
                        "INSERT INTO organizations (id, name, display_name, created_at, updated_at)"
-                       " VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                       " VALUES (?, ?, ?, ?, ?)",
                        po, 5, NULL);
     if (r != LY_OK)
         return r;
-    struct ly_db_value pm[] = {LY_DB_S(id), LY_DB_S(owner_user_id), LY_DB_I(now)};
+    struct ly_db_value pm[] = {LY_DB_S(id), LY_DB_S(owner_user_id), LY_DB_T(now)};
     r = ly_db_exec(db, a,
                    "INSERT INTO memberships (org_id, user_id, role, added_at)"
-                   " VALUES (?, ?, 'owner', FROM_UNIXTIME(?))",
+                   " VALUES (?, ?, 'owner', ?)",
                    pm, 3, NULL);
     if (r != LY_OK)
         return r;
@@ -229,9 +229,9 @@ int ly_orgs_list(struct ly_db *db, struct ly_arena *a, enum ly_orgs_scope scope,
 int ly_orgs_update(struct ly_db *db, struct ly_arena *a, const char *org_id,
                    const char *display_name, int64_t now)
 {
-    struct ly_db_value p[] = {LY_DB_S(display_name), LY_DB_I(now), LY_DB_S(org_id)};
+    struct ly_db_value p[] = {LY_DB_S(display_name), LY_DB_T(now), LY_DB_S(org_id)};
     return ly_db_exec(db, a,
-                      "UPDATE organizations SET display_name = ?, updated_at = FROM_UNIXTIME(?)"
+                      "UPDATE organizations SET display_name = ?, updated_at = ?"
                       " WHERE id = ?",
                       p, 3, NULL);
 }
@@ -254,7 +254,7 @@ int ly_members_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(org_id), LY_DB_S(after), LY_DB_I((int64_t)page->size + 1)};
     int r = ly_db_exec(db, a,
-                       "SELECT u.id, u.email, u.display_name, m.role, UNIX_TIMESTAMP(m.added_at)"
+                       "SELECT u.id, u.email, u.display_name, m.role, m.added_at"
                        " FROM memberships m JOIN users u ON u.id = m.user_id"
                        " WHERE m.org_id = ? AND u.email > ? ORDER BY u.email LIMIT ?",
                        p, 3, &res);
@@ -292,7 +292,7 @@ static int lock_membership(struct ly_db *db, struct ly_arena *a, const char *org
     size_t n_owners = res.n_rows;
     struct ly_db_value pm[] = {LY_DB_S(org_id), LY_DB_S(user_id)};
     r = ly_db_exec(db, a,
-                   "SELECT role, UNIX_TIMESTAMP(added_at) FROM memberships"
+                   "SELECT role, added_at FROM memberships"
                    " WHERE org_id = ? AND user_id = ? FOR UPDATE",
                    pm, 2, &res);
     if (r != LY_OK)
@@ -357,10 +357,10 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
         if ((r = hold_user(db, a, user_id)) != LY_OK)
             return r;
         struct ly_db_value pi[] = {LY_DB_S(org_id), LY_DB_S(user_id), LY_DB_S(role_name),
-                                   LY_DB_I(now)};
+                                   LY_DB_T(now)};
         r = ly_db_exec(db, a,
                        "INSERT INTO memberships (org_id, user_id, role, added_at)"
-                       " VALUES (?, ?, ?, FROM_UNIXTIME(?))",
+                       " VALUES (?, ?, ?, ?)",
                        pi, 4, NULL);
         added_at = now;
     } else if (cur != role) {

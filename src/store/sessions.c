@@ -21,13 +21,13 @@ int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id
     struct ly_db_value p[] = {LY_DB_S(sid),
                               LY_DB_S(user_id),
                               LY_DB_S(kind),
-                              LY_DB_I(now),
-                              LY_DB_I(now),
+                              LY_DB_T(now),
+                              LY_DB_T(now),
                               LY_DB_S(ip),
                               LY_DB_S(user_agent ? ua : NULL)};
     int r = ly_db_exec(db, a,
                        "INSERT INTO sessions (id, user_id, kind, created_at, refreshed_at, ip,"
-                       " user_agent) VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?), ?, ?)",
+                       " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        p, 7, NULL);
     if (r == LY_OK)
         *id = sid;
@@ -36,16 +36,15 @@ int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id
 
 int ly_sessions_touch(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now)
 {
-    struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(session_id)};
-    return ly_db_exec(db, a, "UPDATE sessions SET refreshed_at = FROM_UNIXTIME(?) WHERE id = ?", p,
-                      2, NULL);
+    struct ly_db_value p[] = {LY_DB_T(now), LY_DB_S(session_id)};
+    return ly_db_exec(db, a, "UPDATE sessions SET refreshed_at = ? WHERE id = ?", p, 2, NULL);
 }
 
 int ly_sessions_revoke(struct ly_db *db, struct ly_arena *a, const char *session_id, int64_t now)
 {
-    struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(session_id)};
+    struct ly_db_value p[] = {LY_DB_T(now), LY_DB_S(session_id)};
     int r = ly_db_exec(db, a,
-                       "UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
+                       "UPDATE sessions SET revoked_at = ?"
                        " WHERE id = ? AND revoked_at IS NULL",
                        p, 2, NULL);
     if (r != LY_OK)
@@ -57,9 +56,9 @@ int ly_sessions_revoke_user(struct ly_db *db, struct ly_arena *a, const char *us
                             const char *except_session, int64_t now)
 {
     const char *except = except_session ? except_session : "";
-    struct ly_db_value p[] = {LY_DB_I(now), LY_DB_S(user_id), LY_DB_S(except)};
+    struct ly_db_value p[] = {LY_DB_T(now), LY_DB_S(user_id), LY_DB_S(except)};
     int r = ly_db_exec(db, a,
-                       "UPDATE sessions SET revoked_at = FROM_UNIXTIME(?)"
+                       "UPDATE sessions SET revoked_at = ?"
                        " WHERE user_id = ? AND revoked_at IS NULL AND id <> ?",
                        p, 3, NULL);
     if (r != LY_OK)
@@ -86,10 +85,10 @@ int ly_sessions_is_live(struct ly_db *db, struct ly_arena *a, const char *sessio
 int ly_refresh_insert(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                       const char *session_id, int64_t now, int64_t expires_at)
 {
-    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_I(now), LY_DB_I(expires_at)};
+    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_T(now), LY_DB_T(expires_at)};
     return ly_db_exec(db, a,
                       "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)"
-                      " VALUES (?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                      " VALUES (?, ?, ?, ?)",
                       p, 4, NULL);
 }
 
@@ -99,13 +98,13 @@ int ly_refresh_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char 
     struct ly_db_result res;
     struct ly_db_value p[] = {H(hash)};
     int r = lock ? ly_db_exec(db, a,
-                              "SELECT t.session_id, s.user_id, UNIX_TIMESTAMP(t.expires_at),"
+                              "SELECT t.session_id, s.user_id, t.expires_at,"
                               " t.used_at IS NOT NULL, s.revoked_at IS NOT NULL, u.disabled"
                               " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
                               " JOIN users u ON u.id = s.user_id WHERE t.token_hash = ? FOR UPDATE",
                               p, 1, &res)
                  : ly_db_exec(db, a,
-                              "SELECT t.session_id, s.user_id, UNIX_TIMESTAMP(t.expires_at),"
+                              "SELECT t.session_id, s.user_id, t.expires_at,"
                               " t.used_at IS NOT NULL, s.revoked_at IS NOT NULL, u.disabled"
                               " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id"
                               " JOIN users u ON u.id = s.user_id WHERE t.token_hash = ?",
@@ -127,9 +126,9 @@ int ly_refresh_spend(struct ly_db *db, struct ly_arena *a, const unsigned char h
                      int64_t now)
 {
     struct ly_db_result res;
-    struct ly_db_value p[] = {LY_DB_I(now), H(hash)};
+    struct ly_db_value p[] = {LY_DB_T(now), H(hash)};
     int r = ly_db_exec(db, a,
-                       "UPDATE refresh_tokens SET used_at = FROM_UNIXTIME(?)"
+                       "UPDATE refresh_tokens SET used_at = ?"
                        " WHERE token_hash = ? AND used_at IS NULL",
                        p, 2, &res);
     if (r != LY_OK)
@@ -142,11 +141,11 @@ int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
                           const unsigned char hash[LY_SHA256_LEN], const char *session_id,
                           const char *user_id, int64_t now, int64_t expires_at)
 {
-    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_S(user_id), LY_DB_I(now),
-                              LY_DB_I(expires_at)};
+    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_S(user_id), LY_DB_T(now),
+                              LY_DB_T(expires_at)};
     return ly_db_exec(db, a,
                       "INSERT INTO access_tokens (token_hash, session_id, user_id, created_at,"
-                      " expires_at) VALUES (?, ?, ?, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                      " expires_at) VALUES (?, ?, ?, ?, ?)",
                       p, 5, NULL);
 }
 
@@ -154,20 +153,20 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
                      int64_t now, struct ly_access *out)
 {
     struct ly_db_result res;
-    struct ly_db_value p[] = {H(hash), LY_DB_I(now)};
+    struct ly_db_value p[] = {H(hash), LY_DB_T(now)};
     /*
      * One indexed lookup by primary key; the joins follow primary keys too.
      * A user token needs a live session and an enabled user.
      */
     int r = ly_db_exec(db, a,
                        "SELECT t.user_id, t.session_id, t.service_account_id, t.api_key_id,"
-                       " UNIX_TIMESTAMP(t.expires_at), u.platform_admin, sa.org_id, o.name, sa.role"
+                       " t.expires_at, u.platform_admin, sa.org_id, o.name, sa.role"
                        " FROM access_tokens t"
                        " LEFT JOIN sessions s ON s.id = t.session_id"
                        " LEFT JOIN users u ON u.id = t.user_id"
                        " LEFT JOIN service_accounts sa ON sa.id = t.service_account_id"
                        " LEFT JOIN organizations o ON o.id = sa.org_id"
-                       " WHERE t.token_hash = ? AND t.expires_at > FROM_UNIXTIME(?)"
+                       " WHERE t.token_hash = ? AND t.expires_at > ?"
                        " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))",
                        p, 2, &res);
     if (r != LY_OK)

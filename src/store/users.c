@@ -12,8 +12,7 @@
 #include "lanyard/validate.h"
 
 #define USER_COLS                                                                                  \
-    "id, email, display_name, password_hash, platform_admin, disabled, "                           \
-    "UNIX_TIMESTAMP(created_at), UNIX_TIMESTAMP(updated_at)"
+    "id, email, display_name, password_hash, platform_admin, disabled, created_at, updated_at"
 
 static void row_to_user(const struct ly_db_result *r, size_t row, struct ly_user *u)
 {
@@ -37,12 +36,12 @@ int ly_users_insert(struct ly_db *db, struct ly_arena *a, const char *email,
                               LY_DB_S(display_name),
                               LY_DB_S(password_hash),
                               LY_DB_I(platform_admin ? 1 : 0),
-                              LY_DB_I(now),
-                              LY_DB_I(now)};
+                              LY_DB_T(now),
+                              LY_DB_T(now)};
     int r = ly_db_exec(db, a,
                        "INSERT INTO users (id, email, display_name, password_hash, platform_admin,"
                        " disabled, created_at, updated_at)"
-                       " VALUES (?, ?, ?, ?, ?, 0, FROM_UNIXTIME(?), FROM_UNIXTIME(?))",
+                       " VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
                        p, 7, NULL);
     if (r != LY_OK)
         return r;
@@ -118,14 +117,14 @@ int ly_users_update(struct ly_db *db, struct ly_arena *a, const char *id, const 
                               LY_DB_I(disabled),
                               LY_DB_I(platform_admin),
                               LY_DB_I(platform_admin),
-                              LY_DB_I(now),
+                              LY_DB_T(now),
                               LY_DB_S(id)};
     return ly_db_exec(db, a,
                       "UPDATE users SET display_name = IF(?, ?, display_name),"
                       " password_hash = COALESCE(?, password_hash),"
                       " disabled = IF(? < 0, disabled, ?),"
                       " platform_admin = IF(? < 0, platform_admin, ?),"
-                      " updated_at = FROM_UNIXTIME(?) WHERE id = ?",
+                      " updated_at = ? WHERE id = ?",
                       p, 9, NULL);
 }
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "lanyard/arena.h"
+#include "lanyard/civil.h"
 #include "lanyard/err.h"
 #include "lanyard/json.h"
 #include "lanyard/password.h"
@@ -239,6 +240,106 @@ static void test_times(void **state)
     CHECK("format", strcmp(buf, "2026-11-22T10:00:00Z") == 0);
 }
 
+/* Calendar arithmetic over the whole of years 1..9999 (SPEC §3: no 2038 limit). */
+static void test_civil(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *desc;
+        int64_t t;
+        struct ly_civil c;
+    } cases[] = {
+        {"epoch", 0, {1970, 1, 1, 0, 0, 0}},
+        {"just before the epoch", -1, {1969, 12, 31, 23, 59, 59}},
+        {"last second of int32", 2147483647, {2038, 1, 19, 3, 14, 7}},
+        {"first second past int32", 2147483648LL, {2038, 1, 19, 3, 14, 8}},
+        {"2100 is not a leap year", 4107542399LL, {2100, 2, 28, 23, 59, 59}},
+        {"2100-03-01", 4107542400LL, {2100, 3, 1, 0, 0, 0}},
+        {"2000 is a leap year (400)", 951825600, {2000, 2, 29, 12, 0, 0}},
+        {"2024 is a leap year (4)", 1709164800, {2024, 2, 29, 0, 0, 0}},
+        {"2400 is a leap year", 13574563200LL, {2400, 2, 29, 0, 0, 0}},
+        {"1900 is not a leap year", -2203891200LL, {1900, 3, 1, 0, 0, 0}},
+        {"1600 ends", -11644473601LL, {1600, 12, 31, 23, 59, 59}},
+        {"the SPEC example", 1795341600, {2026, 11, 22, 10, 0, 0}},
+        {"the first second", LY_TIME_MIN, {1, 1, 1, 0, 0, 0}},
+        {"the last second", LY_TIME_MAX, {9999, 12, 31, 23, 59, 59}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ly_civil c;
+        int64_t t = 0;
+        CHECK(cases[i].desc, ly_time_to_civil(cases[i].t, &c) == 0);
+        CHECK(cases[i].desc, memcmp(&c, &cases[i].c, sizeof(c)) == 0);
+        CHECK(cases[i].desc, ly_civil_to_time(&cases[i].c, &t) == 0 && t == cases[i].t);
+    }
+
+    static const struct {
+        const char *desc;
+        struct ly_civil c;
+    } bad[] = {
+        {"2023-02-29", {2023, 2, 29, 0, 0, 0}},
+        {"2100-02-29", {2100, 2, 29, 0, 0, 0}},
+        {"1900-02-29", {1900, 2, 29, 0, 0, 0}},
+        {"April 31", {2026, 4, 31, 0, 0, 0}},
+        {"month 13", {2026, 13, 1, 0, 0, 0}},
+        {"month 0", {2026, 0, 1, 0, 0, 0}},
+        {"day 0", {2026, 1, 0, 0, 0, 0}},
+        {"year 0", {0, 12, 31, 23, 59, 59}},
+        {"year 10000", {10000, 1, 1, 0, 0, 0}},
+        {"hour 24", {2026, 1, 1, 24, 0, 0}},
+        {"minute 60", {2026, 1, 1, 0, 60, 0}},
+        {"leap second", {2016, 12, 31, 23, 59, 60}},
+        {"negative second", {2026, 1, 1, 0, 0, -1}},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t t = -5;
+        CHECK(bad[i].desc, ly_civil_to_time(&bad[i].c, &t) == -1 && t == -5);
+    }
+    struct ly_civil c = {1, 2, 3, 4, 5, 6};
+    CHECK("before year 1", ly_time_to_civil(LY_TIME_MIN - 1, &c) == -1 && c.year == 1);
+    CHECK("after year 9999", ly_time_to_civil(LY_TIME_MAX + 1, &c) == -1 && c.year == 1);
+    CHECK("far out",
+          ly_time_to_civil(INT64_MAX, &c) == -1 && ly_time_to_civil(INT64_MIN, &c) == -1);
+
+    /* Every day of the range, at a time that moves through the day: each maps back to itself
+     * and follows the day before it. */
+    struct ly_civil prev;
+    CHECK("first day", ly_time_to_civil(LY_TIME_MIN, &prev) == 0);
+    int64_t days = 1;
+    for (int64_t day = LY_TIME_MIN + 86400; day <= LY_TIME_MAX; day += 86400, days++) {
+        int64_t t = day + (days * 7919) % 86400, back = 0;
+        if (ly_time_to_civil(t, &c) != 0 || ly_civil_to_time(&c, &back) != 0 || back != t)
+            fail_msg("round trip of %lld", (long long)t);
+        bool next = (c.year == prev.year && c.month == prev.month && c.day == prev.day + 1) ||
+                    (c.year == prev.year && c.month == prev.month + 1 && c.day == 1) ||
+                    (c.year == prev.year + 1 && c.month == 1 && c.day == 1 && prev.month == 12 &&
+                     prev.day == 31);
+        if (!next)
+            fail_msg("%04d-%02d-%02d does not follow %04d-%02d-%02d", c.year, c.month, c.day,
+                     prev.year, prev.month, prev.day);
+        prev = c;
+    }
+    CHECK("3652059 days in years 1..9999", days == 3652059);
+    CHECK("the last day", prev.year == 9999 && prev.month == 12 && prev.day == 31);
+
+    /* RFC 3339 answers past 2038 and up to the end of year 9999. */
+    static const struct {
+        int64_t t;
+        const char *want;
+    } fmt[] = {
+        {2147483648LL, "2038-01-19T03:14:08Z"}, {4107542400LL, "2100-03-01T00:00:00Z"},
+        {LY_TIME_MAX, "9999-12-31T23:59:59Z"},  {LY_TIME_MAX + 1, "9999-12-31T23:59:59Z"},
+        {INT64_MAX, "9999-12-31T23:59:59Z"},
+    };
+    for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+        char buf[32];
+        int64_t back = 0;
+        ly_time_format(fmt[i].t, buf);
+        CHECK(fmt[i].want, strcmp(buf, fmt[i].want) == 0);
+        CHECK(fmt[i].want, ly_time_parse(buf, &back) == 0 &&
+                               back == (fmt[i].t > LY_TIME_MAX ? LY_TIME_MAX : fmt[i].t));
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -278,7 +379,7 @@ int main(void)
         cmocka_unit_test(test_utf8),   cmocka_unit_test(test_names),
         cmocka_unit_test(test_emails), cmocka_unit_test(test_passwords_policy),
         cmocka_unit_test(test_ids),    cmocka_unit_test(test_times),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_civil),  cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
