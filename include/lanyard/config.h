@@ -1,7 +1,7 @@
 /*
  * config: the whole of SPEC §2, read once from YAML into one typed struct.
  *
- * Only src/config/config.c includes <yaml.h>. Durations are held in seconds.
+ * Only src/config/yaml.c includes <yaml.h>. Durations are held in seconds.
  * Secrets named by *_file keys are read at load time into *_secret fields;
  * they are never printed (ly_config_dump prints the path instead).
  */
