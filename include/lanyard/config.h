@@ -80,7 +80,9 @@ struct ly_config {
         uint64_t scrypt_n;
         unsigned scrypt_r;
         unsigned scrypt_p;
-        unsigned signin_max_failures;
+        unsigned scrypt_concurrency;          /* at once on one host, all workers; 0: online CPUs */
+        unsigned signin_max_failures;         /* per account, within signin_window */
+        unsigned signin_address_max_failures; /* per client address, likewise; 0: no limit */
         int64_t signin_window;
         int64_t auth_cache_ttl;
     } security;
