@@ -1,7 +1,7 @@
 /*
  * config: the whole of SPEC §2, read once from YAML into one typed struct.
  *
- * Only src/config/config.c includes <yaml.h>. Durations are held in seconds.
+ * Only src/config/yaml.c includes <yaml.h>. Durations are held in seconds.
  * Secrets named by *_file keys are read at load time into *_secret fields;
  * they are never printed (ly_config_dump prints the path instead).
  */
@@ -80,7 +80,9 @@ struct ly_config {
         uint64_t scrypt_n;
         unsigned scrypt_r;
         unsigned scrypt_p;
-        unsigned signin_max_failures;
+        unsigned scrypt_concurrency;          /* at once on one host, all workers; 0: online CPUs */
+        unsigned signin_max_failures;         /* per account, within signin_window */
+        unsigned signin_address_max_failures; /* per client address, likewise; 0: no limit */
         int64_t signin_window;
         int64_t auth_cache_ttl;
     } security;

@@ -18,9 +18,24 @@ struct json_object;
 
 #define LY_JSON_MAX_DEPTH 16
 
+#define LY_JSON_UNIQUE_KEYS 0x1 /* refuse an object that repeats a key */
+#define LY_JSON_NO_NUL      0x2 /* refuse "\u0000" in string values too, not only in keys */
+
 /*
- * Parse body as one strict JSON value (RFC 8259, no trailing bytes, no NUL,
- * depth at most LY_JSON_MAX_DEPTH, valid UTF-8; a repeated key keeps the last value).
+ * Decode text as one strict JSON value: the RFC 8259 grammar (no NaN,
+ * Infinity, single quotes, comments, or bytes after the value but
+ * whitespace), no raw NUL, valid UTF-8, nested at most max_depth deep
+ * (1 .. LY_JSON_MAX_DEPTH), and no "\u0000" inside a key (json-c would cut
+ * the key short there). flags (LY_JSON_*) refuse more. Returns LY_OK and
+ * *out, a new object the caller releases with json_object_put, or
+ * LY_E_INVALID_JSON (or LY_E_INTERNAL) with *out untouched.
+ */
+int ly_json_decode(struct ly_str text, int max_depth, unsigned flags, struct json_object **out);
+
+/*
+ * Parse body as one strict JSON value with ly_json_decode (depth at most
+ * LY_JSON_MAX_DEPTH, no flags: a repeated key keeps the last value, and a
+ * string value may hold "\u0000", which ly_json_check_fields reports).
  * Returns LY_OK and *out (owned by a) or LY_E_INVALID_JSON.
  */
 int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **out);
@@ -67,7 +82,11 @@ struct ly_json_field {
 int ly_json_check_fields(struct json_object *obj, const struct ly_json_field *fields, size_t n,
                          struct ly_field_errors *errs);
 
-/* Members by name: NULL/false/fallback when absent or of another type. */
+/*
+ * Members by name: NULL/false/fallback when absent or of another type.
+ * ly_json_get_string is NULL too for a string holding a NUL, which a C
+ * string would end early.
+ */
 const char *ly_json_get_string(struct json_object *obj, const char *key);
 bool ly_json_has(struct json_object *obj, const char *key);
 bool ly_json_is_null(struct json_object *obj, const char *key);

@@ -1,13 +1,18 @@
 /*
  * Durations as SPEC §2 writes them: "90s", "15m", "12h", "30d", or a plain
- * number of seconds. Shared by the config loader and the API (a key's ttl).
+ * number of seconds. Shared by the config loader and the API (a key's ttl);
+ * written back in the largest whole unit for errors and the dump.
  */
 #include "build-config.h"
 #include "banned.h"
 
 #include "lanyard/config.h"
 
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "internal.h"
 
 /*
  * Canonical decimal digits only: no sign, no spaces, no leading zero (so
@@ -55,4 +60,15 @@ int ly_duration_parse(const char *s, size_t len, int64_t *out)
         return -1;
     *out = (int64_t)(v * mult);
     return 0;
+}
+
+int ly_cfg_duration_format(int64_t v, char *buf, size_t size)
+{
+    if (v != 0 && v % 86400 == 0)
+        return snprintf(buf, size, "%" PRId64 "d", v / 86400);
+    if (v != 0 && v % 3600 == 0)
+        return snprintf(buf, size, "%" PRId64 "h", v / 3600);
+    if (v != 0 && v % 60 == 0)
+        return snprintf(buf, size, "%" PRId64 "m", v / 60);
+    return snprintf(buf, size, "%" PRId64 "s", v);
 }

@@ -25,12 +25,16 @@ struct json_object *ly_json_own(struct ly_arena *a, struct json_object *obj)
 /*
  * RFC 8259 grammar check. json-c is lenient even in strict mode (single
  * quotes, NaN, Infinity), and a value it accepts that another parser refuses
- * is a parser differential waiting to happen, so bodies pass this first.
- * UTF-8 validity is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
+ * is a parser differential waiting to happen, so every text passes this
+ * first. UTF-8 validity is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
+ * json-c keeps object keys as C strings, so "a\u0000b" would become "a":
+ * such a key is refused here, always.
  */
 struct scan {
     const char *p, *end;
-    int depth;
+    int depth, max_depth;
+    unsigned flags;
+    size_t members; /* object members seen, at every level */
 };
 
 static void skip_ws(struct scan *s)
@@ -44,7 +48,12 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static bool scan_string(struct scan *s)
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool scan_string(struct scan *s, bool key)
 {
     s->p++; /* the opening quote */
     while (s->p < s->end) {
@@ -59,11 +68,12 @@ static bool scan_string(struct scan *s)
             return false;
         c = (unsigned char)*s->p++;
         if (c == 'u') {
-            for (int i = 0; i < 4; i++, s->p++)
-                if (s->p == s->end ||
-                    !((*s->p >= '0' && *s->p <= '9') || (*s->p >= 'a' && *s->p <= 'f') ||
-                      (*s->p >= 'A' && *s->p <= 'F')))
-                    return false;
+            if (s->end - s->p < 4 || !is_hex(s->p[0]) || !is_hex(s->p[1]) || !is_hex(s->p[2]) ||
+                !is_hex(s->p[3]))
+                return false;
+            if (memcmp(s->p, "0000", 4) == 0 && (key || (s->flags & LY_JSON_NO_NUL)))
+                return false;
+            s->p += 4;
         } else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
             return false;
         }
@@ -120,7 +130,7 @@ static bool scan_value(struct scan *s)
         return false;
     char c = *s->p;
     if (c == '"')
-        return scan_string(s);
+        return scan_string(s, false);
     if (c == 't')
         return scan_literal(s, "true");
     if (c == 'f')
@@ -129,7 +139,7 @@ static bool scan_value(struct scan *s)
         return scan_literal(s, "null");
     if (c != '{' && c != '[')
         return scan_number(s);
-    if (++s->depth > LY_JSON_MAX_DEPTH)
+    if (++s->depth > s->max_depth)
         return false;
     char close = c == '{' ? '}' : ']';
     s->p++;
@@ -142,8 +152,9 @@ static bool scan_value(struct scan *s)
     for (;;) {
         if (c == '{') {
             skip_ws(s);
-            if (s->p == s->end || *s->p != '"' || !scan_string(s))
+            if (s->p == s->end || *s->p != '"' || !scan_string(s, true))
                 return false;
+            s->members++;
             skip_ws(s);
             if (s->p == s->end || *s->p++ != ':')
                 return false;
@@ -164,47 +175,78 @@ static bool scan_value(struct scan *s)
     }
 }
 
-static bool is_strict_json(struct ly_str body)
+/* The members of every object in o, nested ones included. */
+static size_t count_members(struct json_object *o)
 {
-    struct scan s = {body.ptr, body.ptr + body.len, 0};
-    if (!scan_value(&s))
-        return false;
-    skip_ws(&s);
-    return s.p == s.end;
+    size_t n = 0;
+
+    if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, val)
+        {
+            (void)key;
+            n += 1 + count_members(val);
+        }
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            n += count_members(json_object_array_get_idx(o, i));
+    }
+    return n;
 }
 
-int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **out)
+int ly_json_decode(struct ly_str text, int max_depth, unsigned flags, struct json_object **out)
 {
-    if (body.len == 0 || body.len > INT32_MAX || memchr(body.ptr, '\0', body.len) != NULL ||
-        !is_strict_json(body))
+    struct scan s = {text.ptr, text.ptr + text.len, 0, max_depth, flags, 0};
+
+    if (text.len == 0 || text.len > INT32_MAX || max_depth < 1 || max_depth > LY_JSON_MAX_DEPTH ||
+        memchr(text.ptr, '\0', text.len) != NULL)
         return LY_E_INVALID_JSON;
-    struct json_tokener *tok = json_tokener_new_ex(LY_JSON_MAX_DEPTH);
+    if (!scan_value(&s))
+        return LY_E_INVALID_JSON;
+    skip_ws(&s);
+    if (s.p != s.end)
+        return LY_E_INVALID_JSON;
+    /* json-c counts the top value as a level of its own: the scan above has the last word */
+    struct json_tokener *tok = json_tokener_new_ex(max_depth + 1);
     if (tok == NULL)
         return LY_E_INTERNAL;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     int r = LY_E_INVALID_JSON;
-    struct json_object *obj = json_tokener_parse_ex(tok, body.ptr, (int)body.len);
+    struct json_object *obj = json_tokener_parse_ex(tok, text.ptr, (int)text.len);
     size_t end = json_tokener_get_parse_end(tok);
     if (obj == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
-        /* A number or literal that ends the body: json-c waits for more; a NUL ends it. */
+        /* A number or literal that ends the text: json-c waits for more; a NUL ends it. */
         obj = json_tokener_parse_ex(tok, "", 1);
-        end = body.len;
+        end = text.len;
     }
     if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)
         goto out;
     /* RFC 8259 §2: only insignificant whitespace may follow the value. */
-    for (size_t i = end; i < body.len; i++) {
-        char c = body.ptr[i];
+    for (size_t i = end; i < text.len; i++) {
+        char c = text.ptr[i];
         if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
             goto out;
     }
-    *out = ly_json_own(a, obj);
+    /* json-c keeps the last of repeated keys: fewer members than the text has. */
+    if ((flags & LY_JSON_UNIQUE_KEYS) && count_members(obj) != s.members)
+        goto out;
+    *out = obj;
     obj = NULL;
     r = LY_OK;
 out:
     json_object_put(obj);
     json_tokener_free(tok);
     return r;
+}
+
+int ly_json_parse(struct ly_arena *a, struct ly_str body, struct json_object **out)
+{
+    struct json_object *obj = NULL;
+    int r = ly_json_decode(body, LY_JSON_MAX_DEPTH, 0, &obj);
+
+    if (r != LY_OK)
+        return r;
+    *out = ly_json_own(a, obj);
+    return LY_OK;
 }
 
 const char *ly_json_to_string(struct ly_arena *a, struct json_object *obj, size_t *len)
@@ -294,6 +336,9 @@ const char *ly_json_get_string(struct json_object *obj, const char *key)
     struct json_object *v;
     if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
         !json_object_is_type(v, json_type_string))
+        return NULL;
+    /* C strings end at NUL: "refresh_token\u0000junk" must not read as "refresh_token". */
+    if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
         return NULL;
     return json_object_get_string(v);
 }

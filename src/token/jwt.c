@@ -18,6 +18,7 @@
 #include "lanyard/ct.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
+#include "lanyard/json.h"
 #include "lanyard/mem.h"
 
 #define ES256_COORD_LEN 32
@@ -268,68 +269,25 @@ out:
 /* ---- verification -------------------------------------------------------------- */
 
 /*
- * Count the members of the top-level object in text json-c has already
- * accepted: commas at depth 1 outside strings, plus one. json-c keeps the
- * last of duplicate keys; comparing this count with its member count finds
- * them (RFC 7515 §5.2 step 4 / RFC 8725 §3.1: no ambiguous headers).
+ * A JSON object that is the whole of the n bytes at p; else NULL. The same
+ * strict RFC 8259 check as request bodies (ly_json_decode: no NaN, no
+ * single quotes, nothing after the value), and stricter still: a repeated
+ * key at any level (RFC 7515 §5.2 / RFC 8725 §3.1: no ambiguous headers or
+ * claims) and "\u0000" in any key or string are refused.
  */
-static size_t count_top_members(const char *p, size_t n)
-{
-    size_t i, commas = 0;
-    int depth = 0;
-    bool in_str = false, esc = false, any = false;
-
-    for (i = 0; i < n; i++) {
-        char c = p[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
-        if (c == '\'') {
-            /* json-c takes single-quoted strings even when strict; JSON has none */
-            return SIZE_MAX;
-        }
-        if (c == '"') {
-            in_str = true;
-            if (depth == 1)
-                any = true;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        } else if (c == ',' && depth == 1) {
-            commas++;
-        }
-    }
-    return any ? commas + 1 : 0;
-}
-
-/* A JSON object that is the whole of the n bytes at p, strict, no duplicate keys; else NULL. */
 static json_object *parse_object(const char *p, size_t n)
 {
-    json_tokener *tok = json_tokener_new_ex(JSON_DEPTH_MAX);
     json_object *o = NULL;
 
-    if (tok == NULL || n > (size_t)LY_JWT_MAX_LEN)
-        goto fail;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, p, (int)n);
-    if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-        json_tokener_get_parse_end(tok) != n || !json_object_is_type(o, json_type_object) ||
-        count_top_members(p, n) != (size_t)json_object_object_length(o))
-        goto fail;
-    json_tokener_free(tok);
+    if (n > (size_t)LY_JWT_MAX_LEN ||
+        ly_json_decode((struct ly_str){p, n}, JSON_DEPTH_MAX, LY_JSON_UNIQUE_KEYS | LY_JSON_NO_NUL,
+                       &o) != LY_OK)
+        return NULL;
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
     return o;
-fail:
-    json_object_put(o);
-    if (tok != NULL)
-        json_tokener_free(tok);
-    return NULL;
 }
 
 /*

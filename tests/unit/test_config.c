@@ -614,6 +614,63 @@ static void test_unreadable_config(void **state)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * security.signin_address_max_failures and security.scrypt_concurrency
+ */
+
+static void test_limits(void **state)
+{
+    static const struct load_case cases[] = {
+        {"address limit 0: no limit", NOPW "security: {signin_address_max_failures: 0}\n", NULL},
+        {"address limit max", NOPW "security: {signin_address_max_failures: 1000000}\n", NULL},
+        {"concurrency 0: online CPUs", NOPW "security: {scrypt_concurrency: 0}\n", NULL},
+        {"concurrency max", NOPW "security: {scrypt_concurrency: 1024}\n", NULL},
+        {"address limit too big", "security: {signin_address_max_failures: 1000001}\n",
+         "1:41: 'security.signin_address_max_failures' must be between 0 and 1000000"},
+        {"address limit negative", "security: {signin_address_max_failures: -1}\n",
+         "1:41: 'security.signin_address_max_failures' must be between 0 and 1000000"},
+        {"address limit a string", "security: {signin_address_max_failures: \"50\"}\n",
+         "1:41: 'security.signin_address_max_failures' must be a decimal integer"},
+        {"address limit a boolean", "security: {signin_address_max_failures: false}\n",
+         "1:41: must be a decimal integer"},
+        {"address limit a list", "security:\n  signin_address_max_failures: [1]\n",
+         "2:32: must be a decimal integer"},
+        {"concurrency too big", "security: {scrypt_concurrency: 1025}\n",
+         "1:32: 'security.scrypt_concurrency' must be between 0 and 1024"},
+        {"concurrency negative", "security: {scrypt_concurrency: -4}\n",
+         "1:32: must be between 0 and 1024"},
+        {"concurrency a duration", "security: {scrypt_concurrency: 4s}\n",
+         "1:32: 'security.scrypt_concurrency' must be a decimal integer"},
+        {"concurrency null", "security: {scrypt_concurrency: }\n",
+         "1:32: must be a decimal integer"},
+        {"concurrency is not under scrypt", "security: {scrypt: {concurrency: 2}}\n",
+         "1:21: unknown key 'security.scrypt.concurrency'"},
+    };
+    struct ly_config *cfg = NULL;
+    char err[512];
+    char *d;
+
+    (void)state;
+    assert_int_equal(load_text(NOPW, &cfg, err, sizeof(err)), LY_OK);
+    assert_int_equal(cfg->security.signin_address_max_failures, 50);
+    assert_int_equal(cfg->security.scrypt_concurrency, 0);
+    d = dump_to_string(cfg);
+    assert_non_null(strstr(d, "\n    p: 1\n  scrypt_concurrency: 0\n"));
+    assert_non_null(strstr(d, "\n  signin_max_failures: 5\n  signin_address_max_failures: 50\n"));
+    free(d);
+    ly_config_free(cfg);
+
+    if (load_text(NOPW "security:\n  signin_address_max_failures: 7\n  scrypt_concurrency: 3\n",
+                  &cfg, err, sizeof(err)) != LY_OK)
+        fail_msg("load: %s", err);
+    assert_int_equal(cfg->security.signin_address_max_failures, 7);
+    assert_int_equal(cfg->security.scrypt_concurrency, 3);
+    assert_int_equal(cfg->security.signin_max_failures, 5);
+    ly_config_free(cfg);
+
+    assert_int_equal(run_load_cases(cases, sizeof(cases) / sizeof(cases[0])), 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * password_file
  */
 
@@ -924,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_ok_cases),
         cmocka_unit_test(test_err_cases),
         cmocka_unit_test(test_unreadable_config),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_password_file_errors),
         cmocka_unit_test(test_durations),

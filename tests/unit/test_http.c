@@ -291,6 +291,13 @@ static void test_router_answers(void **state)
          "\"error\":\"invalid_request\"", "application/json"},
         {"malformed JSON OAuth form", "POST", "/api/auth/v1/token", "application/json", "{", false,
          400, "\"error\":\"invalid_request\"", "application/json"},
+        /* a C string would stop at the NUL and read "refresh_token" */
+        {"NUL in grant_type", "POST", "/api/auth/v1/token", "application/json",
+         "{\"grant_type\":\"refresh_token\\u0000junk\"}", false, 400,
+         "grant_type must be given once, as a string", "application/json"},
+        {"NUL in a JSON key", "POST", "/api/auth/v1/token", "application/json",
+         "{\"grant_type\\u0000x\":\"refresh_token\"}", false, 400, "\"error\":\"invalid_request\"",
+         "application/json"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ly_response r = route(f, cases[i].method, cases[i].path, cases[i].ctype,
@@ -345,6 +352,11 @@ static void test_json_parse(void **state)
         {"number key", "{1:2}", false},
         {"literal prefix", "[tru]", false},
         {"nested ok", "{\"a\":[1,{\"b\":null}],\"c\":false}", true},
+        {"NUL escape in a value", "{\"a\":\"b\\u0000c\"}", true},
+        {"NUL escape in a key", "{\"a\\u0000b\":1}", false},
+        {"NUL escape in a nested key", "[{\"\\u0000\":1}]", false},
+        {"escaped U+0100 in a key", "{\"a\\u0100\":1}", true},
+        {"repeated key", "{\"a\":1,\"a\":2}", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct json_object *o = NULL;
@@ -355,6 +367,69 @@ static void test_json_parse(void **state)
     struct ly_str nul = {"{\"a\":\"b\0\"}", 10};
     struct json_object *o = NULL;
     CHECK("NUL byte", ly_json_parse(&f->ctx.arena, nul, &o) == LY_E_INVALID_JSON);
+    ly_arena_reset(&f->ctx.arena);
+}
+
+/* ly_json_decode with its flags, as the JWT decoder uses it. */
+static void test_json_decode(void **state)
+{
+    static const struct {
+        const char *desc, *in;
+        int depth;
+        unsigned flags;
+        bool ok;
+    } cases[] = {
+        {"plain object", "{\"a\":1}", 8, 0, true},
+        {"repeated key kept", "{\"a\":1,\"a\":2}", 8, 0, true},
+        {"repeated key refused", "{\"a\":1,\"a\":2}", 8, LY_JSON_UNIQUE_KEYS, false},
+        {"repeated escaped key", "{\"a\":1,\"\\u0061\":2}", 8, LY_JSON_UNIQUE_KEYS, false},
+        {"repeated nested key", "{\"a\":{\"b\":1,\"b\":1}}", 8, LY_JSON_UNIQUE_KEYS, false},
+        {"repeated key in an array", "[{\"b\":1},{\"b\":1,\"b\":2}]", 8, LY_JSON_UNIQUE_KEYS,
+         false},
+        {"same key in two objects", "[{\"b\":1},{\"b\":2}]", 8, LY_JSON_UNIQUE_KEYS, true},
+        {"same key at two levels", "{\"b\":{\"b\":{}}}", 8, LY_JSON_UNIQUE_KEYS, true},
+        {"distinct keys", "{\"a\":1,\"b\":[1,{\"c\":null}],\"d\":{}}", 8, LY_JSON_UNIQUE_KEYS,
+         true},
+        {"NUL in a value kept", "{\"a\":\"x\\u0000\"}", 8, 0, true},
+        {"NUL in a value refused", "{\"a\":\"x\\u0000\"}", 8, LY_JSON_NO_NUL, false},
+        {"NUL in an array value refused", "[\"\\u0000\"]", 8, LY_JSON_NO_NUL, false},
+        {"NUL in a key refused", "{\"a\\u0000\":1}", 8, 0, false},
+        {"U+0000 lookalike kept", "[\"\\u0001\\u1000\"]", 8, LY_JSON_NO_NUL, true},
+        {"NaN", "{\"a\":NaN}", 8, LY_JSON_UNIQUE_KEYS | LY_JSON_NO_NUL, false},
+        {"single quotes", "{'a':'b'}", 8, LY_JSON_UNIQUE_KEYS | LY_JSON_NO_NUL, false},
+        {"trailing garbage", "{\"a\":1}}", 8, 0, false},
+        {"depth 2 within 2", "[[1]]", 2, 0, true},
+        {"depth 3 beyond 2", "[[[1]]]", 2, 0, false},
+        {"depth 0", "1", 0, 0, false},
+        {"depth beyond the maximum", "1", LY_JSON_MAX_DEPTH + 1, 0, false},
+        {"a bare number", "12", 1, 0, true},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct json_object *o = (struct json_object *)&cases[i]; /* a marker */
+        int r = ly_json_decode(ly_str_from(cases[i].in), cases[i].depth, cases[i].flags, &o);
+        CHECK(cases[i].desc, (r == LY_OK) == cases[i].ok);
+        CHECK(cases[i].desc, cases[i].ok || (r == LY_E_INVALID_JSON && o == (void *)&cases[i]));
+        if (r == LY_OK)
+            json_object_put(o);
+    }
+}
+
+/* A string with a NUL inside is not handed out as a shorter C string. */
+static void test_json_get_string(void **state)
+{
+    struct fixture *f = *state;
+    struct json_object *o = NULL;
+
+    CHECK("parse", ly_json_parse(&f->ctx.arena,
+                                 ly_str_from("{\"grant_type\":\"refresh_token\\u0000junk\","
+                                             "\"ok\":\"refresh_token\",\"n\":1}"),
+                                 &o) == LY_OK);
+    CHECK("NUL inside", ly_json_get_string(o, "grant_type") == NULL);
+    CHECK("NUL inside, still present", ly_json_has(o, "grant_type"));
+    CHECK("plain", strcmp(ly_json_get_string(o, "ok"), "refresh_token") == 0);
+    CHECK("not a string", ly_json_get_string(o, "n") == NULL);
+    CHECK("absent", ly_json_get_string(o, "x") == NULL);
     ly_arena_reset(&f->ctx.arena);
 }
 
@@ -407,6 +482,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_router_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_fields, setup, teardown),
+        cmocka_unit_test(test_json_decode),
+        cmocka_unit_test_setup_teardown(test_json_get_string, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

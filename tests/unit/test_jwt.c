@@ -460,6 +460,57 @@ static const struct verify_case verify_cases[] = {
      "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
      "\"principal_type\":\"user\"}",
      M_NONE, "malformed token claims"},
+    /* the strict RFC 8259 check of request bodies, and more: correctly signed, yet refused */
+    {"NaN in the payload", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":\"u-abc\",\"aud\":\"lanyard\",\"exp\":1700000900,"
+     "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
+     "\"principal_type\":\"user\",\"x\":NaN}",
+     M_NONE, "malformed token claims"},
+    {"Infinity in the payload", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":\"u-abc\",\"aud\":\"lanyard\",\"exp\":1700000900,"
+     "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
+     "\"principal_type\":\"user\",\"x\":[-Infinity]}",
+     M_NONE, "malformed token claims"},
+    {"NUL inside a key", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\\u0000x\":\"u-admin\",\"aud\":\"lanyard\","
+     "\"exp\":1700000900,\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\","
+     "\"client_id\":\"lanyard\",\"principal_type\":\"user\"}",
+     M_NONE, "malformed token claims"},
+    {"NUL in a string no claim reads", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":\"u-abc\",\"aud\":\"lanyard\",\"exp\":1700000900,"
+     "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
+     "\"principal_type\":\"user\",\"x\":\"a\\u0000b\"}",
+     M_NONE, "malformed token claims"},
+    {"single-quoted member", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":\"u-abc\",\"aud\":\"lanyard\",\"exp\":1700000900,"
+     "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
+     "\"principal_type\":\"user\",'x':'single'}",
+     M_NONE, "malformed token claims"},
+    {"single-quoted value", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":'u-abc',\"aud\":\"lanyard\",\"exp\":1700000900,"
+     "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
+     "\"principal_type\":\"user\"}",
+     M_NONE, "malformed token claims"},
+    {"duplicate key, escaped", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":\"u-abc\",\"\\u0073ub\":\"u-admin\",\"aud\":\"lanyard\","
+     "\"exp\":1700000900,\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\","
+     "\"client_id\":\"lanyard\",\"principal_type\":\"user\"}",
+     M_NONE, "malformed token claims"},
+    {"duplicate key, nested", HDR_OK,
+     "{\"iss\":\"" ISS "\",\"sub\":\"u-abc\",\"aud\":\"lanyard\",\"exp\":1700000900,"
+     "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
+     "\"principal_type\":\"user\",\"x\":{\"a\":1,\"a\":2}}",
+     M_NONE, "malformed token claims"},
+    {"trailing garbage after the payload", HDR_OK, PL_OK "x", M_NONE, "malformed token claims"},
+    {"NaN in the header", "{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\",\"kid\":\"KID\",\"x\":NaN}", PL_OK,
+     M_NONE, "malformed token"},
+    {"single quotes in the header", "{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\",'kid':\"KID\"}", PL_OK,
+     M_NONE, "malformed token"},
+    {"NUL inside a header key",
+     "{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\",\"kid\":\"KID\",\"crit\\u0000\":1}", PL_OK, M_NONE,
+     "malformed token"},
+    {"NUL in the kid", "{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\",\"kid\":\"KID\\u0000x\"}", PL_OK,
+     M_NONE, "malformed token"},
     {"principal_type unknown", HDR_OK,
      "{\"iss\":\"" ISS "\",\"sub\":\"u-a\",\"aud\":\"lanyard\",\"exp\":1700000900,"
      "\"iat\":1700000000,\"nbf\":1700000000,\"jti\":\"j1\",\"client_id\":\"lanyard\","
