@@ -53,7 +53,6 @@ static int resolve_user(struct ly_request *req, const char *ref, struct ly_user 
 int ly_api_members_list(struct ly_call *c)
 {
     struct ly_request *req = c->req;
-    struct ly_response *resp = c->resp;
     const struct ly_org *org = &c->org;
     const char *list = members_list_name(req, org);
     struct ly_page page;

@@ -89,7 +89,6 @@ int ly_api_orgs_create(struct ly_call *c)
 int ly_api_orgs_list(struct ly_call *c)
 {
     struct ly_request *req = c->req;
-    struct ly_response *resp = c->resp;
     struct ly_page page;
     int r = ly_list_page(c, "orgs", &page);
     if (r != LY_OK)

@@ -99,8 +99,6 @@ static int create_user(struct ly_call *c, const struct ly_json_field *fields, si
 
 int ly_api_users_create(struct ly_call *c)
 {
-    struct ly_request *req = c->req;
-    struct ly_response *resp = c->resp;
     static const struct ly_json_field fields[] = {
         {"email", LY_JSON_STRING, true},
         {"password", LY_JSON_STRING, true},
@@ -128,7 +126,6 @@ int ly_api_signup(struct ly_call *c)
 int ly_api_users_list(struct ly_call *c)
 {
     struct ly_request *req = c->req;
-    struct ly_response *resp = c->resp;
     struct ly_page page;
     int r = ly_list_page(c, "users", &page);
     if (r != LY_OK)

@@ -218,7 +218,8 @@ int ly_json_decode(struct ly_str text, int max_depth, unsigned flags, struct jso
         obj = json_tokener_parse_ex(tok, "", 1);
         end = text.len;
     }
-    if (obj == NULL || json_tokener_get_error(tok) != json_tokener_success)
+    /* A NULL object with success is the literal null: valid JSON, of the wrong type for a body. */
+    if (json_tokener_get_error(tok) != json_tokener_success)
         goto out;
     /* RFC 8259 §2: only insignificant whitespace may follow the value. */
     for (size_t i = end; i < text.len; i++) {

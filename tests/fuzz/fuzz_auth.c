@@ -1,6 +1,7 @@
 /*
- * fuzz_auth: the Authorization header through ly_auth_authenticate, in JWT
- * and opaque token mode, with a database that is down.
+ * fuzz_auth: the Authorization header through the authentication layer
+ * (ly_auth_request, every kind a request may carry), in JWT and opaque token
+ * mode, with a database that is down.
  *
  * The first byte holds flags: bit 0 opaque mode, bit 1 "@JWT@" in the value
  * becomes a JWT freshly signed with the worker's key, bit 2
@@ -8,8 +9,8 @@
  * rest (up to a NUL, as a CGI parameter ends there) is the header's value.
  * Invariants: LY_OK exactly for a Bearer credential that is the JWT we
  * signed (JWT mode, no revocation check); LY_E_UNAVAILABLE only when the
- * database was needed (a well-formed lya_ token, or our JWT with the
- * revocation check); otherwise LY_E_UNAUTHENTICATED or LY_E_INVALID_TOKEN
+ * database was needed (a well-formed lya_ token or API key, Basic with a
+ * well-formed KEYID:secret, or our JWT with the revocation check); otherwise LY_E_UNAUTHENTICATED or LY_E_INVALID_TOKEN
  * with a static reason and the right scheme; the challenge is a 401 with
  * WWW-Authenticate and a JSON problem body.
  */
@@ -23,6 +24,7 @@
 
 #include "lanyard/arena.h"
 #include "lanyard/auth.h"
+#include "lanyard/codec.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/http.h"
@@ -55,6 +57,21 @@ static struct ly_str credential(const char *h, bool *bearer)
     while (*sp == ' ')
         sp++;
     return ly_str_from(sp);
+}
+
+/* A Basic credential that decodes to a well-formed KEYID:secret of ours. */
+static bool basic_pair_ok(struct ly_str cred, const char *prefix)
+{
+    char buf[160];
+    size_t n = 0;
+    if (cred.len > 128 || ly_base64_decode(cred.ptr, cred.len, buf, sizeof(buf), &n) != 0)
+        return false;
+    const char *colon = memchr(buf, ':', n);
+    if (colon == NULL)
+        return false;
+    struct ly_str id = {buf, (size_t)(colon - buf)};
+    struct ly_str secret = {colon + 1, n - id.len - 1};
+    return ly_apikey_check_pair(prefix, id, secret);
 }
 
 static void check_challenge(struct ly_request *req, int r, const struct ly_auth_failure *fail)
@@ -90,41 +107,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx->cfg->tokens.jwt.check_revocation = revocation;
     char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/org/v1/me", NULL, NULL};
     struct ly_request req;
-    FUZZ_CHECK(ly_request_init(&req, ctx, env) == LY_OK);
+    FUZZ_CHECK(ly_request_init(&req, ctx->cfg, &ctx->arena, env) == LY_OK);
     const char *jwt = sign && ctx->keys ? fuzz_fresh_jwt(ctx, req.arena, req.now) : NULL;
     if (!absent)
         env[2] = header_line(req.arena, v, n, jwt);
-    if (ly_request_init(&req, ctx, env) != LY_OK) {
-        FUZZ_CHECK(n + sizeof(HDR) - 1 > LY_MAX_HEADER_LEN); /* the only reason here */
-        goto out;
-    }
+    /* Authorization is the authentication layer's to judge, however long. */
+    FUZZ_CHECK(ly_request_init(&req, ctx->cfg, &ctx->arena, env) == LY_OK);
 
+    struct ly_principal sentinel = {.subject = "sentinel"};
+    struct ly_principal pr = sentinel;
     const struct ly_principal *p = NULL;
     struct ly_auth_failure fail = {LY_SCHEME_OTHER, "sentinel"};
-    int r = ly_auth_authenticate(&req, &p, &fail);
+    int r = ly_auth_request(&ctx->auth, &req, LY_CREDS_ON_REQUEST, &pr, &fail);
+    if (r == LY_OK)
+        p = &pr;
+    else
+        FUZZ_CHECK(pr.subject == sentinel.subject); /* untouched on failure */
     const char *h = ly_request_env(&req, "HTTP_AUTHORIZATION");
     bool bearer = false;
     struct ly_str cred = h ? credential(h, &bearer) : (struct ly_str){"", 0};
+    bool basic = h != NULL && !bearer && strncasecmp(h, "Basic ", 6) == 0;
     bool ours = h != NULL && bearer && jwt != NULL && ly_str_eq_cstr(cred, jwt);
-    bool opaque_ok = h != NULL && bearer && ly_token_is_well_formed(LY_ACCESS_PREFIX, cred);
+    struct ly_str kid, secret;
+    bool opaque_ok = h != NULL && bearer &&
+                     (ly_token_is_well_formed(LY_ACCESS_PREFIX, cred) ||
+                      ly_apikey_parse(ctx->cfg->api_keys.prefix, cred, &kid, &secret));
+    bool basic_ok = basic && basic_pair_ok(cred, ctx->cfg->api_keys.prefix);
 
     switch (r) {
     case LY_OK:
         FUZZ_CHECK(ours && !revocation);
-        FUZZ_CHECK(p != NULL && p->jwt && strcmp(p->id, "u-fuzz") == 0 &&
+        FUZZ_CHECK(p != NULL && p->cred == LY_CRED_JWT && strcmp(p->subject, "u-fuzz") == 0 &&
                    strcmp(p->session_id, "s-fuzz") == 0);
         break;
     case LY_E_UNAVAILABLE:
-        FUZZ_CHECK(opaque_ok || (ours && revocation));
+        FUZZ_CHECK(opaque_ok || basic_ok || (ours && revocation));
         break;
     case LY_E_UNAUTHENTICATED:
-        FUZZ_CHECK(!ours && !opaque_ok && p == NULL);
+        FUZZ_CHECK(!ours && !opaque_ok && !basic_ok && p == NULL);
         FUZZ_CHECK(fail.why != NULL);
         FUZZ_CHECK(fail.scheme == LY_SCHEME_NONE || fail.scheme == LY_SCHEME_OTHER);
         check_challenge(&req, r, &fail);
         break;
     case LY_E_INVALID_TOKEN:
-        FUZZ_CHECK(!ours && !opaque_ok && p == NULL);
+        FUZZ_CHECK(!ours && !opaque_ok && !basic_ok && p == NULL);
         FUZZ_CHECK(fail.why != NULL && strlen(fail.why) < 80);
         FUZZ_CHECK(fail.scheme == LY_SCHEME_BEARER || fail.scheme == LY_SCHEME_BASIC);
         check_challenge(&req, r, &fail);
@@ -132,7 +158,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         FUZZ_CHECK(!"unexpected result");
     }
-out:
     ly_arena_release(&ctx->arena);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * fuzz_request: one request end to end, as src/http/fcgi.c handle_one()
- * drives it (ly_request_init, the body rules, ly_router_handle), against a
+ * drives it (ly_request_init, the body rules, ly_api_handle), against a
  * worker in JWT mode whose database is down.
  *
  * The input is CGI parameters, one NAME=value per line, then an empty
@@ -27,7 +27,7 @@
 #include "lanyard/err.h"
 #include "lanyard/http.h"
 #include "lanyard/jwt.h"
-#include "lanyard/router.h"
+#include "lanyard/api.h"
 #include "lanyard/str.h"
 
 #include "fuzz.h"
@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ly_arena_init(&ctx->arena, 4096);
     /* the clock and an arena for the JWT, before the real parse */
     char *none[] = {NULL};
-    ly_request_init(&req, ctx, none);
+    ly_request_init(&req, ctx->cfg, &ctx->arena, none);
     const char *jwt = fuzz_fresh_jwt(ctx, req.arena, req.now);
 
     while (p < end && n < MAX_ENV) {
@@ -140,17 +140,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* as handle_one() in src/http/fcgi.c */
     memset(&resp, 0, sizeof(resp));
-    int r = ly_request_init(&req, ctx, env);
+    int r = ly_request_init(&req, ctx->cfg, &ctx->arena, env);
+    req.ctx = ctx;
     bool too_large = false;
     if (r != LY_OK) {
         FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
-        ly_response_problem(&req, &resp, r, "the request is malformed", NULL);
     } else if (req.content_length > ctx->cfg->server.max_body) {
         too_large = true;
     } else if (req.content_length > 0) {
         if (req.content_length > rest.len) {
-            ly_response_problem(&req, &resp, LY_E_INVALID_REQUEST, "the request body is truncated",
-                                NULL);
             r = LY_E_INVALID_REQUEST;
         } else {
             char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
@@ -159,10 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             req.body = (struct ly_str){buf, (size_t)req.content_length};
         }
     }
-    if (r == LY_OK)
-        ly_router_handle(&req, &resp, too_large);
-    else if (strncmp(req.raw_path, "/api/auth/v1/", 13) == 0)
-        resp.no_store = true;
+    ly_api_handle(&req, &resp, r, too_large);
     check_response(&req, &resp);
     if (getenv("FUZZ_VERBOSE") != NULL) /* for corpus work: what each input reached */
         fprintf(stderr, "%d %s %.*s\n", resp.status, req.raw_path, (int)resp.body_len,

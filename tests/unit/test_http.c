@@ -1,7 +1,9 @@
 /*
  * Unit tests of the HTTP layer without FastCGI: request parsing (client
- * address, request id, query and form), the router (404, 405 + Allow, path
- * decoding, media types, bodies) and the JSON body rules.
+ * address, request id, query and form), the route matcher (path decoding,
+ * 405 + Allow), media types, the API layer's dispatcher for the answers it
+ * makes before any database work (404, 405, 413, 415, bodies, 401), page
+ * tokens, and the JSON body rules.
  */
 #include "build-config.h"
 
@@ -16,11 +18,14 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "lanyard/api.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
+#include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/http.h"
 #include "lanyard/json.h"
+#include "lanyard/page.h"
 #include "lanyard/router.h"
 
 #define CHECK(desc, cond)                                                                          \
@@ -48,10 +53,15 @@ static int setup(void **state)
     f->proxies[1].prefix = 8;
     f->cfg.server.trusted_proxies = f->proxies;
     f->cfg.server.n_trusted_proxies = 2;
+    f->cfg.api_keys.prefix = (char *)"lyk";
+    f->cfg.accounts.users_create_orgs = true;
     f->ctx.cfg = &f->cfg;
     ly_log_init(&f->ctx.log, "test");
     f->ctx.log.level = LY_LOG_ERROR;
     ly_arena_init(&f->ctx.arena, 4096);
+    /* A handle that is never connected: these answers need no database. */
+    f->ctx.db = ly_db_new(&f->cfg, &f->ctx.log);
+    f->ctx.auth = (struct ly_auth){&f->cfg, NULL, &ly_auth_db_store, f->ctx.db};
     *state = f;
     return 0;
 }
@@ -59,9 +69,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    ly_db_free(f->ctx.db);
     ly_arena_release(&f->ctx.arena);
     free(f);
     return 0;
+}
+
+static int init(struct fixture *f, struct ly_request *req, char **env)
+{
+    int r = ly_request_init(req, &f->cfg, &f->ctx.arena, env);
+    req->ctx = &f->ctx;
+    return r;
 }
 
 static void test_client_address(void **state)
@@ -87,7 +105,7 @@ static void test_client_address(void **state)
         char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", remote,
                        cases[i].xff ? xff : NULL, NULL};
         struct ly_request req;
-        CHECK(cases[i].desc, ly_request_init(&req, &f->ctx, env) == LY_OK);
+        CHECK(cases[i].desc, init(f, &req, env) == LY_OK);
         CHECK(cases[i].desc, strcmp(req.client_ip, cases[i].want) == 0);
         ly_arena_reset(&f->ctx.arena);
     }
@@ -112,7 +130,7 @@ static void test_request_id(void **state)
         const char *h = last ? longid : cases[i].header;
         char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", (char *)h, NULL};
         struct ly_request req;
-        CHECK("init", ly_request_init(&req, &f->ctx, env) == LY_OK);
+        CHECK("init", init(f, &req, env) == LY_OK);
         const char *desc = last ? "129 characters replaced" : cases[i].desc;
         bool kept = !last && cases[i].kept;
         CHECK(desc, (strcmp(req.request_id, strchr(h, '=') + 1) == 0) == kept);
@@ -134,7 +152,7 @@ static void test_request_rejects(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *env[] = {(char *)bad[i][0], (char *)bad[i][1], (char *)bad[i][2], NULL};
         struct ly_request req;
-        CHECK(bad[i][0], ly_request_init(&req, &f->ctx, env) == LY_E_INVALID_REQUEST);
+        CHECK(bad[i][0], init(f, &req, env) == LY_E_INVALID_REQUEST);
     }
 }
 
@@ -146,7 +164,7 @@ static void test_query_and_form(void **state)
                    NULL};
     struct ly_request req;
     const char *v = NULL;
-    CHECK("init", ly_request_init(&req, &f->ctx, env) == LY_OK);
+    CHECK("init", init(f, &req, env) == LY_OK);
     CHECK("path stops at ?", strcmp(req.raw_path, "/x") == 0);
     CHECK("a", ly_request_query(&req, "a", &v) == 0 && strcmp(v, "1") == 0);
     CHECK("plus is space", ly_request_query(&req, "b", &v) == 0 && strcmp(v, "hello world") == 0);
@@ -166,42 +184,100 @@ static void test_query_and_form(void **state)
 static void test_route_match(void **state)
 {
     struct fixture *f = *state;
+    /* A table of the matcher's own: the API layer's routes begin with a struct ly_route_key. */
+    static const struct {
+        struct ly_route_key key;
+        int tag;
+    } table[] = {
+        {{"GET", "/api/health"}, 1},
+        {{"GET", "/api/org/v1/orgs/{}"}, 2},
+        {{"PATCH", "/api/org/v1/orgs/{}"}, 3},
+        {{"DELETE", "/api/org/v1/orgs/{}"}, 4},
+        {{"GET", "/api/org/v1/orgs/{}/members/{}"}, 5},
+    };
     static const struct {
         const char *desc, *method, *path;
-        bool found;
+        int tag;           /* of the route matched; 0: none */
+        int path_tag;      /* of the first route of the path, whatever the method */
         const char *allow; /* when not found: NULL → 404 */
-        const char *param0;
+        const char *param0, *param1;
         bool bad;
     } cases[] = {
-        {"health", "GET", "/api/health", true, NULL, NULL, false},
-        {"405 lists the methods", "DELETE", "/api/health", false, "GET", NULL, false},
-        {"unknown", "GET", "/api/nothing", false, NULL, NULL, false},
-        {"trailing slash", "GET", "/api/health/", false, NULL, NULL, false},
-        {"double slash", "GET", "//api/health", false, NULL, NULL, false},
-        {"parameter", "GET", "/api/org/v1/orgs/my-company", true, NULL, "my-company", false},
-        {"decoded parameter", "GET", "/api/org/v1/orgs/a%40b", true, NULL, "a@b", false},
-        {"escaped fixed segment", "GET", "/api/%68ealth", true, NULL, NULL, false},
-        {"bad escape", "GET", "/api/%zz", false, NULL, NULL, true},
-        {"NUL escape", "GET", "/api/%00", false, NULL, NULL, true},
-        {"empty parameter", "GET", "/api/org/v1/orgs//members", false, NULL, NULL, false},
-        {"several methods", "PUT", "/api/org/v1/orgs/x", false, "GET, PATCH, DELETE", NULL, false},
-        {"long path", "GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m", false, NULL, NULL, false},
+        {"health", "GET", "/api/health", 1, 1, NULL, NULL, NULL, false},
+        {"405 lists the methods", "DELETE", "/api/health", 0, 1, "GET", NULL, NULL, false},
+        {"unknown", "GET", "/api/nothing", 0, 0, NULL, NULL, NULL, false},
+        {"trailing slash", "GET", "/api/health/", 0, 0, NULL, NULL, NULL, false},
+        {"double slash", "GET", "//api/health", 0, 0, NULL, NULL, NULL, false},
+        {"parameter", "GET", "/api/org/v1/orgs/my-company", 2, 2, NULL, "my-company", NULL, false},
+        {"decoded parameter", "GET", "/api/org/v1/orgs/a%40b", 2, 2, NULL, "a@b", NULL, false},
+        {"escaped fixed segment", "GET", "/api/%68ealth", 1, 1, NULL, NULL, NULL, false},
+        {"two parameters", "GET", "/api/org/v1/orgs/o/members/x%2Fy", 5, 5, NULL, "o", "x/y",
+         false},
+        {"bad escape", "GET", "/api/%zz", 0, 0, NULL, NULL, NULL, true},
+        {"NUL escape", "GET", "/api/%00", 0, 0, NULL, NULL, NULL, true},
+        {"empty parameter", "GET", "/api/org/v1/orgs//members/x", 0, 0, NULL, NULL, NULL, false},
+        {"several methods", "PUT", "/api/org/v1/orgs/x", 0, 2, "GET, PATCH, DELETE", NULL, NULL,
+         false},
+        {"method matched after others", "DELETE", "/api/org/v1/orgs/x", 4, 4, NULL, "x", NULL,
+         false},
+        {"long path", "GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m", 0, 0, NULL, NULL, NULL, false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *params[LY_MAX_PATH_PARAMS];
         size_t n = 0;
-        const char *allow = NULL;
-        bool bad = false;
-        const struct ly_route *r = ly_router_match(&f->ctx.arena, cases[i].method, cases[i].path,
-                                                   params, &n, &allow, &bad);
-        CHECK(cases[i].desc, (r != NULL) == cases[i].found);
-        CHECK(cases[i].desc, bad == cases[i].bad);
-        if (!cases[i].found)
-            CHECK(cases[i].desc,
-                  cases[i].allow ? allow && strcmp(allow, cases[i].allow) == 0 : allow == NULL);
+        struct ly_route_match m;
+        ly_router_match(&f->ctx.arena, table, sizeof(table) / sizeof(table[0]), sizeof(table[0]),
+                        cases[i].method, cases[i].path, params, &n, &m);
+        const void *want = cases[i].tag ? &table[cases[i].tag - 1] : NULL;
+        const void *want_path = cases[i].path_tag ? &table[cases[i].path_tag - 1] : NULL;
+        CHECK(cases[i].desc, (const void *)m.route == want);
+        CHECK(cases[i].desc, (const void *)m.path == want_path);
+        CHECK(cases[i].desc, m.bad_path == cases[i].bad);
+        if (cases[i].tag == 0)
+            CHECK(cases[i].desc, cases[i].allow ? m.allow && strcmp(m.allow, cases[i].allow) == 0
+                                                : m.allow == NULL);
         if (cases[i].param0 != NULL)
-            CHECK(cases[i].desc, n == 1 && strcmp(params[0], cases[i].param0) == 0);
+            CHECK(cases[i].desc, n >= 1 && strcmp(params[0], cases[i].param0) == 0);
+        if (cases[i].param1 != NULL)
+            CHECK(cases[i].desc, n == 2 && strcmp(params[1], cases[i].param1) == 0);
     }
+    ly_arena_reset(&f->ctx.arena);
+}
+
+/* Page tokens: what one list issues, only that list reads back. */
+static void test_page_tokens(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char key[LY_PAGE_KEY_LEN], other[LY_PAGE_KEY_LEN];
+    memset(key, 7, sizeof(key));
+    memset(other, 8, sizeof(other));
+    const char *t = ly_page_token_make(&f->ctx.arena, key, "members:org-1", "a@example.com");
+    const char *back = NULL;
+    CHECK("round trip", ly_page_token_read(&f->ctx.arena, key, "members:org-1", t, &back) ==
+                                LY_OK &&
+                            strcmp(back, "a@example.com") == 0);
+    back = NULL;
+    CHECK("another list", ly_page_token_read(&f->ctx.arena, key, "members:org-2", t, &back) ==
+                                  LY_E_INVALID_REQUEST &&
+                              back == NULL);
+    CHECK("another key",
+          ly_page_token_read(&f->ctx.arena, other, "members:org-1", t, &back) ==
+              LY_E_INVALID_REQUEST);
+    char *forged = ly_arena_strdup(&f->ctx.arena, t);
+    forged[0] = forged[0] == 'A' ? 'B' : 'A';
+    CHECK("altered", ly_page_token_read(&f->ctx.arena, key, "members:org-1", forged, &back) ==
+                         LY_E_INVALID_REQUEST);
+    static const char *const junk[] = {"", "!!!", "QQ", "AAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+        CHECK(junk[i], ly_page_token_read(&f->ctx.arena, key, "users", junk[i], &back) ==
+                           LY_E_INVALID_REQUEST);
+    size_t size = 0;
+    CHECK("default size", ly_page_size_parse(NULL, &size) == LY_OK && size == 50);
+    CHECK("size 1", ly_page_size_parse("1", &size) == LY_OK && size == 1);
+    CHECK("size 100", ly_page_size_parse("100", &size) == LY_OK && size == 100);
+    static const char *const sizes[] = {"0", "101", "-1", "1x", "", " 5", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        CHECK(sizes[i], ly_page_size_parse(sizes[i], &size) == LY_E_VALIDATION);
     ly_arena_reset(&f->ctx.arena);
 }
 
@@ -241,10 +317,10 @@ static struct ly_response route(struct fixture *f, const char *method, const cha
     struct ly_request req;
     struct ly_response resp;
     memset(&resp, 0, sizeof(resp));
-    assert_int_equal(ly_request_init(&req, &f->ctx, env), LY_OK);
+    assert_int_equal(init(f, &req, env), LY_OK);
     if (body != NULL)
         req.body = ly_str_from(body);
-    ly_router_handle(&req, &resp, too_large);
+    ly_api_handle(&req, &resp, LY_OK, too_large);
     return resp;
 }
 
@@ -283,6 +359,16 @@ static void test_router_answers(void **state)
          "invalid_json", "application/problem+json"},
         {"JSON not an object", "POST", "/api/auth/v1/signin", "application/json", "[1]", false, 400,
          "validation_failed", "application/problem+json"},
+        {"JSON null", "POST", "/api/auth/v1/signin", "application/json", "null", false, 400,
+         "validation_failed", "application/problem+json"},
+        {"JSON string", "POST", "/api/auth/v1/signin", "application/json", "\"x\"", false, 400,
+         "validation_failed", "application/problem+json"},
+        {"JSON null, OAuth form", "POST", "/api/auth/v1/token", "application/json", "null", false,
+         400, "\"error\":\"invalid_request\"", "application/json"},
+        {"405 of an OAuth endpoint in its form", "GET", "/api/auth/v1/token", NULL, NULL, false, 405,
+         "\"error\":\"invalid_request\"", "application/json"},
+        {"escaped OAuth path in its form", "POST", "/api/auth/v1/%74oken", "text/plain", "x", false,
+         415, "\"error\":\"invalid_request\"", "application/json"},
         {"413 problem", "POST", "/api/auth/v1/signin", "application/json", NULL, true, 413,
          "payload_too_large", "application/problem+json"},
         {"413 OAuth form", "POST", "/api/auth/v1/token", "application/json", NULL, true, 413,
@@ -316,6 +402,70 @@ static void test_router_answers(void **state)
     CHECK("401 without a credential", r.status == 401);
     CHECK("challenge", header(&r, "WWW-Authenticate") &&
                            strcmp(header(&r, "WWW-Authenticate"), "Bearer realm=\"lanyard\"") == 0);
+    ly_arena_reset(&f->ctx.arena);
+}
+
+static struct ly_response route_env(struct fixture *f, char **env)
+{
+    struct ly_request req;
+    struct ly_response resp;
+    memset(&resp, 0, sizeof(resp));
+    int r = init(f, &req, env);
+    ly_api_handle(&req, &resp, r, false);
+    return resp;
+}
+
+/* What follows the matched route rather than the raw path, and credentials refused early. */
+static void test_dispatch_forms(void **state)
+{
+    struct fixture *f = *state;
+    char *e1[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/auth/v1/token", NULL};
+    struct ly_response r = route_env(f, e1);
+    CHECK("405 Allow", r.status == 405 && header(&r, "Allow") &&
+                           strcmp(header(&r, "Allow"), "POST") == 0);
+    CHECK("405 no-store", r.no_store);
+    ly_arena_reset(&f->ctx.arena);
+
+    char *e2[] = {(char *)"REQUEST_METHOD=PUT", (char *)"REQUEST_URI=/api/%61uth/v1/signin", NULL};
+    r = route_env(f, e2);
+    CHECK("escaped auth path: 405 with no-store", r.status == 405 && r.no_store);
+    ly_arena_reset(&f->ctx.arena);
+
+    char *e3[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/health/x", NULL};
+    r = route_env(f, e3);
+    CHECK("404 no-store", r.status == 404 && r.no_store);
+    ly_arena_reset(&f->ctx.arena);
+
+    /* A Bearer value longer than any header we accept is a refused token, not a bad request. */
+    size_t n = LY_MAX_HEADER_LEN + 64;
+    char *auth = ly_arena_alloc(&f->ctx.arena, n + 32);
+    int k = snprintf(auth, n + 32, "HTTP_AUTHORIZATION=Bearer ");
+    memset(auth + k, 'a', n);
+    auth[k + (int)n] = '\0';
+    char *e4[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/org/v1/me", auth, NULL};
+    r = route_env(f, e4);
+    CHECK("long Bearer: 401", r.status == 401);
+    CHECK("long Bearer: invalid_token",
+          header(&r, "WWW-Authenticate") &&
+              strstr(header(&r, "WWW-Authenticate"), "error=\"invalid_token\"") != NULL);
+    ly_arena_reset(&f->ctx.arena);
+
+    /* Another header that long is still refused as malformed. */
+    char *ua = ly_arena_alloc(&f->ctx.arena, n + 32);
+    k = snprintf(ua, n + 32, "HTTP_USER_AGENT=");
+    memset(ua + k, 'a', n);
+    ua[k + (int)n] = '\0';
+    char *e5[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/health", ua, NULL};
+    r = route_env(f, e5);
+    CHECK("long User-Agent: 400", r.status == 400 && strstr(r.body, "invalid_request") != NULL);
+    ly_arena_reset(&f->ctx.arena);
+
+    char *e6[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/org/v1/me",
+                  (char *)"HTTP_AUTHORIZATION=Basic Zm9vOmJhcg==", NULL};
+    r = route_env(f, e6);
+    CHECK("Basic refused: Basic challenge",
+          r.status == 401 && header(&r, "WWW-Authenticate") &&
+              strcmp(header(&r, "WWW-Authenticate"), "Basic realm=\"lanyard\"") == 0);
     ly_arena_reset(&f->ctx.arena);
 }
 
@@ -478,6 +628,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_and_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_forms, setup, teardown),
         cmocka_unit_test(test_media_types),
         cmocka_unit_test_setup_teardown(test_router_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_parse, setup, teardown),
