@@ -44,6 +44,13 @@ tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS) -DLY_TEST_SRCDIR='"$(abs_top_srcdir)"'
 tests_unit_test_config_LDADD = $(UNIT_LDADD)
 
+# --- authentication layer ---
+check_PROGRAMS += tests/unit/test_auth
+TESTS += tests/unit/test_auth
+tests_unit_test_auth_SOURCES = tests/unit/test_auth.c
+tests_unit_test_auth_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_auth_LDADD = $(UNIT_LDADD)
+
 # --- policy ---
 check_PROGRAMS += tests/unit/test_policy
 TESTS += tests/unit/test_policy

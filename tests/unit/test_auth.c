@@ -1,0 +1,584 @@
+/*
+ * Unit tests of the authentication layer (src/auth/): one table of
+ * credential bytes → the principal or the exact error, for every kind of
+ * SPEC §4 (JWT and opaque access tokens, refresh tokens, API keys as Bearer
+ * and as Basic), over a store of the test's own (struct ly_auth_store),
+ * plus what ly_auth_complete adds and the challenge answers.
+ */
+#include "build-config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lanyard/auth.h"
+#include "lanyard/codec.h"
+#include "lanyard/config.h"
+#include "lanyard/err.h"
+#include "lanyard/hash.h"
+#include "lanyard/jwt.h"
+#include "lanyard/token.h"
+
+#define CHECK(desc, cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg("%s: %s", (desc), #cond);                                                     \
+    } while (0)
+
+#define NOW     1900000000 /* 2030-03-17 */
+#define ISSUER  "https://id.example"
+#define PREFIX  "lyk"
+#define DB_DOWN ((struct ly_db *)0x1) /* the fake store answers 503 for this handle */
+
+/* The credentials the fake store knows, made fresh for each run. */
+static struct {
+    char opaque_user[LY_TOKEN_MAX_LEN], opaque_sa[LY_TOKEN_MAX_LEN], opaque_unknown[LY_TOKEN_MAX_LEN];
+    char refresh_live[LY_TOKEN_MAX_LEN], refresh_spent[LY_TOKEN_MAX_LEN];
+    char key_id[LY_KEY_ID_LEN + 1], key[LY_TOKEN_MAX_LEN];
+    char expired_id[LY_KEY_ID_LEN + 1], expired[LY_TOKEN_MAX_LEN];
+    char unknown_id[LY_KEY_ID_LEN + 1], unknown[LY_TOKEN_MAX_LEN];
+    char wrong_secret[LY_TOKEN_MAX_LEN]; /* the known key id, another (well-formed) secret */
+    char basic[256], basic_wrong[256], basic_bad_pair[256];
+    char jwt_user[2048], jwt_sa[2048], jwt_expired[2048], jwt_dead_session[2048],
+        jwt_other_key[2048], jwt_disabled[2048], jwt_sa_moved[2048];
+} t;
+
+static struct ly_config cfg;
+static struct ly_keyset *keys, *other_keys;
+
+static bool same_hash(const unsigned char h[LY_SHA256_LEN], const char *token)
+{
+    unsigned char want[LY_SHA256_LEN];
+    ly_sha256(token, strlen(token), want);
+    return memcmp(h, want, LY_SHA256_LEN) == 0;
+}
+
+static int fake_access(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                       int64_t now, struct ly_access *out)
+{
+    (void)a;
+    (void)now;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    memset(out, 0, sizeof(*out));
+    out->expires_at = NOW + 900;
+    if (same_hash(hash, t.opaque_user)) {
+        out->user_id = "u-aaaaaaaaaaaa";
+        out->session_id = "ses-live";
+        out->platform_admin = true;
+        return LY_OK;
+    }
+    if (same_hash(hash, t.opaque_sa)) {
+        out->service_account_id = "sa-bbbbbbbbbbbb";
+        out->api_key_id = t.key_id;
+        out->org_id = "org-cccccccccccc";
+        out->org_name = "acme";
+        out->role = LY_ROLE_ADMIN;
+        return LY_OK;
+    }
+    return LY_E_NOT_FOUND;
+}
+
+static int fake_refresh(struct ly_db *db, struct ly_arena *a,
+                        const unsigned char hash[LY_SHA256_LEN], bool lock, struct ly_refresh *out)
+{
+    (void)a;
+    (void)lock;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    bool live = same_hash(hash, t.refresh_live), spent = same_hash(hash, t.refresh_spent);
+    if (!live && !spent)
+        return LY_E_NOT_FOUND;
+    memset(out, 0, sizeof(*out));
+    out->session_id = "ses-live";
+    out->user_id = "u-aaaaaaaaaaaa";
+    out->expires_at = NOW + 86400;
+    out->spent = spent;
+    return LY_OK;
+}
+
+static int fake_api_key(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                        struct ly_api_key *out)
+{
+    (void)a;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    bool known = strcmp(key_id, t.key_id) == 0, expired = strcmp(key_id, t.expired_id) == 0;
+    if (!known && !expired)
+        return LY_E_NOT_FOUND;
+    const char *token = known ? t.key : t.expired;
+    memset(out, 0, sizeof(*out));
+    out->id = known ? t.key_id : t.expired_id;
+    const char *secret = token + strlen(token) - LY_TOKEN_SECRET_LEN;
+    ly_sha256(secret, LY_TOKEN_SECRET_LEN, out->secret_hash);
+    out->expires_at = known ? -1 : NOW - 1;
+    out->service_account_id = "sa-bbbbbbbbbbbb";
+    out->org_id = "org-cccccccccccc";
+    out->org_name = "acme";
+    out->role = LY_ROLE_MEMBER;
+    out->resource = known ? "env-1.aws.us-east-1" : NULL;
+    return LY_OK;
+}
+
+static int fake_session_live(struct ly_db *db, struct ly_arena *a, const char *sid, bool *live)
+{
+    (void)a;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    *live = strcmp(sid, "ses-live") == 0;
+    return LY_OK;
+}
+
+static int fake_user(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out)
+{
+    (void)a;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    memset(out, 0, sizeof(*out));
+    if (strcmp(id, "u-aaaaaaaaaaaa") == 0) {
+        out->id = id;
+        out->platform_admin = true;
+        return LY_OK;
+    }
+    if (strcmp(id, "u-disabled0000") == 0) {
+        out->id = id;
+        out->disabled = true;
+        return LY_OK;
+    }
+    return LY_E_NOT_FOUND;
+}
+
+static int fake_account(struct ly_db *db, struct ly_arena *a, const char *id,
+                        struct ly_service_account *out)
+{
+    (void)a;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    if (strcmp(id, "sa-bbbbbbbbbbbb") != 0)
+        return LY_E_NOT_FOUND;
+    memset(out, 0, sizeof(*out));
+    out->id = id;
+    out->org_id = "org-cccccccccccc";
+    out->org_name = "acme";
+    out->role = LY_ROLE_ADMIN;
+    return LY_OK;
+}
+
+static const struct ly_auth_store fake_store = {fake_access,       fake_refresh, fake_api_key,
+                                                fake_session_live, fake_user,    fake_account};
+
+static struct ly_keyset *make_keys(const char *dir, const char *name)
+{
+    char path[256], err[256] = "";
+    struct ly_keyset *ks = NULL;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    cfg.tokens.jwt.key_file = path;
+    if (ly_key_generate(LY_ALG_EDDSA, path, err, sizeof(err)) != LY_OK ||
+        ly_keyset_load(&cfg, &ks, err, sizeof(err)) != LY_OK)
+        fail_msg("key: %s", err);
+    unlink(path);
+    return ks;
+}
+
+static void sign(struct ly_keyset *ks, char *out, const char *sub, const char *sid,
+                 const char *org, int64_t exp)
+{
+    struct ly_arena a;
+    ly_arena_init(&a, 4096);
+    struct ly_jwt_claims c = {
+        .iss = ISSUER,
+        .sub = sub,
+        .aud = "lanyard",
+        .jti = "jti-1",
+        .client_id = org ? t.key_id : "lanyard",
+        .sid = sid,
+        .org = org,
+        .principal_type = org ? LY_PRINCIPAL_SERVICE_ACCOUNT : LY_PRINCIPAL_USER,
+        .exp = exp,
+        .iat = NOW - 60,
+        .nbf = NOW - 60,
+    };
+    char *tok = NULL;
+    if (ly_jwt_sign(ks, &c, &a, &tok) != LY_OK)
+        fail_msg("sign");
+    snprintf(out, 2048, "%s", tok);
+    ly_arena_release(&a);
+}
+
+/* "<prefix>_<KEYID>_<43 chars><crc6>" for a key id of our choosing. */
+static void key_token(char *out, const char *key_id, char fill)
+{
+    char body[128];
+    int n = snprintf(body, sizeof(body), PREFIX "_%s_", key_id);
+    memset(body + n, fill, LY_TOKEN_RANDOM_LEN);
+    body[n + LY_TOKEN_RANDOM_LEN] = '\0';
+    char crc[LY_TOKEN_CRC_LEN + 1];
+    ly_base62_encode_u32(ly_crc32(body, strlen(body)), crc, LY_TOKEN_CRC_LEN);
+    crc[LY_TOKEN_CRC_LEN] = '\0';
+    snprintf(out, LY_TOKEN_MAX_LEN, "%s%s", body, crc);
+}
+
+static void basic_of(char *out, const char *user, const char *pass)
+{
+    char pair[200];
+    int n = snprintf(pair, sizeof(pair), "%s:%s", user, pass);
+    int k = snprintf(out, 256, "Basic ");
+    ly_base64_encode(pair, (size_t)n, out + k);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.tokens.mode = LY_TOKENS_JWT;
+    cfg.tokens.issuer = (char *)ISSUER;
+    cfg.tokens.audience = (char *)"lanyard";
+    cfg.tokens.leeway = 30;
+    cfg.tokens.jwt.algorithm = LY_ALG_EDDSA;
+    cfg.api_keys.prefix = (char *)PREFIX;
+    char dir[] = "/tmp/lanyard-test-auth-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        fail_msg("mkdtemp");
+    keys = make_keys(dir, "current.pem");
+    other_keys = make_keys(dir, "other.pem");
+    rmdir(dir);
+
+    ly_token_generate(LY_ACCESS_PREFIX, t.opaque_user);
+    ly_token_generate(LY_ACCESS_PREFIX, t.opaque_sa);
+    ly_token_generate(LY_ACCESS_PREFIX, t.opaque_unknown);
+    ly_token_generate(LY_REFRESH_PREFIX, t.refresh_live);
+    ly_token_generate(LY_REFRESH_PREFIX, t.refresh_spent);
+    ly_apikey_generate(PREFIX, t.key_id, t.key);
+    ly_apikey_generate(PREFIX, t.expired_id, t.expired);
+    ly_apikey_generate(PREFIX, t.unknown_id, t.unknown);
+    key_token(t.wrong_secret, t.key_id, 'Q');
+    const char *secret = t.key + strlen(t.key) - LY_TOKEN_SECRET_LEN;
+    basic_of(t.basic, t.key_id, secret);
+    const char *wrong = t.wrong_secret + strlen(t.wrong_secret) - LY_TOKEN_SECRET_LEN;
+    basic_of(t.basic_wrong, t.key_id, wrong);
+    basic_of(t.basic_bad_pair, t.key_id, "not-a-secret");
+
+    sign(keys, t.jwt_user, "u-aaaaaaaaaaaa", "ses-live", NULL, NOW + 600);
+    sign(keys, t.jwt_sa, "sa-bbbbbbbbbbbb", NULL, "acme", NOW + 600);
+    sign(keys, t.jwt_sa_moved, "sa-bbbbbbbbbbbb", NULL, "elsewhere", NOW + 600);
+    sign(keys, t.jwt_expired, "u-aaaaaaaaaaaa", "ses-live", NULL, NOW - 31);
+    sign(keys, t.jwt_dead_session, "u-aaaaaaaaaaaa", "ses-dead", NULL, NOW + 600);
+    sign(keys, t.jwt_disabled, "u-disabled0000", "ses-live", NULL, NOW + 600);
+    sign(other_keys, t.jwt_other_key, "u-aaaaaaaaaaaa", "ses-live", NULL, NOW + 600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ly_keyset_free(keys);
+    ly_keyset_free(other_keys);
+    return 0;
+}
+
+static const char *bearer(struct ly_arena *a, const char *token)
+{
+    return ly_arena_printf(a, "Bearer %s", token);
+}
+
+/* The table: every kind, accepted and refused, with the exact outcome. */
+static void test_credentials(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 16384);
+    char *huge = ly_arena_alloc(&a, LY_JWT_MAX_LEN + 64);
+    memset(huge, 'x', LY_JWT_MAX_LEN + 63);
+    huge[LY_JWT_MAX_LEN + 63] = '\0';
+    char bad_crc[LY_TOKEN_MAX_LEN];
+    snprintf(bad_crc, sizeof(bad_crc), "%s", t.opaque_user);
+    bad_crc[strlen(bad_crc) - 1] = bad_crc[strlen(bad_crc) - 1] == 'A' ? 'B' : 'A';
+    char key_bad_crc[LY_TOKEN_MAX_LEN];
+    snprintf(key_bad_crc, sizeof(key_bad_crc), "%s", t.key);
+    key_bad_crc[5] = key_bad_crc[5] == 'A' ? 'B' : 'A';
+
+    const struct {
+        const char *desc;
+        const char *header; /* NULL: none sent */
+        bool revocation;    /* tokens.jwt.check_revocation */
+        bool db_down;
+        int want;
+        enum ly_auth_scheme scheme; /* of the failure */
+        const char *why;            /* of the failure, exactly */
+        enum ly_cred_kind kind;     /* on success */
+        enum ly_principal_type type;
+        const char *subject;
+    } cases[] = {
+        {"nothing sent", NULL, false, false, LY_E_UNAUTHENTICATED, LY_SCHEME_NONE,
+         "a credential is required", 0, 0, NULL},
+        {"empty header", "", false, false, LY_E_UNAUTHENTICATED, LY_SCHEME_NONE,
+         "a credential is required", 0, 0, NULL},
+        {"other scheme", "Digest x", false, false, LY_E_UNAUTHENTICATED, LY_SCHEME_OTHER,
+         "unsupported authorization scheme", 0, 0, NULL},
+        {"empty Bearer", "Bearer", false, false, LY_E_INVALID_TOKEN, LY_SCHEME_BEARER,
+         "the credential is empty", 0, 0, NULL},
+        {"empty Bearer with spaces", "Bearer   ", false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the credential is empty", 0, 0, NULL},
+        {"longer than any JWT", bearer(&a, huge), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the credential is too long", 0, 0, NULL},
+        {"control character", "Bearer ab\tcd", false, false, LY_E_INVALID_TOKEN, LY_SCHEME_BEARER,
+         "malformed credential", 0, 0, NULL},
+        {"unrecognised form", "Bearer hello", false, false, LY_E_INVALID_TOKEN, LY_SCHEME_BEARER,
+         "malformed token", 0, 0, NULL},
+
+        {"JWT of a user", bearer(&a, t.jwt_user), false, false, LY_OK, 0, NULL, LY_CRED_JWT,
+         LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"lower-case scheme", ly_arena_printf(&a, "bearer %s", t.jwt_user), false, false, LY_OK,
+         0, NULL, LY_CRED_JWT, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"JWT of a service account", bearer(&a, t.jwt_sa), false, false, LY_OK, 0, NULL,
+         LY_CRED_JWT, LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
+        {"JWT needs no database", bearer(&a, t.jwt_user), false, true, LY_OK, 0, NULL,
+         LY_CRED_JWT, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"JWT past exp and leeway", bearer(&a, t.jwt_expired), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "token expired", 0, 0, NULL},
+        {"JWT of an unknown key", bearer(&a, t.jwt_other_key), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "unknown signing key", 0, 0, NULL},
+        {"JWT, session live", bearer(&a, t.jwt_user), true, false, LY_OK, 0, NULL, LY_CRED_JWT,
+         LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"JWT, session ended", bearer(&a, t.jwt_dead_session), true, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the session has ended", 0, 0, NULL},
+        {"JWT, revocation check, database down", bearer(&a, t.jwt_user), true, true,
+         LY_E_UNAVAILABLE, 0, NULL, 0, 0, NULL},
+
+        {"opaque token of a user", bearer(&a, t.opaque_user), false, false, LY_OK, 0, NULL,
+         LY_CRED_OPAQUE, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"opaque token of a service account", bearer(&a, t.opaque_sa), false, false, LY_OK, 0,
+         NULL, LY_CRED_OPAQUE, LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
+        {"opaque token unknown", bearer(&a, t.opaque_unknown), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the token is unknown, expired or revoked", 0, 0, NULL},
+        {"opaque token, bad checksum", bearer(&a, bad_crc), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "malformed token", 0, 0, NULL},
+        {"opaque token, bad checksum, no database needed", bearer(&a, bad_crc), false, true,
+         LY_E_INVALID_TOKEN, LY_SCHEME_BEARER, "malformed token", 0, 0, NULL},
+        {"opaque token, database down", bearer(&a, t.opaque_user), false, true, LY_E_UNAVAILABLE,
+         0, NULL, 0, 0, NULL},
+        {"refresh token is no Bearer credential", bearer(&a, t.refresh_live), false, false,
+         LY_E_INVALID_TOKEN, LY_SCHEME_BEARER, "malformed token", 0, 0, NULL},
+
+        {"API key", bearer(&a, t.key), false, false, LY_OK, 0, NULL, LY_CRED_API_KEY,
+         LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
+        {"API key, wrong secret", bearer(&a, t.wrong_secret), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the API key is unknown or revoked", 0, 0, NULL},
+        {"API key expired", bearer(&a, t.expired), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the API key has expired", 0, 0, NULL},
+        {"API key unknown", bearer(&a, t.unknown), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the API key is unknown or revoked", 0, 0, NULL},
+        {"API key, bad checksum", bearer(&a, key_bad_crc), false, true, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "malformed API key", 0, 0, NULL},
+        {"API key, database down", bearer(&a, t.key), false, true, LY_E_UNAVAILABLE, 0, NULL, 0,
+         0, NULL},
+
+        {"Basic KEYID:secret", t.basic, false, false, LY_OK, 0, NULL, LY_CRED_BASIC,
+         LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
+        {"Basic, wrong secret", t.basic_wrong, false, false, LY_E_INVALID_TOKEN, LY_SCHEME_BASIC,
+         "the API key is unknown or revoked", 0, 0, NULL},
+        {"Basic, not a key pair", t.basic_bad_pair, false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BASIC, "invalid credentials", 0, 0, NULL},
+        {"Basic, not base64", "Basic !!!!", false, false, LY_E_INVALID_TOKEN, LY_SCHEME_BASIC,
+         "malformed credentials", 0, 0, NULL},
+        {"Basic without a colon", "Basic Zm9vYmFy", false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BASIC, "malformed credentials", 0, 0, NULL},
+        {"Basic, empty", "Basic ", false, false, LY_E_INVALID_TOKEN, LY_SCHEME_BASIC,
+         "the credential is empty", 0, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cfg.tokens.jwt.check_revocation = cases[i].revocation;
+        struct ly_auth auth = {&cfg, keys, &fake_store, cases[i].db_down ? DB_DOWN : NULL};
+        struct ly_principal p = {.subject = "untouched"};
+        struct ly_auth_failure fail = {LY_SCHEME_OTHER, "sentinel"};
+        int r = ly_auth_credential(&auth, &a, NOW, cases[i].header, LY_CREDS_ON_REQUEST, &p, &fail);
+        CHECK(cases[i].desc, r == cases[i].want);
+        if (r != LY_OK) {
+            CHECK(cases[i].desc, strcmp(p.subject, "untouched") == 0);
+            if (r == LY_E_UNAUTHENTICATED || r == LY_E_INVALID_TOKEN) {
+                CHECK(cases[i].desc, fail.scheme == cases[i].scheme);
+                CHECK(cases[i].desc, fail.why != NULL && strcmp(fail.why, cases[i].why) == 0);
+            }
+            continue;
+        }
+        CHECK(cases[i].desc, p.cred == cases[i].kind);
+        CHECK(cases[i].desc, p.type == cases[i].type);
+        CHECK(cases[i].desc, strcmp(p.subject, cases[i].subject) == 0);
+    }
+    cfg.tokens.jwt.check_revocation = false;
+    ly_arena_release(&a);
+}
+
+/* What each kind says about the caller beyond the subject. */
+static void test_principal_fields(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL};
+    struct ly_principal p;
+    struct ly_auth_failure fail;
+
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_user),
+                                        LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("JWT user: session", strcmp(p.session_id, "ses-live") == 0);
+    CHECK("JWT user: expiry", p.expires_at == NOW + 600);
+    CHECK("JWT user: not complete", !p.complete && !p.platform_admin && p.org_id == NULL);
+    CHECK("JWT user: no role", p.role == LY_ROLE_NONE && p.key_id == NULL);
+    assert_int_equal(ly_auth_complete(&auth, &a, &p), LY_OK);
+    CHECK("JWT user completed: platform admin", p.complete && p.platform_admin);
+
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_sa), LY_CREDS_ON_REQUEST,
+                                        &p, &fail),
+                     LY_OK);
+    CHECK("JWT SA: key and org name", strcmp(p.key_id, t.key_id) == 0 &&
+                                          strcmp(p.org_name, "acme") == 0 && p.org_id == NULL);
+    assert_int_equal(ly_auth_complete(&auth, &a, &p), LY_OK);
+    CHECK("JWT SA completed: org and role",
+          strcmp(p.org_id, "org-cccccccccccc") == 0 && p.role == LY_ROLE_ADMIN);
+
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_sa_moved),
+                                        LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("JWT SA of another org of that name",
+          ly_auth_complete(&auth, &a, &p) == LY_E_INVALID_TOKEN);
+
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_disabled),
+                                        LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("disabled user: refused on completion",
+          ly_auth_complete(&auth, &a, &p) == LY_E_INVALID_TOKEN);
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN};
+    assert_int_equal(ly_auth_credential(&down, &a, NOW, bearer(&a, t.jwt_user),
+                                        LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("completion with the database down", ly_auth_complete(&down, &a, &p) == LY_E_UNAVAILABLE);
+
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.opaque_sa),
+                                        LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("opaque SA: complete from the lookup", p.complete && p.role == LY_ROLE_ADMIN &&
+                                                     strcmp(p.org_name, "acme") == 0 &&
+                                                     strcmp(p.key_id, t.key_id) == 0);
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.opaque_user),
+                                        LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("opaque user: admin from the lookup", p.complete && p.platform_admin &&
+                                                    strcmp(p.session_id, "ses-live") == 0);
+
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.key), LY_CREDS_ON_REQUEST,
+                                        &p, &fail),
+                     LY_OK);
+    CHECK("API key: scoped, never a platform administrator",
+          p.complete && !p.platform_admin && p.role == LY_ROLE_MEMBER &&
+              strcmp(p.resource, "env-1.aws.us-east-1") == 0 && p.expires_at == -1 &&
+              strcmp(p.key_id, t.key_id) == 0);
+    ly_arena_release(&a);
+}
+
+/* Bare tokens (introspection, revocation) and what a caller accepts. */
+static void test_tokens_and_masks(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL};
+    struct ly_principal p = {.subject = "untouched"};
+    struct ly_auth_failure fail;
+
+    assert_int_equal(
+        ly_auth_token(&auth, &a, NOW, ly_str_from(t.refresh_live), LY_CREDS_ANY, &p, &fail), LY_OK);
+    CHECK("refresh token", p.cred == LY_CRED_REFRESH && strcmp(p.session_id, "ses-live") == 0 &&
+                               p.expires_at == NOW + 86400);
+    p.subject = "untouched";
+    CHECK("spent refresh token",
+          ly_auth_token(&auth, &a, NOW, ly_str_from(t.refresh_spent), LY_CREDS_ANY, &p, &fail) ==
+                  LY_E_INVALID_TOKEN &&
+              strcmp(fail.why, "the token is spent, expired or revoked") == 0 &&
+              strcmp(p.subject, "untouched") == 0);
+    CHECK("refresh, when only access tokens are taken",
+          ly_auth_token(&auth, &a, NOW, ly_str_from(t.refresh_live), LY_CREDS_ACCESS, &p, &fail) ==
+                  LY_E_INVALID_TOKEN &&
+              strcmp(fail.why, "this kind of credential is not accepted here") == 0);
+    CHECK("a key as a bare token",
+          ly_auth_token(&auth, &a, NOW, ly_str_from(t.key), LY_CREDS_ANY, &p, &fail) == LY_OK &&
+              p.cred == LY_CRED_API_KEY);
+    CHECK("a JWT as a bare token",
+          ly_auth_token(&auth, &a, NOW, ly_str_from(t.jwt_user), LY_CREDS_ANY, &p, &fail) == LY_OK &&
+              p.cred == LY_CRED_JWT);
+    CHECK("Basic is never a bare token",
+          ly_auth_token(&auth, &a, NOW, ly_str_from(t.basic + 6), LY_CREDS_ANY, &p, &fail) ==
+                  LY_E_INVALID_TOKEN &&
+              strcmp(fail.why, "malformed token") == 0);
+    CHECK("keys refused where only access tokens are",
+          ly_auth_credential(&auth, &a, NOW, bearer(&a, t.key), LY_CREDS_ACCESS, &p, &fail) ==
+                  LY_E_INVALID_TOKEN &&
+              fail.scheme == LY_SCHEME_BEARER);
+    CHECK("Basic refused where only access tokens are",
+          ly_auth_credential(&auth, &a, NOW, t.basic, LY_CREDS_ACCESS, &p, &fail) ==
+                  LY_E_INVALID_TOKEN &&
+              fail.scheme == LY_SCHEME_BASIC);
+    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL};
+    CHECK("JWT in opaque mode",
+          ly_auth_credential(&opaque, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p,
+                             &fail) == LY_E_INVALID_TOKEN &&
+              strcmp(fail.why, "JWT access tokens are not accepted") == 0);
+    ly_arena_release(&a);
+}
+
+static void test_challenges(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 4096);
+    static struct ly_config ccfg;
+    char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/org/v1/me", NULL};
+    struct ly_request req;
+    assert_int_equal(ly_request_init(&req, &ccfg, &a, env), LY_OK);
+    static const struct {
+        const char *desc;
+        int err;
+        struct ly_auth_failure fail;
+        int status;
+        const char *header;
+    } cases[] = {
+        {"nothing sent", LY_E_UNAUTHENTICATED, {LY_SCHEME_NONE, "a credential is required"}, 401,
+         "Bearer realm=\"lanyard\""},
+        {"token refused", LY_E_INVALID_TOKEN, {LY_SCHEME_BEARER, "the token has expired"}, 401,
+         "Bearer realm=\"lanyard\", error=\"invalid_token\", "
+         "error_description=\"the token has expired\""},
+        {"Basic refused", LY_E_INVALID_TOKEN, {LY_SCHEME_BASIC, "invalid credentials"}, 401,
+         "Basic realm=\"lanyard\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ly_response resp;
+        memset(&resp, 0, sizeof(resp));
+        ly_auth_challenge(&req, &resp, cases[i].err, &cases[i].fail);
+        CHECK(cases[i].desc, resp.status == cases[i].status);
+        bool found = false;
+        for (size_t h = 0; h < resp.n_headers; h++)
+            if (strcmp(resp.headers[h].name, "WWW-Authenticate") == 0)
+                found = strcmp(resp.headers[h].value, cases[i].header) == 0;
+        CHECK(cases[i].desc, found);
+    }
+    ly_arena_release(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_credentials),
+        cmocka_unit_test(test_principal_fields),
+        cmocka_unit_test(test_tokens_and_masks),
+        cmocka_unit_test(test_challenges),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
