@@ -472,8 +472,11 @@ int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
             return bug(db, "a statement that writes or locks outside a unit of work");
         break;
     case UNIT_OPEN:
-        if ((r = start_unit(db)) != LY_OK)
+        if ((r = start_unit(db)) != LY_OK) {
+            db->unit = UNIT_DEAD;
+            db->unit_err = r;
             return r;
+        }
         break;
     case UNIT_STARTED:
         break;
@@ -490,6 +493,16 @@ int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
      */
     if (r == LY_E_UNAVAILABLE && was_connected && db->conn == NULL && !in_tx)
         r = exec_once(db, a, sql, params, n_params, res);
+    /*
+     * A unit whose statement failed for a reason other than the data (a
+     * duplicate key is the caller's to answer) does no more work: its
+     * commit reports the failure, and nothing runs outside it by mistake.
+     */
+    if (db->unit != UNIT_NONE && db->unit != UNIT_DEAD &&
+        (r == LY_E_UNAVAILABLE || r == LY_E_RETRY || r == LY_E_INTERNAL)) {
+        db->unit = UNIT_DEAD;
+        db->unit_err = r;
+    }
     return r;
 }
 

@@ -51,6 +51,13 @@ tests_unit_test_auth_SOURCES = tests/unit/test_auth.c
 tests_unit_test_auth_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_auth_LDADD = $(UNIT_LDADD)
 
+# --- unit of work ---
+check_PROGRAMS += tests/unit/test_unit_of_work
+TESTS += tests/unit/test_unit_of_work
+tests_unit_test_unit_of_work_SOURCES = tests/unit/test_unit_of_work.c
+tests_unit_test_unit_of_work_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_unit_of_work_LDADD = $(UNIT_LDADD)
+
 # --- policy ---
 check_PROGRAMS += tests/unit/test_policy
 TESTS += tests/unit/test_policy
