@@ -20,6 +20,7 @@
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/fcgi.h"
+#include "lanyard/log.h"
 
 static void usage(FILE *fp)
 {
@@ -119,6 +120,9 @@ int main(int argc, char **argv)
         ly_config_free(cfg);
         return 1;
     }
+    /* once per start, in the configured log format (a secret file all users may read, ...) */
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        ly_log_warn(&ctx.log, "%s", cfg->warnings[i]);
     struct ly_fcgi_app app = {ctx.cfg, &ctx.log, &ctx.arena, &ctx, ly_api_handle, ly_api_tick};
     int rc = listen_addr != NULL ? ly_fcgi_prefork(&app, fd, (unsigned)workers)
                                  : ly_fcgi_serve(&app, fd);

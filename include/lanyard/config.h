@@ -3,7 +3,9 @@
  *
  * Only src/config/yaml.c includes <yaml.h>. Durations are held in seconds.
  * Secrets named by *_file keys are read at load time into *_secret fields;
- * they are never printed (ly_config_dump prints the path instead).
+ * they are never printed (ly_config_dump prints the path instead). A key or
+ * secret file that all users may read is a warning (cfg->warnings); the JWT
+ * signing key in that state is refused by ly_keyset_load.
  */
 #ifndef LY_CONFIG_H
 #define LY_CONFIG_H
@@ -91,6 +93,16 @@ struct ly_config {
         int level;  /* enum ly_log_level */
         int format; /* enum ly_log_format */
     } log;
+
+    /*
+     * What loading found worth telling but not refusing, such as a secret
+     * file that all users may read: one line each, "FILE:LINE:COL: message"
+     * without a newline, in the order found. The caller shows them: lanyard
+     * logs them at warn when it starts, lanyardctl config check prints them
+     * on stderr. Owned by the config.
+     */
+    char **warnings;
+    size_t n_warnings;
 };
 
 /*
@@ -101,9 +113,10 @@ const char *ly_config_default_path(void);
 
 /*
  * Read and validate path. On success returns LY_OK and *out owns a new
- * config (free with ly_config_free). On failure returns LY_E_CONFIG, leaves
- * *out untouched and writes "FILE:LINE:COL: message" (no newline) into err.
- * A *_file that cannot be read is reported at the key that names it.
+ * config (free with ly_config_free), with any warnings in (*out)->warnings.
+ * On failure returns LY_E_CONFIG, leaves *out untouched and writes
+ * "FILE:LINE:COL: message" (no newline) into err. A *_file that cannot be
+ * read is reported at the key that names it.
  */
 int ly_config_load(const char *path, struct ly_config **out, char *err, size_t errlen);
 

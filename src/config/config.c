@@ -5,7 +5,8 @@
  * libyaml event stream becomes a small node tree in which every node keeps
  * its 1-based line and column (yaml.c). Then the tree is walked against the
  * one key table (keys.c); any error becomes "FILE:LINE:COL: message",
- * written by the functions below. internal.h lists the other files.
+ * written by the functions below, and so does any warning, kept in the
+ * config for the caller to show. internal.h lists the other files.
  */
 #include "build-config.h"
 #include "banned.h"
@@ -62,6 +63,24 @@ void ly_cfg_fail(struct loader *ld, const struct node *at, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Warnings go with the config: the caller decides where (lanyard logs, config check prints). */
+void ly_cfg_warn(struct loader *ld, const struct node *at, const char *fmt, ...)
+{
+    struct ly_config *cfg = ld->cfg;
+    char line[1024];
+    va_list ap;
+    int n;
+
+    n = snprintf(line, sizeof(line), "%s:%lu:%lu: ", ld->path, at ? at->line : 1, at ? at->col : 1);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    cfg->warnings = ly_xrealloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*cfg->warnings));
+    cfg->warnings[cfg->n_warnings++] = ly_xstrdup(line);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Entry points
  */
@@ -84,7 +103,7 @@ int ly_config_load(const char *path, struct ly_config **out, char *err, size_t e
 
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    if (ly_cfg_slurp(path, CONFIG_MAX_BYTES, false, &text, &textlen, why, sizeof(why)) != 0) {
+    if (ly_cfg_slurp(path, CONFIG_MAX_BYTES, false, &text, &textlen, NULL, why, sizeof(why)) != 0) {
         memset(&ld, 0, sizeof(ld));
         ld.path = path;
         ld.err = err;
@@ -141,6 +160,9 @@ void ly_config_free(struct ly_config *cfg)
     if (cfg == NULL)
         return;
     ly_cfg_release(cfg);
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        free(cfg->warnings[i]);
+    free(cfg->warnings);
     free(cfg->path);
     free(cfg);
 }

@@ -1,6 +1,7 @@
 /*
  * config: whole small files (the config file itself and the *_file
- * secrets), read with a size cap; a secret read in part is wiped.
+ * secrets), read with a size cap; a secret read in part is wiped. And the
+ * one rule about who else may read them (doc/decisions.md).
  */
 #include "build-config.h"
 #include "banned.h"
@@ -18,8 +19,8 @@
 #include "internal.h"
 #include "lanyard/mem.h"
 
-int ly_cfg_slurp(const char *path, size_t max, bool secret, char **out, size_t *outlen, char *why,
-                 size_t whylen)
+int ly_cfg_slurp(const char *path, size_t max, bool secret, char **out, size_t *outlen,
+                 mode_t *mode, char *why, size_t whylen)
 {
     struct stat st;
     char *buf = NULL;
@@ -59,6 +60,8 @@ int ly_cfg_slurp(const char *path, size_t max, bool secret, char **out, size_t *
     buf[len] = '\0';
     *out = buf;
     *outlen = len;
+    if (mode != NULL)
+        *mode = st.st_mode;
     buf = NULL;
     r = 0;
 out:
@@ -70,4 +73,18 @@ out:
     }
     close(fd);
     return r;
+}
+
+const char *ly_cfg_exposure(mode_t mode)
+{
+    switch (mode & (S_IROTH | S_IWOTH)) {
+    case S_IROTH:
+        return "readable";
+    case S_IWOTH:
+        return "writable";
+    case S_IROTH | S_IWOTH:
+        return "readable and writable";
+    default:
+        return NULL;
+    }
 }

@@ -2,11 +2,11 @@
  * config/internal.h: what the files of src/config/ share, and nothing
  * outside src/config/ includes.
  *
- *   config.c  the public entry points and the loader's errors
+ *   config.c  the public entry points; the loader's errors and warnings
  *   yaml.c    libyaml events to a node tree whose nodes keep line and column
  *   keys.c    the key table, and the walk of the tree against it
  *   cidr.c    CIDR text to struct ly_cidr
- *   file.c    whole small files
+ *   file.c    whole small files, and what their mode lets others do
  *   dump.c    the effective config as YAML (lanyardctl config check)
  */
 #ifndef LY_CONFIG_INTERNAL_H
@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lanyard/config.h"
 
@@ -49,7 +50,7 @@ int ly_cfg_plain_bool(const struct node *n, bool *out);
 const char *ly_cfg_show(const struct node *n, char *buf, size_t size);
 
 /* ---------------------------------------------------------------------------------------------
- * The loader (config.c) and its errors
+ * The loader (config.c), its errors and warnings
  */
 
 struct loader {
@@ -75,6 +76,10 @@ void ly_cfg_fail_at(struct loader *ld, unsigned long line, unsigned long col, co
 
 /* An error at a node; a NULL node (a defaulted key) is reported at 1:1. */
 void ly_cfg_fail(struct loader *ld, const struct node *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Append "PATH:LINE:COL: message" to ld->cfg->warnings; a NULL node is 1:1. */
+void ly_cfg_warn(struct loader *ld, const struct node *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---------------------------------------------------------------------------------------------
@@ -104,7 +109,8 @@ extern const size_t ly_cfg_n_keys;
 
 /*
  * Fill ld->cfg from root: the values written, the defaults of the others,
- * the checks between keys, then the *_file secrets.
+ * the checks between keys, then the *_file secrets; warnings for key and
+ * secret files that all users may read.
  * Returns 0, or -1 with the error in ld.
  */
 int ly_cfg_apply(struct loader *ld, const struct node *root);
@@ -128,10 +134,17 @@ int ly_cfg_duration_format(int64_t v, char *buf, size_t size);
 
 /*
  * Read a whole regular file of at most max bytes into a NUL-terminated
- * buffer. On failure returns -1 with a reason in why; a partly read secret
- * is wiped.
+ * buffer, and its mode into *mode (when mode is not NULL). On failure
+ * returns -1 with a reason in why; a partly read secret is wiped.
  */
-int ly_cfg_slurp(const char *path, size_t max, bool secret, char **out, size_t *outlen, char *why,
-                 size_t whylen);
+int ly_cfg_slurp(const char *path, size_t max, bool secret, char **out, size_t *outlen,
+                 mode_t *mode, char *why, size_t whylen);
+
+/*
+ * What a file of this mode lets every user do: "readable", "writable" or
+ * "readable and writable" (by all users); NULL when neither (mode & 0006
+ * is 0). The group bits are the operator's business (0640 root:www-data).
+ */
+const char *ly_cfg_exposure(mode_t mode);
 
 #endif

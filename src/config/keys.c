@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "lanyard/log.h"
@@ -583,6 +584,24 @@ static int check_relations(struct loader *ld)
 }
 
 /*
+ * A warning when all users may read or write the key or secret file at
+ * path, named by key (at its node; NULL: the default). doc/decisions.md
+ * says why it is not an error, except for the signing key.
+ */
+static void warn_exposed(struct loader *ld, const char *key, const struct node *at,
+                         const char *path, mode_t mode, const char *hint)
+{
+    const char *who = ly_cfg_exposure(mode);
+
+    if (who == NULL)
+        return;
+    ly_cfg_warn(ld, at,
+                "'%s'%s: '%s' is %s by all users (mode %04o); %schmod it to 600, or to 640 for "
+                "a group such as www-data",
+                key, at == NULL ? " (default)" : "", path, who, (unsigned)(mode & 07777), hint);
+}
+
+/*
  * Read the *_file secrets. An empty path means "none" (the secret stays
  * NULL: for the database, no password). The reason printed never includes
  * what was read.
@@ -595,6 +614,7 @@ static int read_secrets(struct loader *ld)
         char **secret, why[128];
         char *buf = NULL;
         size_t len = 0;
+        mode_t mode = 0;
 
         if (!(k->flags & KF_SECRET_FILE))
             continue;
@@ -602,7 +622,7 @@ static int read_secrets(struct loader *ld)
         secret = field_of(ld->cfg, k->aux_off);
         if (path[0] == '\0')
             continue;
-        if (ly_cfg_slurp(path, SECRET_MAX_BYTES, true, &buf, &len, why, sizeof(why)) != 0) {
+        if (ly_cfg_slurp(path, SECRET_MAX_BYTES, true, &buf, &len, &mode, why, sizeof(why)) != 0) {
             if (ld->seen_key[i] != NULL)
                 ly_cfg_fail(ld, ld->seen_key[i], "'%s': cannot read '%s': %s", k->path, path, why);
             else
@@ -617,8 +637,40 @@ static int read_secrets(struct loader *ld)
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
             buf[--len] = '\0';
         *secret = buf;
+        warn_exposed(ld, k->path, ld->seen_key[i], path, mode, "");
     }
     return 0;
+}
+
+/*
+ * The tokens.jwt key files are read by the keyset (src/token/keys.c),
+ * which refuses a signing key all users may read or write. Here they are
+ * only looked at, so that lanyardctl config check tells the same; a file
+ * that cannot be looked at is left for the keyset to report. Opaque mode
+ * needs no key file (SPEC §2).
+ */
+static void check_key_files(struct loader *ld)
+{
+    const struct ly_config *c = ld->cfg;
+    size_t row = key_index("tokens.jwt.key_file");
+    const struct node *list;
+    struct stat st;
+
+    if (c->tokens.mode != LY_TOKENS_JWT)
+        return;
+    if (stat(c->tokens.jwt.key_file, &st) == 0 && S_ISREG(st.st_mode))
+        warn_exposed(ld, "tokens.jwt.key_file", ld->seen_key[row], c->tokens.jwt.key_file,
+                     st.st_mode, "lanyard will not start with it: ");
+    row = key_index("tokens.jwt.previous_key_files");
+    list = ld->seen_val[row];
+    for (size_t i = 0; i < c->tokens.jwt.n_previous_key_files; i++) {
+        const char *path = c->tokens.jwt.previous_key_files[i];
+        const struct node *at = list != NULL && i < list->n ? list->items[i] : NULL;
+
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            warn_exposed(ld, "tokens.jwt.previous_key_files", at, path, st.st_mode,
+                         "unless it holds a public key only, ");
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -635,6 +687,7 @@ int ly_cfg_apply(struct loader *ld, const struct node *root)
     if (walk_map(ld, root, "") != 0 || apply_defaults(ld) != 0 || check_relations(ld) != 0 ||
         read_secrets(ld) != 0)
         goto out;
+    check_key_files(ld);
     r = 0;
 out:
     ld->seen_key = NULL;

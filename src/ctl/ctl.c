@@ -316,6 +316,8 @@ static int cmd_config(const char *config_path, int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EXIT_FAIL;
     }
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
     ly_config_dump(cfg, stdout);
     ly_config_free(cfg);
     return 0;

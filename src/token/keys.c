@@ -72,10 +72,10 @@ int ly_jwt_alg_parse(const char *s, enum ly_jwt_alg *out)
 }
 
 /*
- * Read a whole small file. On success *buf (NUL-terminated, heap) and *len
- * are set. Secrets pass through here: the caller wipes the buffer.
+ * Read a whole small file. On success *buf (NUL-terminated, heap), *len and
+ * *mode are set. Secrets pass through here: the caller wipes the buffer.
  */
-static int read_small_file(const char *path, unsigned char **buf, size_t *len)
+static int read_small_file(const char *path, unsigned char **buf, size_t *len, mode_t *mode)
 {
     int fd = -1, r = -1;
     struct stat st;
@@ -109,6 +109,7 @@ static int read_small_file(const char *path, unsigned char **buf, size_t *len)
     b[got] = '\0';
     *buf = b;
     *len = got;
+    *mode = st.st_mode;
     b = NULL;
     r = 0;
 out:
@@ -117,6 +118,14 @@ out:
     if (fd >= 0)
         close(fd);
     return r;
+}
+
+/* What the other bits of mode let every user do with the file. */
+static const char *exposure(mode_t mode)
+{
+    if ((mode & S_IROTH) && (mode & S_IWOTH))
+        return "readable and writable";
+    return (mode & S_IROTH) ? "readable" : "writable";
 }
 
 /* base64url of a big number's unsigned big-endian bytes, padded to width if width > 0 */
@@ -316,14 +325,27 @@ static int key_load(enum ly_jwt_alg alg, const char *key, const char *path, bool
     size_t len = 0;
     BIO *bio = NULL;
     const char *why = NULL;
+    mode_t mode = 0;
     int r = LY_E_CONFIG;
 
     if (path == NULL || path[0] == '\0') {
         snprintf(err, errlen, "%s: no key file given", key);
         goto out;
     }
-    if (read_small_file(path, &buf, &len) != 0) {
+    if (read_small_file(path, &buf, &len, &mode) != 0) {
         snprintf(err, errlen, "%s: cannot read \"%s\": %s", key, path, strerror(errno));
+        goto out;
+    }
+    /*
+     * Whoever can read the signing key can sign tokens, and whoever can write
+     * it can choose it. The group bits stay the operator's (0640 root:www-data
+     * for mod_fcgid); the other bits must be clear. doc/decisions.md.
+     */
+    if (signing && (mode & (S_IROTH | S_IWOTH)) != 0) {
+        snprintf(err, errlen,
+                 "%s: \"%s\" is %s by all users (mode %04o); chmod it to 600, or to 640 for a "
+                 "group such as www-data",
+                 key, path, exposure(mode), (unsigned)(mode & 07777));
         goto out;
     }
     if (alg == LY_ALG_HS256) {

@@ -766,6 +766,122 @@ static void test_password_file_errors(void **state)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Files that all users may read: warnings, not errors (the signing key is refused by the keyset)
+ */
+
+#define CHMOD_HINT "chmod it to 600, or to 640 for a group such as www-data"
+
+/* Load the YAML text fmt makes; the config must load. */
+__attribute__((format(printf, 2, 3))) static struct ly_config *load_ok(const char **cfgpath,
+                                                                       const char *fmt, ...)
+{
+    char yaml[1024], err[512];
+    struct ly_config *cfg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(yaml, sizeof(yaml), fmt, ap);
+    va_end(ap);
+    *cfgpath = write_text("case.yaml", yaml);
+    if (ly_config_load(*cfgpath, &cfg, err, sizeof(err)) != LY_OK)
+        fail_msg("load: %s\n%s", err, yaml);
+    return cfg;
+}
+
+static void want_one_warning(const struct ly_config *cfg, const char *cfgpath, const char *rest)
+{
+    char want[1024];
+
+    snprintf(want, sizeof(want), "%s:%s", cfgpath, rest);
+    if (cfg->n_warnings != 1)
+        fail_msg("%zu warnings, want 1: %s", cfg->n_warnings, want);
+    if (strcmp(cfg->warnings[0], want) != 0)
+        fail_msg("\n  want %s\n  got  %s", want, cfg->warnings[0]);
+}
+
+static void test_file_modes(void **state)
+{
+    static const struct {
+        mode_t mode;
+        const char *what; /* NULL: no warning */
+    } modes[] = {
+        {0600, NULL},       {0640, NULL},       {0660, NULL},       {0400, NULL},
+        {0644, "readable"}, {0604, "readable"}, {0602, "writable"}, {0666, "readable and writable"},
+    };
+    char pw[256], key[256]; /* tmp_path's buffers are reused */
+    const char *cfgpath;
+    struct ly_config *cfg;
+    char rest[512];
+    char *d;
+
+    (void)state;
+    snprintf(pw, sizeof(pw), "%s", write_text("pw-mode", "TOPSECRET\n"));
+    snprintf(key, sizeof(key), "%s", write_text("key-mode.pem", "not read by the config\n"));
+    /* database.password_file: the secret is still read, with a warning */
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(pw, modes[i].mode), 0);
+        cfg = load_ok(&cfgpath, "tokens: {mode: opaque}\ndatabase:\n  password_file: %s\n", pw);
+        assert_string_equal(cfg->database.password_secret, "TOPSECRET");
+        if (modes[i].what == NULL) {
+            if (cfg->n_warnings != 0)
+                fail_msg("mode %04o: %s", (unsigned)modes[i].mode, cfg->warnings[0]);
+        } else {
+            snprintf(
+                rest, sizeof(rest),
+                "3:3: 'database.password_file': '%s' is %s by all users (mode %04o); " CHMOD_HINT,
+                pw, modes[i].what, (unsigned)modes[i].mode);
+            want_one_warning(cfg, cfgpath, rest);
+            assert_null(strstr(cfg->warnings[0], "TOPSECRET"));
+        }
+        d = dump_to_string(cfg);
+        assert_null(strstr(d, "all users"));
+        free(d);
+        ly_config_free(cfg);
+    }
+
+    /* tokens.jwt.key_file: the keyset refuses it; config check says so beforehand */
+    assert_int_equal(chmod(key, 0644), 0);
+    cfg = load_ok(&cfgpath, NOPW "tokens:\n  jwt: {key_file: %s}\n", key);
+    snprintf(rest, sizeof(rest),
+             "3:9: 'tokens.jwt.key_file': '%s' is readable by all users (mode 0644); lanyard will "
+             "not start with it: " CHMOD_HINT,
+             key);
+    want_one_warning(cfg, cfgpath, rest);
+    ly_config_free(cfg);
+
+    /* tokens.jwt.previous_key_files: a warning at the entry, which may be a public key */
+    cfg = load_ok(&cfgpath,
+                  NOPW "tokens:\n  jwt:\n    key_file: /nonexistent/jwt.pem\n"
+                       "    previous_key_files:\n      - /nonexistent/old.pem\n      - %s\n",
+                  key);
+    snprintf(rest, sizeof(rest),
+             "7:9: 'tokens.jwt.previous_key_files': '%s' is readable by all users (mode 0644); "
+             "unless it holds a public key only, " CHMOD_HINT,
+             key);
+    want_one_warning(cfg, cfgpath, rest);
+    ly_config_free(cfg);
+
+    /* opaque mode needs no key file: none is looked at */
+    cfg = load_ok(&cfgpath,
+                  NOPW "tokens: {mode: opaque, jwt: {key_file: %s, previous_key_files: [%s]}}\n",
+                  key, key);
+    assert_int_equal(cfg->n_warnings, 0);
+    ly_config_free(cfg);
+
+    /* several warnings come in the order found */
+    assert_int_equal(chmod(pw, 0604), 0);
+    cfg = load_ok(&cfgpath,
+                  "database: {password_file: %s}\n"
+                  "tokens: {jwt: {key_file: /nonexistent/k.pem, previous_key_files: [%s]}}\n",
+                  pw, key);
+    assert_int_equal(cfg->n_warnings, 2);
+    assert_non_null(strstr(cfg->warnings[0], ":1:12: 'database.password_file': "));
+    assert_non_null(strstr(cfg->warnings[1], ":2:67: 'tokens.jwt.previous_key_files': "));
+    ly_config_free(cfg);
+    assert_int_equal(chmod(pw, 0600), 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Durations and names
  */
 
@@ -984,6 +1100,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_password_file_errors),
+        cmocka_unit_test(test_file_modes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_default_path),

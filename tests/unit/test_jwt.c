@@ -739,6 +739,7 @@ static void test_rfc8037(void **state)
     assert_int_equal(PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL), 1);
     fclose(fp);
     EVP_PKEY_free(pk);
+    assert_int_equal(chmod(path, 0600), 0); /* a signing key others may read is refused */
 
     ks = load(LY_ALG_EDDSA, path, NULL);
     assert_string_equal(ly_keyset_current_kid(ks), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
@@ -806,6 +807,99 @@ static void test_load_failures(void **state)
     unlink(shortkey);
 }
 
+/*
+ * The signing key is refused when all users may read or write it; the group
+ * bits are the operator's (0640 root:www-data for mod_fcgid). A previous key
+ * is only warned about, by the config.
+ */
+static void test_key_file_mode(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *desc;
+        enum ly_jwt_alg alg;
+        mode_t mode;
+        const char *what; /* NULL: loads */
+    } cases[] = {
+        {"EdDSA 0600", LY_ALG_EDDSA, 0600, NULL},
+        {"EdDSA 0640", LY_ALG_EDDSA, 0640, NULL},
+        {"EdDSA 0660", LY_ALG_EDDSA, 0660, NULL},
+        {"EdDSA 0400", LY_ALG_EDDSA, 0400, NULL},
+        {"EdDSA 0644", LY_ALG_EDDSA, 0644, "readable"},
+        {"EdDSA 0604", LY_ALG_EDDSA, 0604, "readable"},
+        {"EdDSA 0602", LY_ALG_EDDSA, 0602, "writable"},
+        {"EdDSA 0666", LY_ALG_EDDSA, 0666, "readable and writable"},
+        {"HS256 0640", LY_ALG_HS256, 0640, NULL},
+        {"HS256 0644", LY_ALG_HS256, 0644, "readable"},
+        {"RS256 0644", LY_ALG_RS256, 0644, "readable"},
+        {"ES256 0640", LY_ALG_ES256, 0640, NULL},
+    };
+    char path[160], err[512], want[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *src = NULL;
+        struct ly_config cfg;
+        struct ly_keyset *ks = (struct ly_keyset *)&cfg; /* any non-NULL marker */
+        struct ly_keyset *const marker = ks;
+        FILE *in, *out;
+        char buf[8192];
+        size_t n;
+
+        for (size_t j = 0; j < NALG; j++)
+            if (algs[j] == cases[i].alg)
+                src = f->cur[j];
+        snprintf(path, sizeof(path), "%s/mode.key", f->dir);
+        in = fopen(src, "rb");
+        out = fopen(path, "wb");
+        assert_non_null(in);
+        assert_non_null(out);
+        n = fread(buf, 1, sizeof(buf), in);
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+        fclose(in);
+        fclose(out);
+        assert_int_equal(chmod(path, cases[i].mode), 0);
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.tokens.jwt.algorithm = cases[i].alg;
+        cfg.tokens.jwt.key_file = path;
+        err[0] = '\0';
+        if (cases[i].what == NULL) {
+            if (ly_keyset_load(&cfg, &ks, err, sizeof(err)) != LY_OK)
+                fail_msg("case \"%s\": %s", cases[i].desc, err);
+            ly_keyset_free(ks);
+        } else {
+            snprintf(want, sizeof(want),
+                     "tokens.jwt.key_file: \"%s\" is %s by all users (mode %04o); chmod it to "
+                     "600, or to 640 for a group such as www-data",
+                     path, cases[i].what, (unsigned)cases[i].mode);
+            CHECK(cases[i].desc, ly_keyset_load(&cfg, &ks, err, sizeof(err)) == LY_E_CONFIG);
+            CHECK(cases[i].desc, ks == marker);
+            if (strcmp(err, want) != 0)
+                fail_msg("case \"%s\":\n  want %s\n  got  %s", cases[i].desc, want, err);
+        }
+        unlink(path);
+    }
+
+    /* a previous key that all users may read still loads */
+    {
+        struct ly_config cfg;
+        struct ly_keyset *ks = NULL;
+        char *prevs[1] = {f->prev[3]};
+
+        assert_int_equal(chmod(f->prev[3], 0644), 0);
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.tokens.jwt.algorithm = LY_ALG_EDDSA;
+        cfg.tokens.jwt.key_file = f->cur[3];
+        cfg.tokens.jwt.previous_key_files = prevs;
+        cfg.tokens.jwt.n_previous_key_files = 1;
+        if (ly_keyset_load(&cfg, &ks, err, sizeof(err)) != LY_OK)
+            fail_msg("world-readable previous key: %s", err);
+        ly_keyset_free(ks);
+        assert_int_equal(chmod(f->prev[3], 0600), 0);
+    }
+}
+
 static void test_keygen(void **state)
 {
     struct fixture *f = *state;
@@ -859,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_rfc7515_a1),
         cmocka_unit_test(test_rfc8037),
         cmocka_unit_test(test_load_failures),
+        cmocka_unit_test(test_key_file_mode),
         cmocka_unit_test(test_keygen),
     };
 
