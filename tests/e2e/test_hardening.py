@@ -1,0 +1,598 @@
+"""Regression tests for hardening defects, each against the one outcome the
+SPEC requires (§2 configuration, §3 HTTP conventions, §4 credentials, §5.2
+sign-in, §5.3 token endpoint, §5.9 members, §5.10 users, §1 programs).
+
+Most tests run on every stack. Those that need other settings start their
+own stack once per module (`hard`, a factory over HardStack: the harness's
+Stack with config edits, an optional wrapper around the shipped web-server
+snippet, and optionally a private database), or a private `lanyard --listen`
+worker spoken to over FastCGI, so what the worker itself does is seen
+without a web server in between. Everything is stopped by PID.
+
+Two things about the front ends, found by probing them (lighttpd 1.4.69,
+Apache 2.4 with mod_proxy_fcgi and mod_fcgid):
+
+- All three pass REQUEST_URI to the worker exactly as the client sent it
+  (`%74oken` stays `%74oken`). python-requests, however, re-quotes a URL and
+  decodes percent-escapes of unreserved characters, so requests about raw
+  paths go through http.client here.
+- Their own header limits sit at about 8 KiB: lighttpd answers 431 for a
+  request header block over 8192 bytes and Apache 400 for a field line over
+  8190 bytes, before Lanyard sees anything. The oversized-credential cases
+  are therefore run behind front ends whose limit is raised (the shipped
+  snippet wrapped in one more directive), and straight over FastCGI.
+  mod_proxy_fcgi moreover drops a CGI variable that does not fit in 16384
+  bytes (AH02536), so there a 16 KiB credential arrives as none at all.
+"""
+
+import base64
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import stat
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from conftest import TIMEOUT, Client, need_private, wait_for
+from harness import fcgi
+from harness import stack as hs
+from harness.lanyard import ListenWorker, write_secret
+from harness.proc import Server, StartError, free_port
+from harness.stack import unique, unique_email
+from test_foundation import assert_oauth_error, assert_problem, media_type
+
+SIGNIN = "/api/auth/v1/signin"
+TOKEN = "/api/auth/v1/token"
+ME = "/api/org/v1/me"
+USERS = "/api/org/v1/users"
+ORGS = "/api/org/v1/orgs"
+PASSWORD = "correct horse battery"
+WRONG = "not the password at all"
+DEFAULT_MAX_FAILURES = 5  # security.signin_max_failures when the config does not say
+CHALLENGE = re.compile(r'^Bearer realm="lanyard", error="invalid_token", '
+                       r'error_description="[^"\\]+"$')
+NOT_OBJECTS = [b"null", b"[]", b'"x"', b"1", b"true"]
+BIG_FIELD = 32768  # the raised front-end header limit of the "bighdr" stacks
+
+
+# --- responses of every kind, one shape ----------------------------------------
+
+class Resp:
+    """http.client and FastCGI answers with the attributes the shared
+    assertions (test_foundation) read from a requests response."""
+
+    def __init__(self, status, headers, body):
+        self.status_code = status
+        self.headers = CaseInsensitiveDict(headers)
+        self.content = body
+        self.text = body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+def raw_http(base, method, path, body=None, headers=None):
+    """One request with the path and header bytes exactly as given."""
+    u = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
+    try:
+        headers = headers or {}
+        conn.putrequest(method, path, skip_host="Host" in headers, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return Resp(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+def fcgi_call(addr, method, uri, body=b"", content_type=None, headers=None):
+    """One FastCGI request to a worker: the CGI variables as a web server sets them."""
+    if isinstance(body, (dict, list)):
+        body, content_type = json.dumps(body).encode(), content_type or "application/json"
+    status, hdrs, out, _ = fcgi.request(addr, method, uri, body, content_type, headers)
+    return Resp(status, hdrs, out)
+
+
+# --- helpers -------------------------------------------------------------------
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+def signin(http, email, password=PASSWORD, headers=None):
+    r = http.post(SIGNIN, json={"email": email, "password": password}, headers=headers)
+    assert r.status_code == 200, "sign-in of %s: %d %s" % (email, r.status_code, r.text[:300])
+    return r.json()
+
+
+def admin_headers(http, stack, headers=None):
+    h = bearer(signin(http, stack.admin_email, stack.admin_password, headers)["access_token"])
+    h.update(headers or {})
+    return h
+
+
+def new_user(http, admin, email=None, **extra):
+    body = {"email": email or unique_email(), "password": PASSWORD}
+    body.update(extra)
+    r = http.post(USERS, json=body, headers=admin)
+    assert r.status_code == 201, r.text[:300]
+    return r.json()
+
+
+def patch(http, path, body, headers):
+    return http.request("PATCH", path, json=body, headers=headers)
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt_header(token):
+    h = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+
+
+def fake_jwt(length, kid="k1", issuer="http://127.0.0.1:8080"):
+    """A JWS compact token of exactly `length` characters that looks like ours
+    (RFC 9068 header and claims, a 64-byte signature) but is signed by nobody."""
+    now = int(time.time())
+    head = b64url(json.dumps({"alg": "EdDSA", "typ": "at+jwt", "kid": kid}).encode())
+    sig = b64url(os.urandom(64))
+    claims = {"iss": issuer, "sub": "u-aaaaaaaaaaaa", "aud": "lanyard", "exp": now + 900,
+              "iat": now, "nbf": now, "jti": "j" * 22, "client_id": "lanyard",
+              "principal_type": "user", "sid": "ses-" + "a" * 20, "pad": ""}
+    room = length - len(head) - len(sig) - 2
+    base = len(b64url(json.dumps(claims).encode()))
+    claims["pad"] = "A" * max(0, (room - base) * 3 // 4)
+    body = b64url(json.dumps(claims).encode())
+    while len(body) < room:
+        claims["pad"] += "A"
+        body = b64url(json.dumps(claims).encode())
+    while len(body) > room:
+        claims["pad"] = claims["pad"][:-1]
+        body = b64url(json.dumps(claims).encode())
+    tok = head + "." + body + "." + sig
+    # base64url of JSON can step by 2 characters; pad the signature part instead
+    tok += "A" * (length - len(tok))
+    assert len(tok) == length, (len(tok), length)
+    return tok
+
+
+def assert_challenge(r, what=""):
+    """RFC 6750 §3: 401 problem invalid_token with the full Bearer challenge."""
+    assert r.status_code == 401, "%s: want 401, got %d: %s" % (what, r.status_code, r.text[:300])
+    www = r.headers.get("WWW-Authenticate", "")
+    assert CHALLENGE.match(www), "%s: WWW-Authenticate %r" % (what, www)
+    assert media_type(r) == "application/problem+json", r.headers.get("Content-Type")
+    assert r.json()["code"] == "invalid_token", r.text[:300]
+
+
+def assert_oauth_405(r):
+    assert_oauth_error(r, 405, "invalid_request")
+    assert [m.strip() for m in r.headers.get("Allow", "").split(",")] == ["POST"], \
+        "Allow: %r" % r.headers.get("Allow")
+    assert "no-store" in r.headers.get("Cache-Control", "")
+
+
+def assert_no_store(r):
+    assert "no-store" in r.headers.get("Cache-Control", ""), \
+        "Cache-Control: %r (%d)" % (r.headers.get("Cache-Control"), r.status_code)
+
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def fresh_ip():
+    """A random address of 198.18.0.0/15 (RFC 2544, benchmarking): a client
+    address with no failures yet (the database is new each session)."""
+    return "198.%d.%d.%d" % (random.choice((18, 19)), random.randrange(256),
+                             random.randrange(1, 255))
+
+
+_max_failures = {}
+
+
+def max_failures(stack):
+    """security.signin_max_failures of the stack's effective config."""
+    if stack.external:
+        return DEFAULT_MAX_FAILURES
+    if stack.config_path not in _max_failures:
+        r = stack.ctl("config", "check")
+        assert r.returncode == 0, r.stderr
+        m = re.search(r"(?m)^\s+signin_max_failures:\s*(\d+)\s*$", r.stdout)
+        assert m, "no signin_max_failures in the effective config:\n" + r.stdout
+        _max_failures[stack.config_path] = int(m.group(1))
+    return _max_failures[stack.config_path]
+
+
+def until_time(seconds):
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+
+
+# --- stacks with other settings --------------------------------------------------
+
+class HardStack(hs.Stack):
+    """A harness Stack whose lanyard config is edited (text replacements),
+    whose front end gets `frontend_conf` lines before the shipped snippet
+    (a wrapper file that includes the snippet as shipped), optionally with
+    more lighttpd workers, and optionally on another database."""
+
+    def __init__(self, env, frontend, mode, name, edits=(), frontend_conf="", procs=None,
+                 db_name=None, admin=None, **cfg_kw):
+        super().__init__(env, frontend, mode)
+        self.id = "%s-%s-%s" % (frontend, mode, name)
+        self.dir = os.path.join(env.workdir, self.id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.config_path = os.path.join(self.dir, "lanyard.yaml")
+        self.edits, self.cfg_kw = list(edits), cfg_kw
+        if db_name:
+            self.edits.append(("  name: lanyard\n", "  name: %s\n" % db_name))
+        self.frontend_conf, self.procs = frontend_conf, procs
+        self._snippet = None
+        if admin:
+            self.admin_email, self.admin_password = admin
+
+    def render(self, path, port):
+        self.env.config(path, public_url="http://127.0.0.1:%d" % port, mode=self.mode,
+                        **self.cfg_kw)
+        with open(path) as f:
+            text = f.read()
+        for old, new in self.edits:
+            assert text.count(old) == 1, "config edit %r" % old
+            text = text.replace(old, new)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+
+    def precheck(self):
+        """`lanyardctl config check` first: a config the worker refuses fails at
+        once with its message instead of after the front end's start timeout."""
+        path = os.path.join(self.dir, "precheck.yaml")
+        self.render(path, 8080)
+        r = self.build.ctl(path, "config", "check")
+        if r.returncode != 0:
+            raise StartError("lanyardctl config check refuses the config of %s: %s"
+                             % (self.id, r.stderr.strip()))
+
+    def _write_config(self, port):
+        # Runs as the front end's before_start hook: self.server exists, its
+        # config is not written yet.
+        if self.server is not None:
+            if self.frontend_conf:
+                if self._snippet is None:
+                    self._snippet = self.server.snippet
+                wrapper = os.path.join(self.dir, "snippet-wrapper.conf")
+                inc = "Include" if self.frontend != "lighttpd" else "include"
+                with open(wrapper, "w") as f:
+                    f.write("# test_hardening.py: one more directive, then the shipped snippet\n"
+                            "%s\n%s \"%s\"\n" % (self.frontend_conf, inc, self._snippet))
+                self.server.snippet = wrapper
+            if self.procs and hasattr(self.server, "procs"):
+                self.server.procs = self.procs
+        self.render(self.config_path, port)
+
+
+@pytest.fixture(scope="module")
+def hard(request):
+    """hard(name, frontend, mode, **HardStack kw): that stack, started once per
+    module (id FRONTEND-MODE-NAME). A stack that cannot start fails every
+    test that asks for it, with the reason, without trying again."""
+    started, failed = {}, {}
+
+    def make(name, frontend="lighttpd", mode="jwt", **kw):
+        key = (name, frontend, mode)
+        if key in started:
+            return started[key]
+        if key in failed:
+            pytest.fail(failed[key], pytrace=False)
+        env = request.getfixturevalue("e2e_env")
+        s = HardStack(env, frontend, mode, name, **kw)
+        try:
+            s.precheck()
+            s.start()
+        except hs.NotReachable as e:
+            skip = str(e)
+        except Exception as e:  # noqa: BLE001 - reported as the test's failure
+            s.stop()
+            failed[key] = "stack %s did not start: %s" % (s.id, str(e)[:1500])
+        else:
+            started[key] = s
+            return s
+        if key in failed:
+            pytest.fail(failed[key], pytrace=False)
+        pytest.skip(skip)
+
+    yield make
+    for s in started.values():
+        s.stop()
+
+
+class PrivateDB:
+    """A database of its own on the session's MariaDB (same server, another
+    name), migrated, with its own first administrator: for rules that count
+    over all users (the last administrator, a whole list) and for breaking
+    the settings table without touching the shared database."""
+
+    def __init__(self, env):
+        self.env = env
+        self.name = "lanyard_h_" + os.urandom(4).hex()
+        self.dir = os.path.join(env.workdir, self.name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.ctl_config = os.path.join(self.dir, "ctl.yaml")
+        self.admin_email = unique_email("admin-a")
+        self.admin_password = "the first administrator's password"
+
+    def config(self, path, port=8080, mode="jwt"):
+        self.env.config(path, public_url="http://127.0.0.1:%d" % port, mode=mode)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("  name: lanyard\n", "  name: %s\n" % self.name))
+        return path
+
+    def create(self):
+        self.env.mariadb.sql("CREATE DATABASE `{n}` CHARACTER SET utf8mb4 COLLATE "
+                             "utf8mb4_unicode_ci; GRANT ALL ON `{n}`.* TO 'lanyard'@'localhost';"
+                             .format(n=self.name))
+        self.config(self.ctl_config)
+        self.env.build.ctl_ok(self.ctl_config, "migrate")
+        pw = os.path.join(self.dir, "admin-password")
+        write_secret(pw, self.admin_password)
+        self.env.build.ctl_ok(self.ctl_config, "bootstrap", "--email", self.admin_email,
+                              "--password-file", pw)
+        return self
+
+    def sql(self, statements):
+        return self.env.mariadb.sql("USE `%s`; %s" % (self.name, statements))
+
+    def drop(self):
+        try:
+            self.env.mariadb.sql("DROP DATABASE IF EXISTS `%s`" % self.name)
+        except Exception:  # noqa: BLE001 - MariaDB may be down after a failed test
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def private_db(e2e_env):
+    db = PrivateDB(e2e_env).create()
+    yield db
+    db.drop()
+
+
+@pytest.fixture(scope="module")
+def admin_db(e2e_env):
+    """Another private database, for the last-administrator rule alone (a
+    failure there may cost the first administrator their rights)."""
+    db = PrivateDB(e2e_env).create()
+    yield db
+    db.drop()
+
+
+@pytest.fixture(scope="module")
+def private_stack(hard, private_db):
+    """lighttpd-jwt on the private database."""
+    return hard("privdb", db_name=private_db.name,
+                admin=(private_db.admin_email, private_db.admin_password))
+
+
+@pytest.fixture(scope="module")
+def admin_stack(hard, admin_db):
+    return hard("admindb", db_name=admin_db.name,
+                admin=(admin_db.admin_email, admin_db.admin_password))
+
+
+@pytest.fixture(scope="module")
+def worker(e2e_env):
+    """worker(mode): a private `lanyard --listen` parent (one child) on the shared
+    database, reached over FastCGI; started once per mode."""
+    started = {}
+    d = os.path.join(e2e_env.workdir, "hardening-workers")
+    os.makedirs(d, exist_ok=True)
+
+    def make(mode="jwt", config=None, name=None):
+        key = name or mode
+        if key not in started:
+            cfg = config or e2e_env.config(os.path.join(d, "%s.yaml" % key),
+                                           public_url="http://127.0.0.1:8080", mode=mode)
+            started[key] = ListenWorker(e2e_env.build, cfg, d, workers=1,
+                                        name="hardening-" + key).start()
+        return started[key]
+
+    yield make
+    for w in started.values():
+        w.stop()
+
+
+def fcgi_signin(addr, email, password):
+    r = fcgi_call(addr, "POST", SIGNIN, {"email": email, "password": password})
+    assert r.status_code == 200, r.text[:300]
+    return r.json()
+
+
+# --- 1. oversized credentials (SPEC §3, §4) ----------------------------------------
+
+def big_credentials(kid="k1"):
+    return {"plain 9 KiB": "a" * 9216,
+            "plain 8200": "a" * 8200,
+            "plain 16 KiB": "a" * 16384,
+            "JWT 9 KiB": fake_jwt(9216, kid),
+            "JWT 8193": fake_jwt(8193, kid)}
+
+
+def test_oversized_bearer_never_a_400_from_lanyard(stack, http):
+    """SPEC §3/§4 through the shipped front ends as they are. Their own header
+    limits (lighttpd 431 over an 8 KiB header block, Apache 400 over an 8190
+    byte field) refuse most of these before Lanyard sees them: that answer
+    carries no X-Request-Id. Whatever does reach Lanyard (through Apache: a
+    value just short of Apache's limit, yet over Lanyard's 8 KiB header
+    limit) must be the 401 invalid_token challenge, never a 400."""
+    need_private(stack)
+    own_refusal = 431 if stack.frontend == "lighttpd" else 400
+    reached = []
+    for n in list(range(8150, 8176)) + [9000, 9216]:
+        value = "Bearer " + "a" * n
+        r = raw_http(stack.url, "GET", ME, headers={"Host": "x", "Authorization": value})
+        if "X-Request-Id" not in r.headers:
+            assert r.status_code == own_refusal, (n, r.status_code, r.text[:200])
+            continue
+        reached.append(n)
+        assert_challenge(r, "Bearer of %d characters" % n)
+    if stack.frontend != "lighttpd":  # lighttpd's limit lies below Lanyard's: none reach it
+        assert reached, "no size reached Lanyard at all"
+
+
+@pytest.mark.parametrize("case", sorted(big_credentials()))
+def test_oversized_bearer_is_401_invalid_token(stack, hard, case):
+    """SPEC §4 ("tokens over 8 KiB" are rejected) and §3 (a rejected token is
+    401 with `WWW-Authenticate: Bearer realm="lanyard", error="invalid_token",
+    error_description="…"`), behind the same front end with its header limit
+    raised to 32 KiB so the credential reaches Lanyard."""
+    need_private(stack)
+    conf = ("server.max-request-field-size = %d" % BIG_FIELD if stack.frontend == "lighttpd"
+            else "LimitRequestFieldSize %d" % BIG_FIELD)
+    s = hard("bighdr", stack.frontend, stack.mode, frontend_conf=conf)
+    http = Client(s.url)
+    kid = "k1"
+    if s.mode == "jwt":
+        kid = jwt_header(signin(http, s.admin_email, s.admin_password)["access_token"])["kid"]
+    cred = big_credentials(kid)[case]
+    r = http.get(ME, headers=bearer(cred))
+    assert "X-Request-Id" in r.headers, "the front end refused it itself: %d" % r.status_code
+    if stack.frontend == "apache" and len(cred) > 16000:
+        # mod_proxy_fcgi drops a CGI variable that does not fit in 16384 bytes
+        # ("AH02536: couldn't encode envvar 'HTTP_AUTHORIZATION' in 16384 bytes"),
+        # so Lanyard sees no credential at all: what reaches the client is the
+        # challenge for a missing credential.
+        assert_problem(r, 401, "unauthenticated", ME)
+        assert r.headers.get("WWW-Authenticate") == 'Bearer realm="lanyard"'
+        return
+    assert_challenge(r, case)
+    assert_problem(r, 401, "invalid_token", ME)
+
+
+@pytest.mark.parametrize("mode", ["jwt", "opaque"])
+@pytest.mark.parametrize("case", sorted(big_credentials()))
+def test_oversized_bearer_over_fastcgi_is_401_invalid_token(worker, mode, case):
+    """SPEC §3/§4, the worker alone: HTTP_AUTHORIZATION of 8 KiB and more."""
+    w = worker(mode)
+    r = fcgi_call(w.addr, "GET", ME, headers={"Authorization": "Bearer " + big_credentials()[case]})
+    assert_challenge(r, case)
+
+
+# --- 2. a JSON body that is not an object (SPEC §3, §5.3) -----------------------------
+
+@pytest.mark.parametrize("body", NOT_OBJECTS, ids=[b.decode() for b in NOT_OBJECTS])
+def test_non_object_json_on_signin_is_validation_failed(stack, http, body):
+    """SPEC §3: valid JSON of the wrong type is 400 `validation_failed` with
+    `errors` (not `invalid_json`, which is for malformed JSON)."""
+    r = http.post(SIGNIN, data=body, headers={"Content-Type": "application/json"})
+    b = assert_problem(r, 400, "validation_failed", SIGNIN)
+    assert isinstance(b["errors"], list) and b["errors"], b
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS, ids=[b.decode() for b in NOT_OBJECTS])
+def test_non_object_json_on_create_org_is_validation_failed(stack, http, body):
+    """SPEC §3 on an endpoint that needs a credential (POST /orgs, valid token)."""
+    user = new_user(http, admin_headers(http, stack))
+    h = {"Content-Type": "application/json"}
+    h.update(bearer(signin(http, user["email"])["access_token"]))
+    r = http.post(ORGS, data=body, headers=h)
+    b = assert_problem(r, 400, "validation_failed", ORGS)
+    assert isinstance(b["errors"], list) and b["errors"], b
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS, ids=[b.decode() for b in NOT_OBJECTS])
+def test_non_object_json_on_token_endpoint_is_oauth_invalid_request(stack, http, body):
+    """SPEC §3/§5.3: the OAuth endpoints answer wrongly typed requests in the
+    RFC 6749 §5.2 form, `invalid_request`."""
+    r = http.post(TOKEN, data=body, headers={"Content-Type": "application/json"})
+    assert_oauth_error(r, 400, "invalid_request")
+
+
+# --- 3. OAuth error form and no-store follow the route (SPEC §3) ----------------------
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_token_endpoint_405_is_oauth_form(stack, http, method):
+    """SPEC §3: the OAuth endpoints answer every error in the RFC 6749 form;
+    a 405 carries `Allow`; /api/auth/v1/* carries `Cache-Control: no-store`."""
+    assert_oauth_405(http.request(method, TOKEN))
+
+
+RAW_TOKEN = "/api/auth/v1/%74oken"
+RAW_SIGNIN = "/api/%61uth/v1/signin"
+
+
+def test_405_on_raw_token_path_is_oauth_form(stack):
+    """SPEC §3: routing uses the request path, and `/api/auth/v1/%74oken` is the
+    token endpoint, so its 405 is in the OAuth form with `Allow: POST` and
+    no-store. The front ends pass the path undecoded (module docstring);
+    http.client sends it as written."""
+    assert_oauth_405(raw_http(stack.url, "GET", RAW_TOKEN, headers={"Host": "x"}))
+
+
+def test_errors_on_raw_token_path_are_oauth_form(stack):
+    """SPEC §3: 400 and 415 on `/api/auth/v1/%74oken` in the OAuth form."""
+    h = {"Host": "x"}
+    for body in (b"null", b"[]"):
+        r = raw_http(stack.url, "POST", RAW_TOKEN, body,
+                     dict(h, **{"Content-Type": "application/json"}))
+        assert_oauth_error(r, 400, "invalid_request")
+    r = raw_http(stack.url, "POST", RAW_TOKEN, b"grant_type=password",
+                 dict(h, **{"Content-Type": "application/x-www-form-urlencoded"}))
+    assert_oauth_error(r, 400, "unsupported_grant_type")
+    r = raw_http(stack.url, "POST", RAW_TOKEN, b"x", dict(h, **{"Content-Type": "text/plain"}))
+    assert_oauth_error(r, 415, "invalid_request")
+
+
+def test_no_store_follows_the_route_not_the_raw_path(stack):
+    """SPEC §3: every /api/auth/v1/* response carries `Cache-Control: no-store`,
+    also when the path was written `/api/%61uth/v1/signin`."""
+    h = {"Host": "x", "Content-Type": "application/json"}
+    r = raw_http(stack.url, "GET", RAW_SIGNIN, headers={"Host": "x"})
+    assert_problem(r, 405, "method_not_allowed")
+    assert_no_store(r)
+    r = raw_http(stack.url, "POST", RAW_SIGNIN, b"{}", h)
+    assert_problem(r, 400, "validation_failed")
+    assert_no_store(r)
+    body = json.dumps({"email": unique_email(), "password": WRONG}).encode()
+    r = raw_http(stack.url, "POST", RAW_SIGNIN, body, h)
+    assert_problem(r, 401, "unauthenticated")
+    assert_no_store(r)
+
+
+def test_405_on_raw_token_path_over_fastcgi(worker):
+    """SPEC §3, the worker alone with REQUEST_URI undecoded."""
+    assert_oauth_405(fcgi_call(worker("jwt").addr, "GET", RAW_TOKEN))
+
+
+def test_errors_on_raw_token_path_over_fastcgi(worker):
+    """SPEC §3, the worker alone: a 400 on `/api/auth/v1/%74oken` in OAuth form."""
+    r = fcgi_call(worker("jwt").addr, "POST", RAW_TOKEN, b"null", "application/json")
+    assert_oauth_error(r, 400, "invalid_request")
+
+
+def test_no_store_on_raw_auth_path_over_fastcgi(worker):
+    """SPEC §3, the worker alone: no-store on `/api/%61uth/v1/signin`."""
+    w = worker("jwt")
+    r = fcgi_call(w.addr, "GET", RAW_SIGNIN)
+    assert_problem(r, 405, "method_not_allowed")
+    assert_no_store(r)
+    r = fcgi_call(w.addr, "POST", RAW_SIGNIN, b"{}", "application/json")
+    assert_problem(r, 400, "validation_failed")
+    assert_no_store(r)
