@@ -596,3 +596,151 @@ def test_no_store_on_raw_auth_path_over_fastcgi(worker):
     r = fcgi_call(w.addr, "POST", RAW_SIGNIN, b"{}", "application/json")
     assert_problem(r, 400, "validation_failed")
     assert_no_store(r)
+
+
+# --- 4. a disabled caller (SPEC §3, §4, §5.10) ----------------------------------------
+
+DISABLED_CASES = {
+    "GET own user": ("GET", "{users}/{uid}", None),
+    "PATCH own user": ("PATCH", "{users}/{uid}", {"display_name": "Still Me"}),
+    "GET orgs": ("GET", "{orgs}", None),
+    "POST orgs": ("POST", "{orgs}", {"name": "{new_org}"}),
+    "GET own org": ("GET", "{orgs}/{org}", None),
+    "PATCH own org": ("PATCH", "{orgs}/{org}", {"display_name": "X"}),
+    "GET own org members": ("GET", "{orgs}/{org}/members", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DISABLED_CASES))
+def test_disabled_caller_gets_the_invalid_token_challenge(stack, http, case):
+    """SPEC §3: a credential that is rejected is 401 with `WWW-Authenticate:
+    Bearer realm="lanyard", error="invalid_token", …`, also when what is
+    rejected is the caller: disabled by an administrator after the token was
+    issued (in jwt mode, without check_revocation, the token itself is still
+    valid by signature and lifetime; in opaque mode it is revoked at once)."""
+    admin = admin_headers(http, stack)
+    user = new_user(http, admin)
+    mine = bearer(signin(http, user["email"])["access_token"])
+    org = unique("org")
+    assert http.post(ORGS, json={"name": org}, headers=mine).status_code == 201
+    r = patch(http, "%s/%s" % (USERS, user["id"]), {"disabled": True}, admin)
+    assert r.status_code == 200 and r.json()["disabled"] is True, r.text
+    method, tmpl, body = DISABLED_CASES[case]
+    names = {"users": USERS, "orgs": ORGS, "uid": user["id"], "org": org, "new_org": unique("org")}
+    if body is not None:
+        body = {k: v.format(**names) for k, v in body.items()}
+    r = http.request(method, tmpl.format(**names), json=body, headers=mine)
+    assert_challenge(r, case)
+
+
+# --- 5. the sign-in throttle (SPEC §5.2) ----------------------------------------------
+
+def concurrent_signins(base, email, password, n=20, headers=None):
+    """n sign-ins, each on a new connection, released together by a barrier.
+    (Not on warmed-up keep-alive connections: Apache's event MPM may close an
+    idle one just as the request is sent, and a POST is not retried.)"""
+    clients = [Client(base) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    out = [None] * n
+
+    def go(i):
+        barrier.wait()
+        try:
+            out[i] = clients[i].post(SIGNIN, json={"email": email, "password": password},
+                                     headers=headers)
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            out[i] = e
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def assert_exact_throttle(results, limit):
+    lost = [repr(r) for r in results if not hasattr(r, "status_code")]
+    assert not lost, "requests without an answer: %s" % lost
+    codes = [r.status_code for r in results]
+    assert codes.count(401) <= limit, "more than %d of %d were 401: %s" % (limit, len(codes),
+                                                                           sorted(codes))
+    assert codes.count(401) + codes.count(429) == len(codes), sorted(codes)
+    for r in results:
+        if r.status_code == 429:
+            assert_problem(r, 429, "rate_limited", SIGNIN)
+            assert int(r.headers["Retry-After"]) >= 1, r.headers.get("Retry-After")
+
+
+def test_signin_throttle_is_exact_under_concurrency(stack, http):
+    """SPEC §5.2: of 20 simultaneous wrong attempts for one account at most
+    signin_max_failures are 401, the others 429 with Retry-After; then even
+    the right password is 429 within the window."""
+    user = new_user(http, admin_headers(http, stack))
+    assert_exact_throttle(concurrent_signins(stack.url, user["email"], WRONG),
+                          max_failures(stack))
+    r = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
+    assert_problem(r, 429, "rate_limited", SIGNIN)
+    assert int(r.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_signin_throttle_is_exact_with_many_workers(stack, hard):
+    """SPEC §5.2 and §6 (the count is shared by all workers): the same with 8
+    workers and a real scrypt cost, so that the attempts truly overlap."""
+    need_private(stack)
+    s = hard("race", procs=8, scrypt_n=16384)
+    http = Client(s.url)
+    for _ in range(2):
+        user = new_user(http, admin_headers(http, s))
+        assert_exact_throttle(concurrent_signins(s.url, user["email"], WRONG), max_failures(s))
+        r = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
+        assert_problem(r, 429, "rate_limited", SIGNIN)
+
+
+ADDR_LIMIT = 3
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_signin_throttle_per_client_address(stack, hard):
+    """SPEC §5.2 with `security.signin_address_max_failures` (new; default 50):
+    after that many failures from one client address, across different
+    e-mails, every further attempt from that address is 429, even a right
+    password; other addresses are not affected. The client address comes
+    from X-Forwarded-For (server.trusted_proxies: the front end), a fresh
+    one per run, so failures of other tests from 127.0.0.1 do not count."""
+    need_private(stack)
+    s = hard("addr", edits=[
+        ("server:\n", "server:\n  trusted_proxies: [127.0.0.1/32]\n"),
+        ("security:\n", "security:\n  signin_max_failures: 10\n"
+                        "  signin_address_max_failures: %d\n" % ADDR_LIMIT)])
+    http = Client(s.url)
+    admin = admin_headers(http, s, {"X-Forwarded-For": fresh_ip()})
+    user = new_user(http, admin)
+    attacker = {"X-Forwarded-For": fresh_ip()}
+    for _ in range(ADDR_LIMIT):
+        r = http.post(SIGNIN, json={"email": unique_email("spray"), "password": WRONG},
+                      headers=attacker)
+        assert_problem(r, 401, "unauthenticated", SIGNIN)
+    for email, pw in ((unique_email("spray"), WRONG), (user["email"], PASSWORD)):
+        r = http.post(SIGNIN, json={"email": email, "password": pw}, headers=attacker)
+        assert_problem(r, 429, "rate_limited", SIGNIN)
+        assert int(r.headers["Retry-After"]) >= 1
+    signin(http, user["email"], headers={"X-Forwarded-For": fresh_ip()})
+
+
+# --- 6. a wrong current_password counts (SPEC §5.10) ----------------------------------
+
+def test_wrong_current_password_counts_against_signin_throttle(stack, http):
+    """SPEC §5.10: a wrong `current_password` is 403 and counts against the
+    account's sign-in throttle: after signin_max_failures of them, a sign-in
+    with the right password is 429."""
+    user = new_user(http, admin_headers(http, stack))
+    mine = bearer(signin(http, user["email"])["access_token"])
+    path = "%s/%s" % (USERS, user["id"])
+    for _ in range(max_failures(stack)):
+        r = patch(http, path, {"password": "a brand new secret", "current_password": WRONG}, mine)
+        assert_problem(r, 403, "forbidden")
+    r = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
+    assert_problem(r, 429, "rate_limited", SIGNIN)
+    assert int(r.headers["Retry-After"]) >= 1
