@@ -744,3 +744,238 @@ def test_wrong_current_password_counts_against_signin_throttle(stack, http):
     r = http.post(SIGNIN, json={"email": user["email"], "password": PASSWORD})
     assert_problem(r, 429, "rate_limited", SIGNIN)
     assert int(r.headers["Retry-After"]) >= 1
+
+
+# --- 7. no 2038 limit (SPEC §2, §3) ---------------------------------------------------
+
+TEN_YEARS = 3650 * 86400
+
+
+def stored_refresh_expiry(mariadb, refresh_token, db="lanyard"):
+    rows = mariadb.sql("SELECT DATE_FORMAT(expires_at, '%%Y-%%m-%%dT%%H:%%i:%%sZ') FROM "
+                       "`%s`.refresh_tokens WHERE token_hash = UNHEX('%s')"
+                       % (db, sha256_hex(refresh_token)))
+    assert len(rows) == 1, rows
+    return datetime.datetime.strptime(rows[0][0], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+@pytest.mark.parametrize("mode", ["jwt", "opaque"])
+def test_refresh_ttl_of_ten_years(stack, hard, mode):
+    """SPEC §2/§3: `tokens.refresh_ttl: 3650d` (the largest the config takes)
+    works: sign-in 200 with refresh_expires_in 315360000, the refresh token is
+    stored with that expiry, and it refreshes."""
+    need_private(stack)
+    s = hard("ttl10y-" + mode, mode=mode,
+             edits=[("  mode: %s\n" % mode, "  mode: %s\n  refresh_ttl: 3650d\n" % mode)])
+    http = Client(s.url)
+    r = http.post(SIGNIN, json={"email": s.admin_email, "password": s.admin_password})
+    assert r.status_code == 200, r.text[:300]
+    tok = r.json()
+    assert tok["refresh_expires_in"] == TEN_YEARS, tok
+    got = stored_refresh_expiry(s.mariadb, tok["refresh_token"])
+    assert abs((got - until_time(TEN_YEARS)).total_seconds()) < 120, got
+    r = http.post(TOKEN, data={"grant_type": "refresh_token",
+                               "refresh_token": tok["refresh_token"]})
+    assert r.status_code == 200, r.text[:300]
+    new = r.json()
+    assert new["session_id"] == tok["session_id"] and new["refresh_expires_in"] == TEN_YEARS
+    assert http.get(ME, headers=bearer(new["access_token"])).status_code == 200
+
+
+def test_far_future_times_are_answered_intact(stack, http):
+    """SPEC §3: every time up to 9999-12-31T23:59:59Z is stored and answered
+    intact. The config caps durations (refresh_ttl at 3650d, which from today
+    stays short of 2038), so the times are written into the database and read
+    back through the API: a user's created_at in 2100 and updated_at at the
+    last second of 9999."""
+    need_private(stack)
+    admin = admin_headers(http, stack)
+    user = new_user(http, admin)
+    tok = signin(http, user["email"])["access_token"]
+    stack.mariadb.sql("UPDATE lanyard.users SET created_at = '2100-01-01 00:00:00', "
+                      "updated_at = '9999-12-31 23:59:59' WHERE id = '%s'" % user["id"])
+    path = "%s/%s" % (USERS, user["id"])
+    for h in (admin, bearer(tok)):
+        r = http.get(path, headers=h)
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["created_at"] == "2100-01-01T00:00:00Z", r.json()
+        assert r.json()["updated_at"] == "9999-12-31T23:59:59Z", r.json()
+    r = http.get(ME, headers=bearer(tok))
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["user"]["created_at"] == "2100-01-01T00:00:00Z", r.json()
+
+
+def test_refresh_token_expiring_in_2100_still_refreshes(stack, http):
+    """SPEC §3: a refresh token whose stored expiry is in 2100 is valid (its
+    expiry is read intact, not as 0 or a wrapped 32-bit value)."""
+    need_private(stack)
+    user = new_user(http, admin_headers(http, stack))
+    tok = signin(http, user["email"])
+    stack.mariadb.sql("UPDATE lanyard.refresh_tokens SET expires_at = '2100-01-01 00:00:00' "
+                      "WHERE token_hash = UNHEX('%s')" % sha256_hex(tok["refresh_token"]))
+    r = http.post(TOKEN, data={"grant_type": "refresh_token",
+                               "refresh_token": tok["refresh_token"]})
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["session_id"] == tok["session_id"]
+
+
+@pytest.mark.stacks("lighttpd-opaque", "apache-opaque", "fcgid-opaque")
+def test_opaque_access_token_expiring_in_2100(stack, http):
+    """SPEC §3/§5.8: an opaque access token stored with an expiry in 2100 works
+    and /me answers that expiry intact."""
+    need_private(stack)
+    user = new_user(http, admin_headers(http, stack))
+    tok = signin(http, user["email"])["access_token"]
+    stack.mariadb.sql("UPDATE lanyard.access_tokens SET expires_at = '2100-01-01 00:00:00' "
+                      "WHERE token_hash = UNHEX('%s')" % sha256_hex(tok))
+    r = http.get(ME, headers=bearer(tok))
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["credential"]["expires_at"] == "2100-01-01T00:00:00Z", r.json()
+
+
+# --- 8. the last administrator (SPEC §5.10) -------------------------------------------
+
+def test_last_admin_rule_ignores_disabled_admins(admin_stack):
+    """SPEC §5.10: the platform must keep an administrator who can act. With
+    two administrators A and B, once B is disabled A is the last one: A may
+    not remove their own right, disable or delete themselves (409). On a
+    private database, whose only administrators are the ones made here."""
+    s = admin_stack
+    http = Client(s.url)
+    a_tok = signin(http, s.admin_email, s.admin_password)["access_token"]
+    a = bearer(a_tok)
+    a_id = http.get(ME, headers=a).json()["user"]["id"]
+    b = new_user(http, a, platform_admin=True)
+    # Control: with B enabled, a third administrator C may step down.
+    c = new_user(http, a, platform_admin=True)
+    c_tok = bearer(signin(http, c["email"])["access_token"])
+    r = patch(http, "%s/%s" % (USERS, c["id"]), {"platform_admin": False}, c_tok)
+    assert r.status_code == 200 and r.json()["platform_admin"] is False, r.text[:300]
+
+    r = patch(http, "%s/%s" % (USERS, b["id"]), {"disabled": True}, a)
+    assert r.status_code == 200 and r.json()["disabled"] is True, r.text[:300]
+    a_path = "%s/%s" % (USERS, a_id)
+    assert_problem(patch(http, a_path, {"platform_admin": False}, a), 409, "conflict")
+    assert_problem(patch(http, a_path, {"disabled": True}, a), 409, "conflict")
+    assert_problem(http.delete(a_path, headers=a), 409, "conflict")
+    r = http.get(a_path, headers=a)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["platform_admin"] is True and r.json()["disabled"] is False
+
+
+# --- 9. odd User-Agent bytes (SPEC §3, §5.2) ------------------------------------------
+
+USER_AGENTS = {
+    "2-byte char at bytes 255-256": b"a" * 254 + "\u00e9".encode() + b"z" * 20,
+    "3-byte char at bytes 254-256": b"a" * 253 + "\u20ac".encode() + b"z" * 20,
+    "4-byte char at bytes 253-256": b"a" * 252 + "\U0001F600".encode() + b"z" * 20,
+    "3-byte char at bytes 255-257": b"a" * 254 + "\u20ac".encode() + b"z" * 20,
+    "invalid UTF-8": b"Mozilla/5.0 \xff\xfe \xc3\x28 \xed\xa0\x80 \xc0\xaf end",
+    "invalid UTF-8, long": b"\xff" * 300,
+    "Latin-1": "Navigateur \u00e9l\u00e9gant".encode("latin-1"),
+    "control: ASCII, 300 bytes": b"a" * 300,
+}
+
+
+@pytest.mark.parametrize("case", sorted(USER_AGENTS))
+def test_odd_user_agent_does_not_break_signin(stack, http, case):
+    """SPEC §5.2 (the session keeps the client's user agent, §5.13): a
+    User-Agent over 255 bytes with a multi-byte character across byte 255,
+    or with bytes that are not UTF-8, does not stop a sign-in (200). Sent as
+    raw bytes; the front ends pass them on (checked: all three do)."""
+    user = new_user(http, admin_headers(http, stack))
+    body = json.dumps({"email": user["email"], "password": PASSWORD}).encode()
+    r = raw_http(stack.url, "POST", SIGNIN, body, {"Host": "x", "Content-Type": "application/json",
+                                                   "User-Agent": USER_AGENTS[case]})
+    assert r.status_code == 200, "%d: %s" % (r.status_code, r.text[:300])
+    tok = r.json()["access_token"]
+    assert http.get(ME, headers=bearer(tok)).status_code == 200
+
+
+# --- 10. lists end with an error, never early (SPEC §3) -------------------------------
+
+def walk_users(http, headers, page_size):
+    items, token, last = [], None, None
+    for _ in range(100000):
+        q = "%s?page_size=%d" % (USERS, page_size) + ("&page_token=" + token if token else "")
+        r = http.get(q, headers=headers)
+        assert r.status_code == 200, r.text[:300]
+        body = r.json()
+        assert set(body) == {"items", "next_page_token"}
+        assert len(body["items"]) <= page_size
+        items += body["items"]
+        token, last = body["next_page_token"], body
+        if token is None:
+            break
+    assert last["next_page_token"] is None
+    return [u["id"] for u in items]
+
+
+def test_users_list_pages_cover_everyone_once(stack, http):
+    """SPEC §3 lists: paging through GET /users meets every user exactly once
+    and the last page has next_page_token null (page_size 3 over the shared
+    database, which holds every test's users)."""
+    admin = admin_headers(http, stack)
+    mine = {new_user(http, admin)["id"] for _ in range(3)}
+    ids = walk_users(http, admin, 3)
+    assert len(ids) == len(set(ids)), "a user appeared twice"
+    assert mine <= set(ids), "users missing: %s" % (mine - set(ids))
+    if not stack.external:  # tests run one at a time: nobody adds users meanwhile
+        count = int(stack.mariadb.sql("SELECT COUNT(*) FROM lanyard.users")[0][0])
+        assert len(ids) == count, "the list has %d users, the table %d" % (len(ids), count)
+
+
+def test_users_list_page_size_1_is_exact(private_stack, private_db):
+    """SPEC §3 lists, page_size=1, on a private database whose users are all
+    known: every one appears exactly once, the last page ends with null."""
+    s = private_stack
+    http = Client(s.url)
+    admin = bearer(signin(http, s.admin_email, s.admin_password)["access_token"])
+    for _ in range(3):
+        new_user(http, admin)
+    ids = walk_users(http, admin, 1)
+    want = sorted(r[0] for r in private_db.sql("SELECT id FROM users"))
+    assert len(want) >= 4
+    assert sorted(ids) == want and len(ids) == len(set(ids)), (ids, want)
+
+
+BREAK_PAGE_KEY = {
+    "row deleted": "DELETE FROM settings WHERE name = 'page_token_key'",
+    "row corrupt": "UPDATE settings SET value = 'short' WHERE name = 'page_token_key'",
+}
+
+
+@pytest.mark.parametrize("how", sorted(BREAK_PAGE_KEY))
+def test_users_list_without_page_token_key_is_an_error(private_stack, private_db, e2e_env, how):
+    """SPEC §3 lists: when the page-token key cannot be loaded (the `settings`
+    row `page_token_key` deleted, or not a key), a list that has more pages
+    must fail (500 `internal`, or 503 `unavailable`), not end early with
+    next_page_token null. A fresh worker (none has the key cached) on the
+    private database; the row is put back afterwards."""
+    s = private_stack
+    http = Client(s.url)
+    admin = bearer(signin(http, s.admin_email, s.admin_password)["access_token"])
+    for _ in range(2):
+        new_user(http, admin)
+    cfg = private_db.config(os.path.join(private_db.dir, "fresh.yaml"))
+    saved = private_db.sql("SELECT HEX(value) FROM settings WHERE name = 'page_token_key'")
+    assert len(saved) == 1, saved
+    w = None
+    try:
+        private_db.sql(BREAK_PAGE_KEY[how])
+        w = ListenWorker(e2e_env.build, cfg, private_db.dir, workers=1,
+                         name="hardening-nokey").start()
+        tok = fcgi_signin(w.addr, private_db.admin_email, private_db.admin_password)
+        r = fcgi_call(w.addr, "GET", USERS + "?page_size=1", headers={
+            "Authorization": "Bearer " + tok["access_token"]})
+        assert r.status_code in (500, 503), "want 500/503, got %d: %s" % (r.status_code,
+                                                                          r.text[:300])
+        assert_problem(r, r.status_code, "internal" if r.status_code == 500 else "unavailable")
+    finally:
+        if w is not None:
+            w.stop()
+        private_db.sql("DELETE FROM settings WHERE name = 'page_token_key'; "
+                       "INSERT INTO settings (name, value) VALUES ('page_token_key', UNHEX('%s'))"
+                       % saved[0][0])
