@@ -979,3 +979,158 @@ def test_users_list_without_page_token_key_is_an_error(private_stack, private_db
         private_db.sql("DELETE FROM settings WHERE name = 'page_token_key'; "
                        "INSERT INTO settings (name, value) VALUES ('page_token_key', UNHEX('%s'))"
                        % saved[0][0])
+
+
+# --- 11. NUL in grant_type (SPEC §3, §5.3) --------------------------------------------
+
+def test_nul_in_grant_type_is_invalid_request(stack, http):
+    """SPEC §5.3: `grant_type` `refresh_token\\u0000junk` (JSON) or
+    `refresh_token%00junk` (form) is malformed: 400 `invalid_request`, and
+    the refresh token sent along is not spent."""
+    user = new_user(http, admin_headers(http, stack))
+    tok = signin(http, user["email"])
+    rt = tok["refresh_token"]
+    r = http.post(TOKEN, json={"grant_type": "refresh_token\u0000junk", "refresh_token": rt})
+    assert_oauth_error(r, 400, "invalid_request")
+    r = http.post(TOKEN, data="grant_type=refresh_token%00junk&refresh_token=" + rt,
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_oauth_error(r, 400, "invalid_request")
+    r = http.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": rt})
+    assert r.status_code == 200, "the malformed requests spent the token: %s" % r.text[:300]
+
+
+# --- 12. granting owner is checked before the user lookup (SPEC §5.9) -----------------
+
+def test_org_admin_granting_owner_is_403_whether_or_not_the_user_exists(stack, http):
+    """SPEC §5.9: only an owner grants `owner`. An org admin asking it gets 403
+    for an e-mail that exists and for one that does not (the right is checked
+    before the user is looked up, so it cannot probe which e-mails exist)."""
+    admin = admin_headers(http, stack)
+    owner, org_admin, other = (new_user(http, admin) for _ in range(3))
+    o = bearer(signin(http, owner["email"])["access_token"])
+    org = unique("org")
+    assert http.post(ORGS, json={"name": org}, headers=o).status_code == 201
+    r = http.request("PUT", "%s/%s/members/%s" % (ORGS, org, org_admin["id"]),
+                     json={"role": "admin"}, headers=o)
+    assert r.status_code == 201, r.text[:300]
+    d = bearer(signin(http, org_admin["email"])["access_token"])
+
+    def put(who, role):
+        return http.request("PUT", "%s/%s/members/%s" % (ORGS, org, urllib.parse.quote(who, "@")),
+                            json={"role": role}, headers=d)
+
+    assert_problem(put(unique_email("nobody"), "owner"), 403, "forbidden")
+    assert_problem(put(other["email"], "owner"), 403, "forbidden")
+    assert_problem(put(other["id"], "owner"), 403, "forbidden")
+    # Control: an unknown user with a role the admin may grant is 404 (SPEC §5.9).
+    assert_problem(put(unique_email("nobody"), "member"), 404, "not_found")
+
+
+# --- 13. file permissions of the key and secrets (SPEC §1, §2) ------------------------
+
+def key_config(env, d, key_mode=0o600, password_mode=0o600):
+    """A config whose JWT key and database password are copies with these modes."""
+    key = os.path.join(d, "jwt-key.pem")
+    pw = os.path.join(d, "db-password")
+    for src, dst, mode in ((env.key_file, key, key_mode),
+                           (env.db_password_file, pw, password_mode)):
+        shutil.copyfile(src, dst)
+        os.chmod(dst, mode)
+    cfg = os.path.join(d, "lanyard.yaml")
+    env.config(cfg, public_url="http://127.0.0.1:8080", mode="jwt")
+    with open(cfg) as f:
+        text = f.read()
+    assert text.count(env.key_file) == 1 and text.count(env.db_password_file) == 1
+    with open(cfg, "w") as f:
+        f.write(text.replace(env.key_file, key).replace(env.db_password_file, pw))
+    return cfg, key, pw
+
+
+@pytest.fixture
+def filedir(e2e_env):
+    d = tempfile.mkdtemp(prefix="perm-", dir=e2e_env.workdir)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_world_readable_jwt_key_is_refused(e2e_env, filedir):
+    """SPEC §1/§2 (secrets live in files): a JWT signing key file that others
+    may read (0644) makes `lanyard` refuse to start: non-zero exit and one
+    line on stderr naming the file."""
+    cfg, key, _ = key_config(e2e_env, filedir, key_mode=0o644)
+    log = os.path.join(filedir, "worker.log")
+    srv = Server("lanyard-0644", [e2e_env.build.lanyard, "--config", cfg, "--listen",
+                                  "127.0.0.1:%d" % free_port(), "--workers", "1"], log,
+                 env=e2e_env.build.env())
+    srv.start()
+    try:
+        exited = wait_for(lambda: not srv.alive(), timeout=6)
+        assert exited, "lanyard started with a world-readable key file (mode 0644)"
+        assert srv.proc.returncode != 0
+    finally:
+        srv.stop()
+    with open(log, errors="replace") as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    assert len(lines) == 1 and key in lines[0], lines
+
+
+def test_group_readable_jwt_key_starts(e2e_env, filedir):
+    """A 0640 key (readable by the web server's group) is accepted."""
+    cfg, _, _ = key_config(e2e_env, filedir, key_mode=0o640)
+    w = ListenWorker(e2e_env.build, cfg, filedir, workers=1, name="lanyard-0640").start()
+    try:
+        status, _, _, _ = fcgi.request(w.addr, "GET", "/api/health")
+        assert status == 200
+    finally:
+        w.stop()
+
+
+def test_world_readable_password_file_starts_with_a_warning(e2e_env, filedir):
+    """A world-readable `database.password_file` (0644) still starts, but a
+    warning line naming the file is logged."""
+    cfg, _, pw = key_config(e2e_env, filedir, password_mode=0o644)
+    w = ListenWorker(e2e_env.build, cfg, filedir, workers=1, name="lanyard-pw0644").start()
+    try:
+        status, _, _, _ = fcgi.request(w.addr, "GET", "/api/health")
+        assert status == 200
+        log = w.server.log_tail(200)
+    finally:
+        w.stop()
+    hits = [ln for ln in log.splitlines() if pw in ln]
+    assert hits, "no log line names %s:\n%s" % (pw, log)
+    assert any(re.search(r"warn", ln, re.I) for ln in hits), hits
+
+
+# --- 14. the unix socket's mode (SPEC §1) ---------------------------------------------
+
+@pytest.mark.parametrize("umask", [0o000, 0o077], ids=["umask-000", "umask-077"])
+def test_unix_socket_mode_is_0660_or_tighter(e2e_env, umask):
+    """SPEC §1 `--listen /path`: the socket ends up 0660 or tighter whatever the
+    umask (the window between bind and chmod cannot be observed reliably; the
+    final mode can)."""
+    d = tempfile.mkdtemp(prefix="ly-sock-", dir="/tmp")
+    os.chmod(d, 0o755)
+    sock = os.path.join(d, "fcgi.sock")
+    cfg = e2e_env.config(os.path.join(d, "lanyard.yaml"), public_url="http://127.0.0.1:8080")
+    old = os.umask(umask)
+    try:
+        srv = Server("lanyard-unix", [e2e_env.build.lanyard, "--config", cfg, "--listen", sock,
+                                      "--workers", "1"], os.path.join(d, "worker.log"),
+                     env=e2e_env.build.env()).start()
+    finally:
+        os.umask(old)
+
+    def answers():
+        try:
+            return fcgi.request(sock, "GET", "/api/health", timeout=3)[0] == 200
+        except OSError:
+            return False
+    try:
+        assert wait_for(answers, timeout=20), srv.log_tail()
+        st = os.stat(sock)
+        assert stat.S_ISSOCK(st.st_mode)
+        mode = stat.S_IMODE(st.st_mode)
+        assert mode & ~0o660 == 0, "socket mode %04o" % mode
+    finally:
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
