@@ -237,8 +237,13 @@ int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
     sigprocmask(SIG_BLOCK, &term, &old);
     while (!stop_requested) {
         sigprocmask(SIG_UNBLOCK, &term, NULL);
-        /* A second without a request is idle time: the application's tick runs then too. */
-        bool ready = stop_requested ? false : wait_readable(listen_fd, 1000);
+        /*
+         * A second without a request is idle time: the application's tick
+         * runs then too. A connection the web server keeps open (FastCGI
+         * keep-conn) brings the next request on it, not on listen_fd.
+         */
+        int next_fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
+        bool ready = stop_requested ? false : wait_readable(next_fd, 1000);
         int rc = stop_requested ? -1 : ready ? FCGX_Accept_r(&fr) : 1;
         sigprocmask(SIG_BLOCK, &term, NULL);
         if (rc == 1) {
