@@ -31,13 +31,13 @@ int ly_accounts_get(struct ly_db *db, struct ly_arena *a, const char *id,
 
 /* An API key as the authentication layer checks it. */
 struct ly_api_key {
-    const char *id;                          /* the 16-character key id */
+    const char *id;                           /* the 16-character key id */
     unsigned char secret_hash[LY_SHA256_LEN]; /* SHA-256 of the 49-character secret */
-    int64_t expires_at;                      /* -1: never */
+    int64_t expires_at;                       /* -1: never */
     const char *service_account_id;
     const char *org_id;
     const char *org_name;
-    enum ly_role role; /* the account's */
+    enum ly_role role;    /* the account's */
     const char *resource; /* the resource it is scoped to; NULL unscoped */
 };
 

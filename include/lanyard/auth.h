@@ -69,8 +69,7 @@ struct ly_auth_store {
                    bool lock, struct ly_refresh *out);
     int (*api_key)(struct ly_db *db, struct ly_arena *a, const char *key_id,
                    struct ly_api_key *out);
-    int (*session_live)(struct ly_db *db, struct ly_arena *a, const char *session_id,
-                        bool *live);
+    int (*session_live)(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live);
     int (*user)(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out);
     int (*account)(struct ly_db *db, struct ly_arena *a, const char *id,
                    struct ly_service_account *out);

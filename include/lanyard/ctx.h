@@ -26,7 +26,7 @@ struct lanyard_ctx {
     struct ly_keyset *keys; /* owned; NULL in opaque mode */
     struct ly_auth auth;    /* the authentication layer, over cfg, keys and db */
     struct ly_scrypt_params scrypt;
-    struct ly_arena arena;                    /* the request arena, reset after every request */
+    struct ly_arena arena;                   /* the request arena, reset after every request */
     unsigned char page_key[LY_PAGE_KEY_LEN]; /* settings.page_token_key, read once */
     bool page_key_loaded;
     int64_t next_purge; /* when the idle tick next deletes stale throttle rows */

@@ -11,7 +11,6 @@
 struct ly_db;
 
 /* The page-token key (32 bytes) into key. LY_E_NOT_FOUND when it is missing or malformed. */
-int ly_settings_page_key(struct ly_db *db, struct ly_arena *a,
-                         unsigned char key[LY_PAGE_KEY_LEN]);
+int ly_settings_page_key(struct ly_db *db, struct ly_arena *a, unsigned char key[LY_PAGE_KEY_LEN]);
 
 #endif

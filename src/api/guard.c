@@ -16,9 +16,9 @@
 
 static void answer_limited(struct ly_call *c, int64_t retry_after)
 {
-    ly_response_header(c->resp, "Retry-After",
-                       ly_arena_printf(c->req->arena, "%lld",
-                                       (long long)(retry_after > 0 ? retry_after : 1)));
+    ly_response_header(
+        c->resp, "Retry-After",
+        ly_arena_printf(c->req->arena, "%lld", (long long)(retry_after > 0 ? retry_after : 1)));
     ly_response_problem(c->req, c->resp, LY_E_RATE_LIMITED,
                         "too many failed sign-ins; try again later", NULL);
 }
@@ -105,8 +105,7 @@ int ly_guard_failed(struct ly_call *c, const struct ly_guard *g)
     if (g->email == NULL || cfg->security.signin_address_max_failures == 0)
         return LY_OK;
     int64_t retry_after = 0;
-    int r = ly_throttle_reserve(c->ctx->db, c->req->arena,
-                                ly_throttle_address(c->req->client_ip),
+    int r = ly_throttle_reserve(c->ctx->db, c->req->arena, ly_throttle_address(c->req->client_ip),
                                 cfg->security.signin_address_max_failures,
                                 cfg->security.signin_window, c->req->now, &retry_after);
     return r == LY_E_RATE_LIMITED ? LY_OK : r;

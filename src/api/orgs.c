@@ -73,8 +73,8 @@ int ly_api_orgs_create(struct ly_call *c)
         return LY_E_VALIDATION;
     }
     struct ly_org org;
-    int r = ly_orgs_create(req->ctx->db, req->arena, name, display_name, c->who->subject,
-                           req->now, &org);
+    int r = ly_orgs_create(req->ctx->db, req->arena, name, display_name, c->who->subject, req->now,
+                           &org);
     if (r == LY_E_CONFLICT) {
         ly_response_problem(req, resp, r, "an organization with this name exists", NULL);
         return r;

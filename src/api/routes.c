@@ -32,54 +32,57 @@ enum body {
 };
 
 #define NO_ORG (-1)
-/* The caller's principal is vetted by the handler's own query (SPEC §6: /me's two at most). */
-#define SELF_VETTED true
+
+/* Route flags. */
+#define SCOPED 1u /* a resource-scoped credential may call it (SPEC §4) */
+#define VETTED 2u /* the handler's own query vets the caller: no completing lookup first */
 
 struct route {
     struct ly_route_key key; /* first: what the matcher reads */
     enum need need;
-    int org;       /* enum ly_org_action decided on {org} = params[0], or NO_ORG */
-    bool scoped;   /* a resource-scoped credential may call it (SPEC §4) */
-    bool vetted;   /* no completing lookup of the principal before the handler */
+    int org; /* enum ly_org_action decided on {org} = params[0], or NO_ORG */
+    unsigned flags;
     enum body body;
     ly_handler_fn handler;
 };
 
-#define ORGS "/api/org/v1/orgs"
+#define ORGS  "/api/org/v1/orgs"
+#define USERS "/api/org/v1/users"
 
-/* SPEC §5. Patterns never overlap; order is for reading. */
+/*
+ * SPEC §5. Patterns never overlap; order is for reading. Who may set which
+ * role, and who may remove whom, depends on the target member: the members
+ * handlers decide that on top of the action here.
+ */
+/* clang-format off */
 static const struct route routes[] = {
-    {{"GET", "/api/health"}, NONE, NO_ORG, true, false, NO_BODY, ly_api_health},
-    {{"GET", "/.well-known/jwks.json"}, NONE, NO_ORG, true, false, NO_BODY, ly_api_jwks},
+    /* method   path                          credential  {org} action         flags          body     handler */
+    {{"GET",    "/api/health"},               NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_health},
+    {{"GET",    "/.well-known/jwks.json"},    NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_jwks},
 
-    {{"POST", "/api/auth/v1/signin"}, NONE, NO_ORG, false, false, JSON, ly_api_signin},
-    {{"POST", "/api/auth/v1/signup"}, NONE, NO_ORG, false, false, JSON, ly_api_signup},
-    {{"POST", "/api/auth/v1/signout"}, OPTIONAL, NO_ORG, false, SELF_VETTED, JSON,
-     ly_api_signout},
-    {{"POST", "/api/auth/v1/token"}, NONE, NO_ORG, true, false, OAUTH, ly_api_token},
+    {{"POST",   "/api/auth/v1/signin"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signin},
+    {{"POST",   "/api/auth/v1/signup"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signup},
+    {{"POST",   "/api/auth/v1/signout"},      OPTIONAL, NO_ORG,              VETTED,          JSON,    ly_api_signout},
+    {{"POST",   "/api/auth/v1/token"},        NONE,     NO_ORG,              SCOPED,          OAUTH,   ly_api_token},
 
-    {{"GET", "/api/org/v1/me"}, ANY, NO_ORG, true, SELF_VETTED, NO_BODY, ly_api_me},
+    {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_me},
 
-    {{"POST", ORGS}, ANY, NO_ORG, false, false, JSON, ly_api_orgs_create},
-    {{"GET", ORGS}, ANY, NO_ORG, false, false, NO_BODY, ly_api_orgs_list},
-    {{"GET", ORGS "/{}"}, ANY, LY_ACT_ORG_VIEW, false, false, NO_BODY, ly_api_orgs_get},
-    {{"PATCH", ORGS "/{}"}, ANY, LY_ACT_ORG_UPDATE, false, false, JSON, ly_api_orgs_update},
-    {{"DELETE", ORGS "/{}"}, ANY, LY_ACT_ORG_DELETE, false, false, NO_BODY, ly_api_orgs_delete},
-    {{"GET", ORGS "/{}/members"}, ANY, LY_ACT_MEMBERS_LIST, false, false, NO_BODY,
-     ly_api_members_list},
-    /* Who may set which role, and who may remove whom, depends on the target: decided there. */
-    {{"PUT", ORGS "/{}/members/{}"}, ANY, LY_ACT_MEMBER_SET, false, false, JSON,
-     ly_api_members_put},
-    {{"DELETE", ORGS "/{}/members/{}"}, ANY, LY_ACT_ORG_VIEW, false, false, NO_BODY,
-     ly_api_members_delete},
+    {{"POST",   ORGS},                        ANY,      NO_ORG,              0,               JSON,    ly_api_orgs_create},
+    {{"GET",    ORGS},                        ANY,      NO_ORG,              0,               NO_BODY, ly_api_orgs_list},
+    {{"GET",    ORGS "/{}"},                  ANY,      LY_ACT_ORG_VIEW,     0,               NO_BODY, ly_api_orgs_get},
+    {{"PATCH",  ORGS "/{}"},                  ANY,      LY_ACT_ORG_UPDATE,   0,               JSON,    ly_api_orgs_update},
+    {{"DELETE", ORGS "/{}"},                  ANY,      LY_ACT_ORG_DELETE,   0,               NO_BODY, ly_api_orgs_delete},
+    {{"GET",    ORGS "/{}/members"},          ANY,      LY_ACT_MEMBERS_LIST, 0,               NO_BODY, ly_api_members_list},
+    {{"PUT",    ORGS "/{}/members/{}"},       ANY,      LY_ACT_MEMBER_SET,   0,               JSON,    ly_api_members_put},
+    {{"DELETE", ORGS "/{}/members/{}"},       ANY,      LY_ACT_ORG_VIEW,     0,               NO_BODY, ly_api_members_delete},
 
-    {{"POST", "/api/org/v1/users"}, ADMIN, NO_ORG, false, false, JSON, ly_api_users_create},
-    {{"GET", "/api/org/v1/users"}, ADMIN, NO_ORG, false, false, NO_BODY, ly_api_users_list},
-    {{"GET", "/api/org/v1/users/{}"}, ANY, NO_ORG, false, false, NO_BODY, ly_api_users_get},
-    {{"PATCH", "/api/org/v1/users/{}"}, ANY, NO_ORG, false, false, JSON, ly_api_users_update},
-    {{"DELETE", "/api/org/v1/users/{}"}, ADMIN, NO_ORG, false, false, NO_BODY,
-     ly_api_users_delete},
+    {{"POST",   USERS},                       ADMIN,    NO_ORG,              0,               JSON,    ly_api_users_create},
+    {{"GET",    USERS},                       ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_list},
+    {{"GET",    USERS "/{}"},                 ANY,      NO_ORG,              0,               NO_BODY, ly_api_users_get},
+    {{"PATCH",  USERS "/{}"},                 ANY,      NO_ORG,              0,               JSON,    ly_api_users_update},
+    {{"DELETE", USERS "/{}"},                 ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_delete},
 };
+/* clang-format on */
 
 #define MAX_ATTEMPTS 3 /* of a handler whose transaction a deadlock ended */
 
@@ -190,12 +193,12 @@ static int authenticate(struct ly_call *c, const struct route *route)
     c->who = p;
     c->resp->principal = p->subject;
     /* SPEC §4: a key bound to one resource reaches only the few endpoints about itself. */
-    if (p->resource != NULL && !route->scoped)
+    if (p->resource != NULL && (route->flags & SCOPED) == 0)
         return deny(c, route, LY_E_FORBIDDEN, "this credential is scoped to one resource");
     if ((route->need == USER || route->need == ADMIN) &&
         (p->type != LY_PRINCIPAL_USER || p->cred == LY_CRED_API_KEY || p->cred == LY_CRED_BASIC))
         return deny(c, route, LY_E_FORBIDDEN, "this endpoint is for users");
-    if (!route->vetted) {
+    if ((route->flags & VETTED) == 0) {
         r = ly_auth_complete(&ctx->auth, c->req->arena, p);
         if (r != LY_OK) {
             fail = (struct ly_auth_failure){LY_SCHEME_BEARER,
@@ -241,8 +244,7 @@ static int decide_org(struct ly_call *c, const struct route *route)
     if (d == LY_HIDE)
         return deny(c, route, LY_E_NOT_FOUND, "no such organization");
     if (d == LY_DENY)
-        return deny(c, route, LY_E_FORBIDDEN,
-                    "your role in this organization does not allow this");
+        return deny(c, route, LY_E_FORBIDDEN, "your role in this organization does not allow this");
     return LY_OK;
 }
 
@@ -305,8 +307,7 @@ void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_er
         return;
     }
     if (m.bad_path) {
-        ly_response_problem(req, resp, LY_E_INVALID_REQUEST, "the request path is malformed",
-                            NULL);
+        ly_response_problem(req, resp, LY_E_INVALID_REQUEST, "the request path is malformed", NULL);
         return;
     }
     if (route == NULL && form != NULL) {

@@ -98,8 +98,7 @@ int ly_api_signout(struct ly_call *c)
     const struct ly_principal *p = c->who;
     const char *rt = ly_json_get_string(req->json, "refresh_token");
     if (p != NULL && p->session_id == NULL) {
-        ly_response_problem(req, resp, LY_E_FORBIDDEN, "only users' sessions are signed out",
-                            NULL);
+        ly_response_problem(req, resp, LY_E_FORBIDDEN, "only users' sessions are signed out", NULL);
         return LY_OK;
     }
     if (p == NULL && rt == NULL) {

@@ -226,8 +226,7 @@ int ly_api_users_update(struct ly_call *c)
         if (!right) {
             if ((r = ly_guard_failed(c, &g)) != LY_OK)
                 return r;
-            ly_response_problem(req, resp, LY_E_FORBIDDEN, "current_password is not correct",
-                                NULL);
+            ly_response_problem(req, resp, LY_E_FORBIDDEN, "current_password is not correct", NULL);
             return LY_OK;
         }
         if ((r = ly_guard_passed(c, &g)) != LY_OK)

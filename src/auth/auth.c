@@ -264,8 +264,8 @@ static int dispatch(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
     }
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         const struct kind *k = &kinds[i];
-        bool on_scheme = scheme == LY_SCHEME_NONE ? k->scheme != LY_SCHEME_BASIC
-                                                  : k->scheme == scheme;
+        bool on_scheme =
+            scheme == LY_SCHEME_NONE ? k->scheme != LY_SCHEME_BASIC : k->scheme == scheme;
         if (!on_scheme || (k->recognise != NULL && !k->recognise(auth, cred)))
             continue;
         if ((accept & LY_CRED_BIT(k->kind)) == 0) {
@@ -324,8 +324,8 @@ int ly_auth_token(const struct ly_auth *auth, struct ly_arena *a, int64_t now, s
 int ly_auth_request(const struct ly_auth *auth, const struct ly_request *req, unsigned accept,
                     struct ly_principal *out, struct ly_auth_failure *fail)
 {
-    return ly_auth_credential(auth, req->arena, req->now,
-                              ly_request_env(req, "HTTP_AUTHORIZATION"), accept, out, fail);
+    return ly_auth_credential(auth, req->arena, req->now, ly_request_env(req, "HTTP_AUTHORIZATION"),
+                              accept, out, fail);
 }
 
 bool ly_auth_request_has_credential(const struct ly_request *req)

@@ -8,8 +8,7 @@
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 
-int ly_settings_page_key(struct ly_db *db, struct ly_arena *a,
-                         unsigned char key[LY_PAGE_KEY_LEN])
+int ly_settings_page_key(struct ly_db *db, struct ly_arena *a, unsigned char key[LY_PAGE_KEY_LEN])
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S("page_token_key")};

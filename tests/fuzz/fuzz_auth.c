@@ -10,8 +10,8 @@
  * Invariants: LY_OK exactly for a Bearer credential that is the JWT we
  * signed (JWT mode, no revocation check); LY_E_UNAVAILABLE only when the
  * database was needed (a well-formed lya_ token or API key, Basic with a
- * well-formed KEYID:secret, or our JWT with the revocation check); otherwise LY_E_UNAUTHENTICATED or LY_E_INVALID_TOKEN
- * with a static reason and the right scheme; the challenge is a 401 with
+ * well-formed KEYID:secret, or our JWT with the revocation check); otherwise LY_E_UNAUTHENTICATED
+ * or LY_E_INVALID_TOKEN with a static reason and the right scheme; the challenge is a 401 with
  * WWW-Authenticate and a JSON problem body.
  */
 #include "build-config.h"

@@ -39,7 +39,8 @@
 
 /* The credentials the fake store knows, made fresh for each run. */
 static struct {
-    char opaque_user[LY_TOKEN_MAX_LEN], opaque_sa[LY_TOKEN_MAX_LEN], opaque_unknown[LY_TOKEN_MAX_LEN];
+    char opaque_user[LY_TOKEN_MAX_LEN], opaque_sa[LY_TOKEN_MAX_LEN],
+        opaque_unknown[LY_TOKEN_MAX_LEN];
     char refresh_live[LY_TOKEN_MAX_LEN], refresh_spent[LY_TOKEN_MAX_LEN];
     char key_id[LY_KEY_ID_LEN + 1], key[LY_TOKEN_MAX_LEN];
     char expired_id[LY_KEY_ID_LEN + 1], expired[LY_TOKEN_MAX_LEN];
@@ -60,8 +61,8 @@ static bool same_hash(const unsigned char h[LY_SHA256_LEN], const char *token)
     return memcmp(h, want, LY_SHA256_LEN) == 0;
 }
 
-static int fake_access(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
-                       int64_t now, struct ly_access *out)
+static int fake_access(struct ly_db *db, struct ly_arena *a,
+                       const unsigned char hash[LY_SHA256_LEN], int64_t now, struct ly_access *out)
 {
     (void)a;
     (void)now;
@@ -187,8 +188,8 @@ static struct ly_keyset *make_keys(const char *dir, const char *name)
     return ks;
 }
 
-static void sign(struct ly_keyset *ks, char *out, const char *sub, const char *sid,
-                 const char *org, int64_t exp)
+static void sign(struct ly_keyset *ks, char *out, const char *sub, const char *sid, const char *org,
+                 int64_t exp)
 {
     struct ly_arena a;
     ly_arena_init(&a, 4096);
@@ -335,12 +336,12 @@ static void test_credentials(void **state)
 
         {"JWT of a user", bearer(&a, t.jwt_user), false, false, LY_OK, 0, NULL, LY_CRED_JWT,
          LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
-        {"lower-case scheme", ly_arena_printf(&a, "bearer %s", t.jwt_user), false, false, LY_OK,
-         0, NULL, LY_CRED_JWT, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"lower-case scheme", ly_arena_printf(&a, "bearer %s", t.jwt_user), false, false, LY_OK, 0,
+         NULL, LY_CRED_JWT, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
         {"JWT of a service account", bearer(&a, t.jwt_sa), false, false, LY_OK, 0, NULL,
          LY_CRED_JWT, LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
-        {"JWT needs no database", bearer(&a, t.jwt_user), false, true, LY_OK, 0, NULL,
-         LY_CRED_JWT, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"JWT needs no database", bearer(&a, t.jwt_user), false, true, LY_OK, 0, NULL, LY_CRED_JWT,
+         LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
         {"JWT past exp and leeway", bearer(&a, t.jwt_expired), false, false, LY_E_INVALID_TOKEN,
          LY_SCHEME_BEARER, "token expired", 0, 0, NULL},
         {"JWT of an unknown key", bearer(&a, t.jwt_other_key), false, false, LY_E_INVALID_TOKEN,
@@ -354,16 +355,16 @@ static void test_credentials(void **state)
 
         {"opaque token of a user", bearer(&a, t.opaque_user), false, false, LY_OK, 0, NULL,
          LY_CRED_OPAQUE, LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
-        {"opaque token of a service account", bearer(&a, t.opaque_sa), false, false, LY_OK, 0,
-         NULL, LY_CRED_OPAQUE, LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
+        {"opaque token of a service account", bearer(&a, t.opaque_sa), false, false, LY_OK, 0, NULL,
+         LY_CRED_OPAQUE, LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
         {"opaque token unknown", bearer(&a, t.opaque_unknown), false, false, LY_E_INVALID_TOKEN,
          LY_SCHEME_BEARER, "the token is unknown, expired or revoked", 0, 0, NULL},
         {"opaque token, bad checksum", bearer(&a, bad_crc), false, false, LY_E_INVALID_TOKEN,
          LY_SCHEME_BEARER, "malformed token", 0, 0, NULL},
         {"opaque token, bad checksum, no database needed", bearer(&a, bad_crc), false, true,
          LY_E_INVALID_TOKEN, LY_SCHEME_BEARER, "malformed token", 0, 0, NULL},
-        {"opaque token, database down", bearer(&a, t.opaque_user), false, true, LY_E_UNAVAILABLE,
-         0, NULL, 0, 0, NULL},
+        {"opaque token, database down", bearer(&a, t.opaque_user), false, true, LY_E_UNAVAILABLE, 0,
+         NULL, 0, 0, NULL},
         {"refresh token is no Bearer credential", bearer(&a, t.refresh_live), false, false,
          LY_E_INVALID_TOKEN, LY_SCHEME_BEARER, "malformed token", 0, 0, NULL},
 
@@ -377,8 +378,8 @@ static void test_credentials(void **state)
          LY_SCHEME_BEARER, "the API key is unknown or revoked", 0, 0, NULL},
         {"API key, bad checksum", bearer(&a, key_bad_crc), false, true, LY_E_INVALID_TOKEN,
          LY_SCHEME_BEARER, "malformed API key", 0, 0, NULL},
-        {"API key, database down", bearer(&a, t.key), false, true, LY_E_UNAVAILABLE, 0, NULL, 0,
-         0, NULL},
+        {"API key, database down", bearer(&a, t.key), false, true, LY_E_UNAVAILABLE, 0, NULL, 0, 0,
+         NULL},
 
         {"Basic KEYID:secret", t.basic, false, false, LY_OK, 0, NULL, LY_CRED_BASIC,
          LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
@@ -426,9 +427,9 @@ static void test_principal_fields(void **state)
     struct ly_principal p;
     struct ly_auth_failure fail;
 
-    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_user),
-                                        LY_CREDS_ON_REQUEST, &p, &fail),
-                     LY_OK);
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
     CHECK("JWT user: session", strcmp(p.session_id, "ses-live") == 0);
     CHECK("JWT user: expiry", p.expires_at == NOW + 600);
     CHECK("JWT user: not complete", !p.complete && !p.platform_admin && p.org_id == NULL);
@@ -436,11 +437,11 @@ static void test_principal_fields(void **state)
     assert_int_equal(ly_auth_complete(&auth, &a, &p), LY_OK);
     CHECK("JWT user completed: platform admin", p.complete && p.platform_admin);
 
-    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_sa), LY_CREDS_ON_REQUEST,
-                                        &p, &fail),
-                     LY_OK);
-    CHECK("JWT SA: key and org name", strcmp(p.key_id, t.key_id) == 0 &&
-                                          strcmp(p.org_name, "acme") == 0 && p.org_id == NULL);
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW, bearer(&a, t.jwt_sa), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
+    CHECK("JWT SA: key and org name",
+          strcmp(p.key_id, t.key_id) == 0 && strcmp(p.org_name, "acme") == 0 && p.org_id == NULL);
     assert_int_equal(ly_auth_complete(&auth, &a, &p), LY_OK);
     CHECK("JWT SA completed: org and role",
           strcmp(p.org_id, "org-cccccccccccc") == 0 && p.role == LY_ROLE_ADMIN);
@@ -457,26 +458,26 @@ static void test_principal_fields(void **state)
     CHECK("disabled user: refused on completion",
           ly_auth_complete(&auth, &a, &p) == LY_E_INVALID_TOKEN);
     struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN};
-    assert_int_equal(ly_auth_credential(&down, &a, NOW, bearer(&a, t.jwt_user),
-                                        LY_CREDS_ON_REQUEST, &p, &fail),
-                     LY_OK);
+    assert_int_equal(
+        ly_auth_credential(&down, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
     CHECK("completion with the database down", ly_auth_complete(&down, &a, &p) == LY_E_UNAVAILABLE);
 
-    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.opaque_sa),
-                                        LY_CREDS_ON_REQUEST, &p, &fail),
-                     LY_OK);
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW, bearer(&a, t.opaque_sa), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
     CHECK("opaque SA: complete from the lookup", p.complete && p.role == LY_ROLE_ADMIN &&
                                                      strcmp(p.org_name, "acme") == 0 &&
                                                      strcmp(p.key_id, t.key_id) == 0);
     assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.opaque_user),
                                         LY_CREDS_ON_REQUEST, &p, &fail),
                      LY_OK);
-    CHECK("opaque user: admin from the lookup", p.complete && p.platform_admin &&
-                                                    strcmp(p.session_id, "ses-live") == 0);
+    CHECK("opaque user: admin from the lookup",
+          p.complete && p.platform_admin && strcmp(p.session_id, "ses-live") == 0);
 
-    assert_int_equal(ly_auth_credential(&auth, &a, NOW, bearer(&a, t.key), LY_CREDS_ON_REQUEST,
-                                        &p, &fail),
-                     LY_OK);
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW, bearer(&a, t.key), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
     CHECK("API key: scoped, never a platform administrator",
           p.complete && !p.platform_admin && p.role == LY_ROLE_MEMBER &&
               strcmp(p.resource, "env-1.aws.us-east-1") == 0 && p.expires_at == -1 &&
@@ -511,9 +512,9 @@ static void test_tokens_and_masks(void **state)
     CHECK("a key as a bare token",
           ly_auth_token(&auth, &a, NOW, ly_str_from(t.key), LY_CREDS_ANY, &p, &fail) == LY_OK &&
               p.cred == LY_CRED_API_KEY);
-    CHECK("a JWT as a bare token",
-          ly_auth_token(&auth, &a, NOW, ly_str_from(t.jwt_user), LY_CREDS_ANY, &p, &fail) == LY_OK &&
-              p.cred == LY_CRED_JWT);
+    CHECK("a JWT as a bare token", ly_auth_token(&auth, &a, NOW, ly_str_from(t.jwt_user),
+                                                 LY_CREDS_ANY, &p, &fail) == LY_OK &&
+                                       p.cred == LY_CRED_JWT);
     CHECK("Basic is never a bare token",
           ly_auth_token(&auth, &a, NOW, ly_str_from(t.basic + 6), LY_CREDS_ANY, &p, &fail) ==
                   LY_E_INVALID_TOKEN &&
@@ -550,12 +551,21 @@ static void test_challenges(void **state)
         int status;
         const char *header;
     } cases[] = {
-        {"nothing sent", LY_E_UNAUTHENTICATED, {LY_SCHEME_NONE, "a credential is required"}, 401,
+        {"nothing sent",
+         LY_E_UNAUTHENTICATED,
+         {LY_SCHEME_NONE, "a credential is required"},
+         401,
          "Bearer realm=\"lanyard\""},
-        {"token refused", LY_E_INVALID_TOKEN, {LY_SCHEME_BEARER, "the token has expired"}, 401,
+        {"token refused",
+         LY_E_INVALID_TOKEN,
+         {LY_SCHEME_BEARER, "the token has expired"},
+         401,
          "Bearer realm=\"lanyard\", error=\"invalid_token\", "
          "error_description=\"the token has expired\""},
-        {"Basic refused", LY_E_INVALID_TOKEN, {LY_SCHEME_BASIC, "invalid credentials"}, 401,
+        {"Basic refused",
+         LY_E_INVALID_TOKEN,
+         {LY_SCHEME_BASIC, "invalid credentials"},
+         401,
          "Basic realm=\"lanyard\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

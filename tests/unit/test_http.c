@@ -253,16 +253,15 @@ static void test_page_tokens(void **state)
     memset(other, 8, sizeof(other));
     const char *t = ly_page_token_make(&f->ctx.arena, key, "members:org-1", "a@example.com");
     const char *back = NULL;
-    CHECK("round trip", ly_page_token_read(&f->ctx.arena, key, "members:org-1", t, &back) ==
-                                LY_OK &&
-                            strcmp(back, "a@example.com") == 0);
+    CHECK("round trip",
+          ly_page_token_read(&f->ctx.arena, key, "members:org-1", t, &back) == LY_OK &&
+              strcmp(back, "a@example.com") == 0);
     back = NULL;
     CHECK("another list", ly_page_token_read(&f->ctx.arena, key, "members:org-2", t, &back) ==
                                   LY_E_INVALID_REQUEST &&
                               back == NULL);
-    CHECK("another key",
-          ly_page_token_read(&f->ctx.arena, other, "members:org-1", t, &back) ==
-              LY_E_INVALID_REQUEST);
+    CHECK("another key", ly_page_token_read(&f->ctx.arena, other, "members:org-1", t, &back) ==
+                             LY_E_INVALID_REQUEST);
     char *forged = ly_arena_strdup(&f->ctx.arena, t);
     forged[0] = forged[0] == 'A' ? 'B' : 'A';
     CHECK("altered", ly_page_token_read(&f->ctx.arena, key, "members:org-1", forged, &back) ==
@@ -365,8 +364,8 @@ static void test_router_answers(void **state)
          "validation_failed", "application/problem+json"},
         {"JSON null, OAuth form", "POST", "/api/auth/v1/token", "application/json", "null", false,
          400, "\"error\":\"invalid_request\"", "application/json"},
-        {"405 of an OAuth endpoint in its form", "GET", "/api/auth/v1/token", NULL, NULL, false, 405,
-         "\"error\":\"invalid_request\"", "application/json"},
+        {"405 of an OAuth endpoint in its form", "GET", "/api/auth/v1/token", NULL, NULL, false,
+         405, "\"error\":\"invalid_request\"", "application/json"},
         {"escaped OAuth path in its form", "POST", "/api/auth/v1/%74oken", "text/plain", "x", false,
          415, "\"error\":\"invalid_request\"", "application/json"},
         {"413 problem", "POST", "/api/auth/v1/signin", "application/json", NULL, true, 413,
@@ -421,8 +420,8 @@ static void test_dispatch_forms(void **state)
     struct fixture *f = *state;
     char *e1[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/api/auth/v1/token", NULL};
     struct ly_response r = route_env(f, e1);
-    CHECK("405 Allow", r.status == 405 && header(&r, "Allow") &&
-                           strcmp(header(&r, "Allow"), "POST") == 0);
+    CHECK("405 Allow",
+          r.status == 405 && header(&r, "Allow") && strcmp(header(&r, "Allow"), "POST") == 0);
     CHECK("405 no-store", r.no_store);
     ly_arena_reset(&f->ctx.arena);
 

@@ -81,8 +81,8 @@ static int misuse(struct fixture *f, enum misuse m)
     case WRITE_OUTSIDE:
         return ly_db_exec(f->db, &f->arena, "DELETE FROM sessions WHERE id = 'x'", NULL, 0, NULL);
     case LOCK_OUTSIDE:
-        return ly_db_exec(f->db, &f->arena, "SELECT id FROM users WHERE id = 'x' FOR UPDATE",
-                          NULL, 0, NULL);
+        return ly_db_exec(f->db, &f->arena, "SELECT id FROM users WHERE id = 'x' FOR UPDATE", NULL,
+                          0, NULL);
     }
     return 1;
 }
@@ -104,7 +104,7 @@ static void test_misuse_is_a_bug(void **state)
         pid_t pid = fork();
         if (pid == 0) {
             /* the abort is the expected end; its log line goes nowhere */
-            f->log.level = (enum ly_log_level)-1;
+            f->log.level = (enum ly_log_level) - 1;
             misuse(f, cases[i].m);
             _exit(0);
         }
@@ -112,7 +112,7 @@ static void test_misuse_is_a_bug(void **state)
         waitpid(pid, &status, 0);
         CHECK(cases[i].desc, WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 #else
-        f->log.level = (enum ly_log_level)-1;
+        f->log.level = (enum ly_log_level) - 1;
         CHECK(cases[i].desc, misuse(f, cases[i].m) == LY_E_INTERNAL);
         f->log.level = LY_LOG_ERROR;
 #endif
@@ -140,7 +140,7 @@ static void test_unit_costs_nothing_until_used(void **state)
 static void test_failed_unit_reports_at_commit(void **state)
 {
     struct fixture *f = *state;
-    f->log.level = (enum ly_log_level)-1; /* the refused connection is logged as a warning */
+    f->log.level = (enum ly_log_level) - 1; /* the refused connection is logged as a warning */
     CHECK("begin", ly_db_begin(f->db) == LY_OK);
     CHECK("statement fails",
           ly_db_exec(f->db, &f->arena, "UPDATE users SET disabled = 1 WHERE id = 'x'", NULL, 0,
