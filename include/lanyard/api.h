@@ -1,5 +1,5 @@
 /*
- * api: the application of SPEC §5. The route table (src/api/routes.c) says
+ * api: the application of SPEC §5. The route table (src/api/api.c) says
  * for every endpoint its method and path, the credential it needs, the
  * organization action it decides on its {org} parameter, whether a
  * resource-scoped credential may call it, its body kind and its handler;

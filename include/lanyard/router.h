@@ -1,7 +1,7 @@
 /*
  * router: matching a request's method and path against a table of routes
  * (the table itself, with what each route needs, is the API layer's:
- * src/api/routes.c). Also the media type check of SPEC §3.
+ * src/api/api.c). Also the media type check of SPEC §3.
  */
 #ifndef LY_ROUTER_H
 #define LY_ROUTER_H

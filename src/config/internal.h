@@ -2,7 +2,8 @@
  * config/internal.h: what the files of src/config/ share, and nothing
  * outside src/config/ includes.
  *
- *   config.c  the public entry points; the loader's errors and warnings
+ *   config.c  the public entry points
+ *   diag.c    the loader's errors and warnings, as FILE:LINE:COL: message
  *   yaml.c    libyaml events to a node tree whose nodes keep line and column
  *   keys.c    the key table, and the walk of the tree against it
  *   cidr.c    CIDR text to struct ly_cidr
@@ -50,7 +51,7 @@ int ly_cfg_plain_bool(const struct node *n, bool *out);
 const char *ly_cfg_show(const struct node *n, char *buf, size_t size);
 
 /* ---------------------------------------------------------------------------------------------
- * The loader (config.c), its errors and warnings
+ * The loader (config.c), its errors and warnings (diag.c)
  */
 
 struct loader {
