@@ -1,4 +1,5 @@
 # cmocka unit tests of the pure modules; each links liblanyard.a.
+EXTRA_DIST += tests/unit/check.h
 if HAVE_CMOCKA
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 UNIT_LDADD = $(LY_LIBS) $(CMOCKA_LIBS)

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "check.h"
+
 #include "lanyard/auth.h"
 #include "lanyard/codec.h"
 #include "lanyard/config.h"
@@ -25,12 +27,6 @@
 #include "lanyard/hash.h"
 #include "lanyard/jwt.h"
 #include "lanyard/token.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("%s: %s", (desc), #cond);                                                     \
-    } while (0)
 
 #define NOW     1900000000 /* 2030-03-17 */
 #define ISSUER  "https://id.example"

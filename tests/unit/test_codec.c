@@ -10,14 +10,11 @@
 
 #include <cmocka.h>
 
+#include "check.h"
+
 #include "lanyard/codec.h"
 
 /* In table loops: a failure names the case it came from. */
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("case \"%s\": %s", (desc), #cond);                                            \
-    } while (0)
 
 /* RFC 4648 §10 test vectors, plus binary cases that use every alphabet position. */
 struct enc_case {

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "check.h"
+
 #include "lanyard/arena.h"
 #include "lanyard/civil.h"
 #include "lanyard/err.h"
@@ -18,12 +20,6 @@
 #include "lanyard/password.h"
 #include "lanyard/str.h"
 #include "lanyard/validate.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("%s: %s", (desc), #cond);                                                     \
-    } while (0)
 
 static int deferred_calls;
 

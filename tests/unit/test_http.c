@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+
+#include "check.h"
 #include <json-c/json.h>
 
 #include "lanyard/api.h"
@@ -27,12 +29,6 @@
 #include "lanyard/json.h"
 #include "lanyard/page.h"
 #include "lanyard/router.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("%s: %s", (desc), #cond);                                                     \
-    } while (0)
 
 struct fixture {
     struct ly_config cfg;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "check.h"
 #include <json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -24,12 +26,6 @@
 #include "lanyard/jwt.h"
 #include "lanyard/str.h"
 #include "../../src/token/internal.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("case \"%s\": %s", (desc), #cond);                                            \
-    } while (0)
 
 #define NOW  1700000000
 #define ISS  "https://issuer.test"

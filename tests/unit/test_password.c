@@ -8,18 +8,14 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "check.h"
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
 #include "lanyard/err.h"
 #include "lanyard/password.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("case \"%s\": %s", (desc), #cond);                                            \
-    } while (0)
 
 /* Small N keeps the suite fast; the format and the code path are the same. */
 static const struct ly_scrypt_params fast = {1024, 8, 1};

@@ -10,15 +10,11 @@
 
 #include <cmocka.h>
 
+#include "check.h"
+
 #include "lanyard/codec.h"
 #include "lanyard/str.h"
 #include "lanyard/token.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("case \"%s\": %s", (desc), #cond);                                            \
-    } while (0)
 
 static struct ly_str view(const char *s)
 {

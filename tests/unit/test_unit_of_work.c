@@ -21,17 +21,13 @@
 
 #include <cmocka.h>
 
+#include "check.h"
+
 #include "lanyard/arena.h"
 #include "lanyard/config.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/log.h"
-
-#define CHECK(desc, cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("%s: %s", (desc), #cond);                                                     \
-    } while (0)
 
 struct fixture {
     struct ly_config cfg;
