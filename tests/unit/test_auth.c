@@ -19,7 +19,6 @@
 #include <cmocka.h>
 
 #include "check.h"
-
 #include "lanyard/auth.h"
 #include "lanyard/codec.h"
 #include "lanyard/config.h"

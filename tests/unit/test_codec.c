@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "check.h"
-
 #include "lanyard/codec.h"
 
 /* In table loops: a failure names the case it came from. */

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include "check.h"
-
 #include "lanyard/arena.h"
 #include "lanyard/civil.h"
 #include "lanyard/err.h"

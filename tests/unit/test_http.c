@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "check.h"
 #include <json-c/json.h>
 
+#include "check.h"
 #include "lanyard/api.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "check.h"
 #include <json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "check.h"
 #include "lanyard/arena.h"
 #include "lanyard/codec.h"
 #include "lanyard/config.h"

@@ -9,11 +9,11 @@
 
 #include <cmocka.h>
 
-#include "check.h"
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include "check.h"
 #include "lanyard/err.h"
 #include "lanyard/password.h"
 

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "check.h"
-
 #include "lanyard/codec.h"
 #include "lanyard/str.h"
 #include "lanyard/token.h"

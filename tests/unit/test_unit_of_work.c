@@ -22,7 +22,6 @@
 #include <cmocka.h>
 
 #include "check.h"
-
 #include "lanyard/arena.h"
 #include "lanyard/config.h"
 #include "lanyard/db.h"
