@@ -15,7 +15,15 @@
 
 struct ly_db;
 
-/* Create a session (id "ses-" + 20 base32) for user_id. kind is "signin" or "device". */
+/* Bytes kept of the client's address and User-Agent (sessions.ip, sessions.user_agent). */
+#define LY_SESSION_IP_MAX         45
+#define LY_SESSION_USER_AGENT_MAX 255
+
+/*
+ * Create a session (id "ses-" + 20 base32) for user_id. kind is "signin" or
+ * "device". ip and user_agent (either may be NULL) are stored as
+ * ly_utf8_clean makes them: valid UTF-8, no controls, cut to the column.
+ */
 int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id, const char *kind,
                        const char *ip, const char *user_agent, int64_t now, const char **id);
 

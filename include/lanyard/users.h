@@ -54,8 +54,23 @@ int ly_users_set_disabled(struct ly_db *db, struct ly_arena *a, const char *id, 
 
 int ly_users_delete(struct ly_db *db, struct ly_arena *a, const char *id);
 
-/* Number of platform administrators (bootstrap refuses when there is one). */
+/*
+ * Number of platform administrators, disabled ones included (bootstrap
+ * refuses when there is one). With lock, their rows stay locked (FOR UPDATE)
+ * until the transaction ends.
+ */
 int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool lock);
+
+/*
+ * Number of platform administrators who are not disabled (the ones that can
+ * act), other than except_id (NULL: none excepted). A change that takes
+ * away except_id's right needs another one to stay: the last active
+ * administrator may be neither disabled, demoted nor deleted, and a
+ * disabled one does not count (doc/decisions.md). lock as for
+ * ly_users_count_admins.
+ */
+int ly_users_count_active_admins(struct ly_db *db, struct ly_arena *a, const char *except_id,
+                                 int64_t *n, bool lock);
 
 /* The user object of SPEC §5.10. */
 struct json_object *ly_user_to_json(const struct ly_user *u);

@@ -28,6 +28,17 @@ bool ly_email_normalize(struct ly_arena *a, const char *s, const char **out);
 bool ly_text_is_valid(const char *s, size_t max);
 
 /*
+ * A copy of s, from a client and about to be stored (a User-Agent, an
+ * address), that a utf8mb4 VARCHAR(max_bytes) column always takes: every
+ * ill-formed UTF-8 sequence (overlong, surrogate, past U+10FFFF, truncated,
+ * stray continuation byte) becomes U+FFFD, one for each maximal subpart as
+ * Unicode §3.9 recommends; C0 and C1 control characters and DEL become a
+ * space; and the result is cut at a character boundary to at most
+ * max_bytes bytes. In the arena; NULL for NULL.
+ */
+const char *ly_utf8_clean(struct ly_arena *a, const char *s, size_t max_bytes);
+
+/*
  * A new identifier: prefix followed by n random lower-case base32
  * characters ("u-", 12 → "u-k3j…"). In the arena.
  */

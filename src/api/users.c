@@ -154,16 +154,20 @@ int ly_api_users_get(struct ly_call *c)
     return LY_OK;
 }
 
-/* 409 if taking away u's administrator right would leave the platform without one. */
+/*
+ * 409 if taking away u's administrator right would leave the platform
+ * without another enabled one (a disabled administrator cannot be the one
+ * that stays).
+ */
 static int keep_one_admin(struct ly_request *req, const struct ly_user *u)
 {
     if (!u->platform_admin)
         return LY_OK;
-    int64_t n = 0;
-    int r = ly_users_count_admins(req->ctx->db, req->arena, &n, true);
+    int64_t others = 0;
+    int r = ly_users_count_active_admins(req->ctx->db, req->arena, u->id, &others, true);
     if (r != LY_OK)
         return r;
-    return n <= 1 ? LY_E_CONFLICT : LY_OK;
+    return others < 1 ? LY_E_CONFLICT : LY_OK;
 }
 
 int ly_api_users_update(struct ly_call *c)

@@ -63,3 +63,83 @@ const char *ly_id_generate(struct ly_arena *a, const char *prefix, size_t n)
     ly_rand_base32_lower(id + pl, n);
     return id;
 }
+
+/*
+ * The length of the well-formed UTF-8 sequence at p[0..n), or 0 when there
+ * is none; *bad is then the length of its maximal subpart (Unicode §3.9,
+ * Table 3-7: the bytes that could still have begun a well-formed sequence),
+ * at least 1. The ranges of the second byte exclude overlong forms,
+ * surrogates and anything past U+10FFFF.
+ */
+static size_t utf8_sequence(const unsigned char *p, size_t n, size_t *bad)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        *bad = 1; /* a continuation byte, C0, C1 or F5..FF */
+        return 0;
+    }
+    size_t i = 1;
+    for (; i < len && i < n; i++) {
+        unsigned char b = p[i];
+        if (i == 1 ? b < lo || b > hi : (b & 0xC0) != 0x80)
+            break;
+    }
+    if (i == len)
+        return len;
+    *bad = i;
+    return 0;
+}
+
+const char *ly_utf8_clean(struct ly_arena *a, const char *s, size_t max_bytes)
+{
+    if (s == NULL)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    /* Each input byte gives at most three (U+FFFD). */
+    char *out = ly_arena_alloc(a, (n > max_bytes / 3 ? max_bytes : n * 3) + 1);
+    size_t o = 0, i = 0;
+    while (i < n) {
+        size_t bad = 0, len = utf8_sequence(p + i, n - i, &bad);
+        char rep[3];
+        const char *put = (const char *)p + i;
+        size_t put_len = len;
+        if (len == 0) {
+            memcpy(rep, "\xEF\xBF\xBD", 3); /* U+FFFD for the whole maximal subpart */
+            put = rep;
+            put_len = 3;
+            len = bad;
+        } else if ((len == 1 && (p[i] < 0x20 || p[i] == 0x7F)) ||
+                   (len == 2 && p[i] == 0xC2 && p[i + 1] <= 0x9F)) {
+            /* C0 controls, DEL and the C1 controls U+0080..U+009F become a space. */
+            rep[0] = ' ';
+            put = rep;
+            put_len = 1;
+        }
+        if (o + put_len > max_bytes)
+            break; /* cut before a character that does not fit whole */
+        memcpy(out + o, put, put_len);
+        o += put_len;
+        i += len;
+    }
+    out[o] = '\0';
+    return out;
+}

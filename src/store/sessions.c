@@ -15,16 +15,19 @@ int ly_sessions_create(struct ly_db *db, struct ly_arena *a, const char *user_id
                        const char *ip, const char *user_agent, int64_t now, const char **id)
 {
     const char *sid = ly_id_generate(a, "ses-", 20);
-    char ua[256];
-    /* The user agent is the client's to choose: keep what fits the column. */
-    snprintf(ua, sizeof(ua), "%s", user_agent ? user_agent : "");
+    /*
+     * Both are the client's to choose (the address through a trusted
+     * proxy's X-Forwarded-For, or whatever the web server put in
+     * REMOTE_ADDR): keep what the columns take, so that no User-Agent can
+     * make the insert, and with it the sign-in, fail.
+     */
     struct ly_db_value p[] = {LY_DB_S(sid),
                               LY_DB_S(user_id),
                               LY_DB_S(kind),
                               LY_DB_T(now),
                               LY_DB_T(now),
-                              LY_DB_S(ip),
-                              LY_DB_S(user_agent ? ua : NULL)};
+                              LY_DB_S(ly_utf8_clean(a, ip, LY_SESSION_IP_MAX)),
+                              LY_DB_S(ly_utf8_clean(a, user_agent, LY_SESSION_USER_AGENT_MAX))};
     int r = ly_db_exec(db, a,
                        "INSERT INTO sessions (id, user_id, kind, created_at, refreshed_at, ip,"
                        " user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -3,6 +3,8 @@
 
 #include "lanyard/users.h"
 
+#include <string.h>
+
 #include <json-c/json.h>
 
 #include "lanyard/db.h"
@@ -149,6 +151,34 @@ int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool
     if (r != LY_OK)
         return r;
     *n = ly_db_int(&res, 0, 0, 0);
+    return LY_OK;
+}
+
+int ly_users_count_active_admins(struct ly_db *db, struct ly_arena *a, const char *except_id,
+                                 int64_t *n, bool lock)
+{
+    /*
+     * Every administrator row is read, and with lock locked, disabled ones
+     * and except_id's too, and counted here: no row is left unlocked by a
+     * filter, so two transactions that each take one of the last two active
+     * administrators away queue on the same rows, and the second counts
+     * what the first left. Administrators are few.
+     */
+    static const char list_sql[] = "SELECT id, disabled FROM users WHERE platform_admin = 1";
+    static const char lock_sql[] =
+        "SELECT id, disabled FROM users WHERE platform_admin = 1 FOR UPDATE";
+    struct ly_db_result res;
+    int r = ly_db_exec(db, a, lock ? lock_sql : list_sql, NULL, 0, &res);
+    if (r != LY_OK)
+        return r;
+    int64_t count = 0;
+    for (size_t i = 0; i < res.n_rows; i++) {
+        const char *id = ly_db_str(&res, i, 0);
+        bool other = except_id == NULL || id == NULL || strcmp(id, except_id) != 0;
+        if (other && ly_db_int(&res, i, 1, 1) == 0)
+            count++;
+    }
+    *n = count;
     return LY_OK;
 }
 

@@ -116,6 +116,90 @@ static void test_utf8(void **state)
               ly_str_is_clean_utf8(ly_str_from(cases[i].in), cases[i].max) == cases[i].ok);
 }
 
+/* Client text made storable: ill-formed UTF-8 to U+FFFD, controls to spaces, cut whole. */
+static void test_utf8_clean(void **state)
+{
+    (void)state;
+#define FFFD "\xef\xbf\xbd"
+    static const struct {
+        const char *desc, *in;
+        size_t max;
+        const char *want;
+    } cases[] = {
+        {"ascii", "Mozilla/5.0 (X11; Linux x86_64)", 255, "Mozilla/5.0 (X11; Linux x86_64)"},
+        {"empty", "", 255, ""},
+        {"valid multi-byte kept", "J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x98\x80", 255,
+         "J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"cut ascii", "abcdef", 3, "abc"},
+        {"max 0", "abc", 0, ""},
+        {"cut before a 2-byte character", "a\xc3\xa9", 2, "a"},
+        {"2-byte character fits", "a\xc3\xa9", 3, "a\xc3\xa9"},
+        {"cut before a 3-byte character", "ab\xe2\x82\xac", 4, "ab"},
+        {"cut before a 4-byte character", "x\xf0\x9f\x98\x80", 4, "x"},
+        {"4-byte character fits", "x\xf0\x9f\x98\x80", 5, "x\xf0\x9f\x98\x80"},
+        {"overlong 2-byte", "\xc0\xaf", 255, FFFD FFFD},
+        {"overlong 3-byte", "\xe0\x80\xaf", 255, FFFD FFFD FFFD},
+        {"overlong 4-byte", "\xf0\x80\x80\xaf", 255, FFFD FFFD FFFD FFFD},
+        {"surrogate", "\xed\xa0\x80", 255, FFFD FFFD FFFD},
+        {"last before surrogates", "\xed\x9f\xbf", 255, "\xed\x9f\xbf"},
+        {"past U+10FFFF", "\xf4\x90\x80\x80", 255, FFFD FFFD FFFD FFFD},
+        {"U+10FFFF itself", "\xf4\x8f\xbf\xbf", 255, "\xf4\x8f\xbf\xbf"},
+        {"F5 lead", "\xf5\x80\x80\x80", 255, FFFD FFFD FFFD FFFD},
+        {"FF", "a\xffz", 255, "a" FFFD "z"},
+        {"stray continuation", "a\x80z", 255, "a" FFFD "z"},
+        {"truncated at the end: one U+FFFD", "ab\xe2\x82", 255, "ab" FFFD},
+        {"truncated 4-byte then ascii", "\xf0\x9f\x98Z", 255, FFFD "Z"},
+        {"bad continuation", "\xe2\x28\xa1", 255, FFFD "(" FFFD},
+        {"cut mid-character as a proxy would", "abc\xe2\x82", 4, "abc"},
+        {"tab, CR, LF", "a\tb\r\n", 255, "a b  "},
+        {"ESC and DEL", "\x1b[0m\x7f", 255, " [0m "},
+        {"C1 control", "a\xc2\x85z", 255, "a z"},
+        {"U+00A0 is not a control", "a\xc2\xa0z", 255, "a\xc2\xa0z"},
+        {"U+FFFD that does not fit is dropped", "ab\xff", 4, "ab"},
+        {"U+FFFD that fits", "ab\xff", 5, "ab" FFFD},
+    };
+#undef FFFD
+    struct ly_arena a;
+    ly_arena_init(&a, 4096);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *out = ly_utf8_clean(&a, cases[i].in, cases[i].max);
+        CHECK(cases[i].desc, out != NULL && strcmp(out, cases[i].want) == 0);
+    }
+    CHECK("NULL", ly_utf8_clean(&a, NULL, 255) == NULL);
+
+    /* A User-Agent cut at 255 bytes: 254 ASCII bytes and a 2-byte character. */
+    char ua[300];
+    memset(ua, 'a', 254);
+    memcpy(ua + 254, "\xc3\xa9zzz", 6);
+    CHECK("cut at 255 keeps 254", strlen(ly_utf8_clean(&a, ua, 255)) == 254);
+    memset(ua, 'a', 299);
+    ua[299] = '\0';
+    CHECK("long ASCII cut to 255", strlen(ly_utf8_clean(&a, ua, 255)) == 255);
+
+    /* Any bytes at all: the result is clean UTF-8 within max, and clean input is kept whole. */
+    uint32_t seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        char in[64];
+        size_t n = (size_t)round % 63;
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned char b = (unsigned char)(seed >> 16);
+            in[k] = (char)(b == 0 ? 0x80 : (round & 1) ? (b | 0x80) : b);
+        }
+        in[n] = '\0';
+        size_t max = (size_t)(round % 70);
+        const char *out = ly_utf8_clean(&a, in, max);
+        if (strlen(out) > max || !ly_str_is_clean_utf8(ly_str_from(out), SIZE_MAX))
+            fail_msg("round %d: not clean or too long", round);
+        if (strlen(in) <= max && ly_str_is_clean_utf8(ly_str_from(in), SIZE_MAX) &&
+            strcmp(out, in) != 0)
+            fail_msg("round %d: clean input changed", round);
+        if (round % 1000 == 0)
+            ly_arena_reset(&a);
+    }
+    ly_arena_release(&a);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -374,7 +458,8 @@ int main(void)
         cmocka_unit_test(test_utf8),   cmocka_unit_test(test_names),
         cmocka_unit_test(test_emails), cmocka_unit_test(test_passwords_policy),
         cmocka_unit_test(test_ids),    cmocka_unit_test(test_times),
-        cmocka_unit_test(test_civil),  cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_civil),  cmocka_unit_test(test_utf8_clean),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
