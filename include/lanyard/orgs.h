@@ -59,8 +59,8 @@ int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
 
 /*
  * Create organization name (display_name may be NULL) with owner_user_id as
- * its owner, inside the caller's unit of work (db.h). LY_E_CONFLICT when the name is taken. *out (may be NULL) is
- * filled on success, strings in a.
+ * its owner, inside the caller's unit of work (db.h). LY_E_CONFLICT when the name is taken. *out
+ * (may be NULL) is filled on success, strings in a.
  */
 int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const char *display_name,
                    const char *owner_user_id, int64_t now, struct ly_org *out);

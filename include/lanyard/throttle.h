@@ -62,8 +62,8 @@ int ly_throttle_reserve(struct ly_db *db, struct ly_arena *a, struct ly_throttle
  * that counts failures only (the client address), where being a few over
  * under concurrency is acceptable and a lock across scrypt is not.
  */
-int ly_throttle_peek(struct ly_db *db, struct ly_arena *a, struct ly_throttle_key key,
-                     unsigned max, int64_t window, int64_t now, int64_t *retry_after);
+int ly_throttle_peek(struct ly_db *db, struct ly_arena *a, struct ly_throttle_key key, unsigned max,
+                     int64_t window, int64_t now, int64_t *retry_after);
 
 /* Forget the attempts of key (after a successful sign-in). */
 int ly_throttle_clear(struct ly_db *db, struct ly_arena *a, struct ly_throttle_key key);

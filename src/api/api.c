@@ -399,7 +399,7 @@ int ly_list_answer(struct ly_call *c, const char *list, struct json_object *item
                    const char *last_key)
 {
     const char *next = NULL;
-    if (more) {
+    if (more && last_key != NULL) {
         const unsigned char *key = NULL;
         int r = ly_ctx_page_key(c->ctx, c->req->arena, &key);
         if (r != LY_OK) {

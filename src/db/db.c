@@ -42,7 +42,7 @@ struct ly_db {
     const struct ly_log *log;
     MYSQL *conn;
     enum unit_state unit;
-    int unit_err; /* UNIT_DEAD: what ended it */
+    int unit_err;     /* UNIT_DEAD: what ended it */
     int64_t retry_at; /* monotonic seconds: no new connect attempt before this */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;

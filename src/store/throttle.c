@@ -68,16 +68,16 @@ int ly_throttle_reserve(struct ly_db *db, struct ly_arena *a, struct ly_throttle
     return LY_E_RATE_LIMITED;
 }
 
-int ly_throttle_peek(struct ly_db *db, struct ly_arena *a, struct ly_throttle_key key,
-                     unsigned max, int64_t window, int64_t now, int64_t *retry_after)
+int ly_throttle_peek(struct ly_db *db, struct ly_arena *a, struct ly_throttle_key key, unsigned max,
+                     int64_t window, int64_t now, int64_t *retry_after)
 {
     unsigned char h[LY_SHA256_LEN];
     key_hash(a, key, h);
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_B(h, sizeof(h))};
-    int r = ly_db_exec(db, a,
-                       "SELECT failures, window_start FROM signin_throttle WHERE email_hash = ?", p,
-                       1, &res);
+    int r =
+        ly_db_exec(db, a, "SELECT failures, window_start FROM signin_throttle WHERE email_hash = ?",
+                   p, 1, &res);
     if (r != LY_OK || res.n_rows == 0)
         return r;
     int64_t left = ly_db_int(&res, 0, 1, now) + window - now;
