@@ -3,11 +3,14 @@
 
 #include "lanyard/guard.h"
 
+#include <string.h>
 #include <unistd.h>
 
+#include "lanyard/codec.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
+#include "lanyard/hash.h"
 #include "lanyard/slots.h"
 #include "lanyard/throttle.h"
 
@@ -34,14 +37,23 @@ static unsigned slot_count(const struct ly_config *cfg)
 /*
  * The slots are per database: two instances on one host (say, staging and
  * production) keep separate budgets, while every worker of one shares it.
+ * The database's address is hashed: a socket path may be long, and a slot's
+ * name must fit a unix socket address.
  */
 static const char *slot_set(struct ly_call *c)
 {
     const struct ly_config *cfg = c->ctx->cfg;
     const char *sock = cfg->database.socket;
-    return ly_arena_printf(c->req->arena, "scrypt/%s/%s/%u/%s", sock && sock[0] ? sock : "-",
-                           cfg->database.host ? cfg->database.host : "-", cfg->database.port,
-                           cfg->database.name ? cfg->database.name : "-");
+    const char *where =
+        ly_arena_printf(c->req->arena, "%s\n%s\n%u\n%s", sock && sock[0] ? sock : "-",
+                        cfg->database.host ? cfg->database.host : "-", cfg->database.port,
+                        cfg->database.name ? cfg->database.name : "-");
+    unsigned char h[LY_SHA256_LEN];
+    ly_sha256(where, strlen(where), h);
+    char id[24];
+    ly_base32_encode(h, 10, id); /* 80 bits: 16 characters */
+    id[16] = '\0';
+    return ly_arena_printf(c->req->arena, "scrypt/%s", id);
 }
 
 int ly_guard_begin(struct ly_call *c, const char *email, struct ly_guard *g)

@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -17,6 +19,7 @@
 #include "lanyard/err.h"
 #include "lanyard/json.h"
 #include "lanyard/password.h"
+#include "lanyard/slots.h"
 #include "lanyard/str.h"
 #include "lanyard/validate.h"
 
@@ -451,6 +454,33 @@ static void test_errors(void **state)
     }
 }
 
+/* Host-wide slots: n are there to take, the next waits and fails, a given one is taken again. */
+static void test_slots(void **state)
+{
+    (void)state;
+    char name[64];
+    snprintf(name, sizeof(name), "test/%ld", (long)getpid());
+    int fds[3] = {-1, -1, -1}, extra = -1;
+    for (int i = 0; i < 3; i++)
+        CHECK("take", ly_slot_take(name, 3, 0, &fds[i]) == LY_OK && fds[i] >= 0);
+    CHECK("all taken, no wait", ly_slot_take(name, 3, 0, &extra) == LY_E_UNAVAILABLE);
+    CHECK("all taken, a short wait", ly_slot_take(name, 3, 20, &extra) == LY_E_UNAVAILABLE);
+    char other[64];
+    snprintf(other, sizeof(other), "test/%ld/other", (long)getpid());
+    CHECK("another set is apart", ly_slot_take(other, 1, 0, &extra) == LY_OK);
+    ly_slot_give(extra);
+    ly_slot_give(fds[1]);
+    int again = -1;
+    CHECK("a given slot is free again", ly_slot_take(name, 3, 0, &again) == LY_OK);
+    ly_slot_give(again);
+    ly_slot_give(fds[0]);
+    ly_slot_give(fds[2]);
+    char long_name[200];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    CHECK("a name too long for an address", ly_slot_take(long_name, 1, 0, &again) == LY_E_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,7 +489,7 @@ int main(void)
         cmocka_unit_test(test_emails), cmocka_unit_test(test_passwords_policy),
         cmocka_unit_test(test_ids),    cmocka_unit_test(test_times),
         cmocka_unit_test(test_civil),  cmocka_unit_test(test_utf8_clean),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
