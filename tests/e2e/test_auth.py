@@ -288,22 +288,39 @@ def test_refresh_reuse_revokes_the_whole_session(stack, http):
     assert_token_response(refresh(http, other["refresh_token"]), stack)
 
 
-def test_parallel_refresh_with_one_token_succeeds_at_most_once(stack, http):
+def test_parallel_refresh_with_one_token_succeeds_exactly_once(stack, http):
+    """Four simultaneous refreshes with one refresh token (SPEC §5.3, single
+    use, exact under concurrency as §6 says): exactly one gets a token
+    response, every other one the refusal of a spent token, 400 invalid_grant.
+    Those were a spent token presented again, so the session is revoked and
+    the winner's new refresh token is dead too."""
     user = new_user(http, stack)
     tok = signin(http, user["email"])["refresh_token"]
-    results = []
+    n = 4
+    clients = [Client(http.base) for _ in range(n)]
+    for c in clients:  # connect first, so that the requests leave together
+        c.get("/api/health")
+    barrier = threading.Barrier(n)
+    results = [None] * n
 
-    def go():
-        results.append(Client(http.base).post(
-            TOKEN, data={"grant_type": "refresh_token", "refresh_token": tok}).status_code)
+    def go(i):
+        barrier.wait()
+        results[i] = clients[i].post(TOKEN, data={"grant_type": "refresh_token",
+                                                  "refresh_token": tok})
 
-    threads = [threading.Thread(target=go) for _ in range(4)]
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(200) <= 1 and len(results) == 4, results
-    assert all(s in (200, 400) for s in results), results
+    statuses = [r.status_code for r in results]
+    assert statuses.count(200) == 1, statuses
+    winner = results[statuses.index(200)]
+    fresh = assert_token_response(winner, stack)
+    for r in results:
+        if r is not winner:
+            assert_oauth_error(r, 400, "invalid_grant")
+    assert_oauth_error(refresh(http, fresh["refresh_token"]), 400, "invalid_grant")
 
 
 def test_token_endpoint_errors(stack, http):
