@@ -45,9 +45,11 @@ finish() {
 }
 
 install_packages() {
+    # libapache2-mod-fcgid: the e2e suite's fcgid stacks (Apache spawning the workers)
     local pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libjson-c-dev
                 libmariadb-dev libssl-dev libyaml-dev libcmocka-dev mariadb-server lighttpd
-                apache2 python3 python3-pytest python3-requests clang-format cppcheck)
+                apache2 libapache2-mod-fcgid python3 python3-pytest python3-requests
+                clang-format cppcheck)
     local missing=() p
     for p in "${pkgs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -22,8 +22,9 @@ if [ "${1:-}" = stop ]; then
     harness stop --root "$run"
 fi
 
+# curl: the lines printed at the end use it
 pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libjson-c-dev libmariadb-dev
-      libssl-dev libyaml-dev mariadb-server lighttpd python3)
+      libssl-dev libyaml-dev mariadb-server lighttpd python3 curl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

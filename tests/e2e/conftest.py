@@ -13,7 +13,9 @@ LANYARD_E2E_WORKDIR (default BUILDDIR/tests/e2e/.work), LANYARD_E2E_STACKS
 (comma-separated ids to run, e.g. "lighttpd-jwt").
 """
 
+import collections
 import os
+import re
 import socket
 import sys
 import time
@@ -58,11 +60,33 @@ def pytest_generate_tests(metafunc):
         return
     ids = _enabled_stacks(metafunc.config)
     marker = metafunc.definition.get_closest_marker("stacks")
+    if marker:
+        unknown = [a for a in marker.args if a not in ALL_STACKS]
+        if unknown:
+            raise pytest.UsageError("%s: @pytest.mark.stacks names unknown stacks %s (known: %s)"
+                                    % (metafunc.definition.nodeid, unknown, ", ".join(ALL_STACKS)))
     if marker and ids != ["external"]:
         ids = [i for i in ids if i in marker.args]
     if not ids:
-        ids = [pytest.param("none", marks=pytest.mark.skip(reason="stack not enabled"))]
+        # Only the stacks LANYARD_E2E_STACKS chose run: the others' tests are
+        # deselected (pytest_collection_modifyitems), not skipped.
+        ids = [pytest.param(NOT_SELECTED, marks=pytest.mark.skip(reason="stack not enabled"))]
     metafunc.parametrize("stack", ids, indirect=True, scope="session")
+
+
+NOT_SELECTED = "not-selected"
+
+
+def pytest_collection_modifyitems(config, items):
+    drop = [i for i in items if _item_stack(i) == NOT_SELECTED]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if _item_stack(i) != NOT_SELECTED]
+
+
+def _item_stack(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("stack") if callspec else None
 
 
 # --- session fixtures ---------------------------------------------------------
@@ -99,7 +123,9 @@ def stack(request):
     try:
         s = env.stack(frontend, mode)
     except hs.NotReachable as e:
-        pytest.skip(str(e))
+        # never a skip: a stack that cannot run where the private servers can
+        # is a broken harness or machine, and the run must say so
+        pytest.fail("stack %s cannot run: %s" % (request.param, e), pytrace=False)
     yield s
     s.stop()
 
@@ -205,6 +231,7 @@ def wait_for(pred, timeout=10.0, interval=0.1):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    rep.lanyard_stack = _item_stack(item)  # for the per-stack counts
     if rep.when == "call" and rep.failed:
         st = item.funcargs.get("stack")
         if st is not None and not st.external:
@@ -232,9 +259,76 @@ def _fail_on_sanitizer_logs(env):
         pytest.fail("sanitizer reports found:\n" + report, pytrace=False)
 
 
+# --- counts per stack; skips that must fail the run ------------------------------
+#
+# A whole stack skipped ("stack not enabled", "... not reachable") while the
+# private servers run means part of the suite silently did not run: that
+# fails the run. A test's own explained skip may stay; every skip is counted
+# by reason in the summary.
+
+_COUNTS = {}                     # stack id ("-": no stack) -> Counter of outcomes
+_SKIPS = collections.Counter()   # (stack id, reason) -> n
+STACK_SKIP = re.compile(r"^stack |not reachable|cannot enter|stack not enabled", re.I)
+
+
+def _skip_reason(report):
+    lr = report.longrepr
+    reason = lr[2] if isinstance(lr, tuple) and len(lr) == 3 else str(lr)
+    return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+
+
+def pytest_runtest_logreport(report):
+    stack_id = getattr(report, "lanyard_stack", None) or "-"
+    c = _COUNTS.setdefault(stack_id, collections.Counter())
+    if report.skipped and hasattr(report, "wasxfail"):
+        c["xfailed"] += 1
+    elif report.skipped:
+        c["skipped"] += 1
+        _SKIPS[(stack_id, _skip_reason(report))] += 1
+    elif report.when == "call":
+        c["passed" if report.passed else "failed"] += 1
+    elif report.failed:
+        c["errors"] += 1
+
+
+def _stack_skips(config):
+    """Skips of whole stacks, when they may not happen (private servers in use)."""
+    if config.getoption("--lanyard-url"):
+        return []
+    return [(k, n) for k, n in _SKIPS.items() if STACK_SKIP.search(k[1])]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _COUNTS:
+        return
+    tr = terminalreporter
+    cols = ("passed", "failed", "errors", "skipped")
+    tr.write_sep("=", "lanyard e2e per stack")
+    tr.write_line("e2e-stack %-16s %s" % ("stack", " ".join("%7s" % c for c in cols)))
+    for sid in sorted(_COUNTS, key=lambda k: (k == "-", k)):
+        c = _COUNTS[sid]
+        tr.write_line("e2e-stack %-16s %s" % (sid if sid != "-" else "(no stack)",
+                                              " ".join("%7d" % c[k] for k in cols)))
+    if _SKIPS:
+        by_reason = collections.Counter()
+        for (_, reason), n in _SKIPS.items():
+            by_reason[reason] += n
+        tr.write_line("e2e-skips %d: %s" % (sum(by_reason.values()), "; ".join(
+            "%s (%d)" % (r, n) for r, n in by_reason.most_common())))
+    bad = _stack_skips(config)
+    if bad:
+        tr.write_line("e2e-fail: %d skips of whole stacks while the private servers run "
+                      "(a stack that does not run fails the run): %s"
+                      % (sum(n for _, n in bad), "; ".join(sorted({"%s: %s" % k for k, _ in bad}))),
+                      red=True)
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Every server is gone by now; a sanitizer report anywhere fails the run."""
+    """Every server is gone by now; a sanitizer report anywhere fails the run,
+    and so does a stack that was skipped."""
     stop_all()
+    if _stack_skips(session.config):
+        session.exitstatus = 1
     env = getattr(session.config, "_lanyard_env", None)
     if env is None:
         return

@@ -32,6 +32,10 @@ cd "$LANYARD_SRCDIR/tests/e2e" || exit 99
 rc=$(cat "$tmp/rc")
 summary=$(grep -E '[0-9]+ (passed|failed|errors?|skipped)|no tests ran' "$tmp/log" | tail -n 1)
 echo "e2e: ${summary:-no pytest summary} [$(( $(date +%s) - start ))s]" >&$console
+# conftest.py's own summary: counts per stack, skips by reason, and why a run
+# with a skipped stack failed (a stack that does not run fails the run)
+# (already on the terminal unless automake keeps the output in the .log)
+[ "$console" = 1 ] || grep -E '^e2e-(stack|skips|fail)' "$tmp/log" | sed 's/^/  /' >&$console
 case $rc in
 0) exit 0 ;;
 5) exit 77 ;; # nothing collected

@@ -29,7 +29,6 @@ ORG_KEYS = {"id", "name", "display_name", "created_at", "updated_at", "member_co
 MEMBER_KEYS = {"user", "role", "added_at"}
 MEMBER_USER_KEYS = {"id", "email", "display_name"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
-SA_SKIP = "service accounts arrive with issue 5"
 
 
 # --- helpers ------------------------------------------------------------------
@@ -526,10 +525,6 @@ def test_platform_admin_deletes_any_org(stack, world):
     r = w.admin.delete(ORGS + "/" + w.other)
     assert r.status_code == 204
     assert_problem(w.outsider.get(ORGS + "/" + w.other), 404, "not_found")
-
-
-def test_service_account_hooks(stack):
-    pytest.skip(SA_SKIP)
 
 
 # --- members ------------------------------------------------------------------

@@ -30,10 +30,15 @@ class Build:
         env.pop("LANYARD_CONFIG", None)
         if self.asan_dir:
             os.makedirs(self.asan_dir, exist_ok=True)
-            env["ASAN_OPTIONS"] = "log_path=%s/asan:abort_on_error=0:detect_leaks=1" % self.asan_dir
-            env["UBSAN_OPTIONS"] = "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % self.asan_dir
+            env.update(self.sanitizer_env(self.asan_dir))
         env.update(extra or {})
         return env
+
+    @staticmethod
+    def sanitizer_env(asan_dir):
+        """ASAN_OPTIONS and UBSAN_OPTIONS that write every report to a file in asan_dir."""
+        return {"ASAN_OPTIONS": "log_path=%s/asan:abort_on_error=0:detect_leaks=1" % asan_dir,
+                "UBSAN_OPTIONS": "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % asan_dir}
 
     def ctl(self, config, *args, input=None, timeout=120, env=None):
         """Run `lanyardctl [-c config] args...`; returns CompletedProcess (text)."""

@@ -47,8 +47,15 @@ class MariaDB:
         if os.path.isdir(os.path.join(self.datadir, "mysql")):
             return
         os.makedirs(self.datadir, exist_ok=True)
+        # On a host whose name does not resolve (and no /etc/hosts entry for
+        # localhost) the script stops: "Neither host ... nor 'localhost' could
+        # be looked up with resolveip". --skip-name-resolve writes grant rows
+        # without host names (the server runs with it too, see start), and
+        # --force skips that lookup: in MariaDB 10.11 only --force does, and
+        # it does nothing else.
         argv = [self.install_db, "--no-defaults", "--datadir=" + self.datadir,
-                "--auth-root-authentication-method=socket", "--skip-test-db"] + self._root_args()
+                "--auth-root-authentication-method=socket", "--skip-test-db",
+                "--skip-name-resolve", "--force"] + self._root_args()
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
         if r.returncode != 0:
             raise StartError("mariadb-install-db failed:\n" + r.stdout.decode("utf-8", "replace"))

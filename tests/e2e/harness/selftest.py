@@ -7,26 +7,43 @@ Apache proxying to a stub `--listen` backend through the shipped snippet.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 
-from .apache import Apache
+from .apache import Apache, run_as_user
 from .lanyard import Build, ListenWorker
 from .lighttpd import Lighttpd
 from .mariadb import MariaDB
 from .proc import http_status, pid_alive
+from .share import ApacheUserShare
 
 E2E_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _stub_program(path):
+def _stub_program(path, libdir=E2E_DIR):
     with open(path, "w") as f:
         f.write("#!%s\nimport sys\nsys.path.insert(0, %r)\n"
                 "from harness.fcgi import stub_main\nstub_main(sys.argv[1:])\n"
-                % (sys.executable, E2E_DIR))
+                % (sys.executable, libdir))
     os.chmod(path, 0o755)
     return path
+
+
+def _shared_stub(share):
+    """The stub and the two modules it imports, where Apache's user reaches them."""
+    lib = share.path("pylib")
+    os.makedirs(os.path.join(lib, "harness"))
+    for d in (lib, os.path.join(lib, "harness")):
+        os.chmod(d, 0o755)
+    for name in ("__init__.py", "fcgi.py"):
+        dst = os.path.join(lib, "harness", name)
+        shutil.copyfile(os.path.join(E2E_DIR, "harness", name), dst)
+        os.chmod(dst, 0o644)
+    os.makedirs(share.path("stub"))
+    os.chmod(share.path("stub"), 0o755)
+    return _stub_program(share.path("stub", "lanyard"), lib)
 
 
 def _check(what, cond):
@@ -101,13 +118,17 @@ def run(builddir, srcdir):
             lw.stop()
             _check("apache: stopped by PID", pid is None or not pid_alive(pid))
 
+        # as root, mod_fcgid runs the stub as www-data: from the per-run share
+        fcgid = {"bin": stub, "config": "/nonexistent.yaml", "env": {}}
+        ug = run_as_user()
+        share = ApacheUserShare(*ug) if ug else None
+        if share:
+            d = share.stack_dir("fcgid")
+            fcgid.update(bin=_shared_stub(share), state_dir=os.path.join(d, "run"),
+                         docroot=os.path.join(d, "htdocs"))
         fd = Apache(workdir=os.path.join(work, "fcgid"), srcdir=srcdir, env=build.env(),
-                    fcgid={"bin": stub, "config": "/nonexistent.yaml", "env": {}})
+                    fcgid=fcgid)
         os.makedirs(os.path.join(fd.workdir, "run", "fcgid"), exist_ok=True)
-        if os.geteuid() == 0:
-            import pwd
-            u = pwd.getpwnam("www-data")
-            os.chown(os.path.join(fd.workdir, "run", "fcgid"), u.pw_uid, u.pw_gid)
         try:
             fd.start()
             _check("fcgid: GET /api/health through the snippet is 200",
@@ -118,6 +139,8 @@ def run(builddir, srcdir):
         finally:
             pid = fd.pid
             fd.stop()
+            if share:
+                share.close()
             _check("fcgid: stopped by PID", pid is None or not pid_alive(pid))
     finally:
         db.stop()

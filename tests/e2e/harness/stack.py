@@ -9,10 +9,11 @@ import tempfile
 import uuid
 import warnings
 
-from .apache import Apache
+from .apache import Apache, run_as_user
 from .lanyard import Build, ListenWorker, write_config, write_secret
 from .lighttpd import Lighttpd
 from .mariadb import MariaDB
+from .share import ApacheUserShare, Unreachable
 
 FRONTENDS = ("lighttpd", "apache", "fcgid")
 MODES = ("jwt", "opaque")
@@ -30,23 +31,9 @@ def unique_email(prefix="user"):
 
 
 class NotReachable(Exception):
-    """A front end cannot run from where the tree is (the reason says why)."""
-
-
-def _first_private_dir(path):
-    """The first directory above path that other users may not search, or None."""
-    d = os.path.dirname(os.path.abspath(path))
-    parts = []
-    while True:
-        parts.append(d)
-        parent = os.path.dirname(d)
-        if parent == d:
-            break
-        d = parent
-    for d in reversed(parts):
-        if not os.stat(d).st_mode & 0o001:
-            return d
-    return None
+    """A front end cannot run from where the tree is (the reason says why).
+    With the per-run share (harness/share.py) this means the machine itself
+    is unusual; the suite reports it as an error, never as a skip."""
 
 
 class Env:
@@ -66,7 +53,18 @@ class Env:
         self.sockdir = self.tmp_sockdir or self.workdir
         self.asan_dir = os.path.join(self.workdir, "asan")
         self.build = Build(builddir, srcdir, self.asan_dir)
-        self.mariadb = MariaDB(os.path.join(self.workdir, "mariadb"), self.sockdir)
+        # Started as root, Apache and mod_fcgid's workers run as www-data: what
+        # they need goes to a per-run directory they can reach (harness/share.py),
+        # the MariaDB socket included, wherever the checkout is.
+        self.www = None
+        ug = run_as_user()
+        if ug:
+            try:
+                self.www = ApacheUserShare(*ug, logs_to=self.asan_dir)
+            except Unreachable as e:
+                raise NotReachable(str(e))
+        self.mariadb = MariaDB(os.path.join(self.workdir, "mariadb"),
+                               self.www.root if self.www else self.sockdir)
         self.db_password_file = os.path.join(self.workdir, "db-password")
         self.key_file = os.path.join(self.workdir, "jwt-eddsa.pem")
         self.admin_email = ADMIN_EMAIL
@@ -79,14 +77,16 @@ class Env:
         os.makedirs(self.asan_dir, exist_ok=True)
 
     def sanitizer_logs(self):
-        if not os.path.isdir(self.asan_dir):
-            return []
-        return sorted(os.path.join(self.asan_dir, n) for n in os.listdir(self.asan_dir))
+        """Every sanitizer report so far: the run's own and those of mod_fcgid's workers."""
+        logs = self.www.sanitizer_logs() if self.www else []
+        if os.path.isdir(self.asan_dir):
+            logs += [os.path.join(self.asan_dir, n) for n in os.listdir(self.asan_dir)]
+        return sorted(logs)
 
-    def config(self, path, *, public_url, mode="jwt", **kw):
+    def config(self, path, *, public_url, mode="jwt", password_file=None, key_file=None, **kw):
         return write_config(path, public_url=public_url, db_socket=self.mariadb.socket,
-                            password_file=self.db_password_file, mode=mode,
-                            key_file=self.key_file, **kw)
+                            password_file=password_file or self.db_password_file, mode=mode,
+                            key_file=key_file or self.key_file, **kw)
 
     def start_database(self):
         os.makedirs(self.mariadb.workdir, exist_ok=True)
@@ -113,6 +113,8 @@ class Env:
 
     def close(self):
         self.mariadb.stop()
+        if self.www:
+            self.www.close()  # its sanitizer reports move to asan_dir
         if self.tmp_sockdir:
             shutil.rmtree(self.tmp_sockdir, ignore_errors=True)
 
@@ -138,13 +140,19 @@ class Stack:
         self.build = env.build
         self.server = None   # the front end
         self.listen = None   # the --listen parent (Apache only)
+        self.shared = None   # mod_fcgid as root: {"dir", "bin", "password_file", "key_file"}
 
     @property
     def url(self):
         return self.server.url
 
     def _write_config(self, port):
-        self.env.config(self.config_path, public_url="http://127.0.0.1:%d" % port, mode=self.mode)
+        kw = {}
+        if self.shared:
+            kw = {"password_file": self.shared["password_file"],
+                  "key_file": self.shared["key_file"]}
+        self.env.config(self.config_path, public_url="http://127.0.0.1:%d" % port, mode=self.mode,
+                        **kw)
 
     def _start_backend(self, port):
         self._write_config(port)
@@ -163,11 +171,11 @@ class Stack:
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=self.build.env(),
                                  before_start=self._start_backend)
         else:
-            self._check_reachable_by_apache_user()
-            self._share_with_apache_user()
             env = self.build.env()
             fcgid = {"bin": self.build.lanyard, "config": self.config_path,
                      "env": {k: env[k] for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS") if k in env}}
+            if self.env.www:
+                fcgid = self._share_with_apache_user()
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=env, fcgid=fcgid,
                                  before_start=self._write_config)
         try:
@@ -177,36 +185,31 @@ class Stack:
             raise
         return self
 
-    def _check_reachable_by_apache_user(self):
-        """mod_fcgid's workers run as Apache's user, who must be able to reach
-        the program, its config and the database socket. A checkout under a
-        private directory (/root, a 0700 home) cannot be tested that way."""
-        if os.geteuid() != 0:
-            return
-        for path in (self.build.lanyard, self.dir, self.env.workdir, self.env.sockdir):
-            blocked = _first_private_dir(path)
-            if blocked:
-                raise NotReachable("mod_fcgid runs the workers as www-data, who cannot enter %s "
-                                   "(mode %o): check out and build under a directory others "
-                                   "may search to test this front end"
-                                   % (blocked, os.stat(blocked).st_mode & 0o777))
-
     def _share_with_apache_user(self):
-        """mod_fcgid runs the workers as Apache's user: let it read the secrets
-        (still 0600) and write sanitizer logs and its own state."""
-        if os.geteuid() != 0:
-            return
-        import pwd
+        """mod_fcgid runs the workers as Apache's user (www-data): hand it a copy
+        of the program, the secrets (0600, its own), a config naming them, the
+        database socket and a place for sanitizer reports, all in the per-run
+        share, and check as that user that it can use them. Returns the fcgid
+        settings for Apache."""
+        www = self.env.www
+        d = www.stack_dir(self.id)
+        self.config_path = os.path.join(d, "lanyard.yaml")
+        self.shared = {"dir": d, "bin": www.program(self.build.lanyard),
+                       "password_file": www.secret(self.env.db_password_file),
+                       "key_file": www.secret(self.env.key_file)}
+        self._write_config(1)  # rewritten with the real port before Apache starts
         try:
-            u = pwd.getpwnam("www-data")
-        except KeyError:
-            u = pwd.getpwnam("nobody")
-        for p in (self.env.db_password_file, self.env.key_file):
-            os.chown(p, u.pw_uid, u.pw_gid)
-        os.makedirs(os.path.join(self.dir, "run", "fcgid"), exist_ok=True)
-        os.chown(os.path.join(self.dir, "run", "fcgid"), u.pw_uid, u.pw_gid)
-        os.makedirs(self.env.asan_dir, exist_ok=True)
-        os.chmod(self.env.asan_dir, 0o1777)
+            www.check(execute=[self.shared["bin"]],
+                      read=[self.config_path, self.shared["password_file"],
+                            self.shared["key_file"]],
+                      write=[self.mariadb.socket, www.asan_dir,
+                             os.path.join(d, "run", "fcgid")],
+                      enter=[os.path.join(d, "htdocs")])
+        except Unreachable as e:
+            raise NotReachable("mod_fcgid runs the workers as %s: %s" % (www.user, e))
+        return {"bin": self.shared["bin"], "config": self.config_path,
+                "state_dir": os.path.join(d, "run"), "docroot": os.path.join(d, "htdocs"),
+                "env": self.build.sanitizer_env(www.asan_dir)}
 
     def ctl(self, *args, **kw):
         return self.build.ctl(self.config_path, *args, **kw)
