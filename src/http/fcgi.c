@@ -178,6 +178,42 @@ static void write_response(FCGX_Request *fr, const struct ly_request *req,
         FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);
 }
 
+/*
+ * A body sent without CONTENT_LENGTH (Apache's mod_proxy_fcgi streams a
+ * chunked request body that way): read to the end of the stream, but never
+ * more than max + 1 bytes. Returns false on a broken stream; *too_large
+ * when it holds more than max.
+ */
+static bool read_body_to_end(FCGX_Request *fr, struct ly_arena *a, uint64_t max, struct ly_str *out,
+                             bool *too_large)
+{
+    size_t cap = max < 16384 ? (size_t)max + 1 : 16384, n = 0;
+    char *buf = ly_arena_alloc(a, cap + 1);
+    for (;;) {
+        if (n == cap) {
+            if ((uint64_t)cap > max) {
+                *too_large = true;
+                return true;
+            }
+            size_t bigger = (uint64_t)cap * 2 > max + 1 ? (size_t)max + 1 : cap * 2;
+            char *grown = ly_arena_alloc(a, bigger + 1);
+            memcpy(grown, buf, n);
+            buf = grown;
+            cap = bigger;
+        }
+        size_t want = cap - n > 65536 ? 65536 : cap - n;
+        int k = FCGX_GetStr(buf + n, (int)want, fr->in);
+        if (k < 0)
+            return false;
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    *out = (struct ly_str){buf, n};
+    return true;
+}
+
 static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
 {
     struct ly_request req;
@@ -190,6 +226,9 @@ static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
     bool too_large = false;
     if (r != LY_OK) {
         /* answered by the application, which knows the route's error form */
+    } else if (ly_request_env(&req, "CONTENT_LENGTH") == NULL) {
+        if (!read_body_to_end(fr, req.arena, max, &req.body, &too_large))
+            r = LY_E_INVALID_REQUEST;
     } else if (req.content_length > max) {
         /* Refused before reading a byte of it (STYLE 8). */
         too_large = true;
