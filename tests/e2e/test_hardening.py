@@ -248,8 +248,11 @@ class HardStack(hs.Stack):
             self.admin_email, self.admin_password = admin
 
     def render(self, path, port):
-        self.env.config(path, public_url="http://127.0.0.1:%d" % port, mode=self.mode,
-                        **self.cfg_kw)
+        kw = dict(self.cfg_kw)
+        if self.shared:  # mod_fcgid as root: the secrets its workers can read (harness/share.py)
+            kw.update(password_file=self.shared["password_file"],
+                      key_file=self.shared["key_file"])
+        self.env.config(path, public_url="http://127.0.0.1:%d" % port, mode=self.mode, **kw)
         with open(path) as f:
             text = f.read()
         for old, new in self.edits:
