@@ -264,7 +264,7 @@ static int run(struct ly_call *c, const struct route *route)
         r = route->handler(c);
         if (unit) {
             bool ok = r == LY_OK && c->resp->status != 0 && c->resp->status < 400;
-            if (ok || (c->keep && c->resp->status != 0 && r == LY_OK)) {
+            if (ok || (c->keep && c->resp->status != 0)) {
                 int cr = ly_db_commit(db);
                 if (cr != LY_OK) {
                     /* The answer promised a change that did not happen: it is not sent. */
