@@ -13,7 +13,7 @@
 #include "lanyard/auth.h"
 #include "lanyard/config.h"
 #include "lanyard/log.h"
-#include "lanyard/page.h"
+#include "lanyard/pagetoken.h"
 #include "lanyard/password.h"
 
 struct ly_db;

@@ -12,6 +12,7 @@
 #include "lanyard/ctx.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
+#include "lanyard/pagetoken.h"
 #include "lanyard/router.h"
 #include "lanyard/throttle.h"
 #include "lanyard/validate.h"

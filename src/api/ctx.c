@@ -34,6 +34,8 @@ int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *prog
     return LY_OK;
 }
 
+_Static_assert(LY_PAGE_KEY_LEN == LY_SETTINGS_PAGE_KEY_LEN, "one page-token key size");
+
 int ly_ctx_page_key(struct lanyard_ctx *ctx, struct ly_arena *a, const unsigned char **key)
 {
     if (!ctx->page_key_loaded) {

@@ -25,13 +25,13 @@ rank_of_folder() {
 # a .c file of that folder are listed here.
 folder_of_header() {
     case $1 in
-    mem | arena | str | err | log | ct | rand | validate | slots | civil) echo core ;;
+    mem | arena | str | err | log | ct | rand | validate | slots | civil | page) echo core ;;
     codec) echo codec ;;
     hash | password) echo crypto ;;
     json) echo json ;;
     config) echo config ;;
     token | jwt) echo token ;;
-    http | router | fcgi | page) echo http ;;
+    http | router | fcgi | pagetoken) echo http ;;
     db | migrate) echo db ;;
     users | sessions | throttle | orgs | accounts | settings) echo store ;;
     auth) echo auth ;;

@@ -28,6 +28,7 @@
 #include "lanyard/http.h"
 #include "lanyard/json.h"
 #include "lanyard/page.h"
+#include "lanyard/pagetoken.h"
 #include "lanyard/router.h"
 
 struct fixture {

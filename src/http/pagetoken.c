@@ -1,7 +1,7 @@
 #include "build-config.h"
 #include "banned.h"
 
-#include "lanyard/page.h"
+#include "lanyard/pagetoken.h"
 
 #include <string.h>
 
@@ -9,7 +9,6 @@
 #include "lanyard/ct.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
-#include "lanyard/str.h"
 
 #define TAG_LEN 16
 #define MAX_KEY 512
@@ -59,14 +58,5 @@ int ly_page_token_read(struct ly_arena *a, const unsigned char key[LY_PAGE_KEY_L
     if (!ly_ct_equal(want, buf + kl, TAG_LEN) || memchr(buf, '\0', kl) != NULL)
         return LY_E_INVALID_REQUEST;
     *out = ly_arena_strndup(a, (const char *)buf, kl);
-    return LY_OK;
-}
-
-int ly_page_size_parse(const char *s, size_t *out)
-{
-    uint64_t size = LY_PAGE_SIZE_DEFAULT;
-    if (s != NULL && (ly_str_to_u64(ly_str_from(s), LY_PAGE_SIZE_MAX, &size) != 0 || size == 0))
-        return LY_E_VALIDATION;
-    *out = (size_t)size;
     return LY_OK;
 }
