@@ -32,7 +32,7 @@ struct ly_call {
     struct ly_org org;        /* routes with an {org}: the one named, visible to the caller */
     /*
      * Commit the unit although the answer is an error: it records what must
-     * stay (a counted sign-in failure, a session revoked for reuse).
+     * stay (a session revoked because its refresh token came back).
      */
     bool keep;
 };

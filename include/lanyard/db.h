@@ -94,6 +94,18 @@ int ly_db_ping(struct ly_db *db);
 int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
                const struct ly_db_value *params, size_t n_params, struct ly_db_result *res);
 
+/*
+ * A statement whose effect stands whatever the caller's unit of work does
+ * (an attempt counted against a throttle): it commits on its own, at once,
+ * holding its row locks only while it runs. Allowed outside a unit and in a
+ * unit that has not written yet; a unit that only read so far has its
+ * snapshot ended and its transaction started again by its next statement.
+ * After the unit wrote, it is a programming error (as in ly_db_begin).
+ */
+int ly_db_exec_autonomous(struct ly_db *db, struct ly_arena *a, const char *sql,
+                          const struct ly_db_value *params, size_t n_params,
+                          struct ly_db_result *res);
+
 /* Run one statement that is not prepared (DDL of migrations). No results. */
 int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, size_t errlen);
 

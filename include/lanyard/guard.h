@@ -27,7 +27,7 @@ struct ly_guard {
 int ly_guard_begin(struct ly_call *c, const char *email, struct ly_guard *g);
 void ly_guard_end(struct ly_guard *g);
 
-/* The password was wrong: count it for the address, and keep the unit's counts (c->keep). */
+/* The password was wrong: count it for the client address too (autonomously, as the account). */
 int ly_guard_failed(struct ly_call *c, const struct ly_guard *g);
 
 /* The password was right: the account's failures are forgotten. */

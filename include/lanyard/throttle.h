@@ -47,10 +47,10 @@ static inline struct ly_throttle_key ly_throttle_address(const char *ip)
  * first attempt after the previous window ended. LY_OK when this attempt is
  * among the first max of its window; LY_E_RATE_LIMITED when it is not, with
  * *retry_after the seconds until the window ends (1..window). Other errors
- * come from ly_db_exec. Call it before the expensive check, inside the
- * request's unit of work: the row stays locked until the unit ends, so
- * concurrent attempts on the same key queue behind it, and the unit must be
- * committed whatever the outcome (a failure is kept, ly_call.keep).
+ * come from ly_db_exec. Call it before the expensive check: the attempt is
+ * counted by an autonomous statement (db.h), committed at once whatever the
+ * caller's unit does after, and the row is locked only while it runs, so a
+ * flood on one account queues no worker behind another's scrypt.
  */
 int ly_throttle_reserve(struct ly_db *db, struct ly_arena *a, struct ly_throttle_key key,
                         unsigned max, int64_t window, int64_t now, int64_t *retry_after)

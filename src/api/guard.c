@@ -81,19 +81,17 @@ int ly_guard_begin(struct ly_call *c, const char *email, struct ly_guard *g)
     if (r != LY_OK)
         return r;
     /*
-     * Reserved inside the request's unit: the account's row stays locked
-     * until the unit ends, so concurrent attempts queue and each sees the
-     * count the previous one left (SPEC §5.2: exact across workers).
+     * One atomic statement counts this attempt and says which of its window
+     * it is, before scrypt (SPEC §5.2: exact across workers). It commits on
+     * its own (an autonomous statement, db.h): the count stands whatever the
+     * request's unit does, and no lock is held across scrypt.
      */
     if (email != NULL) {
         r = ly_throttle_reserve(ctx->db, c->req->arena, ly_throttle_account(email),
                                 cfg->security.signin_max_failures, cfg->security.signin_window,
                                 c->req->now, &retry_after);
-        if (r == LY_E_RATE_LIMITED) {
-            /* The refused attempt is counted too: keep it, as a failure is kept. */
-            c->keep = true;
+        if (r == LY_E_RATE_LIMITED)
             answer_limited(c, retry_after);
-        }
         if (r != LY_OK) {
             ly_slot_give(slot);
             return r;
@@ -113,7 +111,6 @@ void ly_guard_end(struct ly_guard *g)
 int ly_guard_failed(struct ly_call *c, const struct ly_guard *g)
 {
     const struct ly_config *cfg = c->ctx->cfg;
-    c->keep = true;
     if (g->email == NULL || cfg->security.signin_address_max_failures == 0)
         return LY_OK;
     int64_t retry_after = 0;

@@ -43,6 +43,7 @@ struct ly_db {
     MYSQL *conn;
     enum unit_state unit;
     int unit_err;     /* UNIT_DEAD: what ended it */
+    bool unit_wrote;  /* the unit ran a statement that writes or locks */
     int64_t retry_at; /* monotonic seconds: no new connect attempt before this */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;
@@ -462,6 +463,10 @@ static int start_unit(struct ly_db *db)
     return r;
 }
 
+static int exec_retrying(struct ly_db *db, struct ly_arena *a, const char *sql,
+                         const struct ly_db_value *params, size_t n_params,
+                         struct ly_db_result *res);
+
 int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
                const struct ly_db_value *params, size_t n_params, struct ly_db_result *res)
 {
@@ -483,6 +488,44 @@ int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
     case UNIT_DEAD:
         return db->unit_err;
     }
+    if (db->unit != UNIT_NONE && writes(sql))
+        db->unit_wrote = true;
+    return exec_retrying(db, a, sql, params, n_params, res);
+}
+
+int ly_db_exec_autonomous(struct ly_db *db, struct ly_arena *a, const char *sql,
+                          const struct ly_db_value *params, size_t n_params,
+                          struct ly_db_result *res)
+{
+    int r;
+    switch (db->unit) {
+    case UNIT_NONE:
+    case UNIT_OPEN: /* no transaction on the server yet: the statement commits on its own */
+        break;
+    case UNIT_STARTED:
+        if (db->unit_wrote)
+            return bug(db, "an autonomous statement after its unit wrote");
+        /* Only reads so far: end their snapshot, and start the transaction again after. */
+        if ((r = simple(db, "COMMIT")) != LY_OK) {
+            db->unit = UNIT_DEAD;
+            db->unit_err = r;
+            return r;
+        }
+        db->unit = UNIT_OPEN;
+        break;
+    case UNIT_DEAD:
+        return db->unit_err;
+    }
+    return exec_retrying(db, a, sql, params, n_params, res);
+}
+
+/* One statement (the unit, if any, already started), retried once on a connection that died idle.
+ */
+static int exec_retrying(struct ly_db *db, struct ly_arena *a, const char *sql,
+                         const struct ly_db_value *params, size_t n_params,
+                         struct ly_db_result *res)
+{
+    int r;
     bool was_connected = db->conn != NULL;
     bool in_tx = db->unit == UNIT_STARTED;
     r = exec_once(db, a, sql, params, n_params, res);
@@ -545,6 +588,7 @@ int ly_db_begin(struct ly_db *db)
         return bug(db, "a unit of work begun inside another");
     db->unit = UNIT_OPEN;
     db->unit_err = LY_OK;
+    db->unit_wrote = false;
     return LY_OK;
 }
 

@@ -48,7 +48,8 @@ int ly_throttle_reserve(struct ly_db *db, struct ly_arena *a, struct ly_throttle
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_B(h, sizeof(h)), LY_DB_T(now), LY_DB_T(now - window),
                               LY_DB_T(now - window), LY_DB_T(now)};
-    int r = ly_db_exec(db, a, reserve_sql, p, 5, &res);
+    /* Counted at once and for good, whatever the request's unit does after (db.h). */
+    int r = ly_db_exec_autonomous(db, a, reserve_sql, p, 5, &res);
     if (r != LY_OK)
         return r;
     uint64_t attempt = res.insert_id;

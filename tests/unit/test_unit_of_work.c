@@ -149,12 +149,29 @@ static void test_failed_unit_reports_at_commit(void **state)
     f->log.level = LY_LOG_ERROR;
 }
 
+/* An autonomous statement runs outside the unit's transaction and leaves the unit as it was. */
+static void test_autonomous(void **state)
+{
+    struct fixture *f = *state;
+    f->log.level = (enum ly_log_level) - 1;
+    static const char sql[] = "UPDATE signin_throttle SET failures = failures + 1 WHERE 0";
+    CHECK("outside a unit: a write, no bug",
+          ly_db_exec_autonomous(f->db, &f->arena, sql, NULL, 0, NULL) == LY_E_UNAVAILABLE);
+    CHECK("begin", ly_db_begin(f->db) == LY_OK);
+    CHECK("in a unit that has not started: no bug",
+          ly_db_exec_autonomous(f->db, &f->arena, sql, NULL, 0, NULL) == LY_E_UNAVAILABLE);
+    ly_db_rollback(f->db);
+    CHECK("closed", !ly_db_in_transaction(f->db));
+    f->log.level = LY_LOG_ERROR;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_misuse_is_a_bug, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unit_costs_nothing_until_used, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_unit_reports_at_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_autonomous, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
