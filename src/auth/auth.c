@@ -102,13 +102,24 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
     return LY_OK;
 }
 
+/*
+ * The SHA-256 an opaque token is stored under, for a token of this prefix
+ * whose checksum holds (false otherwise: refused without a lookup).
+ */
+static bool token_hash(const char *prefix, struct ly_str token, unsigned char hash[LY_SHA256_LEN])
+{
+    if (!ly_token_is_well_formed(prefix, token))
+        return false;
+    ly_sha256(token.ptr, token.len, hash);
+    return true;
+}
+
 static int verify_opaque(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
                          const char **why)
 {
-    if (!ly_token_is_well_formed(LY_ACCESS_PREFIX, token))
-        return refuse(why, "malformed token");
     unsigned char hash[LY_SHA256_LEN];
-    ly_sha256(token.ptr, token.len, hash);
+    if (!token_hash(LY_ACCESS_PREFIX, token, hash))
+        return refuse(why, "malformed token");
     struct ly_access acc;
     int r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
     if (r == LY_E_NOT_FOUND)
@@ -138,10 +149,9 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
 static int verify_refresh(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
                           const char **why)
 {
-    if (!ly_token_is_well_formed(LY_REFRESH_PREFIX, token))
-        return refuse(why, "malformed token");
     unsigned char hash[LY_SHA256_LEN];
-    ly_sha256(token.ptr, token.len, hash);
+    if (!token_hash(LY_REFRESH_PREFIX, token, hash))
+        return refuse(why, "malformed token");
     struct ly_refresh ref;
     int r = in->auth->store->refresh(in->auth->db, in->a, hash, false, &ref);
     if (r == LY_E_NOT_FOUND)
