@@ -608,6 +608,20 @@ def test_refused_keys_at_the_token_endpoint(stack, http, w):
     assert not bad, "\n".join(bad)
 
 
+def test_an_expired_key_is_refused(stack, http, w):
+    """Decisions: an expired key is refused like a wrong one (the shortest lifetime
+    the API takes is a minute, so the expiry is moved into the past in the database)."""
+    need_private(stack)
+    tok = exchanged(http, w.key)["access_token"]
+    stack.mariadb.sql("UPDATE lanyard.api_keys SET expires_at = UTC_TIMESTAMP() - INTERVAL 10 "
+                      "MINUTE WHERE id = '%s'" % w.key.id)
+    assert_bearer_refused(http.get(ME, headers=w.key.bearer))
+    assert_basic_refused(http.get(ME, headers=w.key.basic))
+    assert_invalid_client(exchange(http, w.key, "form"))
+    if stack.mode == "opaque":  # an opaque token exchanged with it ends with it
+        assert_bearer_refused(http.get(ME, headers=bearer(tok)))
+
+
 @pytest.mark.stacks("lighttpd-jwt")
 def test_malformed_keys_are_refused_without_the_database(stack, custom):
     """Decisions (SPEC §4 "refused without touching the database"): with MariaDB
