@@ -756,6 +756,86 @@ def test_deletion_reaches_every_one_of_four_workers(stack, custom, what, cache):
     _assert_dead(http, world.key)
 
 
+@pytest.mark.stacks("lighttpd-jwt")
+@pytest.mark.parametrize("cache", ["0s", "60s"])
+@pytest.mark.parametrize("what", ["demoted", "removed"])
+def test_personal_key_change_reaches_every_one_of_four_workers(stack, custom, what, cache):
+    """The same for a personal key whose user is demoted or leaves the org: every
+    worker (proved by the request log) follows at once, cache or not."""
+    need_private(stack)
+    s = custom("procs4-cache" + cache, procs=4,
+               edits=[("security:\n", "security:\n  auth_cache_ttl: %s\n" % cache)])
+    http = Client(s.url)
+    world = World(s, http)
+    user, pk, admin_only = _personal_key_world(http, world)
+    pids = set(s.worker_pids())
+
+    def until_every_worker(status, tag):
+        seen, rounds = set(), 0
+        while seen != pids and rounds < 40:
+            res = burst(s.url, [pk.bearer] * 24, "%s-%d-%s" % (tag, rounds, uuid.uuid4().hex[:6]),
+                        path=admin_only, threads=24)
+            assert all(r.status_code == status for _, r in res), \
+                (tag, [(rid, r.status_code) for rid, r in res if r.status_code != status])
+            assert wait_for(lambda: len(served_by(s, [rid for rid, _ in res])) == len(res), 5)
+            seen |= set(served_by(s, [rid for rid, _ in res]).values())
+            rounds += 1
+        assert seen == pids, "%s: reached %s of %s" % (tag, seen, pids)
+
+    until_every_worker(200, "pk-warm")
+    _change_user(http, world, user, what)
+    _assert_personal_key_after(http.get(admin_only, headers=pk.bearer), what, admin_only)
+    until_every_worker(403 if what == "demoted" else 401, "pk-after")
+
+
+PERSONAL_WHATS = ["demoted", "removed", "disabled", "deleted"]
+
+
+def _personal_key_world(http, world):
+    """An org admin with a personal key of role admin, and a key path only admins may read."""
+    user = new_user(http, world.admin_h, "pkuser")
+    add_member(http, world.owner.h, world.org, user, "admin")
+    pk = personal_key(http, user, world.org, role="admin")
+    return user, pk, ORGS + "/" + world.org + "/keys"
+
+
+def _change_user(http, world, user, what):
+    if what == "demoted":
+        add_member(http, world.owner.h, world.org, user, "member")
+    elif what == "removed":
+        r = http.delete("%s/%s/members/%s" % (ORGS, world.org, user.id), headers=world.owner.h)
+        assert r.status_code == 204, r.text[:300]
+    elif what == "disabled":
+        r = http.request("PATCH", USERS + "/" + user.id, json={"disabled": True},
+                         headers=world.admin_h)
+        assert r.status_code == 200, r.text[:300]
+    else:
+        r = http.delete(USERS + "/" + user.id, headers=world.admin_h)
+        assert r.status_code == 204, r.text[:300]
+
+
+def _assert_personal_key_after(r, what, path):
+    if what == "demoted":  # effective role = min(key role, the user's current role)
+        assert_forbidden(r, path)
+    else:
+        assert_bearer_refused(r, path)
+
+
+@pytest.mark.parametrize("what", PERSONAL_WHATS)
+def test_personal_key_follows_its_user_at_once(stack, http, w, what):
+    """SPEC §4 / decisions: a personal key acts with the weaker of its role and the
+    user's current role, and is refused at once when the user leaves the org, is
+    disabled or deleted."""
+    user, pk, admin_only = _personal_key_world(http, w)
+    warm = burst(stack.url, [pk.bearer] * 16, "pk-warm-" + uuid.uuid4().hex[:8], path=admin_only)
+    assert all(r.status_code == 200 for _, r in warm), [r.text[:200] for _, r in warm][:2]
+    _change_user(http, w, user, what)
+    _assert_personal_key_after(http.get(admin_only, headers=pk.bearer), what, admin_only)
+    for _, r in burst(stack.url, [pk.bearer] * 20, "pk-after-" + uuid.uuid4().hex[:8],
+                      path=admin_only):
+        _assert_personal_key_after(r, what, admin_only)
+
+
 # =============================================================================================
 # 4. client_credentials (SPEC §5.3)
 # =============================================================================================
