@@ -1,16 +1,19 @@
 /*
- * accounts: the store of service accounts and API keys (SPEC §4, §5.11):
- * the reads the authentication layer and /me need. SQL for the
- * service_accounts and api_keys tables lives here.
+ * accounts: the store of service accounts (SPEC §5.11). SQL for the
+ * service_accounts table lives here. An account belongs to one
+ * organization, has a name unique there and a role (admin or member); its
+ * keys are in apikeys.h and go with it (ON DELETE CASCADE).
  */
 #ifndef LY_ACCOUNTS_H
 #define LY_ACCOUNTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lanyard/arena.h"
-#include "lanyard/hash.h"
 #include "lanyard/orgs.h"
+#include "lanyard/page.h"
 
 struct ly_db;
 
@@ -29,20 +32,41 @@ struct ly_service_account {
 int ly_accounts_get(struct ly_db *db, struct ly_arena *a, const char *id,
                     struct ly_service_account *out);
 
-/* An API key as the authentication layer checks it. */
-struct ly_api_key {
-    const char *id;                           /* the 16-character key id */
-    unsigned char secret_hash[LY_SHA256_LEN]; /* SHA-256 of the 49-character secret */
-    int64_t expires_at;                       /* -1: never */
-    const char *service_account_id;
-    const char *org_id;
-    const char *org_name;
-    enum ly_role role;    /* the account's */
-    const char *resource; /* the resource it is scoped to; NULL unscoped */
+/*
+ * The account of org_id whose id, or else whose name, is ref (SPEC §5.11:
+ * {sa} is either). LY_E_NOT_FOUND when there is none; *out untouched then.
+ */
+int ly_accounts_find(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *ref,
+                     struct ly_service_account *out);
+
+/*
+ * A new account name in org_id (org_name is copied into *out), in the
+ * caller's unit of work. LY_E_CONFLICT when the name is taken there,
+ * LY_E_NOT_FOUND when the organization is gone.
+ */
+int ly_accounts_create(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                       const char *org_name, const char *name, const char *display_name,
+                       const char *description, enum ly_role role, int64_t now,
+                       struct ly_service_account *out);
+
+/* A page of org_id's accounts ordered by name, after page->after (a name). */
+int ly_accounts_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
+                     const struct ly_page *page, struct ly_service_account **out, size_t *n,
+                     bool *more);
+
+/* What a PATCH changes: the set_ flags say which fields; role LY_ROLE_NONE keeps it. */
+struct ly_account_change {
+    bool set_display_name;
+    const char *display_name; /* NULL clears */
+    bool set_description;
+    const char *description; /* NULL clears */
+    enum ly_role role;
 };
 
-/* The key key_id with its owner and organization, in one indexed lookup. LY_E_NOT_FOUND. */
-int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
-                    struct ly_api_key *out);
+int ly_accounts_update(struct ly_db *db, struct ly_arena *a, const char *id,
+                       const struct ly_account_change *ch, int64_t now);
+
+/* Delete the account with its keys and tokens (one statement). LY_E_NOT_FOUND. */
+int ly_accounts_delete(struct ly_db *db, struct ly_arena *a, const char *id);
 
 #endif

@@ -59,6 +59,20 @@ int ly_list_page(struct ly_call *c, const char *list, struct ly_page *out);
 int ly_list_answer(struct ly_call *c, const char *list, struct json_object *items, bool more,
                    const char *last_key);
 
+/*
+ * A text member of a request body (display_name, description): its value,
+ * or NULL when absent, null or "" (all three mean none). One that breaks
+ * SPEC §3 (more than max characters, control characters) adds rule to errs.
+ */
+const char *ly_api_text_field(struct json_object *body, const char *field, size_t max,
+                              const char *rule, struct ly_field_errors *errs);
+
+/* A validation failure answered (400 validation_failed with errs); returns LY_E_VALIDATION. */
+int ly_api_invalid(struct ly_call *c, const char *detail, const struct ly_field_errors *errs);
+
+/* A problem answered (SPEC §3); returns err. */
+int ly_api_fail(struct ly_call *c, int err, const char *detail);
+
 /* §5.1 */
 int ly_api_health(struct ly_call *c);
 int ly_api_jwks(struct ly_call *c);
@@ -81,6 +95,39 @@ int ly_api_orgs_delete(struct ly_call *c);
 int ly_api_members_list(struct ly_call *c);
 int ly_api_members_put(struct ly_call *c);
 int ly_api_members_delete(struct ly_call *c);
+
+/* §5.11: service accounts */
+struct ly_service_account;
+/* <name>@<org>.<accounts.service_account_domain>, in the request arena. */
+const char *ly_api_account_identifier(struct ly_call *c, const char *name, const char *org);
+/* The service-account object of SPEC §5.8. */
+struct json_object *ly_api_account_json(struct ly_call *c, const struct ly_service_account *a);
+/* The account params[1] names in c->org (by id or name); answers the 404 itself. */
+int ly_api_account_of_path(struct ly_call *c, struct ly_service_account *out);
+int ly_api_accounts_create(struct ly_call *c);
+int ly_api_accounts_list(struct ly_call *c);
+int ly_api_accounts_get(struct ly_call *c);
+int ly_api_accounts_update(struct ly_call *c);
+int ly_api_accounts_delete(struct ly_call *c);
+
+/* §5.11: keys of a service account, of the caller (personal keys), of an organization */
+int ly_api_sa_keys_create(struct ly_call *c);
+int ly_api_sa_keys_list(struct ly_call *c);
+int ly_api_sa_keys_get(struct ly_call *c);
+int ly_api_sa_keys_update(struct ly_call *c);
+int ly_api_sa_keys_delete(struct ly_call *c);
+int ly_api_sa_keys_rotate(struct ly_call *c);
+int ly_api_me_keys_create(struct ly_call *c);
+int ly_api_me_keys_list(struct ly_call *c);
+int ly_api_me_keys_get(struct ly_call *c);
+int ly_api_me_keys_update(struct ly_call *c);
+int ly_api_me_keys_delete(struct ly_call *c);
+int ly_api_me_keys_rotate(struct ly_call *c);
+int ly_api_org_keys_list(struct ly_call *c);
+int ly_api_org_keys_delete(struct ly_call *c);
+
+/* §5.5 */
+int ly_api_revoke(struct ly_call *c);
 
 /* §5.10 */
 int ly_api_users_create(struct ly_call *c);

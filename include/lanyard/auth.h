@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "lanyard/accounts.h"
+#include "lanyard/apikeys.h"
 #include "lanyard/arena.h"
 #include "lanyard/config.h"
 #include "lanyard/http.h"
@@ -52,7 +53,12 @@ struct ly_principal {
     bool platform_admin;         /* users by access token; never through an API key */
     const char *org_id;          /* service accounts: theirs; API keys: the key's; else NULL */
     const char *org_name;
-    enum ly_role role; /* effective role in org_id; LY_ROLE_NONE for user access tokens */
+    /*
+     * Effective role in org_id: a service account's own; a personal key's
+     * the weaker of the key's and its user's current one; LY_ROLE_NONE for
+     * user access tokens, which act by their memberships.
+     */
+    enum ly_role role;
     enum ly_cred_kind cred;
     const char *key_id;     /* API keys and the tokens exchanged with them */
     const char *session_id; /* users' access and refresh tokens */
@@ -73,9 +79,26 @@ struct ly_auth_store {
     int (*user)(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out);
     int (*account)(struct ly_db *db, struct ly_arena *a, const char *id,
                    struct ly_service_account *out);
+    int (*key_touch)(struct ly_db *db, struct ly_arena *a, const char *id, int64_t minute);
 };
 
 extern const struct ly_auth_store ly_auth_db_store;
+
+/*
+ * SPEC §5.11: last_used_at without a write per request. A key's first use
+ * in a minute that the database does not show yet is noted here; the
+ * serve loop's tick writes the notes (ly_auth_flush_uses) at most once a
+ * minute while busy, and at once when idle.
+ */
+#define LY_KEY_USES_MAX 256
+struct ly_key_uses {
+    struct ly_key_use {
+        char id[LY_KEY_ID_LEN + 1];
+        int64_t minute;
+    } e[LY_KEY_USES_MAX];
+    size_t n;
+    int64_t next_flush;
+};
 
 /* The layer's state for one worker (borrowed pointers outlive it). */
 struct ly_auth {
@@ -83,6 +106,7 @@ struct ly_auth {
     const struct ly_keyset *keys; /* NULL in opaque mode */
     const struct ly_auth_store *store;
     struct ly_db *db;
+    struct ly_key_uses *uses; /* NULL: last use not recorded */
 };
 
 enum ly_auth_scheme { LY_SCHEME_NONE = 0, LY_SCHEME_BEARER, LY_SCHEME_BASIC, LY_SCHEME_OTHER };
@@ -111,6 +135,14 @@ int ly_auth_credential(const struct ly_auth *auth, struct ly_arena *a, int64_t n
 int ly_auth_token(const struct ly_auth *auth, struct ly_arena *a, int64_t now, struct ly_str token,
                   unsigned accept, struct ly_principal *out, struct ly_auth_failure *fail);
 
+/*
+ * An API key given as its two halves (client_id and client_secret of the
+ * token endpoint), verified as Basic credentials are.
+ */
+int ly_auth_key_pair(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
+                     struct ly_str key_id, struct ly_str secret, struct ly_principal *out,
+                     struct ly_auth_failure *fail);
+
 /* ly_auth_credential on the request's Authorization header. */
 int ly_auth_request(const struct ly_auth *auth, const struct ly_request *req, unsigned accept,
                     struct ly_principal *out, struct ly_auth_failure *fail);
@@ -125,6 +157,22 @@ bool ly_auth_request_has_credential(const struct ly_request *req);
  * by JWT its organization and role (deleted: LY_E_INVALID_TOKEN).
  */
 int ly_auth_complete(const struct ly_auth *auth, struct ly_arena *a, struct ly_principal *p);
+
+/*
+ * Write the noted key uses (struct ly_key_uses), in the caller's unit of
+ * work, when due: idle, a minute after the last write, or the notes full.
+ */
+int ly_auth_flush_uses(const struct ly_auth *auth, struct ly_arena *a, int64_t now, bool idle);
+
+/* A personal key: a user acting through an API key, in one organization. */
+static inline bool ly_principal_is_personal_key(const struct ly_principal *p)
+{
+    return p->type == LY_PRINCIPAL_USER && p->key_id != NULL;
+}
+
+/* Only the WWW-Authenticate header of ly_auth_challenge (for answers in another form). */
+void ly_auth_challenge_header(struct ly_request *req, struct ly_response *resp, int err,
+                              const struct ly_auth_failure *fail);
 
 /* Set WWW-Authenticate and the problem answer (SPEC §3, RFC 6750) for an authentication error. */
 void ly_auth_challenge(struct ly_request *req, struct ly_response *resp, int err,

@@ -22,9 +22,10 @@ struct ly_keyset;
 struct lanyard_ctx {
     struct ly_config *cfg; /* owned */
     struct ly_log log;
-    struct ly_db *db;       /* owned; connects lazily, reconnects after failures */
-    struct ly_keyset *keys; /* owned; NULL in opaque mode */
-    struct ly_auth auth;    /* the authentication layer, over cfg, keys and db */
+    struct ly_db *db;            /* owned; connects lazily, reconnects after failures */
+    struct ly_keyset *keys;      /* owned; NULL in opaque mode */
+    struct ly_auth auth;         /* the authentication layer, over cfg, keys and db */
+    struct ly_key_uses key_uses; /* the API keys' last uses auth notes, for the tick */
     struct ly_scrypt_params scrypt;
     struct ly_arena arena;                   /* the request arena, reset after every request */
     unsigned char page_key[LY_PAGE_KEY_LEN]; /* settings.page_token_key, read once */

@@ -83,7 +83,8 @@ int ly_db_ping(struct ly_db *db);
 /*
  * Prepare (once per connection) and execute sql with params. Rows, if any,
  * are fetched into res (cells allocated in a). res may be NULL.
- * Returns LY_OK; LY_E_CONFLICT on a duplicate key; LY_E_UNAVAILABLE when the
+ * Returns LY_OK; LY_E_CONFLICT on a duplicate key; LY_E_NOT_FOUND when a foreign key
+ * names a row that is gone; LY_E_UNAVAILABLE when the
  * server is unreachable; LY_E_RETRY when a deadlock or lock wait ended the
  * transaction (roll back and run it again: the router does, for handlers);
  * LY_E_INTERNAL otherwise (logged, without parameter values), among them a

@@ -1,10 +1,12 @@
 /*
- * issue: minting the tokens of a user session (SPEC §4, §5.2): an access
- * token in the configured format and a single-use refresh token.
+ * issue: minting access tokens (SPEC §4): a user session's access token in
+ * the configured format with its single-use refresh token (§5.2), and a
+ * service account's access token exchanged for an API key (§5.3).
  */
 #ifndef LY_ISSUE_H
 #define LY_ISSUE_H
 
+#include "lanyard/auth.h"
 #include "lanyard/http.h"
 
 struct json_object;
@@ -17,6 +19,15 @@ struct json_object;
  */
 int ly_issue_user_tokens(struct ly_request *req, const char *user_id, const char *session_id,
                          struct json_object **out);
+
+/*
+ * SPEC §5.3 client_credentials: an access token for the service account p
+ * authenticated with an API key, in the configured format, living
+ * access_ttl but never beyond the key. *out is {access_token, token_type,
+ * expires_in}, owned by the request arena.
+ */
+int ly_issue_account_token(struct ly_request *req, const struct ly_principal *p,
+                           struct json_object **out);
 
 /* Answer a token response with Cache-Control: no-store. */
 void ly_issue_respond(struct ly_request *req, struct ly_response *resp, struct json_object *tokens);

@@ -33,6 +33,7 @@ struct ly_jwt_claims {
     const char *client_id; /* "lanyard" for users, the key id for service accounts */
     const char *sid;       /* users: the session id; else NULL */
     const char *org;       /* service accounts: the organization's name; else NULL */
+    const char *resource;  /* service accounts by a scoped key: its resource; else NULL */
     enum ly_principal_type principal_type;
     int64_t exp, iat, nbf;
 };

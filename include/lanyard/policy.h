@@ -26,8 +26,10 @@ enum ly_org_action {
     LY_ACT_OWNER_MANAGE,  /* grant owner, or demote or remove an owner */
     LY_ACT_MEMBER_REMOVE, /* remove another member */
     LY_ACT_MEMBER_LEAVE,  /* remove oneself */
+    LY_ACT_ACCOUNTS_VIEW, /* list or get its service accounts (SPEC §5.11) */
+    LY_ACT_KEYS_MANAGE,   /* change service accounts, make and see keys, revoke any key in it */
 };
-#define LY_ACT_COUNT (LY_ACT_MEMBER_LEAVE + 1)
+#define LY_ACT_COUNT (LY_ACT_KEYS_MANAGE + 1)
 
 enum ly_decision {
     LY_ALLOW = 0,

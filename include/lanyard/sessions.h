@@ -69,6 +69,17 @@ int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
                           const unsigned char hash[LY_SHA256_LEN], const char *session_id,
                           const char *user_id, int64_t now, int64_t expires_at);
 
+/*
+ * Store an opaque access token a service account exchanged its key key_id
+ * for (SPEC §5.3): it goes with the key (ON DELETE CASCADE).
+ */
+int ly_access_insert_account(struct ly_db *db, struct ly_arena *a,
+                             const unsigned char hash[LY_SHA256_LEN], const char *account_id,
+                             const char *key_id, int64_t now, int64_t expires_at);
+
+/* Forget one opaque access token (its revocation, RFC 7009). */
+int ly_access_delete(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN]);
+
 struct ly_access {
     const char *user_id;    /* users */
     const char *session_id; /* users */
@@ -77,7 +88,8 @@ struct ly_access {
     const char *api_key_id;
     const char *org_id; /* service accounts: their organization */
     const char *org_name;
-    enum ly_role role; /* service accounts: theirs */
+    enum ly_role role;    /* service accounts: theirs */
+    const char *resource; /* service accounts: the resource of the key exchanged */
     int64_t expires_at;
 };
 

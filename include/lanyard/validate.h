@@ -17,6 +17,9 @@
  */
 bool ly_name_is_valid(const char *s);
 
+/* SPEC §4: a key's resource, 1–255 characters of [A-Za-z0-9._:/-]. */
+bool ly_resource_is_valid(const char *s);
+
 /*
  * At most 254 bytes, one '@', a non-empty local part, a domain with a dot
  * (not at either end), no spaces or control characters. On success returns

@@ -37,6 +37,7 @@ enum body {
 /* Route flags. */
 #define SCOPED 1u /* a resource-scoped credential may call it (SPEC §4) */
 #define VETTED 2u /* the handler's own query vets the caller: no completing lookup first */
+#define MINTS  4u /* makes, rotates or deletes credentials: never by a personal key (SPEC §4) */
 
 struct route {
     struct ly_route_key key; /* first: what the matcher reads */
@@ -47,8 +48,11 @@ struct route {
     ly_handler_fn handler;
 };
 
-#define ORGS  "/api/org/v1/orgs"
-#define USERS "/api/org/v1/users"
+#define ORGS    "/api/org/v1/orgs"
+#define USERS   "/api/org/v1/users"
+#define SAS     ORGS "/{}/service-accounts"
+#define SA_KEYS SAS "/{}/keys"
+#define MY_KEYS "/api/org/v1/me/keys"
 
 /*
  * SPEC §5. Patterns never overlap; order is for reading. Who may set which
@@ -65,6 +69,7 @@ static const struct route routes[] = {
     {{"POST",   "/api/auth/v1/signup"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signup},
     {{"POST",   "/api/auth/v1/signout"},      OPTIONAL, NO_ORG,              VETTED,          JSON,    ly_api_signout},
     {{"POST",   "/api/auth/v1/token"},        NONE,     NO_ORG,              SCOPED,          OAUTH,   ly_api_token},
+    {{"POST",   "/api/auth/v1/revoke"},       OPTIONAL, NO_ORG,              SCOPED,          OAUTH,   ly_api_revoke},
 
     {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_me},
 
@@ -76,6 +81,27 @@ static const struct route routes[] = {
     {{"GET",    ORGS "/{}/members"},          ANY,      LY_ACT_MEMBERS_LIST, 0,               NO_BODY, ly_api_members_list},
     {{"PUT",    ORGS "/{}/members/{}"},       ANY,      LY_ACT_MEMBER_SET,   0,               JSON,    ly_api_members_put},
     {{"DELETE", ORGS "/{}/members/{}"},       ANY,      LY_ACT_ORG_VIEW,     0,               NO_BODY, ly_api_members_delete},
+
+    {{"POST",   SAS},                         ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           JSON,    ly_api_accounts_create},
+    {{"GET",    SAS},                         ANY,      LY_ACT_ACCOUNTS_VIEW, 0,              NO_BODY, ly_api_accounts_list},
+    {{"GET",    SAS "/{}"},                   ANY,      LY_ACT_ACCOUNTS_VIEW, 0,              NO_BODY, ly_api_accounts_get},
+    {{"PATCH",  SAS "/{}"},                   ANY,      LY_ACT_KEYS_MANAGE,  0,               JSON,    ly_api_accounts_update},
+    {{"DELETE", SAS "/{}"},                   ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           NO_BODY, ly_api_accounts_delete},
+    {{"POST",   SA_KEYS},                     ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           JSON,    ly_api_sa_keys_create},
+    {{"GET",    SA_KEYS},                     ANY,      LY_ACT_KEYS_MANAGE,  0,               NO_BODY, ly_api_sa_keys_list},
+    {{"GET",    SA_KEYS "/{}"},               ANY,      LY_ACT_KEYS_MANAGE,  0,               NO_BODY, ly_api_sa_keys_get},
+    {{"PATCH",  SA_KEYS "/{}"},               ANY,      LY_ACT_KEYS_MANAGE,  0,               JSON,    ly_api_sa_keys_update},
+    {{"DELETE", SA_KEYS "/{}"},               ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           NO_BODY, ly_api_sa_keys_delete},
+    {{"POST",   SA_KEYS "/{}/rotate"},        ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           JSON,    ly_api_sa_keys_rotate},
+    {{"GET",    ORGS "/{}/keys"},             ANY,      LY_ACT_KEYS_MANAGE,  0,               NO_BODY, ly_api_org_keys_list},
+    {{"DELETE", ORGS "/{}/keys/{}"},          ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           NO_BODY, ly_api_org_keys_delete},
+
+    {{"POST",   MY_KEYS},                     USER,     NO_ORG,              0,               JSON,    ly_api_me_keys_create},
+    {{"GET",    MY_KEYS},                     USER,     NO_ORG,              0,               NO_BODY, ly_api_me_keys_list},
+    {{"GET",    MY_KEYS "/{}"},               USER,     NO_ORG,              0,               NO_BODY, ly_api_me_keys_get},
+    {{"PATCH",  MY_KEYS "/{}"},               USER,     NO_ORG,              0,               JSON,    ly_api_me_keys_update},
+    {{"DELETE", MY_KEYS "/{}"},               USER,     NO_ORG,              0,               NO_BODY, ly_api_me_keys_delete},
+    {{"POST",   MY_KEYS "/{}/rotate"},        USER,     NO_ORG,              0,               JSON,    ly_api_me_keys_rotate},
 
     {{"POST",   USERS},                       ADMIN,    NO_ORG,              0,               JSON,    ly_api_users_create},
     {{"GET",    USERS},                       ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_list},
@@ -160,9 +186,10 @@ static int refuse_caller(struct ly_call *c, const struct route *route, int r,
                          const struct ly_auth_failure *fail)
 {
     if (r == LY_E_UNAUTHENTICATED || r == LY_E_INVALID_TOKEN) {
-        if (route->body == OAUTH)
+        if (route->body == OAUTH) {
             oauth_error(c->req, c->resp, r, fail->why);
-        else
+            ly_auth_challenge_header(c->req, c->resp, r, fail);
+        } else
             ly_auth_challenge(c->req, c->resp, r, fail);
     } else {
         answer_error(c->req, c->resp, route, r, NULL);
@@ -199,6 +226,10 @@ static int authenticate(struct ly_call *c, const struct route *route)
     if ((route->need == USER || route->need == ADMIN) &&
         (p->type != LY_PRINCIPAL_USER || p->cred == LY_CRED_API_KEY || p->cred == LY_CRED_BASIC))
         return deny(c, route, LY_E_FORBIDDEN, "this endpoint is for users");
+    /* SPEC §4: a credential never mints credentials, and a personal key none at all. */
+    if ((route->flags & MINTS) != 0 && ly_principal_is_personal_key(p))
+        return deny(c, route, LY_E_FORBIDDEN,
+                    "a personal key cannot make, rotate or delete keys or service accounts");
     if ((route->flags & VETTED) == 0) {
         r = ly_auth_complete(&ctx->auth, c->req->arena, p);
         if (r != LY_OK) {
@@ -342,24 +373,32 @@ void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_er
 #define PURGE_EVERY 60
 #define PURGE_BATCH 100
 
+/* One piece of housekeeping in a unit of its own; a failure is only logged (the next tick retries).
+ */
+static void housekeep(struct lanyard_ctx *ctx, const char *what, int r)
+{
+    if (r == LY_OK)
+        r = ly_db_commit(ctx->db);
+    if (r != LY_OK) {
+        ly_db_rollback(ctx->db);
+        ly_log_debug(&ctx->log, "%s: %s", what, ly_err_str(r));
+    }
+}
+
 void ly_api_tick(struct lanyard_ctx *ctx, bool idle)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec;
+    if (ly_db_begin(ctx->db) == LY_OK)
+        housekeep(ctx, "key last use", ly_auth_flush_uses(&ctx->auth, &ctx->arena, now, idle));
     if (!idle || now < ctx->next_purge)
         return;
     ctx->next_purge = now + PURGE_EVERY;
-    if (ly_db_begin(ctx->db) != LY_OK)
-        return;
-    int r = ly_throttle_purge(ctx->db, &ctx->arena, now, ctx->cfg->security.signin_window,
-                              PURGE_BATCH, NULL);
-    if (r == LY_OK)
-        r = ly_db_commit(ctx->db);
-    if (r != LY_OK) {
-        ly_db_rollback(ctx->db);
-        ly_log_debug(&ctx->log, "throttle purge: %s", ly_err_str(r));
-    }
+    if (ly_db_begin(ctx->db) == LY_OK)
+        housekeep(ctx, "throttle purge",
+                  ly_throttle_purge(ctx->db, &ctx->arena, now, ctx->cfg->security.signin_window,
+                                    PURGE_BATCH, NULL));
 }
 
 int ly_list_page(struct ly_call *c, const char *list, struct ly_page *out)
@@ -414,4 +453,27 @@ int ly_list_answer(struct ly_call *c, const char *list, struct json_object *item
     json_object_object_add(o, "next_page_token", ly_json_str_or_null(next));
     ly_response_json(c->req, c->resp, 200, o);
     return LY_OK;
+}
+
+const char *ly_api_text_field(struct json_object *body, const char *field, size_t max,
+                              const char *rule, struct ly_field_errors *errs)
+{
+    const char *s = ly_json_get_string(body, field);
+    if (s != NULL && !ly_text_is_valid(s, max)) {
+        ly_field_errors_add(errs, field, rule);
+        return NULL;
+    }
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int ly_api_invalid(struct ly_call *c, const char *detail, const struct ly_field_errors *errs)
+{
+    ly_response_problem(c->req, c->resp, LY_E_VALIDATION, detail, errs);
+    return LY_E_VALIDATION;
+}
+
+int ly_api_fail(struct ly_call *c, int err, const char *detail)
+{
+    ly_response_problem(c->req, c->resp, err, detail, NULL);
+    return err;
 }

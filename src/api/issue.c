@@ -82,6 +82,55 @@ int ly_issue_user_tokens(struct ly_request *req, const char *user_id, const char
     return LY_OK;
 }
 
+int ly_issue_account_token(struct ly_request *req, const struct ly_principal *p,
+                           struct json_object **out)
+{
+    const struct ly_config *cfg = req->ctx->cfg;
+    /* SPEC §5.3: access_ttl, never beyond the key's own expiry. */
+    int64_t exp = req->now + cfg->tokens.access_ttl;
+    if (p->expires_at >= 0 && p->expires_at < exp)
+        exp = p->expires_at;
+    const char *access = NULL;
+    if (cfg->tokens.mode == LY_TOKENS_JWT) {
+        char jti[23];
+        ly_rand_base62(jti, 22);
+        struct ly_jwt_claims c = {
+            .iss = cfg->tokens.issuer,
+            .sub = p->subject,
+            .aud = cfg->tokens.audience,
+            .jti = jti,
+            .client_id = p->key_id,
+            .org = p->org_name,
+            .resource = p->resource,
+            .principal_type = LY_PRINCIPAL_SERVICE_ACCOUNT,
+            .exp = exp,
+            .iat = req->now,
+            .nbf = req->now,
+        };
+        char *jwt = NULL;
+        int r = ly_jwt_sign(req->ctx->keys, &c, req->arena, &jwt);
+        if (r != LY_OK)
+            return r;
+        access = jwt;
+    } else {
+        char *tok = ly_arena_alloc(req->arena, LY_TOKEN_MAX_LEN);
+        unsigned char hash[LY_SHA256_LEN];
+        ly_token_generate(LY_ACCESS_PREFIX, tok);
+        ly_sha256(tok, strlen(tok), hash);
+        int r = ly_access_insert_account(req->ctx->db, req->arena, hash, p->subject, p->key_id,
+                                         req->now, exp);
+        if (r != LY_OK)
+            return r;
+        access = tok;
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "access_token", json_object_new_string(access));
+    json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+    json_object_object_add(o, "expires_in", json_object_new_int64(exp - req->now));
+    *out = ly_json_own(req->arena, o);
+    return LY_OK;
+}
+
 void ly_issue_respond(struct ly_request *req, struct ly_response *resp, struct json_object *tokens)
 {
     /* The arena already owns tokens: take a reference for the response's own put. */

@@ -52,14 +52,22 @@ static int me_user(struct ly_call *c, const struct ly_principal *p)
     json_object_object_add(user, "id", json_object_new_string(u.id));
     json_object_object_add(user, "email", json_object_new_string(u.email));
     json_object_object_add(user, "display_name", ly_json_str_or_null(u.display_name));
-    json_object_object_add(user, "platform_admin", json_object_new_boolean(u.platform_admin));
+    /* A personal key never carries platform-administrator rights (SPEC §4): it says so. */
+    json_object_object_add(
+        user, "platform_admin",
+        json_object_new_boolean(u.platform_admin && !ly_principal_is_personal_key(p)));
     json_object_object_add(user, "created_at", ly_json_time(u.created_at));
     struct json_object *list = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
+        /* SPEC §5.8: a personal key shows only its organization, with its effective role. */
+        bool key = ly_principal_is_personal_key(p);
+        if (key && strcmp(orgs[i].name, p->org_name) != 0)
+            continue;
         struct json_object *m = json_object_new_object();
         json_object_object_add(m, "name", json_object_new_string(orgs[i].name));
         json_object_object_add(m, "display_name", ly_json_str_or_null(orgs[i].display_name));
-        json_object_object_add(m, "role", json_object_new_string(ly_role_name(orgs[i].role)));
+        json_object_object_add(m, "role",
+                               json_object_new_string(ly_role_name(key ? p->role : orgs[i].role)));
         json_object_array_add(list, m);
     }
     json_object_object_add(o, "type", json_object_new_string("user"));
@@ -81,18 +89,7 @@ static int me_service_account(struct ly_call *c, const struct ly_principal *p)
         return LY_E_INVALID_TOKEN;
     if (r != LY_OK)
         return r;
-    struct json_object *sa = json_object_new_object();
-    json_object_object_add(sa, "id", json_object_new_string(a.id));
-    json_object_object_add(sa, "name", json_object_new_string(a.name));
-    json_object_object_add(
-        sa, "identifier",
-        json_object_new_string(ly_arena_printf(req->arena, "%s@%s.%s", a.name, a.org_name,
-                                               req->ctx->cfg->accounts.service_account_domain)));
-    json_object_object_add(sa, "organization", json_object_new_string(a.org_name));
-    json_object_object_add(sa, "role", json_object_new_string(ly_role_name(a.role)));
-    json_object_object_add(sa, "display_name", ly_json_str_or_null(a.display_name));
-    json_object_object_add(sa, "description", ly_json_str_or_null(a.description));
-    json_object_object_add(sa, "created_at", ly_json_time(a.created_at));
+    struct json_object *sa = ly_api_account_json(c, &a);
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "type", json_object_new_string("service_account"));
     json_object_object_add(o, "service_account", sa);

@@ -31,18 +31,10 @@ static struct json_object *org_to_json(const struct ly_org *o)
     return j;
 }
 
-/*
- * display_name as given; null and "" both mean none (as for users), so an
- * absent name is always null in answers. Adds to errs when it breaks SPEC §3.
- */
+/* display_name as given; null and "" both mean none (as for users). */
 static const char *display_name_of(struct json_object *body, struct ly_field_errors *errs)
 {
-    const char *dn = ly_json_get_string(body, "display_name");
-    if (dn != NULL && !ly_text_is_valid(dn, LY_DISPLAY_NAME_MAX)) {
-        ly_field_errors_add(errs, "display_name", display_name_rule);
-        return NULL;
-    }
-    return dn != NULL && dn[0] != '\0' ? dn : NULL;
+    return ly_api_text_field(body, "display_name", LY_DISPLAY_NAME_MAX, display_name_rule, errs);
 }
 
 int ly_api_orgs_create(struct ly_call *c)

@@ -27,10 +27,12 @@ enum ly_decision ly_policy_decide(const struct ly_actor *actor, enum ly_org_acti
     switch (action) {
     case LY_ACT_ORG_VIEW:
     case LY_ACT_MEMBERS_LIST:
+    case LY_ACT_ACCOUNTS_VIEW:
         return LY_ALLOW;
     case LY_ACT_ORG_UPDATE:
     case LY_ACT_MEMBER_SET:
     case LY_ACT_MEMBER_REMOVE:
+    case LY_ACT_KEYS_MANAGE:
         return role >= LY_ROLE_ADMIN ? LY_ALLOW : LY_DENY;
     case LY_ACT_ORG_DELETE:
     case LY_ACT_OWNER_MANAGE:

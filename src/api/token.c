@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "lanyard/apikeys.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
@@ -84,6 +85,76 @@ static int refresh_grant(struct ly_call *c)
     return LY_OK;
 }
 
+/* 401 invalid_client with the Basic challenge (SPEC §5.3). */
+static int bad_client(struct ly_call *c, const char *why)
+{
+    ly_response_oauth_error(c->req, c->resp, 401, "invalid_client", why);
+    ly_response_header(c->resp, "WWW-Authenticate", "Basic realm=\"lanyard\"");
+    return LY_OK;
+}
+
+/*
+ * The client of an OAuth request: an API key given as client_id and
+ * client_secret, or as Basic credentials (which the caller looks at: only
+ * one of the two may be used). LY_OK with *out; 1 when neither was given;
+ * else the answer is made (invalid_request or invalid_client) and the
+ * error returned.
+ */
+static int client_key(struct ly_call *c, bool basic_sent, struct ly_principal *out)
+{
+    struct ly_request *req = c->req;
+    const char *id = NULL, *secret = NULL;
+    int qi = oauth_param(req, "client_id", &id);
+    int qs = oauth_param(req, "client_secret", &secret);
+    if (qi < 0 || qs < 0 || (qi == 0) != (qs == 0) || (basic_sent && qi == 0)) {
+        grant_error(req, c->resp, "invalid_request",
+                    "give the key once: Basic credentials, or client_id and client_secret");
+        return LY_E_INVALID_REQUEST;
+    }
+    if (qi == 1)
+        return 1;
+    struct ly_auth_failure fail = {LY_SCHEME_BASIC, NULL};
+    int r = ly_auth_key_pair(&c->ctx->auth, req->arena, req->now, ly_str_from(id),
+                             ly_str_from(secret), out, &fail);
+    if (r == LY_E_INVALID_TOKEN) {
+        bad_client(c, fail.why);
+        return r;
+    }
+    return r;
+}
+
+static int client_credentials_grant(struct ly_call *c)
+{
+    struct ly_request *req = c->req;
+    struct ly_principal p;
+    bool basic = ly_auth_request_has_credential(req);
+    int r = client_key(c, basic, &p);
+    if (r == LY_E_INVALID_REQUEST || r == LY_E_INVALID_TOKEN)
+        return LY_OK;
+    if (r == 1 && !basic)
+        return bad_client(c, "an API key is required (Basic, or client_id and client_secret)");
+    if (r == 1) {
+        struct ly_auth_failure fail = {LY_SCHEME_BASIC, NULL};
+        r = ly_auth_request(&c->ctx->auth, req, LY_CRED_BIT(LY_CRED_BASIC), &p, &fail);
+        if (r == LY_E_UNAUTHENTICATED || r == LY_E_INVALID_TOKEN)
+            return bad_client(c, fail.why);
+    }
+    if (r != LY_OK)
+        return r;
+    /* A personal key acts as its user; only a service account is a client of this grant. */
+    if (p.type != LY_PRINCIPAL_SERVICE_ACCOUNT) {
+        ly_response_oauth_error(req, c->resp, 400, "unauthorized_client",
+                                "a personal key cannot be exchanged for an access token");
+        return LY_OK;
+    }
+    struct json_object *tokens = NULL;
+    if ((r = ly_issue_account_token(req, &p, &tokens)) != LY_OK)
+        return r;
+    c->resp->principal = p.subject;
+    ly_issue_respond(req, c->resp, tokens);
+    return LY_OK;
+}
+
 /* SPEC §5.3: POST /api/auth/v1/token. */
 int ly_api_token(struct ly_call *c)
 {
@@ -98,6 +169,114 @@ int ly_api_token(struct ly_call *c)
         return grant_error(req, resp, "invalid_request", "grant_type is required");
     if (strcmp(grant, "refresh_token") == 0)
         return refresh_grant(c);
+    if (strcmp(grant, "client_credentials") == 0)
+        return client_credentials_grant(c);
     return grant_error(req, resp, "unsupported_grant_type",
                        "this server does not support that grant_type");
+}
+
+/*
+ * SPEC §5.5: may caller revoke target? Its owner may, an org admin+ of the
+ * organization it acts in, and a platform administrator; a credential
+ * scoped to a resource only itself.
+ */
+static int may_revoke(struct ly_call *c, const struct ly_principal *caller,
+                      struct ly_principal *target, bool *may)
+{
+    *may = false;
+    if (caller->resource != NULL) {
+        *may = target->key_id != NULL && caller->key_id != NULL &&
+               strcmp(target->key_id, caller->key_id) == 0;
+        return LY_OK;
+    }
+    if (caller->type == target->type && strcmp(caller->subject, target->subject) == 0) {
+        *may = true;
+        return LY_OK;
+    }
+    if (caller->platform_admin) {
+        *may = true;
+        return LY_OK;
+    }
+    /* Users' sessions belong to no organization: only their owner and platform admins. */
+    if (target->type == LY_PRINCIPAL_USER && target->key_id == NULL)
+        return LY_OK;
+    int r = ly_auth_complete(&c->ctx->auth, c->req->arena, target);
+    if (r == LY_E_INVALID_TOKEN)
+        return LY_OK;
+    if (r != LY_OK)
+        return r;
+    if (caller->org_id != NULL) {
+        *may = strcmp(caller->org_id, target->org_id) == 0 && caller->role >= LY_ROLE_ADMIN;
+        return LY_OK;
+    }
+    struct ly_org org;
+    enum ly_role role = LY_ROLE_NONE;
+    r = ly_orgs_get(c->ctx->db, c->req->arena, target->org_name, caller->subject, &org, &role);
+    if (r == LY_E_NOT_FOUND)
+        return LY_OK;
+    if (r != LY_OK)
+        return r;
+    *may = strcmp(org.id, target->org_id) == 0 && role >= LY_ROLE_ADMIN;
+    return LY_OK;
+}
+
+/* SPEC §5.5: POST /api/auth/v1/revoke (RFC 7009). */
+int ly_api_revoke(struct ly_call *c)
+{
+    struct ly_request *req = c->req;
+    struct lanyard_ctx *ctx = c->ctx;
+    const char *token = NULL;
+    if (oauth_param(req, "token", &token) != 0)
+        return grant_error(req, c->resp, "invalid_request", "token is required, once");
+    const char *hint = NULL;
+    if (oauth_param(req, "token_type_hint", &hint) < 0)
+        return grant_error(req, c->resp, "invalid_request", "token_type_hint is not a string");
+    /* The caller: the credential the dispatcher verified, or the key given as client fields. */
+    struct ly_principal key;
+    const struct ly_principal *caller = c->who;
+    int r = client_key(c, caller != NULL, &key);
+    if (r == LY_E_INVALID_REQUEST || r == LY_E_INVALID_TOKEN)
+        return LY_OK;
+    if (r == LY_OK)
+        caller = &key;
+    else if (r != 1)
+        return r;
+    if (caller == NULL)
+        return bad_client(c, "a credential is required");
+    struct ly_principal target;
+    struct ly_auth_failure fail;
+    r = ly_auth_token(&ctx->auth, req->arena, req->now, ly_str_from(token),
+                      LY_CREDS_ANY & ~LY_CRED_BIT(LY_CRED_BASIC), &target, &fail);
+    /* RFC 7009 §2.2: an unknown, expired or already revoked token is answered 200 alike. */
+    if (r == LY_E_INVALID_TOKEN) {
+        ly_response_empty(c->resp, 200);
+        return LY_OK;
+    }
+    if (r != LY_OK)
+        return r;
+    bool may = false;
+    if ((r = may_revoke(c, caller, &target, &may)) != LY_OK)
+        return r;
+    if (!may) {
+        ly_response_oauth_error(req, c->resp, 403, "unauthorized_client",
+                                "this credential may not revoke that token");
+        return LY_OK;
+    }
+    if (target.cred == LY_CRED_API_KEY) {
+        r = ly_api_keys_delete(ctx->db, req->arena, target.key_id);
+        if (r == LY_E_NOT_FOUND)
+            r = LY_OK;
+    } else if (target.type == LY_PRINCIPAL_USER) {
+        /* A refresh or access token of a session: the whole session ends. */
+        r = ly_sessions_revoke(ctx->db, req->arena, target.session_id, req->now);
+    } else if (target.cred == LY_CRED_OPAQUE) {
+        unsigned char hash[LY_SHA256_LEN];
+        ly_sha256(token, strlen(token), hash);
+        r = ly_access_delete(ctx->db, req->arena, hash);
+    }
+    /* A service account's JWT cannot be recalled: its key can (doc/decisions.md). */
+    if (r != LY_OK)
+        return r;
+    ly_response_empty(c->resp, 200);
+    return LY_OK;
 }

@@ -23,6 +23,7 @@ const struct ly_auth_store ly_auth_db_store = {
     .session_live = ly_sessions_is_live,
     .user = ly_users_get,
     .account = ly_accounts_get,
+    .key_touch = ly_api_keys_touch,
 };
 
 /* What one verifier gets: the layer, the arena and the clock. */
@@ -88,6 +89,17 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
         if (!live)
             return refuse(why, "the session has ended");
     }
+    /* ... and for a service account, that the key it was exchanged with still stands. */
+    if (cfg->tokens.jwt.check_revocation && c.principal_type == LY_PRINCIPAL_SERVICE_ACCOUNT) {
+        struct ly_api_key k;
+        int r = in->auth->store->api_key(in->auth->db, in->a, c.client_id, &k);
+        if (r == LY_E_NOT_FOUND || (r == LY_OK && (k.owner_type != LY_PRINCIPAL_SERVICE_ACCOUNT ||
+                                                   strcmp(k.owner_id, c.sub) != 0 ||
+                                                   (k.expires_at >= 0 && k.expires_at <= in->now))))
+            return refuse(why, "the API key it was issued for is revoked or expired");
+        if (r != LY_OK)
+            return r;
+    }
     memset(p, 0, sizeof(*p));
     p->type = c.principal_type;
     p->subject = c.sub;
@@ -98,6 +110,7 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
     } else {
         p->key_id = c.client_id;
         p->org_name = c.org;
+        p->resource = c.resource;
     }
     return LY_OK;
 }
@@ -142,6 +155,7 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
         p->org_id = acc.org_id;
         p->org_name = acc.org_name;
         p->role = acc.role;
+        p->resource = acc.resource;
     }
     return LY_OK;
 }
@@ -169,6 +183,32 @@ static int verify_refresh(const struct verify_in *in, struct ly_str token, struc
     return LY_OK;
 }
 
+/* Note a key's use in this minute, unless the database or the notes have it. */
+static void note_use(const struct ly_auth *auth, const struct ly_api_key *k, int64_t now)
+{
+    struct ly_key_uses *u = auth->uses;
+    int64_t minute = now - now % 60;
+    if (u == NULL || k->last_used_at >= minute)
+        return;
+    for (size_t i = 0; i < u->n; i++) {
+        if (strcmp(u->e[i].id, k->id) == 0) {
+            u->e[i].minute = minute;
+            return;
+        }
+    }
+    /* Full: this use goes unrecorded until a flush makes room (last_used_at lags a little). */
+    if (u->n == LY_KEY_USES_MAX)
+        return;
+    memcpy(u->e[u->n].id, k->id, LY_KEY_ID_LEN + 1);
+    u->e[u->n].minute = minute;
+    u->n++;
+}
+
+static enum ly_role weaker(enum ly_role x, enum ly_role y)
+{
+    return x < y ? x : y;
+}
+
 /* An API key given as (KEYID, secret), already checked for form and checksum. */
 static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, struct ly_str secret,
                            enum ly_cred_kind kind, struct ly_principal *p, const char **why)
@@ -188,17 +228,26 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
         return refuse(why, "the API key is unknown or revoked");
     if (k.expires_at >= 0 && k.expires_at <= in->now)
         return refuse(why, "the API key has expired");
+    /*
+     * SPEC §4: a personal key acts with the weaker of its role and its
+     * user's current one, and not at all once the user left or is disabled.
+     */
+    bool personal = k.owner_type == LY_PRINCIPAL_USER;
+    enum ly_role role = personal ? weaker(k.role, k.owner_role) : k.owner_role;
+    if (!k.owner_exists || role == LY_ROLE_NONE || (personal && k.owner_disabled))
+        return refuse(why, "the API key's owner is disabled or no longer exists");
     memset(p, 0, sizeof(*p));
-    p->type = LY_PRINCIPAL_SERVICE_ACCOUNT;
-    p->subject = k.service_account_id;
+    p->type = k.owner_type;
+    p->subject = k.owner_id;
     p->cred = kind;
     p->key_id = k.id;
     p->org_id = k.org_id;
     p->org_name = k.org_name;
-    p->role = k.role;
+    p->role = role;
     p->resource = k.resource;
     p->expires_at = k.expires_at;
-    p->complete = true;
+    p->complete = true; /* never platform-administrator rights through a key */
+    note_use(in->auth, &k, in->now);
     return LY_OK;
 }
 
@@ -331,6 +380,26 @@ int ly_auth_token(const struct ly_auth *auth, struct ly_arena *a, int64_t now, s
     return dispatch(auth, a, now, LY_SCHEME_NONE, token, accept, out, fail);
 }
 
+int ly_auth_key_pair(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
+                     struct ly_str key_id, struct ly_str secret, struct ly_principal *out,
+                     struct ly_auth_failure *fail)
+{
+    fail->scheme = LY_SCHEME_BASIC;
+    fail->why = "invalid credentials";
+    if (!ly_apikey_check_pair(auth->cfg->api_keys.prefix, key_id, secret))
+        return LY_E_INVALID_TOKEN;
+    struct verify_in in = {auth, a, now};
+    struct ly_principal p;
+    const char *why = NULL;
+    int r = verify_key_pair(&in, key_id, secret, LY_CRED_BASIC, &p, &why);
+    if (r == LY_E_INVALID_TOKEN)
+        fail->why = why;
+    if (r != LY_OK)
+        return r;
+    *out = p;
+    return LY_OK;
+}
+
 int ly_auth_request(const struct ly_auth *auth, const struct ly_request *req, unsigned accept,
                     struct ly_principal *out, struct ly_auth_failure *fail)
 {
@@ -372,25 +441,45 @@ int ly_auth_complete(const struct ly_auth *auth, struct ly_arena *a, struct ly_p
     return LY_OK;
 }
 
-void ly_auth_challenge(struct ly_request *req, struct ly_response *resp, int err,
-                       const struct ly_auth_failure *fail)
+int ly_auth_flush_uses(const struct ly_auth *auth, struct ly_arena *a, int64_t now, bool idle)
+{
+    struct ly_key_uses *u = auth->uses;
+    if (u == NULL || u->n == 0 || (!idle && now < u->next_flush && u->n < LY_KEY_USES_MAX))
+        return LY_OK;
+    for (size_t i = 0; i < u->n; i++) {
+        int r = auth->store->key_touch(auth->db, a, u->e[i].id, u->e[i].minute);
+        if (r != LY_OK)
+            return r; /* kept: the next tick tries again */
+    }
+    u->n = 0;
+    u->next_flush = now + 60;
+    return LY_OK;
+}
+
+void ly_auth_challenge_header(struct ly_request *req, struct ly_response *resp, int err,
+                              const struct ly_auth_failure *fail)
 {
     const char *why = fail->why ? fail->why : "invalid credential";
-    if (fail->scheme == LY_SCHEME_BASIC) {
-        ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, why, NULL);
+    if (fail->scheme == LY_SCHEME_BASIC)
         ly_response_header(resp, "WWW-Authenticate", "Basic realm=\"lanyard\"");
-        return;
-    }
-    if (err == LY_E_INVALID_TOKEN) {
+    else if (err == LY_E_INVALID_TOKEN)
         /* RFC 6750 §3: the description is ours and static, never token material. */
-        ly_response_problem(req, resp, LY_E_INVALID_TOKEN, why, NULL);
         ly_response_header(resp, "WWW-Authenticate",
                            ly_arena_printf(req->arena,
                                            "Bearer realm=\"lanyard\", error=\"invalid_token\", "
                                            "error_description=\"%s\"",
                                            why));
-        return;
-    }
-    ly_response_problem(req, resp, LY_E_UNAUTHENTICATED, why, NULL);
-    ly_response_header(resp, "WWW-Authenticate", "Bearer realm=\"lanyard\"");
+    else
+        ly_response_header(resp, "WWW-Authenticate", "Bearer realm=\"lanyard\"");
+}
+
+void ly_auth_challenge(struct ly_request *req, struct ly_response *resp, int err,
+                       const struct ly_auth_failure *fail)
+{
+    const char *why = fail->why ? fail->why : "invalid credential";
+    /* Basic credentials are not a token: their refusal is unauthenticated, not invalid_token. */
+    int code = err == LY_E_INVALID_TOKEN && fail->scheme != LY_SCHEME_BASIC ? LY_E_INVALID_TOKEN
+                                                                            : LY_E_UNAUTHENTICATED;
+    ly_response_problem(req, resp, code, why, NULL);
+    ly_auth_challenge_header(req, resp, err, fail);
 }

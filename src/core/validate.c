@@ -8,6 +8,20 @@
 #include "lanyard/rand.h"
 #include "lanyard/str.h"
 
+bool ly_resource_is_valid(const char *s)
+{
+    size_t n = strnlen(s, 256);
+    if (n < 1 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && strchr("._:/-", c) == NULL)
+            return false;
+    }
+    return true;
+}
+
 bool ly_name_is_valid(const char *s)
 {
     size_t n = strlen(s);

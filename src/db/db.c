@@ -152,6 +152,9 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
 {
     if (e == ER_DUP_ENTRY)
         return LY_E_CONFLICT;
+    /* A row that refers to one deleted meanwhile (a key for a membership just ended). */
+    if (e == ER_NO_REFERENCED_ROW_2 || e == ER_NO_REFERENCED_ROW)
+        return LY_E_NOT_FOUND;
     if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) {
         /* InnoDB rolled the transaction back (a lock wait timeout only the statement). */
         ly_log_info(db->log, "%s: transaction aborted (%u)", what, e);

@@ -152,6 +152,24 @@ int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
                       p, 5, NULL);
 }
 
+int ly_access_insert_account(struct ly_db *db, struct ly_arena *a,
+                             const unsigned char hash[LY_SHA256_LEN], const char *account_id,
+                             const char *key_id, int64_t now, int64_t expires_at)
+{
+    struct ly_db_value p[] = {H(hash), LY_DB_S(account_id), LY_DB_S(key_id), LY_DB_T(now),
+                              LY_DB_T(expires_at)};
+    return ly_db_exec(db, a,
+                      "INSERT INTO access_tokens (token_hash, service_account_id, api_key_id,"
+                      " created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                      p, 5, NULL);
+}
+
+int ly_access_delete(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN])
+{
+    struct ly_db_value p[] = {H(hash)};
+    return ly_db_exec(db, a, "DELETE FROM access_tokens WHERE token_hash = ?", p, 1, NULL);
+}
+
 int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                      int64_t now, struct ly_access *out)
 {
@@ -163,12 +181,13 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
      */
     int r = ly_db_exec(db, a,
                        "SELECT t.user_id, t.session_id, t.service_account_id, t.api_key_id,"
-                       " t.expires_at, u.platform_admin, sa.org_id, o.name, sa.role"
+                       " t.expires_at, u.platform_admin, sa.org_id, o.name, sa.role, k.resource"
                        " FROM access_tokens t"
                        " LEFT JOIN sessions s ON s.id = t.session_id"
                        " LEFT JOIN users u ON u.id = t.user_id"
                        " LEFT JOIN service_accounts sa ON sa.id = t.service_account_id"
                        " LEFT JOIN organizations o ON o.id = sa.org_id"
+                       " LEFT JOIN api_keys k ON k.id = t.api_key_id"
                        " WHERE t.token_hash = ? AND t.expires_at > ?"
                        " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))",
                        p, 2, &res);
@@ -185,5 +204,6 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
     out->org_id = ly_db_str(&res, 0, 6);
     out->org_name = ly_db_str(&res, 0, 7);
     out->role = ly_role_parse(ly_db_str(&res, 0, 8));
+    out->resource = ly_db_str(&res, 0, 9);
     return LY_OK;
 }

@@ -239,6 +239,8 @@ int ly_jwt_sign(const struct ly_keyset *ks, const struct ly_jwt_claims *claims, 
         add_str(pl, "sid", claims->sid);
     if (claims->org != NULL)
         add_str(pl, "org", claims->org);
+    if (claims->resource != NULL)
+        add_str(pl, "resource", claims->resource);
     htext = json_object_to_json_string_ext(hdr,
                                            JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     ptext =
@@ -406,8 +408,8 @@ static int check_claims(json_object *pl, const struct ly_jwt_expect *exp, struct
                         struct ly_jwt_claims *out, const char **why)
 {
     struct ly_jwt_claims c = {0};
-    const char *iss, *sub, *jti, *client_id, *pt, *sid, *org;
-    bool sid_present, org_present;
+    const char *iss, *sub, *jti, *client_id, *pt, *sid, *org, *resource;
+    bool sid_present, org_present, resource_present;
 
     iss = req_str(pl, "iss");
     sub = req_str(pl, "sub");
@@ -416,10 +418,11 @@ static int check_claims(json_object *pl, const struct ly_jwt_expect *exp, struct
     pt = req_str(pl, "principal_type");
     sid = get_str(pl, "sid", &sid_present);
     org = get_str(pl, "org", &org_present);
+    resource = get_str(pl, "resource", &resource_present);
     if (iss == NULL || sub == NULL || jti == NULL || client_id == NULL || pt == NULL ||
         (sid_present && sid == NULL) || (org_present && org == NULL) ||
-        get_time(pl, "exp", &c.exp) != 0 || get_time(pl, "iat", &c.iat) != 0 ||
-        get_time(pl, "nbf", &c.nbf) != 0) {
+        (resource_present && resource == NULL) || get_time(pl, "exp", &c.exp) != 0 ||
+        get_time(pl, "iat", &c.iat) != 0 || get_time(pl, "nbf", &c.nbf) != 0) {
         *why = "malformed token claims";
         return -1;
     }
@@ -455,6 +458,7 @@ static int check_claims(json_object *pl, const struct ly_jwt_expect *exp, struct
     c.client_id = ly_arena_strdup(a, client_id);
     c.sid = sid != NULL ? ly_arena_strdup(a, sid) : NULL;
     c.org = org != NULL ? ly_arena_strdup(a, org) : NULL;
+    c.resource = resource != NULL ? ly_arena_strdup(a, resource) : NULL;
     *out = c;
     return 0;
 }

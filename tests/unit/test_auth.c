@@ -38,13 +38,19 @@ static struct {
         opaque_unknown[LY_TOKEN_MAX_LEN];
     char refresh_live[LY_TOKEN_MAX_LEN], refresh_spent[LY_TOKEN_MAX_LEN];
     char key_id[LY_KEY_ID_LEN + 1], key[LY_TOKEN_MAX_LEN];
+    /* personal keys: role admin, user a member; user left the org; user disabled */
+    char personal_id[LY_KEY_ID_LEN + 1], personal[LY_TOKEN_MAX_LEN];
+    char left_id[LY_KEY_ID_LEN + 1], left[LY_TOKEN_MAX_LEN];
+    char disabled_id[LY_KEY_ID_LEN + 1], disabled[LY_TOKEN_MAX_LEN];
     char expired_id[LY_KEY_ID_LEN + 1], expired[LY_TOKEN_MAX_LEN];
     char unknown_id[LY_KEY_ID_LEN + 1], unknown[LY_TOKEN_MAX_LEN];
     char wrong_secret[LY_TOKEN_MAX_LEN]; /* the known key id, another (well-formed) secret */
     char basic[256], basic_wrong[256], basic_bad_pair[256];
     char jwt_user[2048], jwt_sa[2048], jwt_expired[2048], jwt_dead_session[2048],
-        jwt_other_key[2048], jwt_disabled[2048], jwt_sa_moved[2048];
+        jwt_other_key[2048], jwt_disabled[2048], jwt_sa_moved[2048], jwt_sa_dead_key[2048];
 } t;
+
+static int touches; /* calls of the fake key_touch */
 
 static struct ly_config cfg;
 static struct ly_keyset *keys, *other_keys;
@@ -106,20 +112,48 @@ static int fake_api_key(struct ly_db *db, struct ly_arena *a, const char *key_id
     (void)a;
     if (db == DB_DOWN)
         return LY_E_UNAVAILABLE;
-    bool known = strcmp(key_id, t.key_id) == 0, expired = strcmp(key_id, t.expired_id) == 0;
-    if (!known && !expired)
-        return LY_E_NOT_FOUND;
-    const char *token = known ? t.key : t.expired;
-    memset(out, 0, sizeof(*out));
-    out->id = known ? t.key_id : t.expired_id;
-    const char *secret = token + strlen(token) - LY_TOKEN_SECRET_LEN;
-    ly_sha256(secret, LY_TOKEN_SECRET_LEN, out->secret_hash);
-    out->expires_at = known ? -1 : NOW - 1;
-    out->service_account_id = "sa-bbbbbbbbbbbb";
-    out->org_id = "org-cccccccccccc";
-    out->org_name = "acme";
-    out->role = LY_ROLE_MEMBER;
-    out->resource = known ? "env-1.aws.us-east-1" : NULL;
+    static const struct {
+        const char *id, *token;
+        bool personal, expired, disabled;
+        enum ly_role owner_role;
+    } known[] = {
+        {t.key_id, t.key, false, false, false, LY_ROLE_MEMBER},
+        {t.expired_id, t.expired, false, true, false, LY_ROLE_MEMBER},
+        {t.personal_id, t.personal, true, false, false, LY_ROLE_MEMBER},
+        {t.left_id, t.left, true, false, false, LY_ROLE_NONE},
+        {t.disabled_id, t.disabled, true, false, true, LY_ROLE_OWNER},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(key_id, known[i].id) != 0)
+            continue;
+        memset(out, 0, sizeof(*out));
+        out->id = known[i].id;
+        const char *secret = known[i].token + strlen(known[i].token) - LY_TOKEN_SECRET_LEN;
+        ly_sha256(secret, LY_TOKEN_SECRET_LEN, out->secret_hash);
+        out->expires_at = known[i].expired ? NOW - 1 : -1;
+        out->last_used_at = -1;
+        out->owner_type = known[i].personal ? LY_PRINCIPAL_USER : LY_PRINCIPAL_SERVICE_ACCOUNT;
+        out->owner_id = known[i].personal ? "u-aaaaaaaaaaaa" : "sa-bbbbbbbbbbbb";
+        out->owner_exists = true;
+        out->owner_role = known[i].owner_role;
+        out->owner_disabled = known[i].disabled;
+        out->role = known[i].personal ? LY_ROLE_ADMIN : LY_ROLE_NONE;
+        out->org_id = "org-cccccccccccc";
+        out->org_name = "acme";
+        out->resource = i == 0 ? "env-1.aws.us-east-1" : NULL;
+        return LY_OK;
+    }
+    return LY_E_NOT_FOUND;
+}
+
+static int fake_key_touch(struct ly_db *db, struct ly_arena *a, const char *id, int64_t minute)
+{
+    (void)a;
+    (void)id;
+    if (db == DB_DOWN)
+        return LY_E_UNAVAILABLE;
+    CHECK("a use is noted for its minute", minute % 60 == 0);
+    touches++;
     return LY_OK;
 }
 
@@ -168,7 +202,8 @@ static int fake_account(struct ly_db *db, struct ly_arena *a, const char *id,
 }
 
 static const struct ly_auth_store fake_store = {fake_access,       fake_refresh, fake_api_key,
-                                                fake_session_live, fake_user,    fake_account};
+                                                fake_session_live, fake_user,    fake_account,
+                                                fake_key_touch};
 
 static struct ly_keyset *make_keys(const char *dir, const char *name)
 {
@@ -183,6 +218,8 @@ static struct ly_keyset *make_keys(const char *dir, const char *name)
     return ks;
 }
 
+static const char *sign_key_id; /* a service account's client_id when not t.key_id */
+
 static void sign(struct ly_keyset *ks, char *out, const char *sub, const char *sid, const char *org,
                  int64_t exp)
 {
@@ -193,7 +230,7 @@ static void sign(struct ly_keyset *ks, char *out, const char *sub, const char *s
         .sub = sub,
         .aud = "lanyard",
         .jti = "jti-1",
-        .client_id = org ? t.key_id : "lanyard",
+        .client_id = org ? (sign_key_id ? sign_key_id : t.key_id) : "lanyard",
         .sid = sid,
         .org = org,
         .principal_type = org ? LY_PRINCIPAL_SERVICE_ACCOUNT : LY_PRINCIPAL_USER,
@@ -254,6 +291,9 @@ static int setup(void **state)
     ly_apikey_generate(PREFIX, t.key_id, t.key);
     ly_apikey_generate(PREFIX, t.expired_id, t.expired);
     ly_apikey_generate(PREFIX, t.unknown_id, t.unknown);
+    ly_apikey_generate(PREFIX, t.personal_id, t.personal);
+    ly_apikey_generate(PREFIX, t.left_id, t.left);
+    ly_apikey_generate(PREFIX, t.disabled_id, t.disabled);
     key_token(t.wrong_secret, t.key_id, 'Q');
     const char *secret = t.key + strlen(t.key) - LY_TOKEN_SECRET_LEN;
     basic_of(t.basic, t.key_id, secret);
@@ -264,6 +304,9 @@ static int setup(void **state)
     sign(keys, t.jwt_user, "u-aaaaaaaaaaaa", "ses-live", NULL, NOW + 600);
     sign(keys, t.jwt_sa, "sa-bbbbbbbbbbbb", NULL, "acme", NOW + 600);
     sign(keys, t.jwt_sa_moved, "sa-bbbbbbbbbbbb", NULL, "elsewhere", NOW + 600);
+    sign_key_id = t.unknown_id;
+    sign(keys, t.jwt_sa_dead_key, "sa-bbbbbbbbbbbb", NULL, "acme", NOW + 600);
+    sign_key_id = NULL;
     sign(keys, t.jwt_expired, "u-aaaaaaaaaaaa", "ses-live", NULL, NOW - 31);
     sign(keys, t.jwt_dead_session, "u-aaaaaaaaaaaa", "ses-dead", NULL, NOW + 600);
     sign(keys, t.jwt_disabled, "u-disabled0000", "ses-live", NULL, NOW + 600);
@@ -375,6 +418,21 @@ static void test_credentials(void **state)
          LY_SCHEME_BEARER, "malformed API key", 0, 0, NULL},
         {"API key, database down", bearer(&a, t.key), false, true, LY_E_UNAVAILABLE, 0, NULL, 0, 0,
          NULL},
+        {"personal key", bearer(&a, t.personal), false, false, LY_OK, 0, NULL, LY_CRED_API_KEY,
+         LY_PRINCIPAL_USER, "u-aaaaaaaaaaaa"},
+        {"personal key of one who left", bearer(&a, t.left), false, false, LY_E_INVALID_TOKEN,
+         LY_SCHEME_BEARER, "the API key's owner is disabled or no longer exists", 0, 0, NULL},
+        {"personal key of a disabled user", bearer(&a, t.disabled), false, false,
+         LY_E_INVALID_TOKEN, LY_SCHEME_BEARER,
+         "the API key's owner is disabled or no longer exists", 0, 0, NULL},
+        {"JWT of a service account, key live", bearer(&a, t.jwt_sa), true, false, LY_OK, 0, NULL,
+         LY_CRED_JWT, LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
+        {"JWT of a service account, key deleted", bearer(&a, t.jwt_sa_dead_key), true, false,
+         LY_E_INVALID_TOKEN, LY_SCHEME_BEARER,
+         "the API key it was issued for is revoked or expired", 0, 0, NULL},
+        {"JWT of a service account, key deleted, no revocation check",
+         bearer(&a, t.jwt_sa_dead_key), false, false, LY_OK, 0, NULL, LY_CRED_JWT,
+         LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
 
         {"Basic KEYID:secret", t.basic, false, false, LY_OK, 0, NULL, LY_CRED_BASIC,
          LY_PRINCIPAL_SERVICE_ACCOUNT, "sa-bbbbbbbbbbbb"},
@@ -391,7 +449,7 @@ static void test_credentials(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cfg.tokens.jwt.check_revocation = cases[i].revocation;
-        struct ly_auth auth = {&cfg, keys, &fake_store, cases[i].db_down ? DB_DOWN : NULL};
+        struct ly_auth auth = {&cfg, keys, &fake_store, cases[i].db_down ? DB_DOWN : NULL, NULL};
         struct ly_principal p = {.subject = "untouched"};
         struct ly_auth_failure fail = {LY_SCHEME_OTHER, "sentinel"};
         int r = ly_auth_credential(&auth, &a, NOW, cases[i].header, LY_CREDS_ON_REQUEST, &p, &fail);
@@ -418,7 +476,7 @@ static void test_principal_fields(void **state)
     (void)state;
     struct ly_arena a;
     ly_arena_init(&a, 8192);
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL};
     struct ly_principal p;
     struct ly_auth_failure fail;
 
@@ -452,7 +510,7 @@ static void test_principal_fields(void **state)
                      LY_OK);
     CHECK("disabled user: refused on completion",
           ly_auth_complete(&auth, &a, &p) == LY_E_INVALID_TOKEN);
-    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN};
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, NULL};
     assert_int_equal(
         ly_auth_credential(&down, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p, &fail),
         LY_OK);
@@ -477,6 +535,60 @@ static void test_principal_fields(void **state)
           p.complete && !p.platform_admin && p.role == LY_ROLE_MEMBER &&
               strcmp(p.resource, "env-1.aws.us-east-1") == 0 && p.expires_at == -1 &&
               strcmp(p.key_id, t.key_id) == 0);
+
+    /* SPEC §4: the weaker of the key's role (admin) and its user's (member), never more. */
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW, bearer(&a, t.personal), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
+    CHECK("personal key: a user bound to the key's organization",
+          ly_principal_is_personal_key(&p) && p.complete && !p.platform_admin &&
+              strcmp(p.org_id, "org-cccccccccccc") == 0 && p.role == LY_ROLE_MEMBER &&
+              p.session_id == NULL);
+    ly_arena_release(&a);
+}
+
+/* SPEC §5.11: last use noted per key and minute, written at most once a minute unless idle. */
+static void test_key_uses(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    static struct ly_key_uses uses;
+    memset(&uses, 0, sizeof(uses));
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, &uses};
+    struct ly_principal p;
+    struct ly_auth_failure fail;
+    touches = 0;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            ly_auth_credential(&auth, &a, NOW, bearer(&a, t.key), LY_CREDS_ON_REQUEST, &p, &fail),
+            LY_OK);
+    assert_int_equal(ly_auth_credential(&auth, &a, NOW, t.basic, LY_CREDS_ON_REQUEST, &p, &fail),
+                     LY_OK);
+    CHECK("four uses of one key, one note", uses.n == 1);
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW, bearer(&a, t.personal), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
+    CHECK("another key, another note", uses.n == 2);
+    CHECK("a refused key is no use",
+          ly_auth_credential(&auth, &a, NOW, bearer(&a, t.wrong_secret), LY_CREDS_ON_REQUEST, &p,
+                             &fail) == LY_E_INVALID_TOKEN &&
+              uses.n == 2);
+    assert_int_equal(ly_auth_flush_uses(&auth, &a, NOW, false), LY_OK);
+    CHECK("the first flush writes each key once", touches == 2 && uses.n == 0);
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW + 5, bearer(&a, t.key), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
+    assert_int_equal(ly_auth_flush_uses(&auth, &a, NOW + 5, false), LY_OK);
+    CHECK("busy: no second write within the minute", touches == 2 && uses.n == 1);
+    assert_int_equal(ly_auth_flush_uses(&auth, &a, NOW + 6, true), LY_OK);
+    CHECK("idle: written at once", touches == 3 && uses.n == 0);
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, &uses};
+    assert_int_equal(
+        ly_auth_credential(&auth, &a, NOW + 70, bearer(&a, t.key), LY_CREDS_ON_REQUEST, &p, &fail),
+        LY_OK);
+    CHECK("a failed write keeps the notes",
+          ly_auth_flush_uses(&down, &a, NOW + 70, true) == LY_E_UNAVAILABLE && uses.n == 1);
     ly_arena_release(&a);
 }
 
@@ -486,7 +598,7 @@ static void test_tokens_and_masks(void **state)
     (void)state;
     struct ly_arena a;
     ly_arena_init(&a, 8192);
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL};
     struct ly_principal p = {.subject = "untouched"};
     struct ly_auth_failure fail;
 
@@ -522,7 +634,7 @@ static void test_tokens_and_masks(void **state)
           ly_auth_credential(&auth, &a, NOW, t.basic, LY_CREDS_ACCESS, &p, &fail) ==
                   LY_E_INVALID_TOKEN &&
               fail.scheme == LY_SCHEME_BASIC);
-    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL};
+    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL, NULL};
     CHECK("JWT in opaque mode",
           ly_auth_credential(&opaque, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p,
                              &fail) == LY_E_INVALID_TOKEN &&
@@ -580,9 +692,8 @@ static void test_challenges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_credentials),
-        cmocka_unit_test(test_principal_fields),
-        cmocka_unit_test(test_tokens_and_masks),
+        cmocka_unit_test(test_credentials), cmocka_unit_test(test_principal_fields),
+        cmocka_unit_test(test_key_uses),    cmocka_unit_test(test_tokens_and_masks),
         cmocka_unit_test(test_challenges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -30,29 +30,33 @@ struct policy_case {
     const char *want; /* LY_ACT_COUNT letters */
 };
 
-/* Columns: create, view, list members, update, delete, set member, manage owner, remove, leave. */
+/*
+ * Columns: create, view, list members, update, delete, set member, manage
+ * owner, remove, leave, view service accounts, manage service accounts and keys.
+ */
 static const struct policy_case cases[] = {
     /* users, with users_create_orgs: true (the default) */
-    {"owner", U, false, LY_ROLE_OWNER, true, "AAAAAAAAA"},
-    {"admin", U, false, LY_ROLE_ADMIN, true, "AAAADADAA"},
-    {"member", U, false, LY_ROLE_MEMBER, true, "AAADDDDDA"},
-    {"non-member", U, false, LY_ROLE_NONE, true, "AHHHHHHHH"},
+    {"owner", U, false, LY_ROLE_OWNER, true, "AAAAAAAAAAA"},
+    {"admin", U, false, LY_ROLE_ADMIN, true, "AAAADADAAAA"},
+    {"member", U, false, LY_ROLE_MEMBER, true, "AAADDDDDAAD"},
+    {"non-member", U, false, LY_ROLE_NONE, true, "AHHHHHHHHHH"},
     /* platform administrators: everything an owner may, everywhere */
-    {"platform admin, not a member", U, true, LY_ROLE_NONE, true, "AAAAAAAAA"},
-    {"platform admin who is a member", U, true, LY_ROLE_MEMBER, true, "AAAAAAAAA"},
-    {"platform admin, users_create_orgs off", U, true, LY_ROLE_NONE, false, "AAAAAAAAA"},
+    {"platform admin, not a member", U, true, LY_ROLE_NONE, true, "AAAAAAAAAAA"},
+    {"platform admin who is a member", U, true, LY_ROLE_MEMBER, true, "AAAAAAAAAAA"},
+    {"platform admin, users_create_orgs off", U, true, LY_ROLE_NONE, false, "AAAAAAAAAAA"},
     /* accounts.users_create_orgs: false only changes creation */
-    {"owner, users_create_orgs off", U, false, LY_ROLE_OWNER, false, "DAAAAAAAA"},
-    {"member, users_create_orgs off", U, false, LY_ROLE_MEMBER, false, "DAADDDDDA"},
-    {"non-member, users_create_orgs off", U, false, LY_ROLE_NONE, false, "DHHHHHHHH"},
+    {"owner, users_create_orgs off", U, false, LY_ROLE_OWNER, false, "DAAAAAAAAAA"},
+    {"member, users_create_orgs off", U, false, LY_ROLE_MEMBER, false, "DAADDDDDAAD"},
+    {"non-member, users_create_orgs off", U, false, LY_ROLE_NONE, false, "DHHHHHHHHHH"},
     /* service accounts: their own organization with their role, never owner, never create */
-    {"service account, admin", S, false, LY_ROLE_ADMIN, true, "DAAADADAD"},
-    {"service account, member", S, false, LY_ROLE_MEMBER, true, "DAADDDDDD"},
-    {"service account, another organization", S, false, LY_ROLE_NONE, true, "DHHHHHHHH"},
-    {"service account claiming owner counts as admin", S, false, LY_ROLE_OWNER, true, "DAAADADAD"},
+    {"service account, admin", S, false, LY_ROLE_ADMIN, true, "DAAADADADAA"},
+    {"service account, member", S, false, LY_ROLE_MEMBER, true, "DAADDDDDDAD"},
+    {"service account, another organization", S, false, LY_ROLE_NONE, true, "DHHHHHHHHHH"},
+    {"service account claiming owner counts as admin", S, false, LY_ROLE_OWNER, true,
+     "DAAADADADAA"},
     {"service account claiming platform admin gains nothing", S, true, LY_ROLE_NONE, true,
-     "DHHHHHHHH"},
-    {"service account admin, platform flag ignored", S, true, LY_ROLE_ADMIN, true, "DAAADADAD"},
+     "DHHHHHHHHHH"},
+    {"service account admin, platform flag ignored", S, true, LY_ROLE_ADMIN, true, "DAAADADADAA"},
 };
 
 static enum ly_decision letter(char c)
