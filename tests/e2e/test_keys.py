@@ -13,6 +13,7 @@ need other api_keys settings (a max_ttl of 100 years, keys without expiry)
 run on one stack of their own (`long_stack`, lighttpd-jwt, started once for
 this module)."""
 
+import collections
 import datetime
 import re
 import threading
@@ -393,6 +394,11 @@ def test_admin_service_account_manages_its_org(stack, world):
     assert rk.delete(keys_path(w.org, sa["name"], rotated["id"])).status_code == 204
     assert_refused(as_key(stack, rotated).get(ME))
     assert rk.delete(sa_path(w.org, sa["name"])).status_code == 204
+    # demoted to member, the same key manages nothing from now on
+    assert w.owner.patch(sa_path(w.org, robot["name"]), {"role": "member"}).status_code == 200
+    assert_problem(rk.post(sa_path(w.org), {"name": unique("x")}), 403, "forbidden")
+    assert_problem(rk.get(org_keys_path(w.org)), 403, "forbidden")
+    assert rk.get(sa_path(w.org)).status_code == 200
     # another organization does not exist for it
     theirs = new_sa(w.outsider, w.other)
     for r in (rk.get(ORGS + "/" + w.other), rk.get(sa_path(w.other)),
@@ -458,7 +464,12 @@ def test_create_key_shape(stack, world):
     assert me["credential"] == {"type": "api_key", "key_id": key["id"],
                                 "expires_at": key["expires_at"], "resource": None}
     # by the account's id as well; two keys never share an id or a secret
-    k2 = new_key(w.owner, w.org, sa["id"])
+    r = w.owner.post(keys_path(w.org, sa["id"]), {})
+    assert r.status_code == 201, r.text
+    k2 = assert_key(r.json(), secret=True)
+    # the Location names the account by its name, however the request named it
+    assert r.headers.get("Location") == stack.url + keys_path(w.org, sa["name"], k2["id"]), \
+        r.headers.get("Location")
     assert k2["id"] != key["id"] and k2["secret"] != key["secret"]
     assert k2["display_name"] is None and k2["description"] is None
 
@@ -526,6 +537,12 @@ def test_key_lifetimes(stack, world):
         key = new_key(w.owner, w.org, sa["name"], **body)
         assert_near(key["expires_at"], t0 + datetime.timedelta(seconds=seconds), 60, str(body))
         assert abs(lifetime(key) - seconds) <= 2, (body, key)
+    # RFC 3339 with an offset: the same instant, answered in UTC with Z
+    t = (now() + datetime.timedelta(days=20)).replace(microsecond=0)
+    key = new_key(w.owner, w.org, sa["name"],
+                  expires_at=t.astimezone(datetime.timezone(datetime.timedelta(hours=2)))
+                  .strftime("%Y-%m-%dT%H:%M:%S+02:00"))
+    assert key["expires_at"] == fmt_time(t), key["expires_at"]
     exact = fmt_time(now() + datetime.timedelta(days=10, hours=3, seconds=17))
     key = new_key(w.owner, w.org, sa["name"], expires_at=exact)
     assert key["expires_at"] == exact
@@ -583,6 +600,10 @@ def test_key_get_and_list(stack, world):
     items, pages = walk(w.org_admin, keys_path(w.org, sa["name"]), 2)
     assert pages >= 2
     assert [i["id"] for i in items] == sorted(k["id"] for k in made), "ordered by id"
+    for path in (keys_path(w.org, sa["name"]), org_keys_path(w.org), MY_KEYS):
+        r = w.owner.get(path + "?page_token=forged-token")
+        assert r.status_code == 400, "%s: %d %s" % (path, r.status_code, r.text[:200])
+        assert_problem(w.owner.get(path + "?page_size=0"), 400, "validation_failed")
     # a key is found only under its own account and organization
     k = made[0]
     for path in (keys_path(w.org, other["name"], k["id"]),
@@ -788,9 +809,12 @@ def test_max_per_account_under_concurrency(stack, world):
         t.start()
     for t in threads:
         t.join(60)
-    codes = sorted(r[0] for r in results if r)
-    assert codes == [201] * MAX_PER_ACCOUNT + [409] * MAX_PER_ACCOUNT, results
-    assert len(walk(w.owner, path, 100)[0]) == MAX_PER_ACCOUNT
+    codes = collections.Counter(r[0] for r in results if r)
+    stored = len(walk(w.owner, path, 100)[0])
+    assert codes == {201: MAX_PER_ACCOUNT, 409: n - MAX_PER_ACCOUNT}, \
+        "answers %s, %d keys stored; %s" % (dict(codes), stored,
+                                           [r for r in results if r and r[0] != 201][:3])
+    assert stored == MAX_PER_ACCOUNT
 
 
 # --- personal keys ------------------------------------------------------------------------------
@@ -917,6 +941,25 @@ def test_personal_key_life_cycle(stack, world):
     assert_problem(w.member.delete(MY_KEYS + "/" + b["id"]), 404, "not_found")
     ids = [i["id"] for i in walk(w.member, MY_KEYS, 100)[0]]
     assert ids == sorted([a["id"], a2["id"]])
+
+
+def test_personal_keys_max_per_user(stack, world):
+    """max_per_account counts a user's personal keys over all their organizations."""
+    w = world
+    assert add(w.outsider, w.other, w.member, "member").status_code == 201
+    keys = [new_personal_key(w.member, w.org if i % 2 else w.other)
+            for i in range(MAX_PER_ACCOUNT)]
+    for org in (w.org, w.other):
+        assert_problem(w.member.post(MY_KEYS, {"org": org}), 409, "conflict")
+    # another user's count is their own
+    new_personal_key(w.org_admin, w.org)
+    # rotation is allowed at the limit; a deletion frees a place
+    r = w.member.post(MY_KEYS + "/" + keys[0]["id"] + "/rotate", {"grace": "0s"})
+    assert r.status_code == 201, r.text
+    assert_problem(w.member.post(MY_KEYS, {"org": w.org}), 409, "conflict")
+    assert w.member.delete(MY_KEYS + "/" + keys[1]["id"]).status_code == 204
+    new_personal_key(w.member, w.org)
+    assert_problem(w.member.post(MY_KEYS, {"org": w.org}), 409, "conflict")
 
 
 def test_personal_key_effective_role_each_use(stack, world):
