@@ -26,7 +26,7 @@ from conftest import need_private
 from harness.stack import unique
 from test_hardening import HardStack
 from test_orgs import (ME, ORGS, USERS, Caller, add, admin_of, assert_problem, members_path,
-                       new_org, new_user, signin, walk)
+                       PASSWORD, new_org, new_user, signin, walk)
 
 MY_KEYS = ME + "/keys"
 SA_KEYS = {"id", "name", "identifier", "organization", "role", "display_name", "description",
@@ -90,12 +90,12 @@ def base62(n, width):
     return out.rjust(width, "0")
 
 
-def assert_sa(obj, org, name=None, role=None):
+def assert_sa(obj, org, name=None, role=None, domain=DOMAIN):
     assert set(obj) == SA_KEYS, sorted(obj)
     assert SA_ID.match(obj["id"]), obj["id"]
     if name is not None:
         assert obj["name"] == name
-    assert obj["identifier"] == "%s@%s.%s" % (obj["name"], org, DOMAIN), obj["identifier"]
+    assert obj["identifier"] == "%s@%s.%s" % (obj["name"], org, domain), obj["identifier"]
     assert obj["organization"] == org
     if role is not None:
         assert obj["role"] == role, obj
@@ -141,11 +141,11 @@ def as_key(stack, key):
     return Caller(stack.url, key["token"])
 
 
-def new_sa(caller, org, name=None, **body):
+def new_sa(caller, org, name=None, domain=DOMAIN, **body):
     body["name"] = name or unique("svc")  # not "sa-…": that looks like an id
     r = caller.post(sa_path(org), body)
     assert r.status_code == 201, r.text[:500]
-    return assert_sa(r.json(), org, body["name"])
+    return assert_sa(r.json(), org, body["name"], domain=domain)
 
 
 def new_key(caller, org, sa, **body):
@@ -344,6 +344,12 @@ def test_sa_patch(stack, world):
         assert_problem(w.owner.patch(path, body), 400, "validation_failed")
     final = w.owner.get(path)
     assert final.status_code == 200 and final.json() == r.json()
+    # its key's /me shows the account as it is now
+    key = new_key(w.owner, w.org, sa["name"])
+    assert me_ok(stack, key)["service_account"] == final.json()
+    assert w.owner.patch(path, {"role": "admin", "display_name": "Later"}).status_code == 200
+    me = me_ok(stack, key)["service_account"]
+    assert me["role"] == "admin" and me["display_name"] == "Later"
 
 
 def test_sa_delete_refuses_its_keys_at_once(stack, world):
@@ -687,7 +693,8 @@ def test_scoped_key(stack, world):
     assert me["credential"]["resource"] == "my-company/sentinel-repo"
     p = as_key(stack, pk)
     for r in (p.get(ORGS), p.get(ORGS + "/" + w.org),
-              p.patch(ORGS + "/" + w.org, {"display_name": "x"}), p.get(sa_path(w.org))):
+              p.patch(ORGS + "/" + w.org, {"display_name": "x"}), p.get(sa_path(w.org)),
+              p.get(members_path(w.org))):
         assert_problem(r, 403, "forbidden")
 
 
@@ -1029,7 +1036,10 @@ def test_personal_key_mints_nothing(stack, world):
             ("create my key", k.post(MY_KEYS, {"org": w.org})),
             ("get my key", k.get(MY_KEYS + "/" + key["id"])),
             ("rotate my key", k.post(MY_KEYS + "/" + key["id"] + "/rotate", {})),
-            ("delete my key", k.delete(MY_KEYS + "/" + key["id"]))):
+            ("delete my key", k.delete(MY_KEYS + "/" + key["id"])),
+            # an owner's key acts as admin at most: no owner's rights
+            ("delete org", k.delete(ORGS + "/" + w.org)),
+            ("grant owner", k.put(members_path(w.org, w.member.id), {"role": "owner"}))):
         assert r.status_code == 403, "%s: %d %s" % (what, r.status_code, r.text[:300])
         assert_problem(r, 403, "forbidden")
     me_ok(stack, sak)
@@ -1143,6 +1153,14 @@ def test_org_delete_ends_its_keys(stack, world):
         assert_refused(as_key(stack, k).get(ME), "key of a deleted organization")
     me_ok(stack, elsewhere)
     assert elsewhere["id"] in [i["id"] for i in walk(w.member, MY_KEYS, 100)[0]]
+    # an organization of the same name, even with an account of the same name and
+    # the same member, brings none of them back
+    assert w.owner.post(ORGS, {"name": org}).status_code == 201
+    assert add(w.owner, org, w.member, "member").status_code == 201
+    new_sa(w.owner, org, sa["name"], role="admin")
+    for k in (sak, pk, opk):
+        assert_refused(as_key(stack, k).get(ME), "key of a deleted organization, name reused")
+    assert walk(w.owner, org_keys_path(org), 100)[0] == []
     assert elsewhere["id"] in [i["id"] for i in walk(w.owner, org_keys_path(w.org), 100)[0]]
 
 
@@ -1153,35 +1171,49 @@ def test_last_used_at_set_and_truncated(stack, world):
     w = world
     sa = new_sa(w.owner, w.org)
     key = new_key(w.owner, w.org, sa["name"])
+    unused = new_key(w.owner, w.org, sa["name"])
+    pk = new_personal_key(w.member, w.org)
     path = keys_path(w.org, sa["name"], key["id"])
+    ppath = MY_KEYS + "/" + pk["id"]
     assert w.owner.get(path).json()["last_used_at"] is None
+    assert w.member.get(ppath).json()["last_used_at"] is None
     t0 = now()
     me_ok(stack, key)
+    me_ok(stack, pk)
     t1 = now()
     deadline = time.monotonic() + 75
-    got = None
+    got = pgot = None
     while time.monotonic() < deadline:
-        got = w.owner.get(path).json()["last_used_at"]
-        if got is not None:
+        got = got or w.owner.get(path).json()["last_used_at"]
+        pgot = pgot or w.member.get(ppath).json()["last_used_at"]
+        if got is not None and pgot is not None:
             break
         time.sleep(1)
-    assert got is not None, "last_used_at still null 75 s after a use"
-    assert got.endswith(":00Z"), "not truncated to the minute: " + got
-    used = parse_time(got)
-    assert t0.replace(second=0, microsecond=0) <= used <= t1, (got, t0, t1)
+    assert got is not None, "last_used_at of the SA key still null 75 s after a use"
+    assert pgot is not None, "last_used_at of the personal key still null 75 s after a use"
+    for g in (got, pgot):
+        assert g.endswith(":00Z"), "not truncated to the minute: " + g
+        used = parse_time(g)
+        assert t0.replace(second=0, microsecond=0) <= used <= t1, (g, t0, t1)
     listed = {k["id"]: k for k in walk(w.owner, keys_path(w.org, sa["name"]), 100)[0]}
     assert listed[key["id"]]["last_used_at"] == got
+    assert listed[unused["id"]]["last_used_at"] is None
+    org_listed = {k["id"]: k for k in walk(w.owner, org_keys_path(w.org), 100)[0]}
+    assert org_listed[pk["id"]]["last_used_at"] == pgot
 
 
 # --- long lifetimes (a stack of its own) -----------------------------------------------------
 
-LONG_CONFIG = "api_keys:\n  max_ttl: 36500d\n  allow_no_expiry: true\n"
+LONG_DOMAIN = "robots.example.test"
+LONG_CONFIG = ("api_keys:\n  max_ttl: 36500d\n  allow_no_expiry: true\n"
+               "accounts:\n  service_account_domain: %s\n" % LONG_DOMAIN)
 
 
 @pytest.fixture(scope="module")
 def long_stack(request):
-    """lighttpd-jwt with api_keys.max_ttl 36500d and allow_no_expiry true,
-    on the session's database, started once for this module."""
+    """lighttpd-jwt with api_keys.max_ttl 36500d, allow_no_expiry true and
+    accounts.service_account_domain robots.example.test, on the session's
+    database, started once for this module."""
     env = request.getfixturevalue("e2e_env")
     s = HardStack(env, "lighttpd", "jwt", "keys-long", extra=LONG_CONFIG)
     try:
@@ -1201,7 +1233,7 @@ def test_key_until_2100(stack, long_stack):
     admin = admin_of(s)
     owner = new_user(s, admin, "owner")
     org = new_org(owner)
-    sa = new_sa(owner, org)
+    sa = new_sa(owner, org, domain=LONG_DOMAIN)
     far = "2100-01-01T00:00:00Z"
     key = new_key(owner, org, sa["name"], expires_at=far)
     assert key["expires_at"] == far
@@ -1209,6 +1241,8 @@ def test_key_until_2100(stack, long_stack):
     assert [k["expires_at"] for k in walk(owner, keys_path(org, sa["name"]), 100)[0]] == [far]
     me = me_ok(s, key)
     assert me["credential"]["expires_at"] == far
+    assert me["service_account"]["identifier"] == "%s@%s.%s" % (sa["name"], org, LONG_DOMAIN)
+    assert key["owner"]["identifier"] == me["service_account"]["identifier"]
     # rotated: the same lifetime length from now (still below max_ttl)
     r = owner.post(keys_path(org, sa["name"], key["id"]) + "/rotate", {"grace": "0s"})
     assert r.status_code == 201, r.text
@@ -1231,7 +1265,7 @@ def test_key_without_expiry(stack, long_stack):
     admin = admin_of(s)
     owner = new_user(s, admin, "owner")
     org = new_org(owner)
-    sa = new_sa(owner, org)
+    sa = new_sa(owner, org, domain=LONG_DOMAIN)
     r = owner.post(keys_path(org, sa["name"]), {"expires_at": None, "display_name": "forever"})
     assert r.status_code == 201, r.text
     key = assert_key(r.json(), secret=True)
@@ -1259,3 +1293,28 @@ def test_key_without_expiry(stack, long_stack):
     # neither ttl nor expires_at is still default_ttl (365d), not "no expiry"
     k = new_key(owner, org, sa["name"])
     assert_near(k["expires_at"], now() + datetime.timedelta(days=365), 120, "default_ttl")
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_rotation_capped_by_max_ttl(stack, long_stack):
+    """SPEC §5.11: the rotated key lives as long as the old one did, capped by
+    max_ttl. Keys made on the long stack (max_ttl 36500d) are rotated through
+    the default one (max_ttl 730d), on the same database."""
+    need_private(stack)
+    admin = admin_of(long_stack)
+    owner = new_user(long_stack, admin, "owner")
+    org = new_org(owner)
+    sa = new_sa(owner, org, domain=LONG_DOMAIN)
+    long_key = new_key(owner, org, sa["name"], ttl="1000d")
+    assert abs(lifetime(long_key) - 1000 * DAY) <= 2
+    forever = new_key(owner, org, sa["name"], expires_at=None)
+    short = Caller(stack.url, signin(stack.url, owner.email, PASSWORD))  # its own issuer
+    t0 = now()
+    r = short.post(keys_path(org, sa["name"], long_key["id"]) + "/rotate", {})
+    assert r.status_code == 201, r.text
+    new = assert_key(r.json(), secret=True)
+    assert_near(new["expires_at"], t0 + datetime.timedelta(days=730), 60, "capped at max_ttl")
+    # none if the old had none
+    r = short.post(keys_path(org, sa["name"], forever["id"]) + "/rotate", {})
+    assert r.status_code == 201, r.text
+    assert assert_key(r.json(), secret=True)["expires_at"] is None
