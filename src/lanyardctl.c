@@ -20,7 +20,9 @@ static void usage(FILE *fp)
           "  config check\n"
           "  keygen --alg HS256|RS256|ES256|EdDSA --out FILE\n"
           "  user create --email E --password-file F [--platform-admin]\n"
-          "  user disable EMAIL | user enable EMAIL\n",
+          "  user disable EMAIL | user enable EMAIL\n"
+          "  key create --org O --service-account S [--ttl D] [--resource R]\n"
+          "  key revoke KEYID\n",
           fp);
 }
 

@@ -37,7 +37,11 @@ enum body {
 /* Route flags. */
 #define SCOPED 1u /* a resource-scoped credential may call it (SPEC §4) */
 #define VETTED 2u /* the handler's own query vets the caller: no completing lookup first */
-#define MINTS  4u /* makes, rotates or deletes credentials: never by a personal key (SPEC §4) */
+/*
+ * Makes, rotates or deletes credentials (a password is one): never by a
+ * personal key, which would otherwise mint itself something stronger (SPEC §4).
+ */
+#define MINTS 4u
 
 struct route {
     struct ly_route_key key; /* first: what the matcher reads */
@@ -106,7 +110,7 @@ static const struct route routes[] = {
     {{"POST",   USERS},                       ADMIN,    NO_ORG,              0,               JSON,    ly_api_users_create},
     {{"GET",    USERS},                       ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_list},
     {{"GET",    USERS "/{}"},                 ANY,      NO_ORG,              0,               NO_BODY, ly_api_users_get},
-    {{"PATCH",  USERS "/{}"},                 ANY,      NO_ORG,              0,               JSON,    ly_api_users_update},
+    {{"PATCH",  USERS "/{}"},                 ANY,      NO_ORG,              MINTS,           JSON,    ly_api_users_update},
     {{"DELETE", USERS "/{}"},                 ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_delete},
 };
 /* clang-format on */
@@ -228,8 +232,7 @@ static int authenticate(struct ly_call *c, const struct route *route)
         return deny(c, route, LY_E_FORBIDDEN, "this endpoint is for users");
     /* SPEC §4: a credential never mints credentials, and a personal key none at all. */
     if ((route->flags & MINTS) != 0 && ly_principal_is_personal_key(p))
-        return deny(c, route, LY_E_FORBIDDEN,
-                    "a personal key cannot make, rotate or delete keys or service accounts");
+        return deny(c, route, LY_E_FORBIDDEN, "a personal key cannot make or change credentials");
     if ((route->flags & VETTED) == 0) {
         r = ly_auth_complete(&ctx->auth, c->req->arena, p);
         if (r != LY_OK) {

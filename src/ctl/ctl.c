@@ -14,6 +14,9 @@
 
 #include <openssl/crypto.h>
 
+#include "lanyard/accounts.h"
+#include "lanyard/apikeys.h"
+#include "lanyard/codec.h"
 #include "lanyard/config.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
@@ -175,11 +178,14 @@ enum {
     OPT_ALG = 8,
     OPT_OUT = 16,
     OPT_PLATFORM_ADMIN = 32,
-    OPT_STATUS = 64
+    OPT_STATUS = 64,
+    OPT_SERVICE_ACCOUNT = 128,
+    OPT_TTL = 256,
+    OPT_RESOURCE = 512
 };
 
 struct ctl_opts {
-    const char *email, *password_file, *org, *alg, *out;
+    const char *email, *password_file, *org, *alg, *out, *service_account, *ttl, *resource;
     bool platform_admin, status;
 };
 
@@ -198,6 +204,9 @@ static int parse_opts(int argc, char **argv, int first, unsigned allowed, const 
         {"out", required_argument, NULL, OPT_OUT},
         {"platform-admin", no_argument, NULL, OPT_PLATFORM_ADMIN},
         {"status", no_argument, NULL, OPT_STATUS},
+        {"service-account", required_argument, NULL, OPT_SERVICE_ACCOUNT},
+        {"ttl", required_argument, NULL, OPT_TTL},
+        {"resource", required_argument, NULL, OPT_RESOURCE},
         {NULL, 0, NULL, 0}};
     int c;
     memset(o, 0, sizeof(*o));
@@ -227,6 +236,15 @@ static int parse_opts(int argc, char **argv, int first, unsigned allowed, const 
             break;
         case OPT_STATUS:
             o->status = true;
+            break;
+        case OPT_SERVICE_ACCOUNT:
+            o->service_account = optarg;
+            break;
+        case OPT_TTL:
+            o->ttl = optarg;
+            break;
+        case OPT_RESOURCE:
+            o->resource = optarg;
             break;
         }
     }
@@ -403,6 +421,102 @@ static int cmd_user(const char *config_path, int argc, char **argv)
     return usage_error("unknown user command '%s'", sub);
 }
 
+/*
+ * key create: a service account's key made by the operator, in one unit of
+ * work, under the same rules as CreateServiceAccountKey (SPEC §5.11). The
+ * token is the only thing on stdout, for `TOKEN=$(lanyardctl key create …)`.
+ */
+static int key_create(struct session *s, const struct ctl_opts *o)
+{
+    int64_t now = now_seconds(), ttl = 0, expires_at = -1;
+    bool has_ttl = o->ttl != NULL;
+    const char *why = NULL;
+    if (has_ttl && ly_duration_parse(o->ttl, strlen(o->ttl), &ttl) != 0)
+        return fail("--ttl '%s' is not a duration (90s, 15m, 12h, 30d)", o->ttl);
+    if (ly_api_keys_expiry(s->cfg, now, has_ttl, ttl, false, false, 0, &expires_at, &why) != LY_OK)
+        return fail("--ttl: %s", why);
+    if (o->resource != NULL && !ly_resource_is_valid(o->resource))
+        return fail("--resource must be 1 to 255 characters of A-Z, a-z, 0-9 and ._:/-");
+    struct ly_org org;
+    struct ly_service_account sa;
+    int r = ly_orgs_get(s->db, &s->arena, o->org, NULL, &org, NULL);
+    if (r == LY_E_NOT_FOUND)
+        return fail("no organization '%s'", o->org);
+    if (r == LY_OK &&
+        (r = ly_accounts_find(s->db, &s->arena, org.id, o->service_account, &sa)) == LY_E_NOT_FOUND)
+        return fail("no service account '%s' in '%s'", o->service_account, o->org);
+    if (r != LY_OK)
+        return fail("cannot read the service account: %s", ly_err_str(r));
+    struct ly_api_key_new nk = {
+        .owner_type = LY_PRINCIPAL_SERVICE_ACCOUNT,
+        .owner_id = sa.id,
+        .org_id = org.id,
+        .role = LY_ROLE_NONE,
+        .resource = o->resource,
+        .expires_at = expires_at,
+    };
+    struct ly_api_key_made made;
+    if ((r = ly_db_begin(s->db)) == LY_OK &&
+        (r = ly_api_keys_create(s->db, &s->arena, s->cfg, &nk, false, now, &made)) == LY_OK)
+        r = ly_db_commit(s->db);
+    if (r == LY_E_CONFLICT)
+        return fail("'%s' already has api_keys.max_per_account (%u) unexpired keys",
+                    o->service_account, s->cfg->api_keys.max_per_account);
+    if (r != LY_OK)
+        return fail("cannot create the key: %s", ly_err_str(r));
+    printf("%s\n", made.token);
+    OPENSSL_cleanse(made.token, sizeof(made.token));
+    return 0;
+}
+
+static int cmd_key(const char *config_path, int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "";
+    if (strcmp(sub, "create") == 0) {
+        struct ctl_opts o;
+        const char *usage =
+            "usage: key create --org O --service-account S [--ttl D] [--resource R]";
+        if (parse_opts(argc, argv, 2, OPT_ORG | OPT_SERVICE_ACCOUNT | OPT_TTL | OPT_RESOURCE, usage,
+                       &o) != 0)
+            return EXIT_USAGE;
+        if (o.org == NULL || o.service_account == NULL)
+            return usage_error("%s", usage);
+        struct session s;
+        int rc = open_session(config_path, &s);
+        if (rc == 0)
+            rc = key_create(&s, &o);
+        if (s.db != NULL)
+            ly_db_rollback(s.db);
+        close_session(&s);
+        return rc;
+    }
+    if (strcmp(sub, "revoke") == 0) {
+        if (argc != 3 || argv[2][0] == '-')
+            return usage_error("usage: key revoke KEYID");
+        const char *id = argv[2];
+        struct session s;
+        int rc = open_session(config_path, &s);
+        int r = LY_E_NOT_FOUND;
+        if (rc == 0) {
+            /* Tokens exchanged with it go with it (ON DELETE CASCADE), as for the API's DELETE. */
+            if (strlen(id) == LY_KEY_ID_LEN && ly_base32_is_alphabet(id, LY_KEY_ID_LEN) &&
+                (r = ly_db_begin(s.db)) == LY_OK &&
+                (r = ly_api_keys_delete(s.db, &s.arena, id)) == LY_OK)
+                r = ly_db_commit(s.db);
+            if (r == LY_E_NOT_FOUND)
+                rc = fail("no key '%s'", id);
+            else if (r != LY_OK)
+                rc = fail("cannot revoke key '%s': %s", id, ly_err_str(r));
+            else
+                printf("revoked key %s\n", id);
+            ly_db_rollback(s.db);
+        }
+        close_session(&s);
+        return rc;
+    }
+    return usage_error("usage: key create|revoke …");
+}
+
 int ly_ctl_run(const char *config_path, int argc, char **argv)
 {
     if (argc < 1)
@@ -418,5 +532,7 @@ int ly_ctl_run(const char *config_path, int argc, char **argv)
         return cmd_keygen(argc, argv);
     if (strcmp(cmd, "user") == 0)
         return cmd_user(config_path, argc, argv);
+    if (strcmp(cmd, "key") == 0)
+        return cmd_key(config_path, argc, argv);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -186,7 +186,9 @@ int64_t ly_api_keys_rotated_expiry(const struct ly_config *cfg, int64_t now, int
 /*
  * Lock the owner's row and count its unexpired keys. The lock is what makes
  * max_per_account exact: a second creation for the same owner waits here
- * until the first commits, then counts its key.
+ * until the first commits, then counts its key. The count is a locking
+ * read too: a plain one would read the unit's snapshot, which may predate
+ * the wait (REPEATABLE READ), and miss the key just committed.
  */
 static int lock_and_count(struct ly_db *db, struct ly_arena *a, const struct ly_api_key_new *k,
                           int64_t now, int64_t *count)
@@ -206,9 +208,9 @@ static int lock_and_count(struct ly_db *db, struct ly_arena *a, const struct ly_
     r = ly_db_exec(db, a,
                    k->owner_type == LY_PRINCIPAL_SERVICE_ACCOUNT
                        ? "SELECT COUNT(*) FROM api_keys WHERE service_account_id = ?"
-                         " AND (expires_at IS NULL OR expires_at > ?)"
+                         " AND (expires_at IS NULL OR expires_at > ?) LOCK IN SHARE MODE"
                        : "SELECT COUNT(*) FROM api_keys WHERE user_id = ?"
-                         " AND (expires_at IS NULL OR expires_at > ?)",
+                         " AND (expires_at IS NULL OR expires_at > ?) LOCK IN SHARE MODE",
                    pc, 2, &res);
     if (r != LY_OK)
         return r;

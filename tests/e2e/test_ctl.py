@@ -1,7 +1,9 @@
 """lanyardctl commands whose effect shows through HTTP (SPEC §1): bootstrap
-with --org on an empty database, user create/disable/enable."""
+with --org on an empty database, user create/disable/enable, key
+create/revoke."""
 
 import os
+import re
 
 import pytest
 
@@ -71,3 +73,58 @@ def test_bootstrap_with_org_on_an_empty_database(stack, tmp_path):
     finally:
         s.stop()
         env.mariadb.sql("DROP DATABASE `%s`" % dbname)
+
+
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
+def test_key_create_and_revoke_from_the_command_line(stack, http):
+    """SPEC §1: the token printed once, on stdout; it works at once through the
+    API, with the given lifetime and scope; revoke ends it at once."""
+    need_private(stack)
+    admin = bearer(signin(http, stack.admin_email, stack.admin_password)["access_token"])
+    org = unique("ctlkeys")
+    assert http.post(ORGS, json={"name": org}, headers=admin).status_code == 201
+    r = http.post("%s/%s/service-accounts" % (ORGS, org), json={"name": "etl"}, headers=admin)
+    assert r.status_code == 201, r.text
+    sa = r.json()
+
+    r = stack.ctl("key", "create", "--org", org, "--service-account", "etl", "--ttl", "2h",
+                  "--resource", "env-1.aws.us-east-1")
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
+    assert r.stdout == token + "\n", "the token alone on stdout: %r" % r.stdout
+    m = re.fullmatch(r"lyk_([A-Z2-7]{16})_([0-9A-Za-z]{49})", token)
+    assert m, token
+    key_id = m.group(1)
+    me = http.get(ME, headers=bearer(token))
+    assert me.status_code == 200, me.text
+    assert me.json()["service_account"]["id"] == sa["id"]
+    cred = me.json()["credential"]
+    assert cred["key_id"] == key_id and cred["resource"] == "env-1.aws.us-east-1"
+    keys = http.get("%s/%s/service-accounts/etl/keys" % (ORGS, org), headers=admin).json()
+    (key,) = [k for k in keys["items"] if k["id"] == key_id]
+    assert "secret" not in key and "token" not in key
+    # an id (sa-…) names the account as well as its name
+    r = stack.ctl("key", "create", "--org", org, "--service-account", sa["id"])
+    assert r.returncode == 0, r.stderr
+    second = r.stdout.strip()
+
+    for args in (["--org", unique("nope"), "--service-account", "etl"],
+                 ["--org", org, "--service-account", "nobody"],
+                 ["--org", org, "--service-account", "etl", "--ttl", "soon"],
+                 ["--org", org, "--service-account", "etl", "--ttl", "9999d"],
+                 ["--org", org, "--service-account", "etl", "--resource", "a b"]):
+        r = stack.ctl("key", "create", *args)
+        assert r.returncode == 1 and r.stdout == "", (args, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for args in (["create", "--org", org], ["create", "--bogus", "x"], ["revoke"], []):
+        r = stack.ctl("key", *args)
+        assert r.returncode == 2, (args, r.stderr)
+
+    r = stack.ctl("key", "revoke", key_id)
+    assert r.returncode == 0, r.stderr
+    assert_rejected_token(http.get(ME, headers=bearer(token)))
+    assert http.get(ME, headers=bearer(second)).status_code == 200
+    r = stack.ctl("key", "revoke", key_id)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = stack.ctl("key", "revoke", "not-a-key-id")
+    assert r.returncode == 1, r.stderr

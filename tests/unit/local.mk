@@ -66,4 +66,11 @@ tests_unit_test_policy_SOURCES = tests/unit/test_policy.c
 tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 
+# --- API key lifetimes ---
+check_PROGRAMS += tests/unit/test_apikeys
+TESTS += tests/unit/test_apikeys
+tests_unit_test_apikeys_SOURCES = tests/unit/test_apikeys.c
+tests_unit_test_apikeys_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_apikeys_LDADD = $(UNIT_LDADD)
+
 endif

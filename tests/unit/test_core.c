@@ -232,6 +232,38 @@ static void test_names(void **state)
         CHECK(cases[i].in, ly_name_is_valid(cases[i].in) == cases[i].ok);
 }
 
+/* SPEC §4: a key's resource, 1–255 of [A-Za-z0-9._:/-]. */
+static void test_resources(void **state)
+{
+    (void)state;
+    char longest[257];
+    memset(longest, 'r', 256);
+    longest[255] = '\0';
+    CHECK("255 characters", ly_resource_is_valid(longest));
+    longest[255] = 'r';
+    longest[256] = '\0';
+    CHECK("256 characters", !ly_resource_is_valid(longest));
+    static const struct {
+        const char *in;
+        bool ok;
+    } cases[] = {
+        {"env-z3q9rd.aws.us-east-1", true},
+        {"my-company/sentinel-repo", true},
+        {"A:b/C_d", true},
+        {"urn:x:y", true},
+        {"a", true},
+        {"", false},
+        {"a b", false},
+        {"a\tb", false},
+        {"a?b", false},
+        {"a%2Fb", false},
+        {"\xc3\xa4", false},
+        {"a\\b", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK(cases[i].in, ly_resource_is_valid(cases[i].in) == cases[i].ok);
+}
+
 static void test_emails(void **state)
 {
     (void)state;
@@ -484,12 +516,13 @@ static void test_slots(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena),  cmocka_unit_test(test_str_to_u64),
-        cmocka_unit_test(test_utf8),   cmocka_unit_test(test_names),
-        cmocka_unit_test(test_emails), cmocka_unit_test(test_passwords_policy),
-        cmocka_unit_test(test_ids),    cmocka_unit_test(test_times),
-        cmocka_unit_test(test_civil),  cmocka_unit_test(test_utf8_clean),
-        cmocka_unit_test(test_errors), cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_arena),     cmocka_unit_test(test_str_to_u64),
+        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_names),
+        cmocka_unit_test(test_emails),    cmocka_unit_test(test_passwords_policy),
+        cmocka_unit_test(test_ids),       cmocka_unit_test(test_times),
+        cmocka_unit_test(test_civil),     cmocka_unit_test(test_utf8_clean),
+        cmocka_unit_test(test_errors),    cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_resources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
