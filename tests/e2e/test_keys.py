@@ -1039,7 +1039,13 @@ def test_personal_key_mints_nothing(stack, world):
             ("delete my key", k.delete(MY_KEYS + "/" + key["id"])),
             # an owner's key acts as admin at most: no owner's rights
             ("delete org", k.delete(ORGS + "/" + w.org)),
-            ("grant owner", k.put(members_path(w.org, w.member.id), {"role": "owner"}))):
+            ("grant owner", k.put(members_path(w.org, w.member.id), {"role": "owner"})),
+            # a password is a credential stronger than the key: its user's account is off limits
+            ("change its user's password",
+             k.patch("/api/org/v1/users/" + w.owner.id,
+                     {"password": "another long password", "current_password": "x"})),
+            ("rename its user", k.patch("/api/org/v1/users/" + w.owner.id,
+                                        {"display_name": "by key"}))):
         assert r.status_code == 403, "%s: %d %s" % (what, r.status_code, r.text[:300])
         assert_problem(r, 403, "forbidden")
     me_ok(stack, sak)
