@@ -58,6 +58,8 @@ ENDPOINTS = [
      "JWT verify (EdDSA) + user + memberships"),
     ("me-opaque", "opaque", "GET", "/api/org/v1/me", "opaque",
      "token lookup by SHA-256 + user + memberships"),
+    ("me-apikey", "jwt", "GET", "/api/org/v1/me", "apikey",
+     "API key (Bearer): key + owner lookup + service account; last use buffered"),
 ]
 SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None,
           "scrypt verify + session, refresh and access token (writes)")
@@ -232,6 +234,13 @@ class Bench:
         assert me["credential"]["format"] == "jwt" and len(me["organizations"]) == 1, me
         me = http("GET", opaque_url + "/api/org/v1/me", token=self.tokens["opaque"])
         assert me["credential"]["format"] == "opaque" and len(me["organizations"]) == 1, me
+        http("POST", "%s/api/org/v1/orgs/%s/service-accounts" % (jwt_url, org),
+             {"name": "bench"}, admin["access_token"], expect=(201,))
+        key = http("POST", "%s/api/org/v1/orgs/%s/service-accounts/bench/keys" % (jwt_url, org),
+                   {"display_name": "bench"}, admin["access_token"], expect=(201,))
+        self.tokens["apikey"] = key["token"]  # lives api_keys.default_ttl: no renewal
+        me = http("GET", jwt_url + "/api/org/v1/me", token=self.tokens["apikey"])
+        assert me["credential"]["type"] == "api_key", me
         rows = self.env.mariadb.sql("SELECT SUBSTRING_INDEX(password_hash, '$', 3) FROM "
                                     "lanyard.users WHERE email = '%s'" % self.email)
         self.hash_params = rows[0][0] if rows else "?"

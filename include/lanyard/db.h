@@ -95,6 +95,10 @@ int ly_db_ping(struct ly_db *db);
 int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
                const struct ly_db_value *params, size_t n_params, struct ly_db_result *res);
 
+/* ly_db_exec for a statement that finds one row: LY_E_NOT_FOUND when it finds none (or more). */
+int ly_db_exec_one(struct ly_db *db, struct ly_arena *a, const char *sql,
+                   const struct ly_db_value *params, size_t n_params, struct ly_db_result *res);
+
 /*
  * A statement whose effect stands whatever the caller's unit of work does
  * (an attempt counted against a throttle): it commits on its own, at once,

@@ -496,6 +496,19 @@ int ly_db_exec(struct ly_db *db, struct ly_arena *a, const char *sql,
     return exec_retrying(db, a, sql, params, n_params, res);
 }
 
+int ly_db_exec_one(struct ly_db *db, struct ly_arena *a, const char *sql,
+                   const struct ly_db_value *params, size_t n_params, struct ly_db_result *res)
+{
+    struct ly_db_result r1;
+    int r = ly_db_exec(db, a, sql, params, n_params, &r1);
+    if (r != LY_OK)
+        return r;
+    if (r1.n_rows != 1)
+        return LY_E_NOT_FOUND;
+    *res = r1;
+    return LY_OK;
+}
+
 int ly_db_exec_autonomous(struct ly_db *db, struct ly_arena *a, const char *sql,
                           const struct ly_db_value *params, size_t n_params,
                           struct ly_db_result *res)

@@ -28,44 +28,41 @@ static void row_to_account(const struct ly_db_result *res, size_t row,
     out->created_at = ly_db_int(res, row, 7, 0);
 }
 
+/* The one account sql (selecting ACCOUNT_COLS) finds; LY_E_NOT_FOUND when none. */
+static int one_account(struct ly_db *db, struct ly_arena *a, const char *sql,
+                       const struct ly_db_value *p, size_t n, struct ly_service_account *out)
+{
+    struct ly_db_result res;
+    int r = ly_db_exec_one(db, a, sql, p, n, &res);
+    if (r == LY_OK)
+        row_to_account(&res, 0, out);
+    return r;
+}
+
 int ly_accounts_get(struct ly_db *db, struct ly_arena *a, const char *id,
                     struct ly_service_account *out)
 {
-    struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(id)};
-    int r = ly_db_exec(db, a,
+    return one_account(db, a,
                        "SELECT " ACCOUNT_COLS " FROM service_accounts s"
                        " JOIN organizations o ON o.id = s.org_id WHERE s.id = ?",
-                       p, 1, &res);
-    if (r != LY_OK)
-        return r;
-    if (res.n_rows != 1)
-        return LY_E_NOT_FOUND;
-    row_to_account(&res, 0, out);
-    return LY_OK;
+                       p, 1, out);
 }
 
 int ly_accounts_find(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *ref,
                      struct ly_service_account *out)
 {
-    struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(org_id), LY_DB_S(ref), LY_DB_S(ref), LY_DB_S(ref)};
     /*
      * A name may look like an id ("sa-…" is a valid name): the account with
      * that id wins, as ids are what clients hold on to.
      */
-    int r = ly_db_exec(db, a,
+    return one_account(db, a,
                        "SELECT " ACCOUNT_COLS " FROM service_accounts s"
                        " JOIN organizations o ON o.id = s.org_id"
                        " WHERE s.org_id = ? AND (s.id = ? OR s.name = ?)"
                        " ORDER BY s.id = ? DESC LIMIT 1",
-                       p, 4, &res);
-    if (r != LY_OK)
-        return r;
-    if (res.n_rows != 1)
-        return LY_E_NOT_FOUND;
-    row_to_account(&res, 0, out);
-    return LY_OK;
+                       p, 4, out);
 }
 
 int ly_accounts_create(struct ly_db *db, struct ly_arena *a, const char *org_id,

@@ -79,36 +79,33 @@ int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
     return LY_OK;
 }
 
+/* The one key sql (selecting KEY_COLS) finds; LY_E_NOT_FOUND when none. */
+static int one_key(struct ly_db *db, struct ly_arena *a, const char *sql,
+                   const struct ly_db_value *p, size_t n, struct ly_api_key *out)
+{
+    struct ly_db_result res;
+    int r = ly_db_exec_one(db, a, sql, p, n, &res);
+    if (r == LY_OK)
+        row_to_key(&res, 0, out);
+    return r;
+}
+
 int ly_api_keys_find(struct ly_db *db, struct ly_arena *a, const char *owner_id, const char *key_id,
                      struct ly_api_key *out)
 {
-    struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(key_id), LY_DB_S(owner_id), LY_DB_S(owner_id)};
-    int r = ly_db_exec(db, a,
-                       "SELECT " KEY_COLS KEY_FROM
-                       " WHERE k.id = ? AND (k.service_account_id = ? OR k.user_id = ?)",
-                       p, 3, &res);
-    if (r != LY_OK)
-        return r;
-    if (res.n_rows != 1)
-        return LY_E_NOT_FOUND;
-    row_to_key(&res, 0, out);
-    return LY_OK;
+    return one_key(db, a,
+                   "SELECT " KEY_COLS KEY_FROM
+                   " WHERE k.id = ? AND (k.service_account_id = ? OR k.user_id = ?)",
+                   p, 3, out);
 }
 
 int ly_api_keys_find_in_org(struct ly_db *db, struct ly_arena *a, const char *org_id,
                             const char *key_id, struct ly_api_key *out)
 {
-    struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(key_id), LY_DB_S(org_id)};
-    int r = ly_db_exec(db, a, "SELECT " KEY_COLS KEY_FROM " WHERE k.id = ? AND k.org_id = ?", p, 2,
-                       &res);
-    if (r != LY_OK)
-        return r;
-    if (res.n_rows != 1)
-        return LY_E_NOT_FOUND;
-    row_to_key(&res, 0, out);
-    return LY_OK;
+    return one_key(db, a, "SELECT " KEY_COLS KEY_FROM " WHERE k.id = ? AND k.org_id = ?", p, 2,
+                   out);
 }
 
 int ly_api_keys_list(struct ly_db *db, struct ly_arena *a, enum ly_keys_scope scope,
@@ -283,13 +280,20 @@ int ly_api_keys_update(struct ly_db *db, struct ly_arena *a, const char *id, boo
                       p, 5, NULL);
 }
 
+/* Run sql, an UPDATE of one time column of key id taking (t, id, t). */
+static int set_time(struct ly_db *db, struct ly_arena *a, const char *sql, const char *id,
+                    int64_t t)
+{
+    struct ly_db_value p[] = {LY_DB_T(t), LY_DB_S(id), LY_DB_T(t)};
+    return ly_db_exec(db, a, sql, p, 3, NULL);
+}
+
 int ly_api_keys_expire_by(struct ly_db *db, struct ly_arena *a, const char *id, int64_t expires_at)
 {
-    struct ly_db_value p[] = {LY_DB_T(expires_at), LY_DB_S(id), LY_DB_T(expires_at)};
-    return ly_db_exec(db, a,
-                      "UPDATE api_keys SET expires_at = ? WHERE id = ?"
-                      " AND (expires_at IS NULL OR expires_at > ?)",
-                      p, 3, NULL);
+    return set_time(db, a,
+                    "UPDATE api_keys SET expires_at = ? WHERE id = ?"
+                    " AND (expires_at IS NULL OR expires_at > ?)",
+                    id, expires_at);
 }
 
 int ly_api_keys_delete(struct ly_db *db, struct ly_arena *a, const char *id)
@@ -304,9 +308,8 @@ int ly_api_keys_delete(struct ly_db *db, struct ly_arena *a, const char *id)
 
 int ly_api_keys_touch(struct ly_db *db, struct ly_arena *a, const char *id, int64_t minute)
 {
-    struct ly_db_value p[] = {LY_DB_T(minute), LY_DB_S(id), LY_DB_T(minute)};
-    return ly_db_exec(db, a,
-                      "UPDATE api_keys SET last_used_at = ? WHERE id = ?"
-                      " AND (last_used_at IS NULL OR last_used_at < ?)",
-                      p, 3, NULL);
+    return set_time(db, a,
+                    "UPDATE api_keys SET last_used_at = ? WHERE id = ?"
+                    " AND (last_used_at IS NULL OR last_used_at < ?)",
+                    id, minute);
 }
