@@ -127,6 +127,12 @@ int ly_api_keys_expire_by(struct ly_db *db, struct ly_arena *a, const char *id, 
 /* Delete a key (and the tokens exchanged with it). LY_E_NOT_FOUND when it is gone. */
 int ly_api_keys_delete(struct ly_db *db, struct ly_arena *a, const char *id);
 
+/*
+ * Delete every personal key of user_id (a user disabled: enabling them again
+ * must not bring the keys back).
+ */
+int ly_api_keys_delete_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id);
+
 /* Record that key id was used in the minute that starts at minute (never moves it back). */
 int ly_api_keys_touch(struct ly_db *db, struct ly_arena *a, const char *id, int64_t minute);
 

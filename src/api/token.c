@@ -184,6 +184,10 @@ static int may_revoke(struct ly_call *c, const struct ly_principal *caller,
                       struct ly_principal *target, bool *may)
 {
     *may = false;
+    /* SPEC §4: a personal key deletes no key but itself (a revoked key is a deleted one). */
+    if (ly_principal_is_personal_key(caller) && target->cred == LY_CRED_API_KEY &&
+        strcmp(target->key_id, caller->key_id) != 0)
+        return LY_OK;
     if (caller->resource != NULL) {
         *may = target->key_id != NULL && caller->key_id != NULL &&
                strcmp(target->key_id, caller->key_id) == 0;

@@ -9,6 +9,7 @@
 
 #include "lanyard/guard.h"
 #include "lanyard/config.h"
+#include "lanyard/apikeys.h"
 #include "lanyard/ctx.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
@@ -257,6 +258,9 @@ int ly_api_users_update(struct ly_call *c)
         if ((r = ly_sessions_revoke_user(ctx->db, req->arena, u.id, keep, req->now)) != LY_OK)
             return r;
     }
+    /* ... and their personal keys, which enabling the user again must not bring back. */
+    if (disabled == 1 && (r = ly_api_keys_delete_of_user(ctx->db, req->arena, u.id)) != LY_OK)
+        return r;
     if ((r = ly_users_get(ctx->db, req->arena, u.id, &u)) != LY_OK)
         return r;
     ly_response_json(req, resp, 200, ly_user_to_json(&u));

@@ -280,6 +280,12 @@ int ly_api_keys_update(struct ly_db *db, struct ly_arena *a, const char *id, boo
                       p, 5, NULL);
 }
 
+int ly_api_keys_delete_of_user(struct ly_db *db, struct ly_arena *a, const char *user_id)
+{
+    struct ly_db_value p[] = {LY_DB_S(user_id)};
+    return ly_db_exec(db, a, "DELETE FROM api_keys WHERE user_id = ?", p, 1, NULL);
+}
+
 /* Run sql, an UPDATE of one time column of key id taking (t, id, t). */
 static int set_time(struct ly_db *db, struct ly_arena *a, const char *sql, const char *id,
                     int64_t t)

@@ -174,10 +174,11 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
                      int64_t now, struct ly_access *out)
 {
     struct ly_db_result res;
-    struct ly_db_value p[] = {H(hash), LY_DB_T(now)};
+    struct ly_db_value p[] = {H(hash), LY_DB_T(now), LY_DB_T(now)};
     /*
      * One indexed lookup by primary key; the joins follow primary keys too.
-     * A user token needs a live session and an enabled user.
+     * A user token needs a live session and an enabled user; a service
+     * account's, a key that has not expired (a rotation's grace ends it).
      */
     int r = ly_db_exec(db, a,
                        "SELECT t.user_id, t.session_id, t.service_account_id, t.api_key_id,"
@@ -189,8 +190,9 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
                        " LEFT JOIN organizations o ON o.id = sa.org_id"
                        " LEFT JOIN api_keys k ON k.id = t.api_key_id"
                        " WHERE t.token_hash = ? AND t.expires_at > ?"
-                       " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))",
-                       p, 2, &res);
+                       " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))"
+                       " AND (t.api_key_id IS NULL OR k.expires_at IS NULL OR k.expires_at > ?)",
+                       p, 3, &res);
     if (r != LY_OK)
         return r;
     if (res.n_rows != 1)

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "lanyard/apikeys.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/json.h"
@@ -199,8 +200,10 @@ int ly_users_set_disabled(struct ly_db *db, struct ly_arena *a, const char *id, 
                           int64_t now)
 {
     int r = ly_users_update(db, a, id, NULL, NULL, disabled ? 1 : 0, -1, now);
-    /* SPEC §5.2: disabling a user ends all their sessions. */
+    /* SPEC §5.2: disabling a user ends all their sessions, and their personal keys. */
     if (r == LY_OK && disabled)
         r = ly_sessions_revoke_user(db, a, id, NULL, now);
+    if (r == LY_OK && disabled)
+        r = ly_api_keys_delete_of_user(db, a, id);
     return r;
 }

@@ -22,7 +22,7 @@ import zlib
 
 import pytest
 
-from conftest import need_private
+from conftest import Client, need_private
 from harness.stack import unique
 from test_hardening import HardStack
 from test_orgs import (ME, ORGS, USERS, Caller, add, admin_of, assert_problem, members_path,
@@ -731,12 +731,21 @@ def test_rotate_grace_zero_ends_old_at_once(stack, world):
     w = world
     sa = new_sa(w.owner, w.org)
     old = new_key(w.owner, w.org, sa["name"], ttl="2d")
+    exchanged = Client(stack.url)
+    r = exchanged.post("/api/auth/v1/token", data={"grant_type": "client_credentials"},
+                       auth=(old["id"], old["secret"]))
+    assert r.status_code == 200, r.text
+    exchanged.s.headers["Authorization"] = "Bearer " + r.json()["access_token"]
+    assert exchanged.get(ME).status_code == 200
     t0 = now()
     r = w.owner.post(keys_path(w.org, sa["name"], old["id"]) + "/rotate", {"grace": "0s"})
     assert r.status_code == 201, r.text
     new = assert_key(r.json(), secret=True)
     assert_refused(as_key(stack, old).get(ME), "rotated with grace 0s")
     me_ok(stack, new)
+    # an opaque token exchanged with the old key ends with it (a JWT cannot be recalled)
+    if stack.mode == "opaque":
+        assert_refused(exchanged.get(ME), "exchanged with a key rotated with grace 0s")
     got = w.owner.get(keys_path(w.org, sa["name"], old["id"]))
     assert got.status_code == 200, "an expired key stays listed until purged: " + got.text
     assert_near(got.json()["expires_at"], t0, 30, "old expires_at")
@@ -1010,6 +1019,10 @@ def test_personal_key_ends_with_membership_or_user(stack, world):
     r = w.admin.patch(USERS + "/" + disabled.id, {"disabled": True})
     assert r.status_code == 200, r.text
     assert_refused(as_key(stack, keys[disabled.id]).get(ME), "user disabled")
+    # enabling the user again brings back the sessions' user, not the keys
+    r = w.admin.patch(USERS + "/" + disabled.id, {"disabled": False})
+    assert r.status_code == 200, r.text
+    assert_refused(as_key(stack, keys[disabled.id]).get(ME), "user enabled again")
     assert w.admin.delete(USERS + "/" + deleted.id).status_code == 204
     assert_refused(as_key(stack, keys[deleted.id]).get(ME), "user deleted")
     # the org-wide list shows none of them
@@ -1048,6 +1061,12 @@ def test_personal_key_mints_nothing(stack, world):
                                         {"display_name": "by key"}))):
         assert r.status_code == 403, "%s: %d %s" % (what, r.status_code, r.text[:300])
         assert_problem(r, 403, "forbidden")
+    # nor through RFC 7009: a revoked key is a deleted one (SPEC §5.5)
+    other = new_personal_key(w.owner, w.org)
+    for victim in (sak, other):
+        r = k.http.post("/api/auth/v1/revoke", data={"token": victim["token"]})
+        assert r.status_code == 403 and r.json()["error"] == "unauthorized_client", r.text
+        me_ok(stack, victim)
     me_ok(stack, sak)
     me_ok(stack, key)
     assert w.owner.get(sa_path(w.org, sa["name"])).status_code == 200
