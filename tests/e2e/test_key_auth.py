@@ -982,6 +982,20 @@ def test_opaque_exchanged_token_dies_with_its_key(stack, http, w, what):
         assert_bearer_refused(r)
 
 
+@pytest.mark.stacks(*OPAQUE_STACKS)
+def test_opaque_exchanged_token_ends_with_its_keys_rotation_grace(stack, http, w):
+    """SPEC §5.3: never beyond the key's own expiry, also when a rotation with
+    grace 0s ends the key at once (main 9c7b16b)."""
+    tok = exchanged(http, w.key)["access_token"]
+    me_ok(http, bearer(tok))
+    r = http.post(w.key.path + "/rotate", json={"grace": "0s"}, headers=w.owner.h)
+    assert r.status_code == 201, r.text[:300]
+    new = Key(r.json(), w.org, w.sa)
+    assert_bearer_refused(http.get(ME, headers=w.key.bearer))
+    assert_bearer_refused(http.get(ME, headers=bearer(tok)))
+    me_ok(http, bearer(exchanged(http, new)["access_token"]))
+
+
 @pytest.mark.stacks(*JWT_STACKS)
 def test_jwt_exchanged_token_outlives_its_key_without_check_revocation(stack, http, w):
     """SPEC §4: a JWT cannot be recalled; it stays valid until exp."""
@@ -1125,17 +1139,28 @@ def test_revoke_a_key_by_an_org_admin(stack, http, w):
 
 
 def test_revoke_by_personal_keys_follows_their_effective_role(stack, http, w):
-    """Decisions: a personal key acts by min(key role, user's role) in its org and never
-    with platform-administrator rights."""
+    """SPEC §4: a personal key deletes no keys, and a revoked key is a deleted one
+    (§5.5): even with role admin it revokes no key but itself (doc/decisions.md);
+    it may still end its user's own sessions. It never has platform-administrator
+    rights."""
     org_admin = new_user(http, w.admin_h, "orgadmin")
     add_member(http, w.owner.h, w.org, org_admin, "admin")
     member_pk = personal_key(http, org_admin, w.org)             # role member
-    r = revoke(http, w.key.token, member_pk.bearer)
-    assert_oauth_error(r, 403, "unauthorized_client", REVOKE)
-    me_ok(http, w.key.bearer)
     admin_pk = personal_key(http, org_admin, w.org, role="admin")
-    assert_revoke_ok(revoke(http, w.key.token, admin_pk.basic))
-    _assert_dead(http, w.key)
+    for pk in (member_pk, admin_pk):
+        for h in (pk.bearer, pk.basic):
+            r = revoke(http, w.key.token, h)
+            assert_oauth_error(r, 403, "unauthorized_client", REVOKE)
+    other_pk = personal_key(http, org_admin, w.org)
+    assert_oauth_error(revoke(http, other_pk.token, admin_pk.bearer), 403,
+                       "unauthorized_client", REVOKE)
+    me_ok(http, w.key.bearer)
+    me_ok(http, other_pk.bearer)
+    # its user's own session
+    assert_revoke_ok(revoke(http, org_admin.tokens["refresh_token"], admin_pk.basic))
+    r = http.post(TOKEN, data={"grant_type": "refresh_token",
+                               "refresh_token": org_admin.tokens["refresh_token"]})
+    assert_oauth_error(r, 400, "invalid_grant")
     # the platform administrator's personal key for an org of its own: no rights elsewhere
     admin = User(http, {"id": None, "email": w.stack.admin_email},
                  signin(http, w.stack.admin_email, w.stack.admin_password))
