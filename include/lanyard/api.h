@@ -73,6 +73,24 @@ int ly_api_invalid(struct ly_call *c, const char *detail, const struct ly_field_
 /* A problem answered (SPEC §3); returns err. */
 int ly_api_fail(struct ly_call *c, int err, const char *detail);
 
+/*
+ * SPEC §5.12: record an event of this call in its unit of work (so it
+ * stands or falls with the change). The actor is the caller (c->who; an
+ * "anonymous" actor when there is none) unless actor_type is given; ip,
+ * user agent and request id come from the request. org_id and org_name may
+ * be NULL (no organization). ly_api_audit_user records it once for each
+ * organization of user_id, or once with none.
+ */
+struct ly_audit_target {
+    const char *type; /* "user", "organization", "service_account", "api_key", "session", … */
+    const char *id;
+};
+int ly_api_audit(struct ly_call *c, const char *action, const char *org_id, const char *org_name,
+                 struct ly_audit_target target, bool success);
+int ly_api_audit_user(struct ly_call *c, const char *action, const char *user_id,
+                      const char *actor_type, const char *actor_id, struct ly_audit_target target,
+                      bool success);
+
 /* §5.1 */
 int ly_api_health(struct ly_call *c);
 int ly_api_jwks(struct ly_call *c);

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "lanyard/audit.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
 #include "lanyard/db.h"
@@ -479,4 +480,46 @@ int ly_api_fail(struct ly_call *c, int err, const char *detail)
 {
     ly_response_problem(c->req, c->resp, err, detail, NULL);
     return err;
+}
+
+/* An event of this call, with everything but its organization filled in. */
+static struct ly_audit_event audit_event(struct ly_call *c, const char *action,
+                                         const char *actor_type, const char *actor_id,
+                                         struct ly_audit_target target, bool success)
+{
+    const struct ly_principal *p = c->who;
+    if (actor_type == NULL && p != NULL) {
+        actor_type = p->type == LY_PRINCIPAL_USER ? "user" : "service_account";
+        actor_id = p->subject;
+    }
+    struct ly_audit_event e = {
+        .time = c->req->now,
+        .actor_type = actor_type != NULL ? actor_type : "anonymous",
+        .actor_id = actor_id,
+        .action = action,
+        .target_type = target.type,
+        .target_id = target.id,
+        .ip = c->req->client_ip,
+        .user_agent = c->req->user_agent,
+        .request_id = c->req->request_id,
+        .success = success,
+    };
+    return e;
+}
+
+int ly_api_audit(struct ly_call *c, const char *action, const char *org_id, const char *org_name,
+                 struct ly_audit_target target, bool success)
+{
+    struct ly_audit_event e = audit_event(c, action, NULL, NULL, target, success);
+    e.org_id = org_id;
+    e.org_name = org_name;
+    return ly_audit_insert(c->ctx->db, c->req->arena, &e);
+}
+
+int ly_api_audit_user(struct ly_call *c, const char *action, const char *user_id,
+                      const char *actor_type, const char *actor_id, struct ly_audit_target target,
+                      bool success)
+{
+    struct ly_audit_event e = audit_event(c, action, actor_type, actor_id, target, success);
+    return ly_audit_insert_per_org(c->ctx->db, c->req->arena, &e, user_id);
 }
