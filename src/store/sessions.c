@@ -89,8 +89,8 @@ int ly_sessions_list(struct ly_db *db, struct ly_arena *a, const char *user_id, 
         const char *colon = strchr(page->after, ':');
         uint64_t t = 0;
         if (colon == NULL ||
-            ly_str_to_u64((struct ly_str){page->after, (size_t)(colon - page->after)},
-                          LY_TIME_MAX, &t) != 0)
+            ly_str_to_u64((struct ly_str){page->after, (size_t)(colon - page->after)}, LY_TIME_MAX,
+                          &t) != 0)
             return LY_E_INVALID_REQUEST;
         before_t = (int64_t)t;
         before_id = colon + 1;
