@@ -151,6 +151,19 @@ int ly_api_me_sessions_delete(struct ly_call *c);
 /* §5.5 */
 int ly_api_revoke(struct ly_call *c);
 
+/*
+ * The client of an OAuth request (revocation, introspection): an API key
+ * given as client_id and client_secret, or as Basic credentials (basic_sent:
+ * the request carries Authorization, so the fields may not be used too).
+ * LY_OK with *out; 1 when no fields were given; otherwise the answer is made
+ * (invalid_request, or 401 invalid_client) and the error returned.
+ */
+int ly_api_oauth_client(struct ly_call *c, bool basic_sent, struct ly_principal *out);
+
+/* §5.6, §5.7 */
+int ly_api_introspect(struct ly_call *c);
+int ly_api_check(struct ly_call *c);
+
 /* §5.10 */
 int ly_api_users_create(struct ly_call *c);
 int ly_api_users_list(struct ly_call *c);

@@ -100,7 +100,7 @@ static int bad_client(struct ly_call *c, const char *why)
  * else the answer is made (invalid_request or invalid_client) and the
  * error returned.
  */
-static int client_key(struct ly_call *c, bool basic_sent, struct ly_principal *out)
+int ly_api_oauth_client(struct ly_call *c, bool basic_sent, struct ly_principal *out)
 {
     struct ly_request *req = c->req;
     const char *id = NULL, *secret = NULL;
@@ -128,7 +128,7 @@ static int client_credentials_grant(struct ly_call *c)
     struct ly_request *req = c->req;
     struct ly_principal p;
     bool basic = ly_auth_request_has_credential(req);
-    int r = client_key(c, basic, &p);
+    int r = ly_api_oauth_client(c, basic, &p);
     if (r == LY_E_INVALID_REQUEST || r == LY_E_INVALID_TOKEN)
         return LY_OK;
     if (r == 1 && !basic)
@@ -238,7 +238,7 @@ int ly_api_revoke(struct ly_call *c)
     /* The caller: the credential the dispatcher verified, or the key given as client fields. */
     struct ly_principal key;
     const struct ly_principal *caller = c->who;
-    int r = client_key(c, caller != NULL, &key);
+    int r = ly_api_oauth_client(c, caller != NULL, &key);
     if (r == LY_E_INVALID_REQUEST || r == LY_E_INVALID_TOKEN)
         return LY_OK;
     if (r == LY_OK)

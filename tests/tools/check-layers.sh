@@ -25,7 +25,7 @@ rank_of_folder() {
 # a .c file of that folder are listed here.
 folder_of_header() {
     case $1 in
-    mem | arena | str | err | log | ct | rand | validate | slots | civil | page) echo core ;;
+    mem | arena | str | err | log | ct | rand | validate | slots | civil | page | resource) echo core ;;
     codec) echo codec ;;
     hash | password) echo crypto ;;
     json) echo json ;;
@@ -33,7 +33,7 @@ folder_of_header() {
     token | jwt) echo token ;;
     http | router | fcgi | pagetoken) echo http ;;
     db | migrate) echo db ;;
-    users | sessions | throttle | orgs | accounts | apikeys | audit | settings) echo store ;;
+    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate) echo store ;;
     auth) echo auth ;;
     api | ctx | issue | policy | guard) echo api ;;
     ctl) echo ctl ;;

@@ -65,6 +65,11 @@ TESTS += tests/unit/test_policy
 tests_unit_test_policy_SOURCES = tests/unit/test_policy.c
 tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_policy_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_gate
+TESTS += tests/unit/test_gate
+tests_unit_test_gate_SOURCES = tests/unit/test_gate.c
+tests_unit_test_gate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_gate_LDADD = $(UNIT_LDADD)
 
 # --- API key lifetimes ---
 check_PROGRAMS += tests/unit/test_apikeys
