@@ -147,6 +147,10 @@ int ly_api_org_keys_delete(struct ly_call *c);
 /* §5.5 */
 int ly_api_revoke(struct ly_call *c);
 
+/* §5.12: an organization's audit events (org admin+), every event (platform admin) */
+int ly_api_audit_org_list(struct ly_call *c);
+int ly_api_audit_list(struct ly_call *c);
+
 /* §5.10 */
 int ly_api_users_create(struct ly_call *c);
 int ly_api_users_list(struct ly_call *c);
