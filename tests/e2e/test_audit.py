@@ -18,8 +18,9 @@ import uuid
 import pytest
 import requests
 
-from conftest import TIMEOUT
+from conftest import TIMEOUT, need_private
 from harness.stack import unique, unique_email
+from test_auth import CustomStack
 from test_keys import (MY_KEYS, keys_path, new_key, new_personal_key, new_sa, org_keys_path,
                        sa_path)
 from test_orgs import (ME, ORGS, PASSWORD, SIGNIN, USERS, Caller, add, admin_of, assert_problem,
@@ -548,6 +549,31 @@ def test_user_events(stack, admin):
     for e in got:
         assert_tagged(e, rid, "user.deleted", user_actor(admin), {"type": "user", "id": uid},
                       e["org"])
+
+
+@pytest.fixture(scope="module")
+def signup_stack(request):
+    """A lighttpd stack with self sign-up, on the session's database."""
+    s = CustomStack(request.getfixturevalue("e2e_env"), "jwt", "audit-signup",
+                    extra="accounts:\n  self_signup: true\n").start()
+    yield s
+    s.stop()
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_self_signup_is_the_new_users_own_act(stack, admin, request):
+    need_private(stack)
+    s = request.getfixturevalue("signup_stack")
+    email = unique_email("self")
+    r, rid = anon(s, "POST", "/api/auth/v1/signup", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    e = one(admin, rid, "user.created")  # the database, and so the platform trail, is shared
+    assert_tagged(e, rid, "user.created", {"type": "user", "id": uid}, {"type": "user", "id": uid},
+                  None)
+    r, rid = anon(s, "POST", "/api/auth/v1/signup", json={"email": email, "password": PASSWORD})
+    assert_problem(r, 409, "conflict")
+    nothing_of(admin, rid, action="user.created")
 
 
 # --- who reads which trail ---------------------------------------------------------------
