@@ -18,12 +18,13 @@ import uuid
 import pytest
 import requests
 
+import test_orgs
 from conftest import TIMEOUT, need_private
 from harness.stack import unique, unique_email
 from test_auth import CustomStack
 from test_keys import (MY_KEYS, keys_path, new_key, new_personal_key, new_sa, org_keys_path,
                        sa_path)
-from test_orgs import (ME, ORGS, PASSWORD, SIGNIN, USERS, Caller, add, admin_of, assert_problem,
+from test_orgs import (ME, ORGS, PASSWORD, SIGNIN, USERS, Caller, add, assert_problem,
                        members_path, new_org, new_user, signin, walk)
 
 PLATFORM = "/api/org/v1/audit-events"
@@ -132,26 +133,9 @@ def nothing_of(reader, rid, **params):
     assert of_request(reader, rid, **params) == []
 
 
-@pytest.fixture
-def admin(stack):
-    return admin_of(stack)
-
-
-@pytest.fixture
-def world(stack, admin):
-    """An organization with an owner, an admin and a member; an outsider."""
-    class W:
-        pass
-    w = W()
-    w.admin = admin
-    w.owner = new_user(stack, admin, "owner")
-    w.org_admin = new_user(stack, admin, "orgadmin")
-    w.member = new_user(stack, admin, "member")
-    w.outsider = new_user(stack, admin, "outsider")
-    w.org = new_org(w.owner)
-    assert add(w.owner, w.org, w.org_admin, "admin").status_code == 201
-    assert add(w.owner, w.org, w.member, "member").status_code == 201
-    return w
+# An organization with an owner, an admin and a member; an outsider; the platform admin.
+admin = test_orgs.admin
+world = test_orgs.world
 
 
 # --- sign-in -----------------------------------------------------------------------
