@@ -163,6 +163,9 @@ int ly_api_oauth_client(struct ly_call *c, bool basic_sent, struct ly_principal 
 /* §5.6, §5.7 */
 int ly_api_introspect(struct ly_call *c);
 int ly_api_check(struct ly_call *c);
+/* §5.12: an organization's audit events (org admin+), every event (platform admin) */
+int ly_api_audit_org_list(struct ly_call *c);
+int ly_api_audit_list(struct ly_call *c);
 
 /* §5.10 */
 int ly_api_users_create(struct ly_call *c);

@@ -52,6 +52,12 @@ int ly_api_account_of_path(struct ly_call *c, struct ly_service_account *out)
     return r;
 }
 
+/* What a service account's events name (SPEC §5.12). */
+static struct ly_audit_target account_target(const struct ly_service_account *a)
+{
+    return (struct ly_audit_target){"service_account", a->id};
+}
+
 /* role in the body: admin or member; absent gives fallback. Adds to errs otherwise. */
 static enum ly_role role_of(struct json_object *body, enum ly_role fallback,
                             struct ly_field_errors *errs)
@@ -94,6 +100,9 @@ int ly_api_accounts_create(struct ly_call *c)
         return ly_api_fail(c, r, "a service account with this name exists in the organization");
     if (r == LY_E_NOT_FOUND)
         return ly_api_fail(c, r, "no such organization");
+    if (r == LY_OK)
+        r = ly_api_audit(c, "service_account.created", c->org.id, c->org.name, account_target(&a),
+                         true);
     if (r != LY_OK)
         return r;
     ly_response_json(req, c->resp, 201, ly_api_account_json(c, &a));
@@ -164,6 +173,9 @@ int ly_api_accounts_update(struct ly_call *c)
     r = ly_accounts_get(db, req->arena, a.id, &a);
     if (r == LY_E_NOT_FOUND)
         return ly_api_fail(c, r, "no such service account");
+    if (r == LY_OK)
+        r = ly_api_audit(c, "service_account.updated", c->org.id, c->org.name, account_target(&a),
+                         true);
     if (r != LY_OK)
         return r;
     ly_response_json(req, c->resp, 200, ly_api_account_json(c, &a));
@@ -180,6 +192,10 @@ int ly_api_accounts_delete(struct ly_call *c)
     r = ly_accounts_delete(c->ctx->db, c->req->arena, a.id);
     if (r == LY_E_NOT_FOUND)
         return ly_api_fail(c, r, "no such service account");
+    /* One event: its keys, gone with it, are not recorded one by one. */
+    if (r == LY_OK)
+        r = ly_api_audit(c, "service_account.deleted", c->org.id, c->org.name, account_target(&a),
+                         true);
     if (r != LY_OK)
         return r;
     ly_response_empty(c->resp, 204);

@@ -103,6 +103,9 @@ static const struct route routes[] = {
     {{"POST",   SA_KEYS "/{}/rotate"},        ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           JSON,    ly_api_sa_keys_rotate},
     {{"GET",    ORGS "/{}/keys"},             ANY,      LY_ACT_KEYS_MANAGE,  0,               NO_BODY, ly_api_org_keys_list},
     {{"DELETE", ORGS "/{}/keys/{}"},          ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           NO_BODY, ly_api_org_keys_delete},
+    /* SPEC §5.12: an organization's trail is for its admins, as its keys are. */
+    {{"GET",    ORGS "/{}/audit-events"},     ANY,      LY_ACT_KEYS_MANAGE,  0,               NO_BODY, ly_api_audit_org_list},
+    {{"GET",    "/api/org/v1/audit-events"},  ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_audit_list},
 
     {{"POST",   MY_KEYS},                     USER,     NO_ORG,              0,               JSON,    ly_api_me_keys_create},
     {{"GET",    MY_KEYS},                     USER,     NO_ORG,              0,               NO_BODY, ly_api_me_keys_list},

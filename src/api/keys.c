@@ -133,8 +133,20 @@ static void read_key_body(struct ly_call *c, struct key_body *kb, struct ly_fiel
         ly_field_errors_add(errs, t == LY_OK && !has_at ? "ttl" : "expires_at", why);
 }
 
-/* Make the key nk and answer it, 201, with its secret, this once. */
-static int make_key(struct ly_call *c, const struct ly_api_key_new *nk, bool over_limit)
+/* An event about key k, in the organization it acts in (SPEC §5.12: its id, never its token). */
+static int record_key(struct ly_call *c, const char *action, const struct ly_api_key *k)
+{
+    return ly_api_audit(c, action, k->org_id, k->org_name,
+                        (struct ly_audit_target){"api_key", k->id}, true);
+}
+
+/*
+ * Make the key nk and answer it, 201, with its secret, this once. A
+ * rotation (rotated: the old key) is recorded as api_key.rotated of the
+ * old key and api_key.created of the new one, which the request id ties.
+ */
+static int make_key(struct ly_call *c, const struct ly_api_key_new *nk, bool over_limit,
+                    const struct ly_api_key *rotated)
 {
     struct ly_request *req = c->req;
     struct ly_api_key_made *m = ly_arena_zalloc(req->arena, sizeof(*m));
@@ -143,6 +155,10 @@ static int make_key(struct ly_call *c, const struct ly_api_key_new *nk, bool ove
         return ly_api_fail(c, r, "the owner already has api_keys.max_per_account unexpired keys");
     if (r == LY_E_NOT_FOUND)
         return ly_api_fail(c, r, "the key's owner no longer exists");
+    if (r == LY_OK && rotated != NULL)
+        r = record_key(c, "api_key.rotated", rotated);
+    if (r == LY_OK)
+        r = record_key(c, "api_key.created", &m->key);
     if (r != LY_OK)
         return r;
     c->resp->no_store = true;
@@ -193,7 +209,7 @@ static int rotate(struct ly_call *c, const struct ly_api_key *old)
         .description = old->description,
         .expires_at = ly_api_keys_rotated_expiry(c->ctx->cfg, req->now, old->lifetime),
     };
-    return make_key(c, &nk, true);
+    return make_key(c, &nk, true, old);
 }
 
 static int update(struct ly_call *c, const struct ly_api_key *k)
@@ -219,6 +235,8 @@ static int update(struct ly_call *c, const struct ly_api_key *k)
         r = ly_api_keys_find(db, req->arena, k->owner_id, k->id, &now);
     if (r == LY_E_NOT_FOUND)
         return ly_api_fail(c, r, "no such key");
+    if (r == LY_OK)
+        r = record_key(c, "api_key.updated", &now);
     if (r != LY_OK)
         return r;
     ly_response_json(req, c->resp, 200, key_json(c, &now, NULL));
@@ -231,6 +249,8 @@ static int delete_key(struct ly_call *c, const struct ly_api_key *k)
     int r = ly_api_keys_delete(c->ctx->db, c->req->arena, k->id);
     if (r == LY_E_NOT_FOUND)
         return ly_api_fail(c, r, "no such key");
+    if (r == LY_OK)
+        r = record_key(c, "api_key.deleted", k);
     if (r != LY_OK)
         return r;
     ly_response_empty(c->resp, 204);
@@ -304,7 +324,7 @@ int ly_api_sa_keys_create(struct ly_call *c)
         .description = kb.description,
         .expires_at = kb.expires_at,
     };
-    return make_key(c, &nk, false);
+    return make_key(c, &nk, false, NULL);
 }
 
 int ly_api_sa_keys_list(struct ly_call *c)
@@ -394,7 +414,7 @@ int ly_api_me_keys_create(struct ly_call *c)
         .description = kb.description,
         .expires_at = kb.expires_at,
     };
-    return make_key(c, &nk, false);
+    return make_key(c, &nk, false, NULL);
 }
 
 int ly_api_me_keys_list(struct ly_call *c)

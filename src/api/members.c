@@ -125,6 +125,10 @@ int ly_api_members_put(struct ly_call *c)
                        req->now, &added, &m);
     if (r == LY_E_FORBIDDEN || r == LY_E_CONFLICT || r == LY_E_NOT_FOUND)
         return member_problem(req, resp, r);
+    /* A role set to what it was is recorded too: the event is the decision, made and kept. */
+    if (r == LY_OK)
+        r = ly_api_audit(c, added ? "member.added" : "member.updated", org->id, org->name,
+                         (struct ly_audit_target){"member", user.id}, true);
     if (r != LY_OK)
         return r;
     m.email = user.email;
@@ -162,6 +166,9 @@ int ly_api_members_delete(struct ly_call *c)
     r = ly_members_remove(req->ctx->db, req->arena, c->org.id, user.id, may_manage_owners);
     if (r == LY_E_FORBIDDEN || r == LY_E_CONFLICT || r == LY_E_NOT_FOUND)
         return member_problem(req, resp, r);
+    if (r == LY_OK)
+        r = ly_api_audit(c, "member.removed", c->org.id, c->org.name,
+                         (struct ly_audit_target){"member", user.id}, true);
     if (r != LY_OK)
         return r;
     ly_response_empty(resp, 204);

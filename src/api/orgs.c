@@ -31,6 +31,12 @@ static struct json_object *org_to_json(const struct ly_org *o)
     return j;
 }
 
+/* What an organization's events name (SPEC §5.12). */
+static struct ly_audit_target org_target(const struct ly_org *o)
+{
+    return (struct ly_audit_target){"organization", o->id};
+}
+
 /* display_name as given; null and "" both mean none (as for users). */
 static const char *display_name_of(struct json_object *body, struct ly_field_errors *errs)
 {
@@ -71,6 +77,8 @@ int ly_api_orgs_create(struct ly_call *c)
         ly_response_problem(req, resp, r, "an organization with this name exists", NULL);
         return r;
     }
+    if (r == LY_OK)
+        r = ly_api_audit(c, "org.created", org.id, org.name, org_target(&org), true);
     if (r != LY_OK)
         return r;
     ly_response_json(req, resp, 201, org_to_json(&org));
@@ -140,6 +148,8 @@ int ly_api_orgs_update(struct ly_call *c)
         ly_response_problem(req, resp, r, "no such organization", NULL);
         return r;
     }
+    if (r == LY_OK)
+        r = ly_api_audit(c, "org.updated", org.id, org.name, org_target(&org), true);
     if (r != LY_OK)
         return r;
     ly_response_json(req, resp, 200, org_to_json(&org));
@@ -155,6 +165,9 @@ int ly_api_orgs_delete(struct ly_call *c)
         ly_response_problem(req, resp, r, "no such organization", NULL);
         return r;
     }
+    /* The event keeps the name: the platform trail finds it after the row is gone (SPEC §5.12). */
+    if (r == LY_OK)
+        r = ly_api_audit(c, "org.deleted", c->org.id, c->org.name, org_target(&c->org), true);
     if (r != LY_OK)
         return r;
     ly_response_empty(resp, 204);

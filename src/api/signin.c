@@ -32,6 +32,39 @@ static void signin_refused(struct ly_request *req, struct ly_response *resp)
     ly_response_header(resp, "WWW-Authenticate", "Bearer realm=\"lanyard\"");
 }
 
+/*
+ * SPEC §5.12: a refused sign-in (wrong password, disabled user, throttled)
+ * is recorded, and the event stands although the answer is 401 or 429
+ * (c->keep). Nothing else of the unit is written by then: the throttle's
+ * counts are autonomous statements. The actor is anonymous, since nobody
+ * was authenticated; the target is the account tried, once for each of its
+ * organizations; for an e-mail that is no account the target has no id and
+ * the event no organization (the e-mail is not recorded: people type their
+ * password into it).
+ */
+static int record_refused(struct ly_call *c, const struct ly_user *u)
+{
+    int r = u != NULL ? ly_api_audit_user(c, "signin.failed", u->id, "anonymous", NULL,
+                                          (struct ly_audit_target){"user", u->id}, false)
+                      : ly_api_audit(c, "signin.failed", NULL, NULL,
+                                     (struct ly_audit_target){"user", NULL}, false);
+    if (r == LY_OK)
+        c->keep = true;
+    return r;
+}
+
+/* A sign-in refused by the throttle (429, already answered): the account tried, if any. */
+static int record_throttled(struct ly_call *c, const char *email)
+{
+    struct ly_user u;
+    int r = LY_E_NOT_FOUND;
+    if (email != NULL)
+        r = ly_users_get_by_email(c->ctx->db, c->req->arena, email, &u);
+    if (r != LY_OK && r != LY_E_NOT_FOUND)
+        return r;
+    return record_refused(c, r == LY_OK ? &u : NULL);
+}
+
 int ly_api_signin(struct ly_call *c)
 {
     static const struct ly_json_field fields[] = {{"email", LY_JSON_STRING, true},
@@ -51,6 +84,10 @@ int ly_api_signin(struct ly_call *c)
     /* The attempt is counted before scrypt runs; an address that is not an e-mail is no account. */
     struct ly_guard g;
     int r = ly_guard_begin(c, email_ok ? email : NULL, &g);
+    if (r == LY_E_RATE_LIMITED) {
+        int ar = record_throttled(c, email_ok ? email : NULL);
+        return ar != LY_OK ? ar : r;
+    }
     if (r != LY_OK)
         return r;
     struct ly_user u;
@@ -67,7 +104,8 @@ int ly_api_signin(struct ly_call *c)
     bool ok = ly_password_verify(&ctx->scrypt, have_user ? u.password_hash : NULL, pw, strlen(pw));
     ly_guard_end(&g);
     if (!ok || !have_user || u.disabled) {
-        if ((r = ly_guard_failed(c, &g)) != LY_OK)
+        if ((r = ly_guard_failed(c, &g)) != LY_OK ||
+            (r = record_refused(c, have_user ? &u : NULL)) != LY_OK)
             return r;
         signin_refused(req, resp);
         return LY_OK;
@@ -77,11 +115,34 @@ int ly_api_signin(struct ly_call *c)
     if ((r = ly_guard_passed(c, &g)) != LY_OK ||
         (r = ly_sessions_create(ctx->db, req->arena, u.id, "signin", req->client_ip,
                                 req->user_agent, req->now, &sid)) != LY_OK ||
-        (r = ly_issue_user_tokens(req, u.id, sid, &tokens)) != LY_OK)
+        (r = ly_issue_user_tokens(req, u.id, sid, &tokens)) != LY_OK ||
+        (r = ly_api_audit_user(c, "signin.succeeded", u.id, "user", u.id,
+                               (struct ly_audit_target){"session", sid}, true)) != LY_OK)
         return r;
     resp->principal = u.id;
     ly_issue_respond(req, resp, tokens);
     return LY_OK;
+}
+
+/*
+ * End session_id of user_id and record session.revoked (SPEC §5.12), once
+ * for each of the user's organizations, when it was live: a session ended
+ * before (a JWT outlives its session without check_revocation) is not
+ * ended twice in the trail. The actor is the caller, or with a refresh
+ * token alone the user it belongs to: holding it is that user's proof.
+ */
+static int end_session(struct ly_call *c, const char *session_id, const char *user_id)
+{
+    struct ly_db *db = c->ctx->db;
+    bool live = false;
+    int r = ly_sessions_is_live(db, c->req->arena, session_id, &live);
+    if (r == LY_OK)
+        r = ly_sessions_revoke(db, c->req->arena, session_id, c->req->now);
+    if (r != LY_OK || !live)
+        return r;
+    const char *actor = c->who != NULL ? NULL : "user";
+    return ly_api_audit_user(c, "session.revoked", user_id, actor, actor ? user_id : NULL,
+                             (struct ly_audit_target){"session", session_id}, true);
 }
 
 int ly_api_signout(struct ly_call *c)
@@ -108,8 +169,7 @@ int ly_api_signout(struct ly_call *c)
         return LY_OK;
     }
     int r;
-    if (p != NULL &&
-        (r = ly_sessions_revoke(ctx->db, req->arena, p->session_id, req->now)) != LY_OK)
+    if (p != NULL && (r = end_session(c, p->session_id, p->subject)) != LY_OK)
         return r;
     if (rt != NULL && ly_token_is_well_formed(LY_REFRESH_PREFIX, ly_str_from(rt))) {
         unsigned char hash[LY_SHA256_LEN];
@@ -117,9 +177,10 @@ int ly_api_signout(struct ly_call *c)
         ly_sha256(rt, strlen(rt), hash);
         r = ly_refresh_lookup(ctx->db, req->arena, hash, false, &ref);
         /* With an access token, only a session of the same user may be ended this way. */
-        if (r == LY_OK && (p == NULL || strcmp(ref.user_id, p->subject) == 0))
-            r = ly_sessions_revoke(ctx->db, req->arena, ref.session_id, req->now);
-        else if (r == LY_E_NOT_FOUND || r == LY_OK)
+        if (r == LY_OK && (p == NULL || strcmp(ref.user_id, p->subject) == 0)) {
+            if (p == NULL || strcmp(ref.session_id, p->session_id) != 0)
+                r = end_session(c, ref.session_id, ref.user_id);
+        } else if (r == LY_E_NOT_FOUND || r == LY_OK)
             r = LY_OK; /* RFC 7009 §2.2 spirit: an unknown token is not an error */
         if (r != LY_OK)
             return r;

@@ -72,6 +72,14 @@ static int refresh_grant(struct ly_call *c)
         if ((r = ly_sessions_revoke(ctx->db, req->arena, ref.session_id, req->now)) != LY_OK)
             return r;
         ly_log_warn(&ctx->log, "refresh token reused: session %s revoked", ref.session_id);
+        /*
+         * SPEC §5.12, with the revocation it records (one event for both): a
+         * refused credential authenticates nobody, so the actor is anonymous.
+         */
+        r = ly_api_audit_user(c, "session.refresh_reused", ref.user_id, "anonymous", NULL,
+                              (struct ly_audit_target){"session", ref.session_id}, false);
+        if (r != LY_OK)
+            return r;
         c->keep = true; /* the revocation stands, though the answer is an error */
         return grant_error(req, resp, "invalid_grant", "the refresh token was already used");
     }
@@ -241,9 +249,14 @@ int ly_api_revoke(struct ly_call *c)
     int r = ly_api_oauth_client(c, caller != NULL, &key);
     if (r == LY_E_INVALID_REQUEST || r == LY_E_INVALID_TOKEN)
         return LY_OK;
-    if (r == LY_OK)
-        caller = &key;
-    else if (r != 1)
+    if (r == LY_OK) {
+        /* Only without a verified credential (client_key refuses both): it is the caller now. */
+        struct ly_principal *k = ly_arena_zalloc(req->arena, sizeof(*k));
+        *k = key;
+        c->who = k;
+        c->resp->principal = k->subject;
+        caller = k;
+    } else if (r != 1)
         return r;
     if (caller == NULL)
         return bad_client(c, "a credential is required");
@@ -266,17 +279,32 @@ int ly_api_revoke(struct ly_call *c)
                                 "this credential may not revoke that token");
         return LY_OK;
     }
+    /*
+     * SPEC §5.12: each revocation is recorded with what it ended (a key's
+     * id, a session's id), never the token; the actor is the caller, a
+     * client-fields key included (c->who).
+     */
     if (target.cred == LY_CRED_API_KEY) {
         r = ly_api_keys_delete(ctx->db, req->arena, target.key_id);
-        if (r == LY_E_NOT_FOUND)
+        if (r == LY_OK)
+            r = ly_api_audit(c, "api_key.deleted", target.org_id, target.org_name,
+                             (struct ly_audit_target){"api_key", target.key_id}, true);
+        else if (r == LY_E_NOT_FOUND)
             r = LY_OK;
     } else if (target.type == LY_PRINCIPAL_USER) {
         /* A refresh or access token of a session: the whole session ends. */
         r = ly_sessions_revoke(ctx->db, req->arena, target.session_id, req->now);
+        if (r == LY_OK)
+            r = ly_api_audit_user(c, "session.revoked", target.subject, NULL, NULL,
+                                  (struct ly_audit_target){"session", target.session_id}, true);
     } else if (target.cred == LY_CRED_OPAQUE) {
+        /* A service account's opaque token has no id: the event names the account. */
         unsigned char hash[LY_SHA256_LEN];
         ly_sha256(token, strlen(token), hash);
         r = ly_access_delete(ctx->db, req->arena, hash);
+        if (r == LY_OK)
+            r = ly_api_audit(c, "session.revoked", target.org_id, target.org_name,
+                             (struct ly_audit_target){"service_account", target.subject}, true);
     }
     /* A service account's JWT cannot be recalled: its key can (doc/decisions.md). */
     if (r != LY_OK)

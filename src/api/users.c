@@ -39,6 +39,12 @@ static int visible_user(struct ly_call *c, struct ly_user *u, bool *is_admin)
     return r;
 }
 
+/* What a user's events name (SPEC §5.12). */
+static struct ly_audit_target user_target(const struct ly_user *u)
+{
+    return (struct ly_audit_target){"user", u->id};
+}
+
 /* Hash a new password, within the host's scrypt budget (security.scrypt_concurrency). */
 static int hash_password(struct ly_call *c, const char *pw, const char **phc)
 {
@@ -91,6 +97,11 @@ static int create_user(struct ly_call *c, const struct ly_json_field *fields, si
         ly_response_problem(req, resp, r, "a user with this e-mail already exists", NULL);
         return LY_OK;
     }
+    /* A self sign-up is the new user's own act; an administrator's is theirs (c->who). */
+    const char *actor = c->who == NULL ? "user" : NULL;
+    if (r == LY_OK)
+        r = ly_api_audit_user(c, "user.created", u.id, actor, actor ? u.id : NULL, user_target(&u),
+                              true);
     if (r != LY_OK)
         return r;
     ly_response_json(req, resp, 201, ly_user_to_json(&u));
@@ -261,7 +272,10 @@ int ly_api_users_update(struct ly_call *c)
     /* ... and their personal keys, which enabling the user again must not bring back. */
     if (disabled == 1 && (r = ly_api_keys_delete_of_user(ctx->db, req->arena, u.id)) != LY_OK)
         return r;
-    if ((r = ly_users_get(ctx->db, req->arena, u.id, &u)) != LY_OK)
+    /* One event: the sessions and keys a disabling or a new password ends go with it. */
+    if ((r = ly_users_get(ctx->db, req->arena, u.id, &u)) != LY_OK ||
+        (r = ly_api_audit_user(c, "user.updated", u.id, NULL, NULL, user_target(&u), true)) !=
+            LY_OK)
         return r;
     ly_response_json(req, resp, 200, ly_user_to_json(&u));
     return LY_OK;
@@ -290,8 +304,15 @@ int ly_api_users_delete(struct ly_call *c)
             ly_response_problem(req, resp, r, "the last platform administrator must stay", NULL);
         return r;
     }
-    /* Sessions, tokens and memberships go with the row (ON DELETE CASCADE). */
-    if ((r = ly_users_delete(ctx->db, req->arena, u.id)) != LY_OK)
+    /*
+     * The event comes first, in the same unit: it is recorded once for each
+     * of the user's organizations, whose memberships go with the row
+     * (ON DELETE CASCADE, with sessions and tokens). A delete that fails
+     * rolls it back.
+     */
+    if ((r = ly_api_audit_user(c, "user.deleted", u.id, NULL, NULL, user_target(&u), true)) !=
+            LY_OK ||
+        (r = ly_users_delete(ctx->db, req->arena, u.id)) != LY_OK)
         return r;
     ly_response_empty(resp, 204);
     return LY_OK;
