@@ -640,3 +640,39 @@ def test_apache_open_path_passes_no_forged_identity(stack, world, apache_guard):
     seen = Guarded(apache_guard.url).seen("/open/x", headers={"X-Lanyard-Subject": "u-forged",
                                                               "X-Lanyard-Org": "forged"})
     assert seen["subject"] == "" and seen["org"] == "", seen
+
+
+# --- lighttpd and Traefik: the shipped files, checked only --------------------------------
+
+def test_lighttpd_tt_accepts_the_shipped_snippet(tmp_path):
+    """Syntax and module loading only: the mod_magnet variant is not run (it
+    crashes lighttpd 1.4.69 once LuaSocket connects; doc/forward-auth.md)."""
+    lua = os.path.join(os.path.abspath(srcdir()), "etc", "lighttpd", "lanyard-forward-auth.lua")
+    inc = os.path.join(os.path.abspath(srcdir()), "etc", "lighttpd", "lanyard-forward-auth.conf")
+    conf = tmp_path / "lighttpd.conf"
+    conf.write_text('server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = 9\n'
+                    'var.lanyard_forward_auth_lua = "%s"\ninclude "%s"\n' % (tmp_path, lua, inc))
+    p = subprocess.run(["lighttpd", "-tt", "-f", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    assert p.returncode == 0, p.stdout.decode()
+    # and it can fail: an include of a missing file is refused
+    conf.write_text(conf.read_text().replace(inc, inc + ".missing"))
+    p = subprocess.run(["lighttpd", "-tt", "-f", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    assert p.returncode != 0
+
+
+def test_traefik_snippet_is_yaml_with_the_identity_headers():
+    """Traefik is not in Debian: only the file's shape is checked."""
+    yaml = pytest.importorskip("yaml")
+    path = os.path.join(os.path.abspath(srcdir()), "etc", "traefik", "lanyard-forward-auth.yml")
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    mws = doc["http"]["middlewares"]
+    assert mws, doc
+    for name, mw in mws.items():
+        fa = mw["forwardAuth"]
+        assert fa["address"].startswith("http://") and CHECK in fa["address"], (name, fa)
+        assert fa["trustForwardHeader"] is False
+        assert fa["authResponseHeaders"] == ["X-Lanyard-Subject", "X-Lanyard-Principal-Type",
+                                             "X-Lanyard-Org"]
