@@ -144,6 +144,10 @@ int ly_api_me_keys_rotate(struct ly_call *c);
 int ly_api_org_keys_list(struct ly_call *c);
 int ly_api_org_keys_delete(struct ly_call *c);
 
+/* §5.13 */
+int ly_api_me_sessions_list(struct ly_call *c);
+int ly_api_me_sessions_delete(struct ly_call *c);
+
 /* §5.5 */
 int ly_api_revoke(struct ly_call *c);
 

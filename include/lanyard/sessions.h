@@ -12,6 +12,7 @@
 #include "lanyard/arena.h"
 #include "lanyard/hash.h"
 #include "lanyard/orgs.h"
+#include "lanyard/page.h"
 
 struct ly_db;
 
@@ -39,6 +40,35 @@ int ly_sessions_revoke_user(struct ly_db *db, struct ly_arena *a, const char *us
 
 /* true in *live if the session exists, is not revoked and its user is enabled. */
 int ly_sessions_is_live(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live);
+
+/* A session as the user sees it (SPEC §5.13). */
+struct ly_session {
+    const char *id;
+    int64_t created_at;
+    int64_t last_used_at; /* the sign-in or the last refresh */
+    int64_t expires_at;   /* when its newest refresh token expires */
+    const char *ip;
+    const char *user_agent;
+};
+
+/*
+ * A page of user_id's live sessions (not revoked, a refresh token not yet
+ * expired: last use + refresh_ttl after now), newest first, after
+ * page->after ("<created_at>:<id>", made by ly_sessions_page_key).
+ */
+int ly_sessions_list(struct ly_db *db, struct ly_arena *a, const char *user_id, int64_t now,
+                     int64_t refresh_ttl, const struct ly_page *page, struct ly_session **out,
+                     size_t *n, bool *more);
+
+/* The page key of s, for the next page after it. */
+const char *ly_sessions_page_key(struct ly_arena *a, const struct ly_session *s);
+
+/*
+ * End user_id's live session session_id as sign-out does. LY_E_NOT_FOUND
+ * when it is not theirs, unknown, or already ended.
+ */
+int ly_sessions_revoke_own(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                           const char *session_id, int64_t now);
 
 int ly_refresh_insert(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                       const char *session_id, int64_t now, int64_t expires_at);

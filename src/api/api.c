@@ -108,6 +108,9 @@ static const struct route routes[] = {
     {{"DELETE", MY_KEYS "/{}"},               USER,     NO_ORG,              0,               NO_BODY, ly_api_me_keys_delete},
     {{"POST",   MY_KEYS "/{}/rotate"},        USER,     NO_ORG,              0,               JSON,    ly_api_me_keys_rotate},
 
+    {{"GET",    "/api/org/v1/me/sessions"},   USER,     NO_ORG,              0,               NO_BODY, ly_api_me_sessions_list},
+    {{"DELETE", "/api/org/v1/me/sessions/{}"}, USER,    NO_ORG,              0,               NO_BODY, ly_api_me_sessions_delete},
+
     {{"POST",   USERS},                       ADMIN,    NO_ORG,              0,               JSON,    ly_api_users_create},
     {{"GET",    USERS},                       ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_list},
     {{"GET",    USERS "/{}"},                 ANY,      NO_ORG,              0,               NO_BODY, ly_api_users_get},

@@ -5,7 +5,9 @@
 
 #include <string.h>
 
+#include "lanyard/civil.h"
 #include "lanyard/db.h"
+#include "lanyard/str.h"
 #include "lanyard/err.h"
 #include "lanyard/validate.h"
 
@@ -53,6 +55,72 @@ int ly_sessions_revoke(struct ly_db *db, struct ly_arena *a, const char *session
     if (r != LY_OK)
         return r;
     return ly_db_exec(db, a, "DELETE FROM access_tokens WHERE session_id = ?", p + 1, 1, NULL);
+}
+
+int ly_sessions_revoke_own(struct ly_db *db, struct ly_arena *a, const char *user_id,
+                           const char *session_id, int64_t now)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_T(now), LY_DB_S(session_id), LY_DB_S(user_id)};
+    int r = ly_db_exec(db, a,
+                       "UPDATE sessions SET revoked_at = ?"
+                       " WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+                       p, 3, &res);
+    if (r != LY_OK)
+        return r;
+    if (res.affected != 1)
+        return LY_E_NOT_FOUND;
+    return ly_db_exec(db, a, "DELETE FROM access_tokens WHERE session_id = ?", p + 1, 1, NULL);
+}
+
+const char *ly_sessions_page_key(struct ly_arena *a, const struct ly_session *s)
+{
+    return ly_arena_printf(a, "%lld:%s", (long long)s->created_at, s->id);
+}
+
+int ly_sessions_list(struct ly_db *db, struct ly_arena *a, const char *user_id, int64_t now,
+                     int64_t refresh_ttl, const struct ly_page *page, struct ly_session **out,
+                     size_t *n, bool *more)
+{
+    /* Keyset on (created_at, id), newest first: sessions made meanwhile never shift a page. */
+    int64_t before_t = LY_TIME_MAX;
+    const char *before_id = "";
+    if (page->after != NULL) {
+        const char *colon = strchr(page->after, ':');
+        uint64_t t = 0;
+        if (colon == NULL ||
+            ly_str_to_u64((struct ly_str){page->after, (size_t)(colon - page->after)}, LY_TIME_MAX,
+                          &t) != 0)
+            return LY_E_INVALID_REQUEST;
+        before_t = (int64_t)t;
+        before_id = colon + 1;
+    }
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(user_id),   LY_DB_T(now - refresh_ttl),
+                              LY_DB_T(before_t),  LY_DB_T(before_t),
+                              LY_DB_S(before_id), LY_DB_I((int64_t)page->size + 1)};
+    int r = ly_db_exec(db, a,
+                       "SELECT id, created_at, refreshed_at, ip, user_agent FROM sessions"
+                       " WHERE user_id = ? AND revoked_at IS NULL AND refreshed_at > ?"
+                       " AND (created_at < ? OR (created_at = ? AND id < ?))"
+                       " ORDER BY created_at DESC, id DESC LIMIT ?",
+                       p, 6, &res);
+    if (r != LY_OK)
+        return r;
+    size_t count = res.n_rows > page->size ? page->size : res.n_rows;
+    struct ly_session *list = ly_arena_zalloc(a, sizeof(*list) * (count + 1));
+    for (size_t i = 0; i < count; i++) {
+        list[i].id = ly_db_str(&res, i, 0);
+        list[i].created_at = ly_db_int(&res, i, 1, 0);
+        list[i].last_used_at = ly_db_int(&res, i, 2, 0);
+        list[i].expires_at = list[i].last_used_at + refresh_ttl;
+        list[i].ip = ly_db_str(&res, i, 3);
+        list[i].user_agent = ly_db_str(&res, i, 4);
+    }
+    *out = list;
+    *n = count;
+    *more = res.n_rows > page->size;
+    return LY_OK;
 }
 
 int ly_sessions_revoke_user(struct ly_db *db, struct ly_arena *a, const char *user_id,
