@@ -69,6 +69,15 @@ def test_a_session_ended_from_another(stack, http):
         assert_rejected_token(b.get("/api/org/v1/me"))
     ids = [s["id"] for s in a.get(SESSIONS).json()["items"]]
     assert ids == [ta["session_id"]]
+    # the audit trail has it (SPEC §5.12): the user ended it, from the ending session's address
+    admin = bearer(admin_token(http, stack))
+    r = http.get("/api/org/v1/audit-events", params={"action": "session.revoked", "page_size": 100},
+                 headers=admin)
+    assert r.status_code == 200, r.text
+    events = [e for e in r.json()["items"] if e["target"] == {"type": "session", "id": tb["session_id"]}]
+    assert len(events) == 1, events
+    assert events[0]["actor"]["type"] == "user" and events[0]["outcome"] == "success"
+    assert events[0]["user_agent"] == "ender" and events[0]["org"] is None
     # ended already, unknown, or malformed: 404 alike
     for sid in (tb["session_id"], "ses-" + "a" * 20, "nope"):
         assert_problem(a.delete(SESSIONS + "/" + sid), 404, "not_found")
