@@ -75,6 +75,8 @@ static const struct route routes[] = {
     {{"POST",   "/api/auth/v1/signout"},      OPTIONAL, NO_ORG,              VETTED,          JSON,    ly_api_signout},
     {{"POST",   "/api/auth/v1/token"},        NONE,     NO_ORG,              SCOPED,          OAUTH,   ly_api_token},
     {{"POST",   "/api/auth/v1/revoke"},       OPTIONAL, NO_ORG,              SCOPED,          OAUTH,   ly_api_revoke},
+    {{"POST",   "/api/auth/v1/device"},       NONE,     NO_ORG,              0,               OAUTH,   ly_api_device},
+    {{"POST",   "/api/auth/v1/device/approve"}, USER,   NO_ORG,              0,               JSON,    ly_api_device_approve},
 
     {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_me},
 
