@@ -15,6 +15,7 @@
 #include "lanyard/issue.h"
 #include "lanyard/sessions.h"
 #include "lanyard/token.h"
+#include "lanyard/users.h"
 
 /*
  * A parameter of an OAuth request, from the form or the JSON body.
@@ -201,6 +202,13 @@ static int device_code_grant(struct ly_call *c)
                                                (long long)interval));
         return grant_error(req, resp, "authorization_pending", "the user has not decided yet");
     }
+    /* A user disabled since approving gets no new session, as at sign-in (SPEC §5.2). */
+    struct ly_user u;
+    r = ly_users_get(ctx->db, req->arena, d.user_id, &u);
+    if (r == LY_E_NOT_FOUND || (r == LY_OK && u.disabled))
+        return grant_error(req, resp, "invalid_grant", "the device code is not valid");
+    if (r != LY_OK)
+        return r;
     /* Approved: the affected count of the one UPDATE says which poll gets the tokens. */
     bool won = false;
     if ((r = ly_devices_consume(ctx->db, req->arena, hash, req->now, &won)) != LY_OK)

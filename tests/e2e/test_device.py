@@ -18,10 +18,8 @@ import time
 import zlib
 
 import pytest
-import requests
 
 from conftest import TIMEOUT, Client
-from harness.stack import unique
 from test_foundation import assert_oauth_error
 from test_key_auth import log_files
 from test_keys import (as_key, assert_no_store, base62, new_key, new_personal_key, new_sa)
@@ -281,6 +279,17 @@ def test_expired(stack, http, user):
     late.expire()
     assert_poll(http, late, "expired_token")
     assert late.row()[0] == "approved"
+    assert sessions_of(stack, user.id) == []
+
+
+def test_user_disabled_after_approving_gets_no_tokens(stack, http, admin):
+    """Disabling ends a user's sessions (SPEC §5.2): an approved code makes no new one."""
+    user = new_user(stack, admin, "device")
+    code = start(stack, http)
+    assert approve(user, code.user_code).status_code == 204
+    r = admin.patch("/api/org/v1/users/" + user.id, {"disabled": True})
+    assert r.status_code == 200, r.text[:300]
+    assert_poll(http, code, "invalid_grant")
     assert sessions_of(stack, user.id) == []
 
 
