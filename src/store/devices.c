@@ -77,7 +77,10 @@ int ly_devices_create(struct ly_db *db, struct ly_arena *a, const unsigned char 
                       p, 5, NULL);
 }
 
-/* Columns: user_code, status, expires_at, poll_interval, last_poll_at, user_id. */
+/* What device_of_row reads, in its order; the statements add their WHERE. */
+#define DEVICE_SELECT                                                                              \
+    "SELECT user_code, status, expires_at, poll_interval, last_poll_at, user_id FROM device_codes"
+
 static int device_of_row(const struct ly_db_result *res, struct ly_device *out)
 {
     struct ly_device d;
@@ -100,10 +103,8 @@ int ly_devices_lock(struct ly_db *db, struct ly_arena *a, const unsigned char ha
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {H(hash)};
-    int r = ly_db_exec_one(db, a,
-                           "SELECT user_code, status, expires_at, poll_interval, last_poll_at,"
-                           " user_id FROM device_codes WHERE device_code_hash = ? FOR UPDATE",
-                           p, 1, &res);
+    int r =
+        ly_db_exec_one(db, a, DEVICE_SELECT " WHERE device_code_hash = ? FOR UPDATE", p, 1, &res);
     if (r != LY_OK)
         return r;
     return device_of_row(&res, out);
@@ -138,10 +139,7 @@ int ly_devices_get_by_user_code(struct ly_db *db, struct ly_arena *a, const char
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(user_code)};
-    int r = ly_db_exec_one(db, a,
-                           "SELECT user_code, status, expires_at, poll_interval, last_poll_at,"
-                           " user_id FROM device_codes WHERE user_code = ?",
-                           p, 1, &res);
+    int r = ly_db_exec_one(db, a, DEVICE_SELECT " WHERE user_code = ?", p, 1, &res);
     if (r != LY_OK)
         return r;
     return device_of_row(&res, out);
