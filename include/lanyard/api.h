@@ -101,6 +101,16 @@ int ly_api_signup(struct ly_call *c);
 int ly_api_signout(struct ly_call *c);
 int ly_api_token(struct ly_call *c);
 
+/*
+ * A parameter of an OAuth request (form or JSON body): 0 found, 1 absent,
+ * LY_E_INVALID_REQUEST when repeated or not a string.
+ */
+int ly_api_oauth_param(struct ly_request *req, const char *name, const char **out);
+
+/* §5.4 */
+int ly_api_device(struct ly_call *c);
+int ly_api_device_approve(struct ly_call *c);
+
 /* §5.8 */
 int ly_api_me(struct ly_call *c);
 

@@ -2,8 +2,9 @@
  * throttle: sign-in attempts counted in the database, so that all workers
  * agree (SPEC §5.2), per key within a fixed window that starts at the first
  * attempt. A key is a kind and a string: the lower-cased e-mail of an
- * account, or a client address. Rows are keyed by the SHA-256 of the kind's
- * name, a NUL and the string, so the kinds never collide, unknown accounts
+ * account, a client address, or the user id of one approving device codes
+ * (SPEC §5.4). Rows are keyed by the SHA-256 of the kind's name, a NUL and
+ * the string, so the kinds never collide, unknown accounts
  * are throttled exactly like known ones (no enumeration through 429s) and
  * nothing is stored in clear.
  *
@@ -23,6 +24,7 @@ struct ly_db;
 enum ly_throttle_kind {
     LY_THROTTLE_ACCOUNT, /* the normalised (lower-cased) e-mail */
     LY_THROTTLE_ADDRESS, /* the client address, as text (struct ly_request.client_ip) */
+    LY_THROTTLE_DEVICE,  /* a user id: wrong user codes approved (SPEC §5.4) */
 };
 
 struct ly_throttle_key {
@@ -39,6 +41,12 @@ static inline struct ly_throttle_key ly_throttle_account(const char *email)
 static inline struct ly_throttle_key ly_throttle_address(const char *ip)
 {
     struct ly_throttle_key k = {LY_THROTTLE_ADDRESS, ip};
+    return k;
+}
+
+static inline struct ly_throttle_key ly_throttle_device(const char *user_id)
+{
+    struct ly_throttle_key k = {LY_THROTTLE_DEVICE, user_id};
     return k;
 }
 

@@ -78,6 +78,8 @@ static const struct route routes[] = {
     {{"POST",   "/api/auth/v1/introspect"},   OPTIONAL, NO_ORG,              0,               OAUTH,   ly_api_introspect},
     /* The check authenticates itself: it alone decides its statements (doc/design.md). */
     {{"GET",    "/api/auth/v1/check"},        NONE,     NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_check},
+    {{"POST",   "/api/auth/v1/device"},       NONE,     NO_ORG,              0,               OAUTH,   ly_api_device},
+    {{"POST",   "/api/auth/v1/device/approve"}, USER,   NO_ORG,              0,               JSON,    ly_api_device_approve},
 
     {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_me},
 

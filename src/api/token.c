@@ -9,11 +9,13 @@
 
 #include "lanyard/apikeys.h"
 #include "lanyard/ctx.h"
+#include "lanyard/devices.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
 #include "lanyard/issue.h"
 #include "lanyard/sessions.h"
 #include "lanyard/token.h"
+#include "lanyard/users.h"
 
 /*
  * A parameter of an OAuth request, from the form or the JSON body.
@@ -30,6 +32,11 @@ static int oauth_param(struct ly_request *req, const char *name, const char **ou
         return LY_E_INVALID_REQUEST;
     *out = s;
     return 0;
+}
+
+int ly_api_oauth_param(struct ly_request *req, const char *name, const char **out)
+{
+    return oauth_param(req, name, out);
 }
 
 static int grant_error(struct ly_request *req, struct ly_response *resp, const char *error,
@@ -163,6 +170,70 @@ static int client_credentials_grant(struct ly_call *c)
     return LY_OK;
 }
 
+/*
+ * SPEC §5.4, RFC 8628 §3.4, §3.5: the device_code grant. The code's row is
+ * locked for the whole poll, so polls of one code are taken one at a time
+ * and each sees the interval and last poll the one before it left.
+ */
+static int device_code_grant(struct ly_call *c)
+{
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    struct lanyard_ctx *ctx = c->ctx;
+    const char *code = NULL;
+    if (oauth_param(req, "device_code", &code) != 0)
+        return grant_error(req, resp, "invalid_request", "device_code is required, once");
+    if (!ly_token_is_well_formed(LY_DEVICE_PREFIX, ly_str_from(code)))
+        return grant_error(req, resp, "invalid_grant", "the device code is not valid");
+    unsigned char hash[LY_SHA256_LEN];
+    ly_sha256(code, strlen(code), hash);
+    struct ly_device d;
+    int r = ly_devices_lock(ctx->db, req->arena, hash, &d);
+    if (r == LY_E_NOT_FOUND || (r == LY_OK && d.status == LY_DEVICE_CONSUMED))
+        return grant_error(req, resp, "invalid_grant", "the device code is not valid");
+    if (r != LY_OK)
+        return r;
+    if (d.expires_at <= req->now)
+        return grant_error(req, resp, "expired_token", "the device code has expired");
+    if (d.status == LY_DEVICE_DENIED)
+        return grant_error(req, resp, "access_denied", "the user denied this device login");
+    if (d.status == LY_DEVICE_PENDING) {
+        /* Sooner than the interval after the previous poll: the interval grows for good. */
+        bool early = d.last_poll_at >= 0 && req->now - d.last_poll_at < d.poll_interval;
+        int64_t interval = d.poll_interval + (early ? LY_DEVICE_SLOW_DOWN : 0);
+        if ((r = ly_devices_polled(ctx->db, req->arena, hash, req->now, interval)) != LY_OK)
+            return r;
+        c->keep = true; /* the poll is recorded, though the answer is an error */
+        if (early)
+            return grant_error(req, resp, "slow_down",
+                               ly_arena_printf(req->arena, "poll at most every %lld seconds",
+                                               (long long)interval));
+        return grant_error(req, resp, "authorization_pending", "the user has not decided yet");
+    }
+    /* A user disabled since approving gets no new session, as at sign-in (SPEC §5.2). */
+    struct ly_user u;
+    r = ly_users_get(ctx->db, req->arena, d.user_id, &u);
+    if (r == LY_E_NOT_FOUND || (r == LY_OK && u.disabled))
+        return grant_error(req, resp, "invalid_grant", "the device code is not valid");
+    if (r != LY_OK)
+        return r;
+    /* Approved: the affected count of the one UPDATE says which poll gets the tokens. */
+    bool won = false;
+    if ((r = ly_devices_consume(ctx->db, req->arena, hash, req->now, &won)) != LY_OK)
+        return r;
+    if (!won)
+        return grant_error(req, resp, "invalid_grant", "the device code is not valid");
+    const char *sid = NULL;
+    struct json_object *tokens = NULL;
+    if ((r = ly_sessions_create(ctx->db, req->arena, d.user_id, "device", req->client_ip,
+                                req->user_agent, req->now, &sid)) != LY_OK ||
+        (r = ly_issue_user_tokens(req, d.user_id, sid, &tokens)) != LY_OK)
+        return r;
+    resp->principal = d.user_id;
+    ly_issue_respond(req, resp, tokens);
+    return LY_OK;
+}
+
 /* SPEC §5.3: POST /api/auth/v1/token. */
 int ly_api_token(struct ly_call *c)
 {
@@ -179,6 +250,8 @@ int ly_api_token(struct ly_call *c)
         return refresh_grant(c);
     if (strcmp(grant, "client_credentials") == 0)
         return client_credentials_grant(c);
+    if (strcmp(grant, "urn:ietf:params:oauth:grant-type:device_code") == 0)
+        return device_code_grant(c);
     return grant_error(req, resp, "unsupported_grant_type",
                        "this server does not support that grant_type");
 }

@@ -10,13 +10,17 @@
 #include "lanyard/hash.h"
 
 /*
- * The row of a key: SHA-256 of "email\0<e-mail>" or "addr\0<address>". The
- * column is still called email_hash (schema 001); it holds any key's hash.
+ * The row of a key: SHA-256 of "email\0<e-mail>", "addr\0<address>" or
+ * "device\0<user id>". The column is still called email_hash (schema 001);
+ * it holds any key's hash.
  */
 static void key_hash(struct ly_arena *a, struct ly_throttle_key key,
                      unsigned char out[LY_SHA256_LEN])
 {
-    const char *kind = key.kind == LY_THROTTLE_ACCOUNT ? "email" : "addr";
+    static const char *const kinds[] = {[LY_THROTTLE_ACCOUNT] = "email",
+                                        [LY_THROTTLE_ADDRESS] = "addr",
+                                        [LY_THROTTLE_DEVICE] = "device"};
+    const char *kind = kinds[key.kind];
     const char *value = key.value ? key.value : "";
     size_t kl = strlen(kind) + 1, vl = strlen(value);
     char *buf = ly_arena_alloc(a, kl + vl);

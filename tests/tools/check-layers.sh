@@ -33,7 +33,7 @@ folder_of_header() {
     token | jwt) echo token ;;
     http | router | fcgi | pagetoken) echo http ;;
     db | migrate) echo db ;;
-    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate) echo store ;;
+    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices) echo store ;;
     auth) echo auth ;;
     api | ctx | issue | policy | guard) echo api ;;
     ctl) echo ctl ;;

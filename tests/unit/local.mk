@@ -78,4 +78,11 @@ tests_unit_test_apikeys_SOURCES = tests/unit/test_apikeys.c
 tests_unit_test_apikeys_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_apikeys_LDADD = $(UNIT_LDADD)
 
+# --- device login user codes ---
+check_PROGRAMS += tests/unit/test_devices
+TESTS += tests/unit/test_devices
+tests_unit_test_devices_SOURCES = tests/unit/test_devices.c
+tests_unit_test_devices_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_devices_LDADD = $(UNIT_LDADD)
+
 endif
