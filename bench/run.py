@@ -60,6 +60,12 @@ ENDPOINTS = [
      "token lookup by SHA-256 + user + memberships"),
     ("me-apikey", "jwt", "GET", "/api/org/v1/me", "apikey",
      "API key (Bearer): key + owner lookup + service account; last use buffered"),
+    ("check-jwt", "jwt", "GET", "/api/auth/v1/check", "jwt",
+     "forward-auth check, JWT verify (EdDSA), no DB"),
+    ("check-opaque", "opaque", "GET", "/api/auth/v1/check", "opaque",
+     "forward-auth check, one token lookup"),
+    ("check-apikey", "jwt", "GET", "/api/auth/v1/check", "apikey",
+     "forward-auth check, one key lookup"),
 ]
 SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None,
           "scrypt verify + session, refresh and access token (writes)")
