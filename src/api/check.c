@@ -160,9 +160,21 @@ static int decide(struct ly_call *c, const struct check_query *q, struct ly_prin
     return LY_OK;
 }
 
-static const char *principal_type(const struct ly_principal *p)
+/* How the identity leaves: the route's response headers, or the authorizer's variables. */
+struct identity_names {
+    const char *subject, *type, *org;
+};
+
+/* The 200 of a passed check: empty, with the subject, its type and the organization. */
+static void answer_pass(struct ly_call *c, const struct check_query *q,
+                        const struct ly_principal *p, const struct identity_names *n)
 {
-    return p->type == LY_PRINCIPAL_USER ? "user" : "service_account";
+    ly_response_header(c->resp, n->subject, p->subject);
+    ly_response_header(c->resp, n->type, p->type == LY_PRINCIPAL_USER ? "user" : "service_account");
+    const char *org = q->org != NULL ? q->org : p->org_name;
+    if (org != NULL)
+        ly_response_header(c->resp, n->org, org);
+    ly_response_empty(c->resp, 200);
 }
 
 int ly_api_check(struct ly_call *c)
@@ -175,12 +187,9 @@ int ly_api_check(struct ly_call *c)
     r = decide(c, &q, &p);
     if (r != LY_OK)
         return r;
-    ly_response_header(c->resp, "X-Lanyard-Subject", p.subject);
-    ly_response_header(c->resp, "X-Lanyard-Principal-Type", principal_type(&p));
-    const char *org = q.org != NULL ? q.org : p.org_name;
-    if (org != NULL)
-        ly_response_header(c->resp, "X-Lanyard-Org", org);
-    ly_response_empty(c->resp, 200);
+    static const struct identity_names headers = {"X-Lanyard-Subject", "X-Lanyard-Principal-Type",
+                                                  "X-Lanyard-Org"};
+    answer_pass(c, &q, &p, &headers);
     return LY_OK;
 }
 
@@ -216,12 +225,11 @@ int ly_api_authorize(struct ly_call *c)
     r = decide(c, &q, &p);
     if (r != LY_OK)
         return r;
-    ly_response_header(c->resp, "Variable-X_LANYARD_SUBJECT", p.subject);
-    ly_response_header(c->resp, "Variable-X_LANYARD_PRINCIPAL_TYPE", principal_type(&p));
-    const char *org = q.org != NULL ? q.org : p.org_name;
-    if (org != NULL)
-        ly_response_header(c->resp, "Variable-X_LANYARD_ORG", org);
+    static const struct identity_names variables = {"Variable-X_LANYARD_SUBJECT",
+                                                    "Variable-X_LANYARD_PRINCIPAL_TYPE",
+                                                    "Variable-X_LANYARD_ORG"};
+    /* REMOTE_USER too: what CGI programs and lighttpd's access log (%u) read for the user. */
     ly_response_header(c->resp, "Variable-REMOTE_USER", p.subject);
-    ly_response_empty(c->resp, 200);
+    answer_pass(c, &q, &p, &variables);
     return LY_OK;
 }

@@ -176,19 +176,19 @@ def assert_403(r):
     assert "subject=" not in r.text
 
 
-@pytest.fixture(scope="module")
-def world(stack, guard):
+def make_world(stack, prefix):
     """An organization with an owner and a member, an outsider's organization,
-    a member service account and an admin one with keys, and a scoped key."""
+    a member service account and an admin one with keys, and a scoped key
+    (also test_forward_auth_lighttpd.py's)."""
     class W:
         pass
     w = W()
     admin = admin_of(stack)
-    w.owner = new_user(stack, admin, "fa-owner")
-    w.member = new_user(stack, admin, "fa-member")
-    w.outsider = new_user(stack, admin, "fa-outsider")
-    w.org = new_org(w.owner, "fa")
-    w.other = new_org(w.outsider, "fa-other")
+    w.owner = new_user(stack, admin, prefix + "-owner")
+    w.member = new_user(stack, admin, prefix + "-member")
+    w.outsider = new_user(stack, admin, prefix + "-outsider")
+    w.org = new_org(w.owner, prefix)
+    w.other = new_org(w.outsider, prefix + "-other")
     assert add(w.owner, w.org, w.member, "member").status_code == 201
     w.sa = new_sa(w.owner, w.org, role="member")
     w.key = new_key(w.owner, w.org, w.sa["name"])
@@ -196,6 +196,12 @@ def world(stack, guard):
     w.admin_key = new_key(w.owner, w.org, w.sa_admin["name"])
     w.resource = "%s/sentinel-%s" % (w.org, unique("r"))
     w.scoped = new_key(w.owner, w.org, w.sa["name"], resource=w.resource)
+    return w
+
+
+@pytest.fixture(scope="module")
+def world(stack, guard):
+    w = make_world(stack, "fa")
     w.base = guard.url
     return w
 

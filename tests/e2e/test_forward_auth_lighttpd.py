@@ -29,10 +29,9 @@ import pytest
 from conftest import TIMEOUT
 from harness import fcgi
 from harness.proc import FrontEnd, Server, start_front_end, with_free_port
-from harness.stack import unique
-from test_forward_auth import Guarded, assert_401, assert_403, basic, bearer, srcdir
-from test_keys import keys_path, new_key, new_sa
-from test_orgs import add, admin_of, new_org, new_user
+from test_forward_auth import (Guarded, assert_401, assert_403, basic, bearer, make_world,
+                               srcdir)
+from test_keys import keys_path, new_key
 
 HELLO = "hello from the protected directory\n"
 CGI = """#!/bin/sh
@@ -136,25 +135,7 @@ class Guard(FrontEnd):
 
 @pytest.fixture(scope="module")
 def world(stack):
-    """An organization with an owner and a member, an outsider's organization,
-    a member and an admin service account with keys, and a scoped key."""
-    class W:
-        pass
-    w = W()
-    admin = admin_of(stack)
-    w.owner = new_user(stack, admin, "fl-owner")
-    w.member = new_user(stack, admin, "fl-member")
-    w.outsider = new_user(stack, admin, "fl-outsider")
-    w.org = new_org(w.owner, "fl")
-    w.other = new_org(w.outsider, "fl-other")
-    assert add(w.owner, w.org, w.member, "member").status_code == 201
-    w.sa = new_sa(w.owner, w.org, role="member")
-    w.key = new_key(w.owner, w.org, w.sa["name"])
-    w.sa_admin = new_sa(w.owner, w.org, role="admin")
-    w.admin_key = new_key(w.owner, w.org, w.sa_admin["name"])
-    w.resource = "%s/sentinel-%s" % (w.org, unique("r"))
-    w.scoped = new_key(w.owner, w.org, w.sa["name"], resource=w.resource)
-    return w
+    return make_world(stack, "fl")
 
 
 @pytest.fixture(scope="module")
