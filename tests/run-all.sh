@@ -46,10 +46,10 @@ finish() {
 
 install_packages() {
     # libapache2-mod-fcgid: the e2e suite's fcgid stacks (Apache spawning the workers)
-    # nginx, lua-socket, lighttpd-modules-lua, python3-yaml: test_forward_auth.py
+    # nginx, lua-socket, python3-yaml: test_forward_auth.py
     local pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libjson-c-dev
                 libmariadb-dev libssl-dev libyaml-dev libcmocka-dev mariadb-server lighttpd
-                apache2 libapache2-mod-fcgid nginx lua-socket lighttpd-modules-lua
+                apache2 libapache2-mod-fcgid nginx lua-socket
                 python3-yaml python3 python3-pytest python3-requests
                 clang-format cppcheck)
     local missing=() p

@@ -173,6 +173,8 @@ int ly_api_oauth_client(struct ly_call *c, bool basic_sent, struct ly_principal 
 /* §5.6, §5.7 */
 int ly_api_introspect(struct ly_call *c);
 int ly_api_check(struct ly_call *c);
+/* §5.7 as a FastCGI authorizer (role AUTHORIZER): the check, asked by LANYARD_CHECK_* parameters */
+int ly_api_authorize(struct ly_call *c);
 /* §5.12: an organization's audit events (org admin+), every event (platform admin) */
 int ly_api_audit_org_list(struct ly_call *c);
 int ly_api_audit_list(struct ly_call *c);

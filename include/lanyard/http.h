@@ -38,6 +38,12 @@ struct ly_request {
     char request_id[LY_REQUEST_ID_MAX + 1];
     int64_t now;      /* the clock, read once per request (seconds) */
     int64_t start_us; /* monotonic microseconds at the start */
+    /*
+     * FastCGI role AUTHORIZER (spec §6.3): set by src/http/fcgi.c from the
+     * begin-request record alone, never from a parameter, so no responder
+     * request can ask for the authorizer's answer. ly_request_init clears it.
+     */
+    bool authorizer;
 
     /* Filled by the dispatcher of the API layer. */
     const char *params[LY_MAX_PATH_PARAMS]; /* decoded {…} segments */

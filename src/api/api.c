@@ -336,9 +336,34 @@ static int run(struct ly_call *c, const struct route *route)
     }
 }
 
+/*
+ * The FastCGI authorizer role (doc/forward-auth.md): the check for another
+ * service's request, so not a route; REQUEST_URI is that service's path.
+ * It reads only, like the check, so it runs without a unit of work.
+ */
+static void authorize(struct ly_request *req, struct ly_response *resp, int init_err)
+{
+    resp->no_store = true;
+    if (init_err != LY_OK) {
+        ly_response_problem(req, resp, init_err, "the request is malformed", NULL);
+        return;
+    }
+    struct ly_call c = {.req = req, .resp = resp, .ctx = req->ctx};
+    int r = ly_api_authorize(&c);
+    if (r != LY_OK && resp->status == 0)
+        ly_response_problem(req, resp, r, NULL, NULL);
+    if (resp->status == 0)
+        ly_response_problem(req, resp, LY_E_INTERNAL, "the request could not be answered", NULL);
+}
+
 void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_err,
                    bool body_too_large)
 {
+    /* Only the begin-request record's role leads here (src/http/fcgi.c), never a parameter. */
+    if (req->authorizer) {
+        authorize(req, resp, init_err);
+        return;
+    }
     const struct route *route = NULL;
     struct ly_route_match m = {0};
     if (req->raw_path != NULL && req->raw_path[0] == '/')

@@ -8,6 +8,7 @@
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/gate.h"
+#include "lanyard/log.h"
 #include "lanyard/resource.h"
 #include "lanyard/validate.h"
 
@@ -26,9 +27,38 @@ struct check_query {
     const char *resource; /* NULL: none named */
 };
 
-static int bad_query(struct ly_call *c, const char *detail)
+/*
+ * org, role and resource as given (NULL: absent), checked; *detail says
+ * what is wrong. The route takes them from its query string, the FastCGI
+ * authorizer from parameters its web server sets.
+ */
+static int parse_query(const char *org, const char *role, const char *resource,
+                       struct check_query *q, const char **detail)
 {
-    return ly_api_fail(c, LY_E_INVALID_REQUEST, detail);
+    if (org != NULL && !ly_name_is_valid(org)) {
+        *detail = "org must be an organization name";
+        return LY_E_INVALID_REQUEST;
+    }
+    enum ly_role want = LY_ROLE_MEMBER;
+    if (role != NULL) {
+        want = ly_role_parse(role);
+        if (want == LY_ROLE_NONE) {
+            *detail = "role must be member, admin or owner";
+            return LY_E_INVALID_REQUEST;
+        }
+        if (org == NULL) {
+            *detail = "role needs org";
+            return LY_E_INVALID_REQUEST;
+        }
+    }
+    if (resource != NULL && !ly_resource_is_valid(resource)) {
+        *detail = "resource must be 1 to 255 characters of A-Z, a-z, 0-9 and ._:/-";
+        return LY_E_INVALID_REQUEST;
+    }
+    q->org = org;
+    q->want = want;
+    q->resource = resource;
+    return LY_OK;
 }
 
 /* org=, role= and resource=, each at most once and well formed; answers the 400 itself. */
@@ -39,23 +69,11 @@ static int read_query(struct ly_call *c, struct check_query *q)
     int qr = ly_request_query(c->req, "role", &role);
     int qs = ly_request_query(c->req, "resource", &resource);
     if (qo < 0 || qr < 0 || qs < 0)
-        return bad_query(c, "the query string is malformed");
-    if (qo == 0 && !ly_name_is_valid(org))
-        return bad_query(c, "org must be an organization name");
-    enum ly_role want = LY_ROLE_MEMBER;
-    if (qr == 0) {
-        want = ly_role_parse(role);
-        if (want == LY_ROLE_NONE)
-            return bad_query(c, "role must be member, admin or owner");
-        if (qo != 0)
-            return bad_query(c, "role needs org");
-    }
-    if (qs == 0 && !ly_resource_is_valid(resource))
-        return bad_query(c, "resource must be 1 to 255 characters of A-Z, a-z, 0-9 and ._:/-");
-    q->org = qo == 0 ? org : NULL;
-    q->want = want;
-    q->resource = qs == 0 ? resource : NULL;
-    return LY_OK;
+        return ly_api_fail(c, LY_E_INVALID_REQUEST, "the query string is malformed");
+    const char *detail = NULL;
+    int r = parse_query(qo == 0 ? org : NULL, qr == 0 ? role : NULL, qs == 0 ? resource : NULL, q,
+                        &detail);
+    return r == LY_OK ? LY_OK : ly_api_fail(c, r, detail);
 }
 
 /* 401 with the challenge, as the dispatcher answers a credential refused (SPEC §3). */
@@ -119,6 +137,46 @@ static int check_bound_org(struct ly_call *c, struct ly_principal *p, const stru
     return ly_gate_org_passes(true, false, p->role, q->want) ? LY_OK : forbid(c);
 }
 
+/*
+ * The check's decision (SPEC §5.7) on the request's credential for q: LY_OK
+ * with *p the principal that passed, or the 401/403 answered. The route and
+ * the FastCGI authorizer differ only in where q comes from and how the
+ * identity is handed on.
+ */
+static int decide(struct ly_call *c, const struct check_query *q, struct ly_principal *p)
+{
+    struct ly_auth_failure fail = {LY_SCHEME_NONE, NULL};
+    int r = ly_auth_request(&c->ctx->auth, c->req, LY_CREDS_ON_REQUEST, p, &fail);
+    if (r == LY_E_UNAUTHENTICATED || r == LY_E_INVALID_TOKEN)
+        return refuse(c, r, &fail);
+    if (r != LY_OK)
+        return r;
+    c->resp->principal = p->subject;
+    if (!ly_resource_covers(p->resource, q->resource))
+        return ly_api_fail(c, LY_E_FORBIDDEN, "this credential is scoped to another resource");
+    bool user_token = p->type == LY_PRINCIPAL_USER && p->key_id == NULL;
+    if (q->org != NULL)
+        return user_token ? check_user_org(c, p, q) : check_bound_org(c, p, q);
+    return LY_OK;
+}
+
+/* How the identity leaves: the route's response headers, or the authorizer's variables. */
+struct identity_names {
+    const char *subject, *type, *org;
+};
+
+/* The 200 of a passed check: empty, with the subject, its type and the organization. */
+static void answer_pass(struct ly_call *c, const struct check_query *q,
+                        const struct ly_principal *p, const struct identity_names *n)
+{
+    ly_response_header(c->resp, n->subject, p->subject);
+    ly_response_header(c->resp, n->type, p->type == LY_PRINCIPAL_USER ? "user" : "service_account");
+    const char *org = q->org != NULL ? q->org : p->org_name;
+    if (org != NULL)
+        ly_response_header(c->resp, n->org, org);
+    ly_response_empty(c->resp, 200);
+}
+
 int ly_api_check(struct ly_call *c)
 {
     struct check_query q = {NULL, LY_ROLE_MEMBER, NULL};
@@ -126,27 +184,52 @@ int ly_api_check(struct ly_call *c)
     if (r != LY_OK)
         return r;
     struct ly_principal p;
-    struct ly_auth_failure fail = {LY_SCHEME_NONE, NULL};
-    r = ly_auth_request(&c->ctx->auth, c->req, LY_CREDS_ON_REQUEST, &p, &fail);
-    if (r == LY_E_UNAUTHENTICATED || r == LY_E_INVALID_TOKEN)
-        return refuse(c, r, &fail);
+    r = decide(c, &q, &p);
     if (r != LY_OK)
         return r;
-    c->resp->principal = p.subject;
-    if (!ly_resource_covers(p.resource, q.resource))
-        return ly_api_fail(c, LY_E_FORBIDDEN, "this credential is scoped to another resource");
-    bool user_token = p.type == LY_PRINCIPAL_USER && p.key_id == NULL;
-    if (q.org != NULL) {
-        r = user_token ? check_user_org(c, &p, &q) : check_bound_org(c, &p, &q);
-        if (r != LY_OK)
-            return r;
+    static const struct identity_names headers = {"X-Lanyard-Subject", "X-Lanyard-Principal-Type",
+                                                  "X-Lanyard-Org"};
+    answer_pass(c, &q, &p, &headers);
+    return LY_OK;
+}
+
+/* A parameter the web server sets for the authorizer; empty counts as absent. */
+static const char *authorizer_param(const struct ly_call *c, const char *name)
+{
+    const char *v = ly_request_env(c->req, name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/*
+ * FastCGI authorizer (FastCGI §6.3, doc/forward-auth.md): the check for the
+ * protected request the web server hands over, whatever its REQUEST_URI.
+ * What is asked comes from LANYARD_CHECK_ORG/_ROLE/_RESOURCE, which only the
+ * web server's configuration can set (a client's headers arrive as HTTP_*).
+ * A 200 gives the identity as Variable-NAME headers, which the web server
+ * turns into the variable NAME of the request it then serves; any other
+ * answer reaches the client as it is.
+ */
+int ly_api_authorize(struct ly_call *c)
+{
+    struct check_query q = {NULL, LY_ROLE_MEMBER, NULL};
+    const char *detail = NULL;
+    int r = parse_query(authorizer_param(c, "LANYARD_CHECK_ORG"),
+                        authorizer_param(c, "LANYARD_CHECK_ROLE"),
+                        authorizer_param(c, "LANYARD_CHECK_RESOURCE"), &q, &detail);
+    if (r != LY_OK) {
+        /* The web server's configuration is wrong, not the client's request: fail closed. */
+        ly_log_error(&c->ctx->log, "FastCGI authorizer: LANYARD_CHECK_*: %s", detail);
+        return ly_api_fail(c, LY_E_INTERNAL, "the authorizer is misconfigured");
     }
-    ly_response_header(c->resp, "X-Lanyard-Subject", p.subject);
-    ly_response_header(c->resp, "X-Lanyard-Principal-Type",
-                       p.type == LY_PRINCIPAL_USER ? "user" : "service_account");
-    const char *org = q.org != NULL ? q.org : p.org_name;
-    if (org != NULL)
-        ly_response_header(c->resp, "X-Lanyard-Org", org);
-    ly_response_empty(c->resp, 200);
+    struct ly_principal p;
+    r = decide(c, &q, &p);
+    if (r != LY_OK)
+        return r;
+    static const struct identity_names variables = {"Variable-X_LANYARD_SUBJECT",
+                                                    "Variable-X_LANYARD_PRINCIPAL_TYPE",
+                                                    "Variable-X_LANYARD_ORG"};
+    /* REMOTE_USER too: what CGI programs and lighttpd's access log (%u) read for the user. */
+    ly_response_header(c->resp, "Variable-REMOTE_USER", p.subject);
+    answer_pass(c, &q, &p, &variables);
     return LY_OK;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "lanyard/config.h"
@@ -221,11 +222,14 @@ static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
     memset(&resp, 0, sizeof(resp));
     int r = ly_request_init(&req, app->cfg, app->arena, fr->envp);
     req.ctx = app->ctx;
+    req.authorizer = fr->role == FCGI_AUTHORIZER;
     app->log->request_id = req.request_id;
     uint64_t max = app->cfg->server.max_body;
     bool too_large = false;
     if (r != LY_OK) {
         /* answered by the application, which knows the route's error form */
+    } else if (req.authorizer) {
+        /* An authorizer is sent no body (FastCGI §6.3): waiting for one would hang. */
     } else if (ly_request_env(&req, "CONTENT_LENGTH") == NULL) {
         if (!read_body_to_end(fr, req.arena, max, &req.body, &too_large))
             r = LY_E_INVALID_REQUEST;

@@ -176,19 +176,19 @@ def assert_403(r):
     assert "subject=" not in r.text
 
 
-@pytest.fixture(scope="module")
-def world(stack, guard):
+def make_world(stack, prefix):
     """An organization with an owner and a member, an outsider's organization,
-    a member service account and an admin one with keys, and a scoped key."""
+    a member service account and an admin one with keys, and a scoped key
+    (also test_forward_auth_lighttpd.py's)."""
     class W:
         pass
     w = W()
     admin = admin_of(stack)
-    w.owner = new_user(stack, admin, "fa-owner")
-    w.member = new_user(stack, admin, "fa-member")
-    w.outsider = new_user(stack, admin, "fa-outsider")
-    w.org = new_org(w.owner, "fa")
-    w.other = new_org(w.outsider, "fa-other")
+    w.owner = new_user(stack, admin, prefix + "-owner")
+    w.member = new_user(stack, admin, prefix + "-member")
+    w.outsider = new_user(stack, admin, prefix + "-outsider")
+    w.org = new_org(w.owner, prefix)
+    w.other = new_org(w.outsider, prefix + "-other")
     assert add(w.owner, w.org, w.member, "member").status_code == 201
     w.sa = new_sa(w.owner, w.org, role="member")
     w.key = new_key(w.owner, w.org, w.sa["name"])
@@ -196,6 +196,12 @@ def world(stack, guard):
     w.admin_key = new_key(w.owner, w.org, w.sa_admin["name"])
     w.resource = "%s/sentinel-%s" % (w.org, unique("r"))
     w.scoped = new_key(w.owner, w.org, w.sa["name"], resource=w.resource)
+    return w
+
+
+@pytest.fixture(scope="module")
+def world(stack, guard):
+    w = make_world(stack, "fa")
     w.base = guard.url
     return w
 
@@ -642,16 +648,19 @@ def test_apache_open_path_passes_no_forged_identity(stack, world, apache_guard):
     assert seen["subject"] == "" and seen["org"] == "", seen
 
 
-# --- lighttpd and Traefik: the shipped files, checked only --------------------------------
+# --- lighttpd (run for real in test_forward_auth_lighttpd.py) and Traefik: files checked ---
 
 def test_lighttpd_tt_accepts_the_shipped_snippet(tmp_path):
-    """Syntax and module loading only: the mod_magnet variant is not run (it
-    crashes lighttpd 1.4.69 once LuaSocket connects; doc/forward-auth.md)."""
-    lua = os.path.join(os.path.abspath(srcdir()), "etc", "lighttpd", "lanyard-forward-auth.lua")
+    """`lighttpd -tt` with the snippet included as documented and used in a conditional."""
     inc = os.path.join(os.path.abspath(srcdir()), "etc", "lighttpd", "lanyard-forward-auth.conf")
     conf = tmp_path / "lighttpd.conf"
     conf.write_text('server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = 9\n'
-                    'var.lanyard_forward_auth_lua = "%s"\ninclude "%s"\n' % (tmp_path, lua, inc))
+                    'var.lanyard_bin = "/bin/true"\nvar.lanyard_config = "/dev/null"\n'
+                    'var.lanyard_authorizer_socket = "%s/a.sock"\n'
+                    'var.lanyard_authorizer_procs = 1\ninclude "%s"\n'
+                    '$HTTP["url"] =~ "^/p/" {\n'
+                    '    setenv.add-environment = ( "LANYARD_CHECK_ORG" => "acme" )\n'
+                    '    fastcgi.server = var.lanyard_authorizer\n}\n' % (tmp_path, tmp_path, inc))
     p = subprocess.run(["lighttpd", "-tt", "-f", str(conf)], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=30)
     assert p.returncode == 0, p.stdout.decode()

@@ -69,6 +69,10 @@ static void check_response(const struct ly_request *req, const struct ly_respons
                 (int)resp->body_len, resp->body ? resp->body : "");
         FUZZ_CHECK(resp->status != 500);
     }
+    /* No parameter makes a responder request the FastCGI authorizer (src/api/check.c). */
+    FUZZ_CHECK(!req->authorizer);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        FUZZ_CHECK(strncmp(resp->headers[i].name, "Variable-", 9) != 0);
     size_t rid = strlen(req->request_id);
     FUZZ_CHECK(rid >= 1 && rid <= LY_REQUEST_ID_MAX &&
                ly_str_is_token_chars((struct ly_str){req->request_id, rid}));

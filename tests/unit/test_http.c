@@ -465,6 +465,69 @@ static void test_dispatch_forms(void **state)
     ly_arena_reset(&f->ctx.arena);
 }
 
+static bool has_variable_header(const struct ly_response *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strncmp(r->headers[i].name, "Variable-", 9) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The FastCGI authorizer role (src/api/check.c) is taken only from the
+ * begin-request record (req.authorizer, set by src/http/fcgi.c): no
+ * parameter of a responder request reaches it.
+ */
+static void test_authorizer_role(void **state)
+{
+    struct fixture *f = *state;
+    char *e1[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/protected/file",
+                  (char *)"FCGI_ROLE=AUTHORIZER", (char *)"LANYARD_CHECK_ORG=acme", NULL};
+    struct ly_request req;
+    struct ly_response resp;
+    memset(&resp, 0, sizeof(resp));
+    req.authorizer = true; /* ly_request_init must clear what was there */
+    assert_int_equal(init(f, &req, e1), LY_OK);
+    CHECK("init leaves the role to the FastCGI layer", !req.authorizer);
+    ly_api_handle(&req, &resp, LY_OK, false);
+    CHECK("FCGI_ROLE=AUTHORIZER as a parameter: routed, 404", resp.status == 404);
+    CHECK("... and no Variable- header", !has_variable_header(&resp));
+    ly_arena_reset(&f->ctx.arena);
+
+    char *e2[] = {(char *)"FCGI_ROLE=RESPONDER", (char *)"REQUEST_METHOD=GET",
+                  (char *)"REQUEST_URI=/api/auth/v1/check", NULL};
+    struct ly_response r = route_env(f, e2);
+    CHECK("the check as a responder: 401", r.status == 401 && !has_variable_header(&r));
+    ly_arena_reset(&f->ctx.arena);
+
+    /* The role itself: the check, whatever REQUEST_URI says, and no credential is a 401. */
+    const char *uris[] = {"/protected/file", "/api/health", "/api/auth/v1/signin"};
+    for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+        char u[64];
+        snprintf(u, sizeof(u), "REQUEST_URI=%s", uris[i]);
+        char *e3[] = {(char *)"REQUEST_METHOD=POST", u, (char *)"LANYARD_CHECK_ORG=acme", NULL};
+        memset(&resp, 0, sizeof(resp));
+        assert_int_equal(init(f, &req, e3), LY_OK);
+        req.authorizer = true;
+        ly_api_handle(&req, &resp, LY_OK, false);
+        CHECK(uris[i], resp.status == 401 && header(&resp, "WWW-Authenticate") &&
+                           strncmp(header(&resp, "WWW-Authenticate"), "Bearer realm=", 13) == 0);
+        CHECK("no identity on a 401", !has_variable_header(&resp));
+        CHECK("no-store", resp.no_store);
+        ly_arena_reset(&f->ctx.arena);
+    }
+
+    /* A parameter the web server set wrong is the server's fault: 500, before any credential. */
+    char *e4[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x",
+                  (char *)"LANYARD_CHECK_ROLE=admin", NULL};
+    memset(&resp, 0, sizeof(resp));
+    assert_int_equal(init(f, &req, e4), LY_OK);
+    req.authorizer = true;
+    ly_api_handle(&req, &resp, LY_OK, false);
+    CHECK("role without org: 500", resp.status == 500 && !has_variable_header(&resp));
+    ly_arena_reset(&f->ctx.arena);
+}
+
 static void test_json_parse(void **state)
 {
     struct fixture *f = *state;
@@ -628,6 +691,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dispatch_forms, setup, teardown),
         cmocka_unit_test(test_media_types),
         cmocka_unit_test_setup_teardown(test_router_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authorizer_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_fields, setup, teardown),
         cmocka_unit_test(test_json_decode),
