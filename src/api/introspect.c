@@ -21,20 +21,6 @@
  * key still live, the issue time of stored tokens).
  */
 
-/* A parameter from the form or the JSON body: 0 found, 1 absent, < 0 repeated or not a string. */
-static int param(struct ly_request *req, const char *name, const char **out)
-{
-    if (req->form)
-        return ly_form_get(req->arena, req->body, name, out);
-    if (!ly_json_has(req->json, name))
-        return 1;
-    const char *s = ly_json_get_string(req->json, name);
-    if (s == NULL)
-        return LY_E_INVALID_REQUEST;
-    *out = s;
-    return 0;
-}
-
 /* Whom an introspection caller may be answered about. */
 enum scope {
     ALL,        /* a platform administrator: every token */
@@ -199,12 +185,12 @@ int ly_api_introspect(struct ly_call *c)
         return LY_OK;
     }
     const char *token = NULL, *hint = NULL;
-    if (param(req, "token", &token) != 0) {
+    if (ly_api_oauth_param(req, "token", &token) != 0) {
         ly_response_oauth_error(req, c->resp, 400, "invalid_request", "token is required, once");
         return LY_OK;
     }
     /* RFC 7662 §2.1: the hint may be ignored; every kind is recognised by its form. */
-    if (param(req, "token_type_hint", &hint) < 0) {
+    if (ly_api_oauth_param(req, "token_type_hint", &hint) < 0) {
         ly_response_oauth_error(req, c->resp, 400, "invalid_request",
                                 "token_type_hint is not a string");
         return LY_OK;

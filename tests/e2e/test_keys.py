@@ -27,6 +27,7 @@ from harness.stack import unique
 from test_hardening import HardStack
 from test_orgs import (ME, ORGS, USERS, Caller, add, admin_of, assert_problem, members_path,
                        PASSWORD, new_org, new_user, signin, walk)
+from test_orgs import admin, world  # noqa: F401 (fixtures: an organization with every role)
 
 MY_KEYS = ME + "/keys"
 SA_KEYS = {"id", "name", "identifier", "organization", "role", "display_name", "description",
@@ -169,30 +170,6 @@ def me_ok(stack, key):
 
 def lifetime(key):
     return (parse_time(key["expires_at"]) - parse_time(key["created_at"])).total_seconds()
-
-
-@pytest.fixture
-def admin(stack):
-    return admin_of(stack)
-
-
-@pytest.fixture
-def world(stack, admin):
-    """An organization with an owner, an admin and a member; an outsider owning
-    another organization; the platform administrator (a member of neither)."""
-    class W:
-        pass
-    w = W()
-    w.admin = admin
-    w.owner = new_user(stack, admin, "owner")
-    w.org_admin = new_user(stack, admin, "orgadmin")
-    w.member = new_user(stack, admin, "member")
-    w.outsider = new_user(stack, admin, "outsider")
-    w.org = new_org(w.owner, display_name="Keys Inc.")
-    w.other = new_org(w.outsider)
-    assert add(w.owner, w.org, w.org_admin, "admin").status_code == 201
-    assert add(w.owner, w.org, w.member, "member").status_code == 201
-    return w
 
 
 # --- service accounts: creation ------------------------------------------------------
@@ -853,7 +830,7 @@ def test_personal_key_create_shape(stack, world):
     assert me["type"] == "user"
     assert set(me["user"]) == ME_USER_KEYS and me["user"]["id"] == w.member.id
     assert me["user"]["email"] == w.member.email and me["user"]["platform_admin"] is False
-    assert me["organizations"] == [{"name": w.org, "display_name": "Keys Inc.",
+    assert me["organizations"] == [{"name": w.org, "display_name": "World Inc.",
                                     "role": "member"}], me["organizations"]
     assert me["credential"] == {"type": "api_key", "key_id": key["id"],
                                 "expires_at": key["expires_at"], "resource": None}
@@ -1103,7 +1080,7 @@ def test_platform_admin_personal_key_has_no_platform_rights(stack, world):
               k.patch(ORGS + "/" + w.org, {"display_name": "x"})):
         assert r.status_code in (403, 404), r.text[:300]
         assert_problem(r, r.status_code, "forbidden" if r.status_code == 403 else "not_found")
-    assert w.owner.get(ORGS + "/" + w.org).json()["display_name"] == "Keys Inc."
+    assert w.owner.get(ORGS + "/" + w.org).json()["display_name"] == "World Inc."
     assert pa.get(ORGS + "/" + w.org).status_code == 200
 
 
