@@ -136,7 +136,7 @@ def test_personal_key(http, iw):
 
 def test_garbage_and_missing(http, iw):
     for tok in ("garbage", "a.b.c", "lya_" + "A" * 49, "lyr_" + "A" * 49,
-                iw.key.token[:-1] + "x", ""):
+                iw.key.token[:-1] + ("y" if iw.key.token.endswith("x") else "x"), ""):
         assert_inactive(introspect(http, tok, iw.admin_h))
     assert_oauth_error(introspect(http, None, iw.admin_h), 400, "invalid_request", INTROSPECT)
     assert_oauth_error(http.post(INTROSPECT, json={"token": 5}, headers=iw.admin_h), 400,
