@@ -9,6 +9,7 @@ puts exactly those things here instead:
 
     /tmp/lanyard-e2e-www-XXXXXX/   0711 root   (enter, not list)
         lanyard                    0755 root   a copy of the built program
+        console/                   0755 root   a copy of the web console's files (0644)
         mysql.sock                             the private MariaDB's socket
         secrets/                   0700 www-data
             db-password            0600 www-data  copies of the secrets
@@ -97,6 +98,18 @@ class ApacheUserShare:
             os.chmod(dst, 0o755)
             self._programs[src] = dst
         return self._programs[src]
+
+    def tree(self, src, name):
+        """A copy of the directory src as SHARE/name, readable by all (dirs 0755,
+        files 0644, root's), once per run; its path. Dotfiles are left out."""
+        dst = self.path(name)
+        if not os.path.isdir(dst):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".*"))
+            for d, dirs, files in os.walk(dst):
+                os.chmod(d, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(d, f), 0o644)
+        return dst
 
     def secret(self, src, name=None):
         """A fresh 0600 copy of the secret file src, owned by Apache's user; its path."""

@@ -169,7 +169,7 @@ class Stack:
                                    env=self.build.env(), procs=2, before_start=self._write_config)
         elif self.frontend == "apache":
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=self.build.env(),
-                                 before_start=self._start_backend)
+                                 before_start=self._start_backend, console=self._console())
         else:
             env = self.build.env()
             fcgid = {"bin": self.build.lanyard, "config": self.config_path,
@@ -177,13 +177,26 @@ class Stack:
             if self.env.www:
                 fcgid = self._share_with_apache_user()
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=env, fcgid=fcgid,
-                                 before_start=self._write_config)
+                                 before_start=self._write_config, console=self._console())
         try:
             self.server.start()
         except Exception:
             self.stop()
             raise
         return self
+
+    def _console(self):
+        """The web console's files for Apache: the source tree's console/, or,
+        when Apache runs as www-data, a copy in the per-run share it can read."""
+        src = os.path.join(self.build.srcdir, "console")
+        if not self.env.www:
+            return src
+        d = self.env.www.tree(src, "console")
+        try:
+            self.env.www.check(read=[os.path.join(d, "index.html")], enter=[d])
+        except Unreachable as e:
+            raise NotReachable("Apache runs as %s: %s" % (self.env.www.user, e))
+        return d
 
     def _share_with_apache_user(self):
         """mod_fcgid runs the workers as Apache's user (www-data): hand it a copy
