@@ -250,20 +250,8 @@ static bool is_cookie_octet(unsigned char c)
     return c >= 0x21 && c <= 0x7e && c != '"' && c != ',' && c != ';' && c != '\\';
 }
 
-static struct ly_str trim_ows(struct ly_str s)
-{
-    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
-        s.ptr++;
-        s.len--;
-    }
-    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
 int ly_cookie_get(struct ly_arena *a, struct ly_str header, const char *name, const char **out)
 {
-    struct ly_str want = ly_str_from(name);
     struct ly_str found = {NULL, 0};
     bool have = false;
     size_t i = 0;
@@ -274,12 +262,13 @@ int ly_cookie_get(struct ly_arena *a, struct ly_str header, const char *name, co
         struct ly_str pair = {header.ptr + i, j - i};
         const char *eq = memchr(pair.ptr, '=', pair.len);
         if (eq != NULL) {
-            struct ly_str k = trim_ows((struct ly_str){pair.ptr, (size_t)(eq - pair.ptr)});
-            if (k.len == want.len && memcmp(k.ptr, want.ptr, k.len) == 0) {
+            struct ly_str k = ly_str_trim((struct ly_str){pair.ptr, (size_t)(eq - pair.ptr)});
+            if (ly_str_eq_cstr(k, name)) {
                 if (have)
                     return LY_E_INVALID_REQUEST;
                 have = true;
-                found = trim_ows((struct ly_str){eq + 1, pair.len - (size_t)(eq - pair.ptr) - 1});
+                found =
+                    ly_str_trim((struct ly_str){eq + 1, pair.len - (size_t)(eq - pair.ptr) - 1});
             }
         }
         i = j + 1;
