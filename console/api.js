@@ -45,7 +45,13 @@ async function readBody(r) {
   try { return JSON.parse(text); } catch { return text; }
 }
 
+// A hint, not a secret: "this browser signed in and may hold the cookie", so a
+// page load with no session does not send a refresh that can only fail.
+const HINT = "lanyard.session";
+export function mayHaveSession() { return localStorage.getItem(HINT) === "1"; }
+
 function accept(tok) {
+  localStorage.setItem(HINT, "1");
   access = tok.access_token;
   const ttl = Math.max(1, Number(tok.expires_in) || 60);
   expiresAt = Date.now() + ttl * 1000;
@@ -57,6 +63,7 @@ function accept(tok) {
 }
 
 function forget() {
+  localStorage.removeItem(HINT);
   access = null;
   expiresAt = 0;
   clearTimeout(timer);

@@ -1,7 +1,7 @@
 // The console's router and pages. Hash routes (#/orgs/NAME/...) so that a
 // static file server needs no rewrite rules.
 
-import { api, signIn, signOut, refresh, signedIn, onSignedOut } from "./api.js";
+import { api, signIn, signOut, refresh, signedIn, onSignedOut, mayHaveSession } from "./api.js";
 import { h, form, action, confirmed, pagedTable, when, page, section, status, errorBox } from "./ui.js";
 import { keyPanel } from "./keys.js";
 
@@ -390,8 +390,10 @@ async function start() {
   }
   // A reload: one refresh by the cookie recovers the session, if there is one.
   try {
-    await refresh();
-    await loadMe();
+    if (mayHaveSession()) {
+      await refresh();
+      await loadMe();
+    }
   } catch {
     // not signed in
   }
