@@ -90,6 +90,22 @@ int ly_request_query(struct ly_request *req, const char *name, const char **out)
 int ly_form_get(struct ly_arena *a, struct ly_str form, const char *name, const char **out);
 
 /*
+ * The value of the cookie name in a Cookie header (RFC 6265 §5.4:
+ * "a=b; c=d"), copied into the arena as sent (cookies are not
+ * percent-decoded). Pairs are split at ';' and trimmed of spaces and tabs;
+ * a pair without '=' and other cookies' values are skipped unjudged (other
+ * applications of the host set them). 0 found, 1 absent,
+ * LY_E_INVALID_REQUEST when name is sent more than once (ambiguous: a
+ * cookie of another path or of a parent domain has the same name) or its
+ * value has a byte outside RFC 6265's cookie-octet (quotes included). The
+ * header's length is bounded by the request (LY_MAX_HEADER_LEN).
+ */
+int ly_cookie_get(struct ly_arena *a, struct ly_str header, const char *name, const char **out);
+
+/* ly_cookie_get on the request's Cookie header (HTTP_COOKIE); absent header: 1. */
+int ly_request_cookie(struct ly_request *req, const char *name, const char **out);
+
+/*
  * Percent-decode s into the arena. '+' is a space when plus_is_space. NUL
  * bytes and malformed escapes are refused (-1).
  */

@@ -32,4 +32,19 @@ int ly_issue_account_token(struct ly_request *req, const struct ly_principal *p,
 /* Answer a token response with Cache-Control: no-store. */
 void ly_issue_respond(struct ly_request *req, struct ly_response *resp, struct json_object *tokens);
 
+/* SPEC §5.14: the console's refresh token travels in this cookie, never in page script's reach. */
+#define LY_REFRESH_COOKIE "lanyard_refresh"
+
+/*
+ * Answer a token response for the console (SPEC §5.14): the refresh token
+ * moves from the body into Set-Cookie: lanyard_refresh (HttpOnly,
+ * SameSite=Strict, Path=/api/auth/v1/, Max-Age=refresh_ttl, Secure when
+ * server.public_url is https), with Cache-Control: no-store.
+ */
+void ly_issue_respond_cookie(struct ly_request *req, struct ly_response *resp,
+                             struct json_object *tokens);
+
+/* Set-Cookie that makes the browser drop lanyard_refresh (Max-Age=0, the same Path and flags). */
+void ly_issue_clear_cookie(struct ly_request *req, struct ly_response *resp);
+
 #endif

@@ -137,3 +137,37 @@ void ly_issue_respond(struct ly_request *req, struct ly_response *resp, struct j
     ly_response_json(req, resp, 200, json_object_get(tokens));
     resp->no_store = true;
 }
+
+/*
+ * The one shape of the cookie, set or cleared: a browser replaces or drops
+ * a cookie only when name, Path and domain match the ones it holds. No
+ * Domain attribute: host-only, so a sibling host never receives it.
+ */
+static void set_refresh_cookie(struct ly_request *req, struct ly_response *resp, const char *value,
+                               int64_t max_age)
+{
+    const char *url = req->cfg->server.public_url;
+    bool secure = strncmp(url, "https://", 8) == 0; /* config: lower-case scheme only */
+    ly_response_header(resp, "Set-Cookie",
+                       ly_arena_printf(req->arena,
+                                       "%s=%s; Path=/api/auth/v1/; HttpOnly; SameSite=Strict; "
+                                       "Max-Age=%lld%s",
+                                       LY_REFRESH_COOKIE, value, (long long)max_age,
+                                       secure ? "; Secure" : ""));
+}
+
+void ly_issue_respond_cookie(struct ly_request *req, struct ly_response *resp,
+                             struct json_object *tokens)
+{
+    struct json_object *rt = NULL;
+    if (json_object_object_get_ex(tokens, "refresh_token", &rt))
+        set_refresh_cookie(req, resp, json_object_get_string(rt), req->cfg->tokens.refresh_ttl);
+    /* The cookie's text is in the arena: the token may leave the body now. */
+    json_object_object_del(tokens, "refresh_token");
+    ly_issue_respond(req, resp, tokens);
+}
+
+void ly_issue_clear_cookie(struct ly_request *req, struct ly_response *resp)
+{
+    set_refresh_cookie(req, resp, "", 0);
+}

@@ -68,12 +68,13 @@ static int record_throttled(struct ly_call *c, const char *email)
 int ly_api_signin(struct ly_call *c)
 {
     static const struct ly_json_field fields[] = {{"email", LY_JSON_STRING, true},
-                                                  {"password", LY_JSON_STRING, true}};
+                                                  {"password", LY_JSON_STRING, true},
+                                                  {"refresh_cookie", LY_JSON_BOOL, false}};
     struct ly_request *req = c->req;
     struct ly_response *resp = c->resp;
     struct lanyard_ctx *ctx = req->ctx;
     struct ly_field_errors errs = {.n = 0};
-    if (ly_json_check_fields(req->json, fields, 2, &errs) != LY_OK) {
+    if (ly_json_check_fields(req->json, fields, 3, &errs) != LY_OK) {
         ly_response_invalid(req, resp, &errs);
         return LY_OK;
     }
@@ -120,7 +121,11 @@ int ly_api_signin(struct ly_call *c)
                                (struct ly_audit_target){"session", sid}, true)) != LY_OK)
         return r;
     resp->principal = u.id;
-    ly_issue_respond(req, resp, tokens);
+    /* SPEC §5.14: the console asks for the refresh token in an HttpOnly cookie. */
+    if (ly_json_get_bool(req->json, "refresh_cookie", false))
+        ly_issue_respond_cookie(req, resp, tokens);
+    else
+        ly_issue_respond(req, resp, tokens);
     return LY_OK;
 }
 
@@ -158,6 +163,24 @@ int ly_api_signout(struct ly_call *c)
     }
     const struct ly_principal *p = c->who;
     const char *rt = ly_json_get_string(req->json, "refresh_token");
+    /*
+     * SPEC §5.14: the console's cookie when no refresh_token is given, in
+     * any body this route takes (an empty one too): ending a session is
+     * nothing a forged request gains from, and SameSite=Strict keeps the
+     * cookie from cross-site requests anyway. Once sent, it is cleared
+     * whatever it held.
+     */
+    bool by_cookie = false;
+    if (rt == NULL) {
+        int q = ly_request_cookie(req, LY_REFRESH_COOKIE, &rt);
+        if (q < 0) {
+            ly_response_problem(req, resp, LY_E_INVALID_REQUEST,
+                                "the lanyard_refresh cookie is malformed or sent more than once",
+                                NULL);
+            return LY_OK;
+        }
+        by_cookie = q == 0;
+    }
     if (p != NULL && p->session_id == NULL) {
         ly_response_problem(req, resp, LY_E_FORBIDDEN, "only users' sessions are signed out", NULL);
         return LY_OK;
@@ -186,5 +209,7 @@ int ly_api_signout(struct ly_call *c)
             return r;
     }
     ly_response_empty(resp, 204);
+    if (by_cookie)
+        ly_issue_clear_cookie(req, resp);
     return LY_OK;
 }

@@ -46,15 +46,12 @@ static int grant_error(struct ly_request *req, struct ly_response *resp, const c
     return LY_OK;
 }
 
-static int refresh_grant(struct ly_call *c)
+/* The refresh of rt (SPEC §5.3), answered in the console's form when it came as the cookie. */
+static int refresh_with(struct ly_call *c, const char *rt, bool by_cookie)
 {
     struct ly_request *req = c->req;
     struct ly_response *resp = c->resp;
     struct lanyard_ctx *ctx = req->ctx;
-    const char *rt = NULL;
-    int q = oauth_param(req, "refresh_token", &rt);
-    if (q != 0)
-        return grant_error(req, resp, "invalid_request", "refresh_token is required");
     if (!ly_token_is_well_formed(LY_REFRESH_PREFIX, ly_str_from(rt)))
         return grant_error(req, resp, "invalid_grant", "the refresh token is not valid");
 
@@ -96,8 +93,39 @@ static int refresh_grant(struct ly_call *c)
         (r = ly_issue_user_tokens(req, ref.user_id, ref.session_id, &tokens)) != LY_OK)
         return r;
     resp->principal = ref.user_id;
-    ly_issue_respond(req, resp, tokens);
+    if (by_cookie)
+        ly_issue_respond_cookie(req, resp, tokens);
+    else
+        ly_issue_respond(req, resp, tokens);
     return LY_OK;
+}
+
+static int refresh_grant(struct ly_call *c)
+{
+    struct ly_request *req = c->req;
+    struct ly_response *resp = c->resp;
+    const char *rt = NULL;
+    int q = oauth_param(req, "refresh_token", &rt);
+    /*
+     * SPEC §5.14: without the parameter, the console's cookie, and only in
+     * a JSON request: a cross-site form cannot send one (no CORS here), so
+     * a forged request never spends the browser's token.
+     */
+    bool by_cookie = false;
+    if (q == 1 && !req->form && req->content_type != NULL) {
+        q = ly_request_cookie(req, LY_REFRESH_COOKIE, &rt);
+        if (q < 0)
+            return grant_error(req, resp, "invalid_request",
+                               "the lanyard_refresh cookie is malformed or sent more than once");
+        by_cookie = q == 0;
+    }
+    if (q != 0)
+        return grant_error(req, resp, "invalid_request", "refresh_token is required");
+    int r = refresh_with(c, rt, by_cookie);
+    /* A cookie refused is dead: the browser may drop it (a new one was not made). */
+    if (r == LY_OK && by_cookie && resp->status == 400)
+        ly_issue_clear_cookie(req, resp);
+    return r;
 }
 
 /* 401 invalid_client with the Basic challenge (SPEC §5.3). */

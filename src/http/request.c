@@ -243,3 +243,60 @@ int ly_form_get(struct ly_arena *a, struct ly_str form, const char *name, const 
 {
     return pairs_get(a, form, name, true, out);
 }
+
+/* RFC 6265 §4.1.1 cookie-octet: visible US-ASCII but DQUOTE, comma, semicolon and backslash. */
+static bool is_cookie_octet(unsigned char c)
+{
+    return c >= 0x21 && c <= 0x7e && c != '"' && c != ',' && c != ';' && c != '\\';
+}
+
+static struct ly_str trim_ows(struct ly_str s)
+{
+    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+int ly_cookie_get(struct ly_arena *a, struct ly_str header, const char *name, const char **out)
+{
+    struct ly_str want = ly_str_from(name);
+    struct ly_str found = {NULL, 0};
+    bool have = false;
+    size_t i = 0;
+    while (i < header.len) {
+        size_t j = i;
+        while (j < header.len && header.ptr[j] != ';')
+            j++;
+        struct ly_str pair = {header.ptr + i, j - i};
+        const char *eq = memchr(pair.ptr, '=', pair.len);
+        if (eq != NULL) {
+            struct ly_str k = trim_ows((struct ly_str){pair.ptr, (size_t)(eq - pair.ptr)});
+            if (k.len == want.len && memcmp(k.ptr, want.ptr, k.len) == 0) {
+                if (have)
+                    return LY_E_INVALID_REQUEST;
+                have = true;
+                found = trim_ows((struct ly_str){eq + 1, pair.len - (size_t)(eq - pair.ptr) - 1});
+            }
+        }
+        i = j + 1;
+    }
+    if (!have)
+        return 1;
+    for (size_t k = 0; k < found.len; k++)
+        if (!is_cookie_octet((unsigned char)found.ptr[k]))
+            return LY_E_INVALID_REQUEST;
+    *out = ly_arena_strndup(a, found.ptr != NULL ? found.ptr : "", found.len);
+    return 0;
+}
+
+int ly_request_cookie(struct ly_request *req, const char *name, const char **out)
+{
+    const char *h = ly_request_env(req, "HTTP_COOKIE");
+    if (h == NULL)
+        return 1;
+    return ly_cookie_get(req->arena, ly_str_from(h), name, out);
+}

@@ -8,7 +8,9 @@
  * no longer than its input and matches a reference decoder; malformed
  * escapes are refused exactly when the reference refuses them; the lookups
  * return 0, 1 or LY_E_INVALID_REQUEST, and a value found is no longer than
- * the text it came from.
+ * the text it came from. The rest is also read as a Cookie header
+ * (ly_cookie_get): 0, 1 or LY_E_INVALID_REQUEST, and a value found is a
+ * run of cookie-octets no longer than the header.
  */
 #include "build-config.h"
 #include "banned.h"
@@ -111,6 +113,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r2 = ly_request_query(&req, name, &v);
     check_lookup(r2, v, text.len);
     FUZZ_CHECK(r == r2); /* the query and the form are read alike */
+
+    v = NULL;
+    int r3 = ly_cookie_get(&arena, text, name, &v);
+    check_lookup(r3, v, text.len);
+    for (const char *p = r3 == 0 ? v : ""; *p != '\0'; p++)
+        FUZZ_CHECK(*p > 0x20 && *p < 0x7f && *p != '"' && *p != ',' && *p != ';' && *p != '\\');
 
     ly_arena_release(&arena);
     return 0;

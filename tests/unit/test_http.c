@@ -178,6 +178,59 @@ static void test_query_and_form(void **state)
     ly_arena_reset(&f->ctx.arena);
 }
 
+/* SPEC §5.14: the refresh cookie from a Cookie header (ly_cookie_get, doc/decisions.md). */
+static void test_cookies(void **state)
+{
+    struct fixture *f = *state;
+    struct ly_arena *a = &f->ctx.arena;
+    static const struct {
+        const char *header, *want; /* want: NULL absent, "!" refused */
+    } rows[] = {
+        {"lanyard_refresh=lyr_abc", "lyr_abc"},
+        {"a=1; lanyard_refresh=lyr_abc; b=2", "lyr_abc"},
+        {"a=1;lanyard_refresh=lyr_abc;b=2", "lyr_abc"},
+        {" \tlanyard_refresh = lyr_abc \t; b=2", "lyr_abc"},
+        {"lanyard_refresh=", ""},
+        {"", NULL},
+        {";;; ;", NULL},
+        {"other=1; flag; =x", NULL},
+        {"Lanyard_Refresh=lyr_abc", NULL},             /* names are case-sensitive */
+        {"xlanyard_refresh=lyr_abc", NULL},            /* the whole name, not a suffix */
+        {"lanyard_refresh_x=lyr_abc", NULL},           /* nor a prefix */
+        {"a=\"quoted, ok\"; lanyard_refresh=v", "v"},  /* others' values go unjudged */
+        {"lanyard_refresh=a; lanyard_refresh=b", "!"}, /* repeated: ambiguous */
+        {"lanyard_refresh=a; lanyard_refresh=a", "!"}, /* even when equal */
+        {"lanyard_refresh=\"lyr_abc\"", "!"},          /* quotes are no cookie-octet */
+        {"lanyard_refresh=a b", "!"},
+        {"lanyard_refresh=a,b", "!"},
+        {"lanyard_refresh=a\\b", "!"},
+        {"lanyard_refresh=\x7f", "!"},
+        {"lanyard_refresh=\xc3\xa9", "!"},
+        {"lanyard_refresh==x", "=x"}, /* '=' is a cookie-octet */
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *v = NULL;
+        int r = ly_cookie_get(a, ly_str_from(rows[i].header), "lanyard_refresh", &v);
+        if (rows[i].want == NULL)
+            CHECK(rows[i].header, r == 1 && v == NULL);
+        else if (strcmp(rows[i].want, "!") == 0)
+            CHECK(rows[i].header, r == LY_E_INVALID_REQUEST && v == NULL);
+        else
+            CHECK(rows[i].header, r == 0 && v != NULL && strcmp(v, rows[i].want) == 0);
+    }
+    char *env[] = {(char *)"REQUEST_METHOD=POST", (char *)"REQUEST_URI=/x",
+                   (char *)"HTTP_COOKIE=theme=dark; lanyard_refresh=lyr_x", NULL};
+    char *none[] = {(char *)"REQUEST_METHOD=POST", (char *)"REQUEST_URI=/x", NULL};
+    struct ly_request req;
+    const char *v = NULL;
+    CHECK("init", init(f, &req, env) == LY_OK);
+    CHECK("from HTTP_COOKIE",
+          ly_request_cookie(&req, "lanyard_refresh", &v) == 0 && strcmp(v, "lyr_x") == 0);
+    CHECK("init", init(f, &req, none) == LY_OK);
+    CHECK("no Cookie header", ly_request_cookie(&req, "lanyard_refresh", &v) == 1);
+    ly_arena_reset(a);
+}
+
 static void test_route_match(void **state)
 {
     struct fixture *f = *state;
@@ -686,6 +739,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_and_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_page_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_forms, setup, teardown),
