@@ -313,6 +313,7 @@ async function pageAccount() {
       })),
     section("Password",
       form("password", [
+        { name: "username", type: "username", value: me.user.email },
         { name: "current_password", label: "Current password", type: "password", required: true, autocomplete: "current-password" },
         { name: "password", label: "New password", type: "password", required: true, autocomplete: "new-password" },
       ], "Change password", async (v, f) => {
@@ -370,8 +371,8 @@ document.getElementById("signout").addEventListener("click", async () => {
   try { await signOut(); } catch (e) { status("Sign-out: " + (e.detail || e.message)); }
   me = null;
   showNav();
-  status("Signed out.");
-  location.hash = "#/signin";
+  flash = "Signed out.";
+  if (location.hash === "#/signin") { status(flash); flash = null; route(); } else location.hash = "#/signin";
 });
 
 onSignedOut(() => {
@@ -380,7 +381,9 @@ onSignedOut(() => {
   route();
 });
 
-window.addEventListener("hashchange", () => { status(""); route(); });
+// A message that outlives the route change it causes.
+let flash = null;
+window.addEventListener("hashchange", () => { status(flash || ""); flash = null; route(); });
 
 async function start() {
   // /device?user_code=… arrives as /console/?user_code=… (or with #/device?user_code=…)

@@ -46,6 +46,10 @@ export function form(id, fields, submitLabel, onsubmit) {
   const inputs = {};
   const rows = fields.map((f) => {
     const fid = id + "-" + f.name;
+    if (f.type === "username") {
+      // the account a password form belongs to, for password managers; not shown
+      return h("input", { id: fid, type: "text", autocomplete: "username", value: f.value, hidden: true, readonly: true });
+    }
     let input;
     if (f.options) {
       input = h("select", { id: fid, name: f.name },

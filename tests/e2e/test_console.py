@@ -19,7 +19,7 @@ from harness.stack import unique, unique_email
 from test_hardening import HardStack, hard  # noqa: F401 - the module-scoped stack factory
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoSuchElementException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -130,7 +130,8 @@ class Console:
         assert els, "no button %r on %s" % (label, self.h1())
         els[0].click()
         try:
-            WebDriverWait(self.b, 1).until(lambda b: b.switch_to.alert).accept()
+            WebDriverWait(self.b, 1, ignored_exceptions=(NoAlertPresentException,)).until(
+                lambda b: b.switch_to.alert).accept()
         except TimeoutException:
             pass
 
