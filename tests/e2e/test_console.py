@@ -1,0 +1,393 @@
+"""The web console (SPEC §5.14) in a real browser: headless Chromium driven
+by selenium, through lighttpd and through Apache, on a stack with
+`access_ttl: 20s` so that the background refresh happens during the run.
+
+One browser for the module, reused by every test; screenshots of every page
+go to LANYARD_BUILDDIR/tests/e2e/screenshots. axe-core (tests/e2e/axe,
+pinned by its lockfile, `npm ci` there) is injected by the test only."""
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+import requests
+
+from conftest import TIMEOUT, wait_for
+from harness.stack import unique, unique_email
+from test_hardening import HardStack, hard  # noqa: F401 - the module-scoped stack factory
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+AXE = os.path.join(E2E_DIR, "axe", "node_modules", "axe-core", "axe.min.js")
+PASSWORD = "correct horse battery staple"
+ACCESS_TTL = 20
+# Apache: not yet: the wrapper below does not keep mod_proxy_fcgi's Location "/" off
+# /console/ (404); the shipped snippet of branch cons is to serve it. Add "apache" then.
+FRONTENDS = ["lighttpd"]
+
+
+def console_conf(frontend, srcdir):
+    """Serving console/ at /console/ next to the API. Until the shipped
+    snippets do it (branch cons), the test adds it before the snippet."""
+    root = os.path.join(os.path.abspath(srcdir), "console")
+    if frontend == "lighttpd":
+        return ('server.modules += ( "mod_alias", "mod_setenv" )\n'
+                '$HTTP["url"] =~ "^/console/" {\n  fastcgi.server = ()\n'
+                '  alias.url = ( "/console/" => "%s/" )\n  index-file.names = ( "index.html" )\n'
+                '  setenv.add-response-header = ( "Content-Security-Policy" => "default-src \'self\'; '
+                'script-src \'self\'; style-src \'self\'; object-src \'none\'; base-uri \'none\'; '
+                'frame-ancestors \'none\'" )\n}\n'
+                'mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".js" => "text/javascript", '
+                '".css" => "text/css", ".svg" => "image/svg+xml" )\n' % root)
+    return ('<IfModule !alias_module>\nLoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n</IfModule>\n'
+            '<IfModule !headers_module>\nLoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\n</IfModule>\n'
+            '<IfModule !dir_module>\nLoadModule dir_module /usr/lib/apache2/modules/mod_dir.so\n</IfModule>\n'
+            '<IfModule !mime_module>\nLoadModule mime_module /usr/lib/apache2/modules/mod_mime.so\nTypesConfig /dev/null\n</IfModule>\n'
+            'AddType text/javascript .js\nAddType text/css .css\nAddType image/svg+xml .svg\n'
+            'AddType "text/html; charset=utf-8" .html\n'
+            'ProxyPass "/console/" "!"\nAlias "/console/" "%s/"\n<Directory "%s">\n'
+            '  Require all granted\n  DirectoryIndex index.html\n'
+            '  Header always set Content-Security-Policy "default-src \'self\'; script-src \'self\'; '
+            'style-src \'self\'; object-src \'none\'; base-uri \'none\'; frame-ancestors \'none\'"\n'
+            '</Directory>\n' % (root, root))
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def site(request, hard):  # noqa: F811
+    env = request.getfixturevalue("e2e_env")
+    frontend = request.param
+    s = hard("console", frontend, "jwt",
+             edits=[("  mode: jwt\n", "  mode: jwt\n  access_ttl: %ds\n" % ACCESS_TTL)],
+             frontend_conf=console_conf(frontend, env.srcdir if hasattr(env, "srcdir") else
+                                        request.config.getoption("--srcdir")))
+    return s
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    chrome = shutil.which("chromium")
+    driver = shutil.which("chromedriver")
+    if not chrome or not driver:
+        pytest.fail("chromium and chromium-driver are needed (tests/run-all.sh installs them)",
+                    pytrace=False)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
+              "--disable-gpu", "--no-first-run"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    from selenium.webdriver.chrome.service import Service
+    b = webdriver.Chrome(service=Service(driver), options=opts)
+    b.set_page_load_timeout(30)
+    yield b
+    b.quit()
+
+
+SHOTS = os.path.join(os.environ.get("LANYARD_BUILDDIR", os.getcwd()), "tests", "e2e", "screenshots")
+
+
+# --- helpers ------------------------------------------------------------------
+
+class Console:
+    def __init__(self, b, site):
+        self.b, self.site, self.url = b, site, site.url + "/console/"
+
+    def open(self, route=""):
+        self.b.get(self.url + route)
+        self.wait_idle()
+
+    def go(self, route):
+        self.b.execute_script("location.hash = arguments[0]", route)
+        self.wait_idle()
+
+    def wait_idle(self):
+        WebDriverWait(self.b, TIMEOUT).until(
+            lambda b: not b.find_elements(By.ID, "loading") and b.find_elements(By.CSS_SELECTOR, "main h1"))
+        time.sleep(0.3)  # the page's first list fetches
+
+    def h1(self):
+        return self.b.find_element(By.CSS_SELECTOR, "main h1").text
+
+    def wait_text(self, text, timeout=TIMEOUT):
+        try:
+            WebDriverWait(self.b, timeout).until(lambda b: text in b.find_element(By.TAG_NAME, "body").text)
+        except TimeoutException:
+            raise AssertionError("%r not on the page; page says: %s" % (
+                text, self.b.find_element(By.TAG_NAME, "body").text[:2000]))
+
+    def fill(self, form_id, **values):
+        for k, v in values.items():
+            el = self.b.find_element(By.ID, "%s-%s" % (form_id, k))
+            if el.tag_name == "select":
+                el.find_element(By.CSS_SELECTOR, "option[value='%s']" % v).click()
+            else:
+                el.clear()
+                el.send_keys(v)
+        self.b.find_element(By.ID, form_id + "-submit").click()
+
+    def click(self, label):
+        """The button whose aria-label (or text) is label; confirms its dialog."""
+        els = self.b.find_elements(By.CSS_SELECTOR, "button[aria-label='%s']" % label) or [
+            e for e in self.b.find_elements(By.TAG_NAME, "button") if e.text == label]
+        assert els, "no button %r on %s" % (label, self.h1())
+        els[0].click()
+        try:
+            WebDriverWait(self.b, 1, ignored_exceptions=(NoAlertPresentException,)).until(
+                lambda b: b.switch_to.alert).accept()
+        except TimeoutException:
+            pass
+
+    def sign_in(self, email, password):
+        self.open("#/signin")
+        if self.h1() != "Sign in":
+            self.sign_out()
+            self.open("#/signin")
+        self.fill("signin", email=email, password=password)
+        self.wait_text("Who am I")
+        self.wait_text(email)
+
+    def sign_out(self):
+        self.b.find_element(By.ID, "signout").click()
+        self.wait_text("Signed out.")
+
+    def shot(self, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        self.b.save_screenshot(os.path.join(SHOTS, "%s-%s.png" % (self.site.frontend, name)))
+
+    def quiet(self):
+        """No message in the browser console (CSP violations, script errors,
+        failed loads all show there)."""
+        logs = self.b.get_log("browser")
+        assert logs == [], "browser console: %s" % json.dumps(logs, indent=1)[:3000]
+
+    def axe(self):
+        if not os.path.exists(AXE):
+            pytest.fail("axe-core missing: cd tests/e2e/axe && npm ci", pytrace=False)
+        with open(AXE) as f:
+            self.b.execute_script(f.read())
+        res = self.b.execute_async_script(
+            "const done = arguments[0]; axe.run(document, {resultTypes: ['violations']})"
+            ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
+            ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]))")
+        bad = [v for v in res if v["impact"] in ("serious", "critical")]
+        assert bad == [], "%s: accessibility violations %s" % (self.h1(), json.dumps(bad, indent=1))
+
+
+@pytest.fixture
+def c(browser, site):
+    browser.delete_all_cookies()
+    con = Console(browser, site)
+    con.open()
+    browser.execute_script("localStorage.clear()")
+    browser.get_log("browser")  # drop what an earlier test left
+    return con
+
+
+def api_user(site, admin_token, email=None, admin=False):
+    email = email or unique_email("con")
+    r = requests.post(site.url + "/api/org/v1/users", timeout=TIMEOUT,
+                      headers={"Authorization": "Bearer " + admin_token},
+                      json={"email": email, "password": PASSWORD, "platform_admin": admin})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def signin_api(site, email, password=PASSWORD):
+    r = requests.post(site.url + "/api/auth/v1/signin", json={"email": email, "password": password},
+                      timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def admin_token(site):
+    return signin_api(site, site.admin_email, site.admin_password)["access_token"]
+
+
+# --- tests ----------------------------------------------------------------------
+
+def test_signin_me_signout_and_the_cookie(c):
+    c.open("#/")
+    assert c.h1() == "Sign in"
+    c.axe()
+    c.shot("signin")
+    c.fill("signin", email=c.site.admin_email, password="wrong password")
+    c.wait_text("Error: ")  # the API's detail, shown
+    c.b.get_log("browser")  # the 401 of the wrong password is expected there
+    c.sign_in(c.site.admin_email, c.site.admin_password)
+    assert c.b.find_element(By.ID, "me-email").text == c.site.admin_email
+    c.axe()
+    c.shot("me")
+    cookies = c.b.execute_script("return document.cookie")
+    assert "lyr_" not in cookies and "lanyard_refresh" not in cookies, cookies
+    assert not c.b.execute_script(
+        "return Object.keys(localStorage).some(k => localStorage[k].includes('lyr_') ||"
+        " localStorage[k].includes('.'))"), "a token in localStorage"
+    c.quiet()
+    c.sign_out()
+    c.open("#/")  # a reload after sign-out: the cookie is gone, sign-in again
+    assert c.h1() == "Sign in"
+    c.quiet()
+
+
+def test_organization_members_service_account_keys(c):
+    site = c.site
+    tok = admin_token(site)
+    member = api_user(site, tok)
+    c.sign_in(site.admin_email, site.admin_password)
+    c.go("#/orgs")
+    c.shot("orgs")
+    c.axe()
+    org = unique("con")
+    c.fill("org-create", name=org, display_name="Console test")
+    c.wait_text("Organization " + org)
+    c.fill("member-add", email=member["email"], role="member")
+    c.wait_text(member["email"] + " added as member.")
+    sel = c.b.find_element(By.ID, "role-" + member["id"])
+    sel.find_element(By.CSS_SELECTOR, "option[value='admin']").click()
+    c.click("Change role of " + member["email"])
+    c.wait_text("Role of %s is now admin." % member["email"])
+    r = requests.get(site.url + "/api/org/v1/orgs/%s/members/%s" % (org, member["id"]), timeout=TIMEOUT,
+                     headers={"Authorization": "Bearer " + tok})
+    m = requests.get(site.url + "/api/org/v1/orgs/%s/members" % org, timeout=TIMEOUT,
+                     headers={"Authorization": "Bearer " + tok}).json()["items"]
+    assert {x["user"]["id"]: x["role"] for x in m}[member["id"]] == "admin", m
+    c.fill("sa-create", name="etl", display_name="ETL", description="nightly", role="member")
+    c.wait_text("Service account etl created.")
+    c.axe()
+    c.shot("org")
+    c.b.find_element(By.LINK_TEXT, "etl").click()
+    c.wait_text("Service account etl")
+    c.wait_idle()
+    c.fill("key-create", display_name="flink", description="for flink", ttl="30d")
+    c.wait_text("Shown once")
+    token = c.b.find_element(By.CSS_SELECTOR, "#secretbox input.secret").get_attribute("value")
+    assert token.startswith("lyk_"), token
+    dl = c.b.find_element(By.ID, "secret-download")
+    assert dl.get_attribute("download").endswith(".env")
+    c.b.find_element(By.ID, "secret-copy").click()
+    c.axe()
+    c.shot("service-account-key")
+    me = requests.get(site.url + "/api/org/v1/me", headers={"Authorization": "Bearer " + token},
+                      timeout=TIMEOUT)
+    assert me.status_code == 200 and me.json()["type"] == "service_account", me.text
+    key_id = me.json()["credential"]["key_id"]
+    # the secret is shown once: another visit of the page does not have it
+    c.go("#/orgs/%s" % org)
+    c.go("#/orgs/%s/service-accounts/etl" % org)
+    assert not c.b.find_elements(By.ID, "secretbox")
+    c.wait_text(key_id)
+    c.click("Rotate key " + key_id)
+    c.wait_text("rotated; the new key is")
+    new = c.b.find_element(By.CSS_SELECTOR, "#secretbox input.secret").get_attribute("value")
+    assert new != token and new.startswith("lyk_")
+    new_id = new.split("_")[1]
+    assert requests.get(site.url + "/api/org/v1/me", headers={"Authorization": "Bearer " + new},
+                        timeout=TIMEOUT).status_code == 200
+    c.click("Delete key " + new_id)
+    c.wait_text("Key %s deleted." % new_id)
+    assert requests.get(site.url + "/api/org/v1/me", headers={"Authorization": "Bearer " + new},
+                        timeout=TIMEOUT).status_code == 401
+    c.go("#/orgs/" + org)
+    c.fill("audit-filter", action="member.updated")
+    c.wait_text("member.updated")
+    c.shot("org-audit")
+    c.quiet()
+
+
+def test_device_approval(c):
+    site = c.site
+    d = requests.post(site.url + "/api/auth/v1/device", timeout=TIMEOUT).json()
+    c.sign_in(site.admin_email, site.admin_password)
+    c.open("#/device?user_code=" + d["user_code"])
+    assert c.b.find_element(By.ID, "device-user_code").get_attribute("value") == d["user_code"]
+    c.axe()
+    c.shot("device")
+    c.b.find_element(By.ID, "device-submit").click()
+    c.wait_text("Approved")
+    r = requests.post(site.url + "/api/auth/v1/token", timeout=TIMEOUT, data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": d["device_code"]})
+    assert r.status_code == 200 and r.json()["access_token"] and r.json()["refresh_token"], r.text
+    c.quiet()
+
+
+def test_end_another_session(c):
+    site = c.site
+    u = api_user(site, admin_token(site))
+    other = signin_api(site, u["email"])
+    c.sign_in(u["email"], PASSWORD)
+    c.go("#/account")
+    c.wait_text("this session")
+    c.axe()
+    c.shot("account")
+    c.b.find_element(By.CSS_SELECTOR, "button[data-session='%s']" % other["session_id"]).click()
+    c.wait_text("Session ended.")
+    r = requests.post(site.url + "/api/auth/v1/token", timeout=TIMEOUT,
+                      data={"grant_type": "refresh_token", "refresh_token": other["refresh_token"]})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    c.quiet()
+
+
+def test_admin_disables_a_user(c):
+    site = c.site
+    u = api_user(site, admin_token(site))
+    c.sign_in(site.admin_email, site.admin_password)
+    c.go("#/admin/users")
+    label = "Disable " + u["email"]
+    while not c.b.find_elements(By.CSS_SELECTOR, "button[aria-label='%s']" % label):
+        more = [b for b in c.b.find_elements(By.TAG_NAME, "button") if b.text == "Load more"]
+        assert more and more[0].is_displayed(), "user not listed"
+        more[0].click()
+        time.sleep(0.3)
+    c.axe()
+    c.shot("users")
+    c.click(label)
+    c.wait_text(u["email"] + " disabled")
+    r = requests.post(site.url + "/api/auth/v1/signin", json={"email": u["email"], "password": PASSWORD},
+                      timeout=TIMEOUT)
+    assert r.status_code == 401, r.text
+    c.quiet()
+
+
+def test_token_refreshed_before_expiry_and_after_reload(c):
+    site = c.site
+    c.sign_in(site.admin_email, site.admin_password)
+    t0 = c.b.execute_script("return performance.now()")
+    first = c.b.find_element(By.ID, "me-expires").text
+    # before the 20 s token expires, the page refreshes it in the background
+    ok = wait_for(lambda: c.b.execute_script(
+        "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/api/auth/v1/token')"
+        " && e.startTime > arguments[0]).map(e => e.startTime)", t0), timeout=ACCESS_TTL, interval=0.5)
+    assert ok, "no refresh within access_ttl"
+    assert ok[0] - t0 < ACCESS_TTL * 1000, ok
+    time.sleep(max(0, (t0 + ACCESS_TTL * 1000 - c.b.execute_script("return performance.now()")) / 1000) + 1)
+    c.go("#/orgs")
+    c.go("#/")
+    c.wait_text("Who am I")
+    second = c.b.find_element(By.ID, "me-expires").text
+    assert second > first, (first, second)
+    # a reload forgets the access token and recovers by one cookie refresh
+    c.b.refresh()
+    c.wait_idle()
+    c.wait_text("Who am I")
+    assert c.b.find_element(By.ID, "me-email").text == site.admin_email
+    n = c.b.execute_script("return performance.getEntriesByType('resource').filter("
+                           "e => e.name.endsWith('/api/auth/v1/token')).length")
+    assert n == 1, n
+    assert "lyr_" not in c.b.execute_script("return document.cookie")
+    c.quiet()
+
+
+def test_first_load_under_100_kb(site):
+    total = 0
+    for f in ("", "app.js", "api.js", "ui.js", "keys.js", "console.css", "favicon.svg"):
+        r = requests.get(site.url + "/console/" + f, timeout=TIMEOUT)
+        assert r.status_code == 200, (f, r.status_code)
+        total += len(r.content)
+    assert total < 100 * 1024, total
