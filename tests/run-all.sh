@@ -47,7 +47,7 @@ finish() {
 install_packages() {
     # libapache2-mod-fcgid: the e2e suite's fcgid stacks (Apache spawning the workers)
     # nginx, lua-socket, python3-yaml: test_forward_auth.py
-    # chromium, chromium-driver, python3-selenium: test_console.py (axe-core: npm ci in tests/e2e/axe)
+    # chromium, chromium-driver, python3-selenium: test_console.py (axe-core: npm ci into the build tree)
     local pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libjson-c-dev
                 libmariadb-dev libssl-dev libyaml-dev libcmocka-dev mariadb-server lighttpd
                 apache2 libapache2-mod-fcgid nginx lua-socket
@@ -58,6 +58,8 @@ install_packages() {
     for p in "${pkgs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
+    # npm installs test_console.py's pinned axe-core (tests/e2e/axe) into the build tree
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && { echo "all packages present"; return 0; }
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${missing[*]} (run as root, or apt-get install them)"

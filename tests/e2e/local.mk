@@ -11,7 +11,7 @@ AM_TESTS_FD_REDIRECT = 9>&2
 EXTRA_DIST += tests/e2e etc/systemd/lanyard.service
 dist-hook: dist-e2e-prune
 dist-e2e-prune:
-	rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache
+	rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache $(distdir)/tests/e2e/axe/node_modules
 	find $(distdir)/tests/e2e \( -name __pycache__ -o -name '*.log' -o -name '*.trs' \
 	  -o -name .dirstamp -o -name '*.pyc' \) -prune -exec rm -rf {} +
 

@@ -9,6 +9,7 @@ pinned by its lockfile, `npm ci` there) is injected by the test only."""
 import json
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -18,54 +19,44 @@ from conftest import TIMEOUT, wait_for
 from harness.stack import unique, unique_email
 from test_hardening import HardStack, hard  # noqa: F401 - the module-scoped stack factory
 
-webdriver = pytest.importorskip("selenium.webdriver")
+from selenium import webdriver  # noqa: E402 (python3-selenium: run-all.sh installs it; never a skip)
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
-AXE = os.path.join(E2E_DIR, "axe", "node_modules", "axe-core", "axe.min.js")
+AXE_SUBPATH = os.path.join("node_modules", "axe-core", "axe.min.js")
 PASSWORD = "correct horse battery staple"
 ACCESS_TTL = 20
-# Apache: not yet: the wrapper below does not keep mod_proxy_fcgi's Location "/" off
-# /console/ (404); the shipped snippet of branch cons is to serve it. Add "apache" then.
-FRONTENDS = ["lighttpd"]
+FRONTENDS = ["lighttpd", "apache"]
 
 
-def console_conf(frontend, srcdir):
-    """Serving console/ at /console/ next to the API. Until the shipped
-    snippets do it (branch cons), the test adds it before the snippet."""
-    root = os.path.join(os.path.abspath(srcdir), "console")
-    if frontend == "lighttpd":
-        return ('server.modules += ( "mod_alias", "mod_setenv" )\n'
-                '$HTTP["url"] =~ "^/console/" {\n  fastcgi.server = ()\n'
-                '  alias.url = ( "/console/" => "%s/" )\n  index-file.names = ( "index.html" )\n'
-                '  setenv.add-response-header = ( "Content-Security-Policy" => "default-src \'self\'; '
-                'script-src \'self\'; style-src \'self\'; object-src \'none\'; base-uri \'none\'; '
-                'frame-ancestors \'none\'" )\n}\n'
-                'mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".js" => "text/javascript", '
-                '".css" => "text/css", ".svg" => "image/svg+xml" )\n' % root)
-    return ('<IfModule !alias_module>\nLoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n</IfModule>\n'
-            '<IfModule !headers_module>\nLoadModule headers_module /usr/lib/apache2/modules/mod_headers.so\n</IfModule>\n'
-            '<IfModule !dir_module>\nLoadModule dir_module /usr/lib/apache2/modules/mod_dir.so\n</IfModule>\n'
-            '<IfModule !mime_module>\nLoadModule mime_module /usr/lib/apache2/modules/mod_mime.so\nTypesConfig /dev/null\n</IfModule>\n'
-            'AddType text/javascript .js\nAddType text/css .css\nAddType image/svg+xml .svg\n'
-            'AddType "text/html; charset=utf-8" .html\n'
-            'ProxyPass "/console/" "!"\nAlias "/console/" "%s/"\n<Directory "%s">\n'
-            '  Require all granted\n  DirectoryIndex index.html\n'
-            '  Header always set Content-Security-Policy "default-src \'self\'; script-src \'self\'; '
-            'style-src \'self\'; object-src \'none\'; base-uri \'none\'; frame-ancestors \'none\'"\n'
-            '</Directory>\n' % (root, root))
+def axe_script(builddir):
+    """axe-core, pinned by tests/e2e/axe/package-lock.json: from the source tree
+    when someone ran `npm ci` there, else installed once into the build tree
+    (so the source tree, and a distcheck's read-only one, stay untouched)."""
+    src = os.path.join(E2E_DIR, "axe")
+    if os.path.exists(os.path.join(src, AXE_SUBPATH)):
+        return os.path.join(src, AXE_SUBPATH)
+    dest = os.path.join(os.path.abspath(builddir), "tests", "e2e", "axe")
+    path = os.path.join(dest, AXE_SUBPATH)
+    if not os.path.exists(path):
+        os.makedirs(dest, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=dest,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=300)
+        if r.returncode != 0 or not os.path.exists(path):
+            pytest.fail("npm ci of axe-core failed:\n" + r.stdout[-2000:], pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="module", params=FRONTENDS)
 def site(request, hard):  # noqa: F811
-    env = request.getfixturevalue("e2e_env")
     frontend = request.param
     s = hard("console", frontend, "jwt",
-             edits=[("  mode: jwt\n", "  mode: jwt\n  access_ttl: %ds\n" % ACCESS_TTL)],
-             frontend_conf=console_conf(frontend, env.srcdir if hasattr(env, "srcdir") else
-                                        request.config.getoption("--srcdir")))
+             edits=[("  mode: jwt\n", "  mode: jwt\n  access_ttl: %ds\n" % ACCESS_TTL)])
     return s
 
 
@@ -167,9 +158,7 @@ class Console:
         assert logs == [], "browser console: %s" % json.dumps(logs, indent=1)[:3000]
 
     def axe(self):
-        if not os.path.exists(AXE):
-            pytest.fail("axe-core missing: cd tests/e2e/axe && npm ci", pytrace=False)
-        with open(AXE) as f:
+        with open(axe_script(self.site.env.build.builddir)) as f:
             self.b.execute_script(f.read())
         res = self.b.execute_async_script(
             "const done = arguments[0]; axe.run(document, {resultTypes: ['violations']})"
