@@ -92,7 +92,12 @@ export function refresh() {
   if (inflight) return inflight;
   inflight = (async () => {
     try {
-      const r = await post("/api/auth/v1/token", { grant_type: "refresh_token" });
+      // Tabs share the cookie: two refreshing at once would present one cookie
+      // twice, which the server takes for theft and ends the session. A lock
+      // across this origin's tabs makes the second wait and send the rotated one.
+      const send = () => post("/api/auth/v1/token", { grant_type: "refresh_token" });
+      const r = navigator.locks ? await navigator.locks.request("lanyard-refresh", send)
+                                : await send();
       const body = await readBody(r);
       if (!r.ok) {
         const was = access !== null;
