@@ -261,6 +261,9 @@ def test_organization_members_service_account_keys(c):
     dl = c.b.find_element(By.ID, "secret-download")
     assert dl.get_attribute("download").endswith(".env")
     c.b.find_element(By.ID, "secret-copy").click()
+    # one key, one page: no "Load more" to offer (hidden means not displayed, whatever the CSS)
+    assert not [b for b in c.b.find_elements(By.TAG_NAME, "button")
+                if b.text == "Load more" and b.is_displayed()]
     c.axe()
     c.shot("service-account-key")
     me = requests.get(site.url + "/api/org/v1/me", headers={"Authorization": "Bearer " + token},
