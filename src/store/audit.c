@@ -15,55 +15,53 @@
 #define USER_AGENT_MAX 255
 #define TARGET_MAX     254
 
-#define INSERT_COLS                                                                                \
-    "(time, org_id, org_name, actor_type, actor_id, action, target_type, target_id, ip,"           \
-    " user_agent, request_id, outcome)"
+/* Every column but the organization's two, in the order event_params fills them. */
+#define EVENT_INSERT_COLS                                                                          \
+    "time, actor_type, actor_id, action, target_type, target_id, ip, user_agent, request_id,"      \
+    " outcome"
+#define N_EVENT_PARAMS 10
+
+/* The parameters of EVENT_INSERT_COLS for e, what a client sent cut to fit its column. */
+static void event_params(struct ly_arena *a, const struct ly_audit_event *e,
+                         struct ly_db_value p[N_EVENT_PARAMS])
+{
+    p[0] = LY_DB_T(e->time);
+    p[1] = LY_DB_S(e->actor_type);
+    p[2] = LY_DB_S(e->actor_id);
+    p[3] = LY_DB_S(e->action);
+    p[4] = LY_DB_S(e->target_type);
+    p[5] = LY_DB_S(ly_utf8_clean(a, e->target_id, TARGET_MAX));
+    p[6] = LY_DB_S(ly_utf8_clean(a, e->ip, IP_MAX));
+    p[7] = LY_DB_S(ly_utf8_clean(a, e->user_agent, USER_AGENT_MAX));
+    p[8] = LY_DB_S(e->request_id);
+    p[9] = LY_DB_S(e->success ? "success" : "failure");
+}
 
 int ly_audit_insert(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e)
 {
-    struct ly_db_value p[] = {
-        LY_DB_T(e->time),
-        LY_DB_S(e->org_id),
-        LY_DB_S(e->org_name),
-        LY_DB_S(e->actor_type),
-        LY_DB_S(e->actor_id),
-        LY_DB_S(e->action),
-        LY_DB_S(e->target_type),
-        LY_DB_S(ly_utf8_clean(a, e->target_id, TARGET_MAX)),
-        LY_DB_S(ly_utf8_clean(a, e->ip, IP_MAX)),
-        LY_DB_S(ly_utf8_clean(a, e->user_agent, USER_AGENT_MAX)),
-        LY_DB_S(e->request_id),
-        LY_DB_S(e->success ? "success" : "failure"),
-    };
+    struct ly_db_value p[N_EVENT_PARAMS + 2];
+    p[0] = LY_DB_S(e->org_id);
+    p[1] = LY_DB_S(e->org_name);
+    event_params(a, e, p + 2);
     return ly_db_exec(db, a,
-                      "INSERT INTO audit_events " INSERT_COLS
+                      "INSERT INTO audit_events (org_id, org_name, " EVENT_INSERT_COLS ")"
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      p, 12, NULL);
+                      p, N_EVENT_PARAMS + 2, NULL);
 }
 
 int ly_audit_insert_per_org(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e,
                             const char *user_id)
 {
-    struct ly_db_value p[] = {
-        LY_DB_T(e->time),
-        LY_DB_S(e->actor_type),
-        LY_DB_S(e->actor_id),
-        LY_DB_S(e->action),
-        LY_DB_S(e->target_type),
-        LY_DB_S(ly_utf8_clean(a, e->target_id, TARGET_MAX)),
-        LY_DB_S(ly_utf8_clean(a, e->ip, IP_MAX)),
-        LY_DB_S(ly_utf8_clean(a, e->user_agent, USER_AGENT_MAX)),
-        LY_DB_S(e->request_id),
-        LY_DB_S(e->success ? "success" : "failure"),
-        LY_DB_S(user_id),
-    };
+    struct ly_db_value p[N_EVENT_PARAMS + 1];
+    event_params(a, e, p);
+    p[N_EVENT_PARAMS] = LY_DB_S(user_id);
     struct ly_db_result res;
     int r = ly_db_exec(db, a,
-                       "INSERT INTO audit_events " INSERT_COLS
-                       " SELECT ?, m.org_id, o.name, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                       "INSERT INTO audit_events (org_id, org_name, " EVENT_INSERT_COLS ")"
+                       " SELECT m.org_id, o.name, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
                        " FROM memberships m JOIN organizations o ON o.id = m.org_id"
                        " WHERE m.user_id = ? ORDER BY o.name",
-                       p, 11, &res);
+                       p, N_EVENT_PARAMS + 1, &res);
     if (r != LY_OK || res.affected > 0)
         return r;
     struct ly_audit_event none = *e;
