@@ -25,5 +25,5 @@ check-e2e-harness:
 	  --builddir '$(abs_top_builddir)' --srcdir '$(abs_top_srcdir)'
 clean-local: clean-e2e
 clean-e2e:
-	-rm -rf tests/e2e/.work
+	-rm -rf tests/e2e/.work tests/e2e/screenshots
 .PHONY: check-e2e check-e2e-harness clean-e2e dist-e2e-prune

@@ -34,11 +34,12 @@ FRONTENDS = ["lighttpd", "apache"]
 def axe_script(builddir):
     """axe-core, pinned by tests/e2e/axe/package-lock.json: from the source tree
     when someone ran `npm ci` there, else installed once into the build tree
-    (so the source tree, and a distcheck's read-only one, stay untouched)."""
+    (tests/e2e/.work, which `make clean` removes: the source tree, and a
+    distcheck's read-only one, stay untouched)."""
     src = os.path.join(E2E_DIR, "axe")
     if os.path.exists(os.path.join(src, AXE_SUBPATH)):
         return os.path.join(src, AXE_SUBPATH)
-    dest = os.path.join(os.path.abspath(builddir), "tests", "e2e", "axe")
+    dest = os.path.join(os.path.abspath(builddir), "tests", "e2e", ".work", "axe")
     path = os.path.join(dest, AXE_SUBPATH)
     if not os.path.exists(path):
         os.makedirs(dest, exist_ok=True)
