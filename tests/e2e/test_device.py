@@ -185,7 +185,8 @@ def test_pending_and_slow_down(stack, http):
     # the front ends close a keep-alive connection idle for 5 s, and a POST sent
     # on it just then is lost, as "Remote end closed connection without response".)
     time.sleep(5.05)
-    assert_poll(Client(stack.url), code, "authorization_pending")
+    http = Client(stack.url)
+    assert_poll(http, code, "authorization_pending")
     assert code.row()[:2] == ("pending", 5)
     # sooner than the interval: slow_down, and the interval grows by 5 for this code
     assert_poll(http, code, "slow_down")
