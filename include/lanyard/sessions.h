@@ -94,18 +94,21 @@ int ly_refresh_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char 
 int ly_refresh_spend(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                      int64_t now);
 
-/* Store an opaque access token of a user session. */
-int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
-                          const unsigned char hash[LY_SHA256_LEN], const char *session_id,
-                          const char *user_id, int64_t now, int64_t expires_at);
-
 /*
- * Store an opaque access token a service account exchanged its key key_id
- * for (SPEC §5.3): it goes with the key (ON DELETE CASCADE).
+ * Whose an opaque access token is: a user's session (session_id, user_id),
+ * or a service account that exchanged its key (account_id, key_id; SPEC
+ * §5.3): it goes with the session or the key (ON DELETE CASCADE).
  */
-int ly_access_insert_account(struct ly_db *db, struct ly_arena *a,
-                             const unsigned char hash[LY_SHA256_LEN], const char *account_id,
-                             const char *key_id, int64_t now, int64_t expires_at);
+struct ly_access_owner {
+    const char *session_id;
+    const char *user_id;
+    const char *account_id;
+    const char *key_id;
+};
+
+/* Store an opaque access token (its SHA-256) of owner. */
+int ly_access_insert(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                     const struct ly_access_owner *owner, int64_t now, int64_t expires_at);
 
 /* Forget one opaque access token (its revocation, RFC 7009). */
 int ly_access_delete(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN]);

@@ -17,29 +17,25 @@
 #include "lanyard/sessions.h"
 #include "lanyard/token.h"
 
-static int make_access_token(struct ly_request *req, const char *user_id, const char *session_id,
-                             const char **out)
+/*
+ * An access token in the configured format (SPEC §4): a JWT of claims c
+ * (jti, iss, aud, iat and nbf filled in here), or an opaque token stored for
+ * owner. Its expiry is c->exp either way.
+ */
+static int mint_access(struct ly_request *req, struct ly_jwt_claims *c,
+                       const struct ly_access_owner *owner, const char **out)
 {
     const struct ly_config *cfg = req->ctx->cfg;
-    int64_t exp = req->now + cfg->tokens.access_ttl;
+    char jti[23]; /* lives as long as c points at it */
     if (cfg->tokens.mode == LY_TOKENS_JWT) {
-        char jti[23];
         ly_rand_base62(jti, 22);
-        struct ly_jwt_claims c = {
-            .iss = cfg->tokens.issuer,
-            .sub = user_id,
-            .aud = cfg->tokens.audience,
-            .jti = jti,
-            .client_id = "lanyard",
-            .sid = session_id,
-            .org = NULL,
-            .principal_type = LY_PRINCIPAL_USER,
-            .exp = exp,
-            .iat = req->now,
-            .nbf = req->now,
-        };
+        c->iss = cfg->tokens.issuer;
+        c->aud = cfg->tokens.audience;
+        c->jti = jti;
+        c->iat = req->now;
+        c->nbf = req->now;
         char *jwt = NULL;
-        int r = ly_jwt_sign(req->ctx->keys, &c, req->arena, &jwt);
+        int r = ly_jwt_sign(req->ctx->keys, c, req->arena, &jwt);
         if (r == LY_OK)
             *out = jwt;
         return r;
@@ -48,8 +44,7 @@ static int make_access_token(struct ly_request *req, const char *user_id, const 
     unsigned char hash[LY_SHA256_LEN];
     ly_token_generate(LY_ACCESS_PREFIX, tok);
     ly_sha256(tok, strlen(tok), hash);
-    int r =
-        ly_access_insert_user(req->ctx->db, req->arena, hash, session_id, user_id, req->now, exp);
+    int r = ly_access_insert(req->ctx->db, req->arena, hash, owner, req->now, c->exp);
     if (r == LY_OK)
         *out = tok;
     return r;
@@ -62,7 +57,15 @@ int ly_issue_user_tokens(struct ly_request *req, const char *user_id, const char
     const char *access = NULL;
     char *refresh = ly_arena_alloc(req->arena, LY_TOKEN_MAX_LEN);
     unsigned char hash[LY_SHA256_LEN];
-    int r = make_access_token(req, user_id, session_id, &access);
+    struct ly_jwt_claims c = {
+        .sub = user_id,
+        .client_id = "lanyard",
+        .sid = session_id,
+        .principal_type = LY_PRINCIPAL_USER,
+        .exp = req->now + cfg->tokens.access_ttl,
+    };
+    struct ly_access_owner owner = {.session_id = session_id, .user_id = user_id};
+    int r = mint_access(req, &c, &owner, &access);
     if (r != LY_OK)
         return r;
     ly_token_generate(LY_REFRESH_PREFIX, refresh);
@@ -90,39 +93,19 @@ int ly_issue_account_token(struct ly_request *req, const struct ly_principal *p,
     int64_t exp = req->now + cfg->tokens.access_ttl;
     if (p->expires_at >= 0 && p->expires_at < exp)
         exp = p->expires_at;
+    struct ly_jwt_claims c = {
+        .sub = p->subject,
+        .client_id = p->key_id,
+        .org = p->org_name,
+        .resource = p->resource,
+        .principal_type = LY_PRINCIPAL_SERVICE_ACCOUNT,
+        .exp = exp,
+    };
+    struct ly_access_owner owner = {.account_id = p->subject, .key_id = p->key_id};
     const char *access = NULL;
-    if (cfg->tokens.mode == LY_TOKENS_JWT) {
-        char jti[23];
-        ly_rand_base62(jti, 22);
-        struct ly_jwt_claims c = {
-            .iss = cfg->tokens.issuer,
-            .sub = p->subject,
-            .aud = cfg->tokens.audience,
-            .jti = jti,
-            .client_id = p->key_id,
-            .org = p->org_name,
-            .resource = p->resource,
-            .principal_type = LY_PRINCIPAL_SERVICE_ACCOUNT,
-            .exp = exp,
-            .iat = req->now,
-            .nbf = req->now,
-        };
-        char *jwt = NULL;
-        int r = ly_jwt_sign(req->ctx->keys, &c, req->arena, &jwt);
-        if (r != LY_OK)
-            return r;
-        access = jwt;
-    } else {
-        char *tok = ly_arena_alloc(req->arena, LY_TOKEN_MAX_LEN);
-        unsigned char hash[LY_SHA256_LEN];
-        ly_token_generate(LY_ACCESS_PREFIX, tok);
-        ly_sha256(tok, strlen(tok), hash);
-        int r = ly_access_insert_account(req->ctx->db, req->arena, hash, p->subject, p->key_id,
-                                         req->now, exp);
-        if (r != LY_OK)
-            return r;
-        access = tok;
-    }
+    int r = mint_access(req, &c, &owner, &access);
+    if (r != LY_OK)
+        return r;
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "access_token", json_object_new_string(access));
     json_object_object_add(o, "token_type", json_object_new_string("Bearer"));

@@ -21,7 +21,7 @@
  * A parameter of an OAuth request, from the form or the JSON body.
  * 0 found, 1 absent, LY_E_INVALID_REQUEST when repeated or not a string.
  */
-static int oauth_param(struct ly_request *req, const char *name, const char **out)
+int ly_api_oauth_param(struct ly_request *req, const char *name, const char **out)
 {
     if (req->form)
         return ly_form_get(req->arena, req->body, name, out);
@@ -32,11 +32,6 @@ static int oauth_param(struct ly_request *req, const char *name, const char **ou
         return LY_E_INVALID_REQUEST;
     *out = s;
     return 0;
-}
-
-int ly_api_oauth_param(struct ly_request *req, const char *name, const char **out)
-{
-    return oauth_param(req, name, out);
 }
 
 static int grant_error(struct ly_request *req, struct ly_response *resp, const char *error,
@@ -105,7 +100,7 @@ static int refresh_grant(struct ly_call *c)
     struct ly_request *req = c->req;
     struct ly_response *resp = c->resp;
     const char *rt = NULL;
-    int q = oauth_param(req, "refresh_token", &rt);
+    int q = ly_api_oauth_param(req, "refresh_token", &rt);
     /*
      * SPEC §5.14: without the parameter, the console's cookie, and only in
      * a JSON request: a cross-site form cannot send one (no CORS here), so
@@ -147,8 +142,8 @@ int ly_api_oauth_client(struct ly_call *c, bool basic_sent, struct ly_principal 
 {
     struct ly_request *req = c->req;
     const char *id = NULL, *secret = NULL;
-    int qi = oauth_param(req, "client_id", &id);
-    int qs = oauth_param(req, "client_secret", &secret);
+    int qi = ly_api_oauth_param(req, "client_id", &id);
+    int qs = ly_api_oauth_param(req, "client_secret", &secret);
     if (qi < 0 || qs < 0 || (qi == 0) != (qs == 0) || (basic_sent && qi == 0)) {
         grant_error(req, c->resp, "invalid_request",
                     "give the key once: Basic credentials, or client_id and client_secret");
@@ -209,7 +204,7 @@ static int device_code_grant(struct ly_call *c)
     struct ly_response *resp = c->resp;
     struct lanyard_ctx *ctx = c->ctx;
     const char *code = NULL;
-    if (oauth_param(req, "device_code", &code) != 0)
+    if (ly_api_oauth_param(req, "device_code", &code) != 0)
         return grant_error(req, resp, "invalid_request", "device_code is required, once");
     if (!ly_token_is_well_formed(LY_DEVICE_PREFIX, ly_str_from(code)))
         return grant_error(req, resp, "invalid_grant", "the device code is not valid");
@@ -268,7 +263,7 @@ int ly_api_token(struct ly_call *c)
     struct ly_request *req = c->req;
     struct ly_response *resp = c->resp;
     const char *grant = NULL;
-    int q = oauth_param(req, "grant_type", &grant);
+    int q = ly_api_oauth_param(req, "grant_type", &grant);
     if (q < 0)
         return grant_error(req, resp, "invalid_request",
                            "grant_type must be given once, as a string");
@@ -339,10 +334,10 @@ int ly_api_revoke(struct ly_call *c)
     struct ly_request *req = c->req;
     struct lanyard_ctx *ctx = c->ctx;
     const char *token = NULL;
-    if (oauth_param(req, "token", &token) != 0)
+    if (ly_api_oauth_param(req, "token", &token) != 0)
         return grant_error(req, c->resp, "invalid_request", "token is required, once");
     const char *hint = NULL;
-    if (oauth_param(req, "token_type_hint", &hint) < 0)
+    if (ly_api_oauth_param(req, "token_type_hint", &hint) < 0)
         return grant_error(req, c->resp, "invalid_request", "token_type_hint is not a string");
     /* The caller: the credential the dispatcher verified, or the key given as client fields. */
     struct ly_principal key;

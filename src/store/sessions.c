@@ -208,28 +208,21 @@ int ly_refresh_spend(struct ly_db *db, struct ly_arena *a, const unsigned char h
     return res.affected == 1 ? LY_OK : LY_E_CONFLICT;
 }
 
-int ly_access_insert_user(struct ly_db *db, struct ly_arena *a,
-                          const unsigned char hash[LY_SHA256_LEN], const char *session_id,
-                          const char *user_id, int64_t now, int64_t expires_at)
+int ly_access_insert(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
+                     const struct ly_access_owner *owner, int64_t now, int64_t expires_at)
 {
-    struct ly_db_value p[] = {H(hash), LY_DB_S(session_id), LY_DB_S(user_id), LY_DB_T(now),
+    struct ly_db_value p[] = {H(hash),
+                              LY_DB_S(owner->session_id),
+                              LY_DB_S(owner->user_id),
+                              LY_DB_S(owner->account_id),
+                              LY_DB_S(owner->key_id),
+                              LY_DB_T(now),
                               LY_DB_T(expires_at)};
     return ly_db_exec(db, a,
-                      "INSERT INTO access_tokens (token_hash, session_id, user_id, created_at,"
-                      " expires_at) VALUES (?, ?, ?, ?, ?)",
-                      p, 5, NULL);
-}
-
-int ly_access_insert_account(struct ly_db *db, struct ly_arena *a,
-                             const unsigned char hash[LY_SHA256_LEN], const char *account_id,
-                             const char *key_id, int64_t now, int64_t expires_at)
-{
-    struct ly_db_value p[] = {H(hash), LY_DB_S(account_id), LY_DB_S(key_id), LY_DB_T(now),
-                              LY_DB_T(expires_at)};
-    return ly_db_exec(db, a,
-                      "INSERT INTO access_tokens (token_hash, service_account_id, api_key_id,"
-                      " created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                      p, 5, NULL);
+                      "INSERT INTO access_tokens (token_hash, session_id, user_id,"
+                      " service_account_id, api_key_id, created_at, expires_at)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      p, 7, NULL);
 }
 
 int ly_access_delete(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN])
