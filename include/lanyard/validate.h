@@ -1,5 +1,6 @@
 /*
- * validate: the name, e-mail and text rules of SPEC §3, and new identifiers.
+ * validate: the name, e-mail and text rules of SPEC §3, the resource rules
+ * of §4, and new identifiers.
  */
 #ifndef LY_VALIDATE_H
 #define LY_VALIDATE_H
@@ -19,6 +20,14 @@ bool ly_name_is_valid(const char *s);
 
 /* SPEC §4: a key's resource, 1–255 characters of [A-Za-z0-9._:/-]. */
 bool ly_resource_is_valid(const char *s);
+
+/*
+ * SPEC §4: whether a credential scoped to scope (NULL: unscoped) passes a
+ * check for resource (NULL: none named). An unscoped credential passes any
+ * resource and none; a scoped one only a resource equal to its scope or
+ * starting with its scope followed by '/', and never a check that names none.
+ */
+bool ly_resource_covers(const char *scope, const char *resource);
 
 /*
  * At most 254 bytes, one '@', a non-empty local part, a domain with a dot

@@ -9,7 +9,6 @@
 #include "lanyard/err.h"
 #include "lanyard/gate.h"
 #include "lanyard/log.h"
-#include "lanyard/resource.h"
 #include "lanyard/validate.h"
 
 /*

@@ -22,6 +22,17 @@ bool ly_resource_is_valid(const char *s)
     return true;
 }
 
+bool ly_resource_covers(const char *scope, const char *resource)
+{
+    if (scope == NULL)
+        return true;
+    if (resource == NULL)
+        return false;
+    size_t n = strlen(scope);
+    /* "a/b" covers "a/b" and "a/b/c", not "a/bc": the match ends at a '/'. */
+    return strncmp(resource, scope, n) == 0 && (resource[n] == '\0' || resource[n] == '/');
+}
+
 bool ly_name_is_valid(const char *s)
 {
     size_t n = strlen(s);

@@ -25,7 +25,7 @@ rank_of_folder() {
 # a .c file of that folder are listed here.
 folder_of_header() {
     case $1 in
-    mem | arena | str | err | log | ct | rand | validate | slots | civil | page | resource) echo core ;;
+    mem | arena | str | err | log | ct | rand | validate | slots | civil | page) echo core ;;
     codec) echo codec ;;
     hash | password) echo crypto ;;
     json) echo json ;;

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "lanyard/gate.h"
-#include "lanyard/resource.h"
+#include "lanyard/validate.h"
 
 /* SPEC §4: R passes a key scoped to S when R equals S or starts with S followed by '/'. */
 static const struct resource_case {
