@@ -179,6 +179,14 @@ int ly_api_authorize(struct ly_call *c);
 int ly_api_audit_org_list(struct ly_call *c);
 int ly_api_audit_list(struct ly_call *c);
 
+/* §5.15 */
+int ly_api_sso_put(struct ly_call *c);
+int ly_api_sso_get(struct ly_call *c);
+int ly_api_sso_delete(struct ly_call *c);
+int ly_api_sso_discover(struct ly_call *c);
+int ly_api_sso_start(struct ly_call *c);
+int ly_api_sso_callback(struct ly_call *c);
+
 /* §5.10 */
 int ly_api_users_create(struct ly_call *c);
 int ly_api_users_list(struct ly_call *c);

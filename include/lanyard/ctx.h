@@ -18,6 +18,22 @@
 
 struct ly_db;
 struct ly_keyset;
+struct ly_httpc;
+struct ly_jwks;
+struct ly_seal_key;
+
+/*
+ * SPEC §5.15: the JWK Sets of the identity providers this worker has
+ * verified ID tokens of, by jwks_uri; refetched on an unknown kid or when
+ * older than LY_JWKS_MAX_AGE.
+ */
+#define LY_JWKS_CACHE   8
+#define LY_JWKS_MAX_AGE 3600
+struct ly_jwks_cached {
+    char *uri; /* heap; NULL: a free slot */
+    struct ly_jwks *keys;
+    int64_t fetched_at;
+};
 
 struct lanyard_ctx {
     struct ly_config *cfg; /* owned */
@@ -30,7 +46,10 @@ struct lanyard_ctx {
     struct ly_arena arena;                   /* the request arena, reset after every request */
     unsigned char page_key[LY_PAGE_KEY_LEN]; /* settings.page_token_key, read once */
     bool page_key_loaded;
-    int64_t next_purge; /* when the idle tick next deletes stale throttle rows */
+    int64_t next_purge;       /* when the idle tick next deletes stale throttle rows */
+    struct ly_seal_key *seal; /* owned; NULL when security.secrets_key_file is "" */
+    struct ly_httpc *httpc;   /* owned; made on the first call to an identity provider */
+    struct ly_jwks_cached jwks[LY_JWKS_CACHE];
 };
 
 /*
@@ -40,6 +59,9 @@ struct lanyard_ctx {
 int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *program, char *err,
                 size_t errlen);
 void ly_ctx_release(struct lanyard_ctx *ctx);
+
+/* The outbound HTTP client (SPEC §5.15), made on first use. LY_OK or LY_E_INTERNAL. */
+int ly_ctx_httpc(struct lanyard_ctx *ctx, struct ly_httpc **out);
 
 /* The page-token key, loaded from the database once. LY_OK or the error. */
 int ly_ctx_page_key(struct lanyard_ctx *ctx, struct ly_arena *a, const unsigned char **key);

@@ -44,6 +44,13 @@ void ly_issue_respond(struct ly_request *req, struct ly_response *resp, struct j
 void ly_issue_respond_cookie(struct ly_request *req, struct ly_response *resp,
                              struct json_object *tokens);
 
+/*
+ * Only the Set-Cookie of ly_issue_respond_cookie, for an answer that is not
+ * the token response (the SSO callback's redirect, SPEC §5.15).
+ */
+void ly_issue_set_cookie(struct ly_request *req, struct ly_response *resp,
+                         struct json_object *tokens);
+
 /* Set-Cookie that makes the browser drop lanyard_refresh (Max-Age=0, the same Path and flags). */
 void ly_issue_clear_cookie(struct ly_request *req, struct ly_response *resp);
 

@@ -66,6 +66,7 @@ enum ly_json_kind {
     LY_JSON_BOOL = 2,
     LY_JSON_INT = 4,
     LY_JSON_NULL = 8, /* or'ed with another kind: null accepted */
+    LY_JSON_ARRAY = 16,
 };
 
 struct ly_json_field {

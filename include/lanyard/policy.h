@@ -28,8 +28,10 @@ enum ly_org_action {
     LY_ACT_MEMBER_LEAVE,  /* remove oneself */
     LY_ACT_ACCOUNTS_VIEW, /* list or get its service accounts (SPEC §5.11) */
     LY_ACT_KEYS_MANAGE,   /* change service accounts, make and see keys, revoke any key in it */
+    LY_ACT_SSO_VIEW,      /* GET /orgs/{org}/sso (SPEC §5.15) */
+    LY_ACT_SSO_MANAGE,    /* PUT or DELETE /orgs/{org}/sso: it decides who may sign in */
 };
-#define LY_ACT_COUNT (LY_ACT_KEYS_MANAGE + 1)
+#define LY_ACT_COUNT (LY_ACT_SSO_MANAGE + 1)
 
 enum ly_decision {
     LY_ALLOW = 0,

@@ -55,6 +55,13 @@ int ly_users_set_disabled(struct ly_db *db, struct ly_arena *a, const char *id, 
 int ly_users_delete(struct ly_db *db, struct ly_arena *a, const char *id);
 
 /*
+ * SPEC §5.15: the organization whose SSO made user id (*org_id NULL when
+ * none: a user made with a password), and the marking of a user so made.
+ */
+int ly_users_sso_org(struct ly_db *db, struct ly_arena *a, const char *id, const char **org_id);
+int ly_users_set_sso_org(struct ly_db *db, struct ly_arena *a, const char *id, const char *org_id);
+
+/*
  * Number of platform administrators, disabled ones included (bootstrap
  * refuses when there is one). With lock, their rows stay locked (FOR UPDATE)
  * until the transaction ends.

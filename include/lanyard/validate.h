@@ -40,6 +40,21 @@ bool ly_email_normalize(struct ly_arena *a, const char *s, const char **out);
 bool ly_text_is_valid(const char *s, size_t max);
 
 /*
+ * An e-mail domain as an organization claims it (SPEC §5.15): a DNS name of
+ * at least two labels, each 1-63 letters, digits and inner hyphens, at most
+ * 253 in all. *out is the lower-cased copy in a; false for anything else.
+ */
+bool ly_domain_normalize(struct ly_arena *a, const char *s, const char **out);
+
+#define LY_RETURN_TO_MAX 1024
+
+/*
+ * SPEC §5.15: a return_to is a path on this origin (a query allowed): it
+ * starts with one '/', and holds only printable ASCII without '\\' or '#'.
+ */
+bool ly_return_to_is_valid(const char *p);
+
+/*
  * A copy of s, from a client and about to be stored (a User-Agent, an
  * address), that a utf8mb4 VARCHAR(max_bytes) column always takes: every
  * ill-formed UTF-8 sequence (overlong, surrogate, past U+10FFFF, truncated,

@@ -43,6 +43,8 @@ enum body {
  * personal key, which would otherwise mint itself something stronger (SPEC §4).
  */
 #define MINTS 4u
+/* A GET that writes (SPEC §5.15's redirects): it runs in a unit of work like any other write. */
+#define WRITES 8u
 
 struct route {
     struct ly_route_key key; /* first: what the matcher reads */
@@ -81,6 +83,10 @@ static const struct route routes[] = {
     {{"POST",   "/api/auth/v1/device"},       NONE,     NO_ORG,              0,               OAUTH,   ly_api_device},
     {{"POST",   "/api/auth/v1/device/approve"}, USER,   NO_ORG,              0,               JSON,    ly_api_device_approve},
 
+    {{"GET",    "/api/auth/v1/sso/discover"}, NONE,     NO_ORG,              0,               NO_BODY, ly_api_sso_discover},
+    {{"GET",    "/api/auth/v1/sso/{}/start"}, NONE,     NO_ORG,              WRITES,          NO_BODY, ly_api_sso_start},
+    {{"GET",    "/api/auth/v1/sso/callback"}, NONE,     NO_ORG,              WRITES,          NO_BODY, ly_api_sso_callback},
+
     {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_me},
 
     {{"POST",   ORGS},                        ANY,      NO_ORG,              0,               JSON,    ly_api_orgs_create},
@@ -91,6 +97,10 @@ static const struct route routes[] = {
     {{"GET",    ORGS "/{}/members"},          ANY,      LY_ACT_MEMBERS_LIST, 0,               NO_BODY, ly_api_members_list},
     {{"PUT",    ORGS "/{}/members/{}"},       ANY,      LY_ACT_MEMBER_SET,   0,               JSON,    ly_api_members_put},
     {{"DELETE", ORGS "/{}/members/{}"},       ANY,      LY_ACT_ORG_VIEW,     0,               NO_BODY, ly_api_members_delete},
+
+    {{"PUT",    ORGS "/{}/sso"},              ANY,      LY_ACT_SSO_MANAGE,   MINTS,           JSON,    ly_api_sso_put},
+    {{"GET",    ORGS "/{}/sso"},              ANY,      LY_ACT_SSO_VIEW,     0,               NO_BODY, ly_api_sso_get},
+    {{"DELETE", ORGS "/{}/sso"},              ANY,      LY_ACT_SSO_MANAGE,   MINTS,           NO_BODY, ly_api_sso_delete},
 
     {{"POST",   SAS},                         ANY,      LY_ACT_KEYS_MANAGE,  MINTS,           JSON,    ly_api_accounts_create},
     {{"GET",    SAS},                         ANY,      LY_ACT_ACCOUNTS_VIEW, 0,              NO_BODY, ly_api_accounts_list},
@@ -297,13 +307,13 @@ static int decide_org(struct ly_call *c, const struct route *route)
 
 /*
  * The handler in the request's one unit of work (GET routes only read, and
- * run without one). Its answer decides: a success commits, an error rolls
+ * run without one, but for the few marked WRITES). Its answer decides: a success commits, an error rolls
  * everything back unless the handler kept it; a deadlock runs it again.
  */
 static int run(struct ly_call *c, const struct route *route)
 {
     struct ly_db *db = c->ctx->db;
-    bool unit = strcmp(route->key.method, "GET") != 0;
+    bool unit = strcmp(route->key.method, "GET") != 0 || (route->flags & WRITES) != 0;
     int r;
     for (int attempt = 1;; attempt++) {
         if (unit && (r = ly_db_begin(db)) != LY_OK)

@@ -3,23 +3,39 @@
 
 #include "lanyard/ctx.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lanyard/db.h"
 #include "lanyard/err.h"
+#include "lanyard/httpc.h"
 #include "lanyard/jwt.h"
+#include "lanyard/mem.h"
+#include "lanyard/oidc.h"
+#include "lanyard/seal.h"
 #include "lanyard/settings.h"
 
 int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *program, char *err,
                 size_t errlen)
 {
     struct ly_keyset *keys = NULL;
+    struct ly_seal_key *seal = NULL;
     if (cfg->tokens.mode == LY_TOKENS_JWT) {
         int r = ly_keyset_load(cfg, &keys, err, errlen);
         if (r != LY_OK)
             return r;
     }
+    if (cfg->security.secrets_key_file != NULL && cfg->security.secrets_key_file[0] != '\0') {
+        seal = ly_xmalloc(sizeof(*seal));
+        int r = ly_seal_key_load(cfg->security.secrets_key_file, seal, err, errlen);
+        if (r != LY_OK) {
+            free(seal);
+            ly_keyset_free(keys);
+            return r;
+        }
+    }
     memset(ctx, 0, sizeof(*ctx));
+    ctx->seal = seal;
     ctx->cfg = cfg;
     ly_log_init(&ctx->log, program);
     ctx->log.level = (enum ly_log_level)cfg->log.level;
@@ -52,8 +68,34 @@ int ly_ctx_page_key(struct lanyard_ctx *ctx, struct ly_arena *a, const unsigned 
     return LY_OK;
 }
 
+int ly_ctx_httpc(struct lanyard_ctx *ctx, struct ly_httpc **out)
+{
+    if (ctx->httpc == NULL) {
+        /* SPEC §5.15: a provider is https, or http on a loopback address, checked per URL by the
+         * caller. */
+        struct ly_httpc_opts o = {.connect_timeout_ms = 5000,
+                                  .total_timeout_ms = 10000,
+                                  .max_body = 256 * 1024,
+                                  .allow_http = true,
+                                  .user_agent = "lanyard/" PACKAGE_VERSION};
+        if (ly_httpc_new(&o, &ctx->httpc) != LY_OK)
+            return LY_E_INTERNAL;
+    }
+    *out = ctx->httpc;
+    return LY_OK;
+}
+
 void ly_ctx_release(struct lanyard_ctx *ctx)
 {
+    for (size_t i = 0; i < LY_JWKS_CACHE; i++) {
+        free(ctx->jwks[i].uri);
+        ly_jwks_free(ctx->jwks[i].keys);
+    }
+    ly_httpc_free(ctx->httpc);
+    if (ctx->seal != NULL) {
+        ly_seal_key_wipe(ctx->seal);
+        free(ctx->seal);
+    }
     ly_arena_release(&ctx->arena);
     ly_db_free(ctx->db);
     ly_keyset_free(ctx->keys);

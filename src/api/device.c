@@ -12,8 +12,10 @@
 #include "lanyard/devices.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
+#include "lanyard/sso.h"
 #include "lanyard/throttle.h"
 #include "lanyard/token.h"
+#include "lanyard/validate.h"
 
 /* Tries at a user code not in use; with 20^8 codes, a second try is already rare. */
 #define USER_CODE_TRIES 5
@@ -25,18 +27,31 @@ int ly_api_device(struct ly_call *c)
     struct lanyard_ctx *ctx = c->ctx;
     /*
      * client_id is accepted and ignored (every CLI is the public client
-     * "lanyard"); org is SPEC §5.15's and ignored until then. Both must be
-     * strings given once, like every OAuth parameter.
+     * "lanyard"). Both must be strings given once, like every OAuth parameter.
      */
     static const char *const accepted[] = {"client_id", "org"};
+    const char *vals[2] = {NULL, NULL};
     for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
-        const char *v = NULL;
-        if (ly_api_oauth_param(req, accepted[i], &v) < 0) {
+        if (ly_api_oauth_param(req, accepted[i], &vals[i]) < 0) {
             ly_response_oauth_error(
                 req, c->resp, 400, "invalid_request",
                 ly_arena_printf(req->arena, "%s must be given once, as a string", accepted[i]));
             return LY_OK;
         }
+    }
+    /* SPEC §5.15: with org, the approval page is reached through that organization's SSO. */
+    const char *org = vals[1];
+    if (org != NULL) {
+        struct ly_sso s;
+        int q = ly_name_is_valid(org) ? ly_sso_get_by_org_name(ctx->db, req->arena, org, &s)
+                                      : LY_E_NOT_FOUND;
+        if (q == LY_E_NOT_FOUND) {
+            ly_response_oauth_error(req, c->resp, 400, "invalid_request",
+                                    "the organization has no single sign-on");
+            return LY_OK;
+        }
+        if (q != LY_OK)
+            return q;
     }
     char device_code[LY_TOKEN_MAX_LEN];
     unsigned char hash[LY_SHA256_LEN];
@@ -60,9 +75,12 @@ int ly_api_device(struct ly_call *c)
     json_object_object_add(o, "user_code", json_object_new_string(shown));
     json_object_object_add(o, "verification_uri", json_object_new_string(uri));
     /* The code's letters and hyphen need no percent-encoding in a query. */
-    json_object_object_add(
-        o, "verification_uri_complete",
-        json_object_new_string(ly_arena_printf(req->arena, "%s?user_code=%s", uri, shown)));
+    const char *complete = ly_arena_printf(req->arena, "%s?user_code=%s", uri, shown);
+    if (org != NULL)
+        complete = ly_arena_printf(
+            req->arena, "%s/api/auth/v1/sso/%s/start?return_to=%%2Fdevice%%3Fuser_code%%3D%s",
+            ctx->cfg->server.public_url, org, shown);
+    json_object_object_add(o, "verification_uri_complete", json_object_new_string(complete));
     json_object_object_add(o, "expires_in", json_object_new_int(LY_DEVICE_TTL));
     json_object_object_add(o, "interval", json_object_new_int(LY_DEVICE_INTERVAL));
     ly_response_json(req, c->resp, 200, o);

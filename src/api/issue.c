@@ -142,12 +142,18 @@ static void set_refresh_cookie(struct ly_request *req, struct ly_response *resp,
 void ly_issue_respond_cookie(struct ly_request *req, struct ly_response *resp,
                              struct json_object *tokens)
 {
-    struct json_object *rt = NULL;
-    if (json_object_object_get_ex(tokens, "refresh_token", &rt))
-        set_refresh_cookie(req, resp, json_object_get_string(rt), req->cfg->tokens.refresh_ttl);
+    ly_issue_set_cookie(req, resp, tokens);
     /* The cookie's text is in the arena: the token may leave the body now. */
     json_object_object_del(tokens, "refresh_token");
     ly_issue_respond(req, resp, tokens);
+}
+
+void ly_issue_set_cookie(struct ly_request *req, struct ly_response *resp,
+                         struct json_object *tokens)
+{
+    struct json_object *rt = NULL;
+    if (json_object_object_get_ex(tokens, "refresh_token", &rt))
+        set_refresh_cookie(req, resp, json_object_get_string(rt), req->cfg->tokens.refresh_ttl);
 }
 
 void ly_issue_clear_cookie(struct ly_request *req, struct ly_response *resp)

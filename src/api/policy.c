@@ -33,9 +33,11 @@ enum ly_decision ly_policy_decide(const struct ly_actor *actor, enum ly_org_acti
     case LY_ACT_MEMBER_SET:
     case LY_ACT_MEMBER_REMOVE:
     case LY_ACT_KEYS_MANAGE:
+    case LY_ACT_SSO_VIEW:
         return role >= LY_ROLE_ADMIN ? LY_ALLOW : LY_DENY;
     case LY_ACT_ORG_DELETE:
     case LY_ACT_OWNER_MANAGE:
+    case LY_ACT_SSO_MANAGE:
         return role == LY_ROLE_OWNER ? LY_ALLOW : LY_DENY;
     case LY_ACT_MEMBER_LEAVE:
         /* A service account's membership is its existence: it is deleted, not left. */

@@ -168,3 +168,51 @@ const char *ly_utf8_clean(struct ly_arena *a, const char *s, size_t max_bytes)
     out[o] = '\0';
     return out;
 }
+
+bool ly_domain_normalize(struct ly_arena *a, const char *s, const char **out)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 253)
+        return false;
+    size_t label = 0, labels = 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+            labels++;
+            continue;
+        }
+        bool alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        if (!(alnum || (ch == '-' && label > 0)) || ++label > 63)
+            return false;
+    }
+    if (label == 0 || s[n - 1] == '-' || labels < 2)
+        return false;
+    char *copy = ly_arena_strndup(a, s, n);
+    for (size_t i = 0; i < n; i++)
+        if (copy[i] >= 'A' && copy[i] <= 'Z')
+            copy[i] = (char)(copy[i] + 32);
+    *out = copy;
+    return true;
+}
+
+/*
+ * SPEC §5.15: return_to is a path on this origin. Anything a browser could
+ * read as another origin (a scheme, "//host", a backslash, which some treat
+ * as a slash) or that could split the Location header is refused.
+ */
+bool ly_return_to_is_valid(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > LY_RETURN_TO_MAX || p[0] != '/' || p[1] == '/' || p[1] == '\\')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '\\' || ch == '#')
+            return false;
+    }
+    return true;
+}

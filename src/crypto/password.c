@@ -236,16 +236,18 @@ bool ly_password_verify(const struct ly_scrypt_params *params, const char *phc, 
 
     if (pwlen > LY_PASSWORD_MAX_LEN || (pw == NULL && pwlen > 0))
         return false;
-    if (phc == NULL) {
-        /* No such user: spend what a real verification costs, then say no. */
+    /*
+     * No such user, or one without a password (made by SSO, SPEC §5.15):
+     * spend what a real verification costs, then say no, so that the time
+     * tells neither apart from a wrong password.
+     */
+    if (phc == NULL || phc_parse(phc, &ph) != 0) {
         if (params != NULL && params_are_sane(params))
             (void)derive(params, pw, pwlen, (const unsigned char *)DUMMY_SALT,
                          sizeof(DUMMY_SALT) - 1, got, HASH_LEN);
         OPENSSL_cleanse(got, sizeof(got));
         return false;
     }
-    if (phc_parse(phc, &ph) != 0)
-        return false;
     if (derive(&ph.params, pw, pwlen, ph.salt, ph.saltlen, got, ph.hashlen) == 0)
         ok = ly_ct_equal(got, ph.hash, ph.hashlen);
     OPENSSL_cleanse(got, sizeof(got));

@@ -281,6 +281,8 @@ static bool kind_ok(struct json_object *v, unsigned kinds)
         return (kinds & LY_JSON_BOOL) != 0;
     case json_type_int:
         return (kinds & LY_JSON_INT) != 0;
+    case json_type_array:
+        return (kinds & LY_JSON_ARRAY) != 0;
     default:
         return false;
     }
@@ -295,6 +297,8 @@ static const char *kind_message(unsigned kinds)
         return "must be a boolean";
     case LY_JSON_INT:
         return "must be an integer";
+    case LY_JSON_ARRAY:
+        return "must be an array";
     default:
         return "has the wrong type";
     }

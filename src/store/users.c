@@ -141,6 +141,22 @@ int ly_users_delete(struct ly_db *db, struct ly_arena *a, const char *id)
     return res.affected == 1 ? LY_OK : LY_E_NOT_FOUND;
 }
 
+int ly_users_sso_org(struct ly_db *db, struct ly_arena *a, const char *id, const char **org_id)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(id)};
+    int r = ly_db_exec_one(db, a, "SELECT sso_org_id FROM users WHERE id = ?", p, 1, &res);
+    if (r == LY_OK)
+        *org_id = ly_db_str(&res, 0, 0);
+    return r;
+}
+
+int ly_users_set_sso_org(struct ly_db *db, struct ly_arena *a, const char *id, const char *org_id)
+{
+    struct ly_db_value p[] = {LY_DB_S(org_id), LY_DB_S(id)};
+    return ly_db_exec(db, a, "UPDATE users SET sso_org_id = ? WHERE id = ?", p, 2, NULL);
+}
+
 int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool lock)
 {
     struct ly_db_result res;

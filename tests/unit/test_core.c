@@ -299,6 +299,82 @@ static void test_emails(void **state)
     ly_arena_release(&a);
 }
 
+static void test_domains(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want; /* want NULL: refused */
+    } cases[] = {
+        {"Example.COM", "example.com"},
+        {"a.b", "a.b"},
+        {"x-y.example.co.uk", "x-y.example.co.uk"},
+        {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+        {"example", NULL}, /* one label */
+        {"-a.com", NULL},  /* leading hyphen */
+        {"a-.com", NULL},  /* trailing hyphen */
+        {"a..com", NULL},  /* empty label */
+        {".a.com", NULL},
+        {"a.com.", NULL}, /* the root dot is not written */
+        {"a_b.com", NULL},
+        {"a b.com", NULL},
+        {"b\xc3\xbccher.de", NULL}, /* IDNs are claimed in their A-label form */
+        {"a.com/x", NULL},
+        {"", NULL},
+    };
+    struct ly_arena a;
+    ly_arena_init(&a, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *out = NULL;
+        bool ok = ly_domain_normalize(&a, cases[i].in, &out);
+        CHECK(cases[i].in, ok == (cases[i].want != NULL));
+        if (ok)
+            CHECK(cases[i].in, strcmp(out, cases[i].want) == 0);
+    }
+    char label[70], name[300];
+    memset(label, 'a', 63);
+    memcpy(label + 63, ".com", 5);
+    const char *out = NULL;
+    CHECK("63-character label", ly_domain_normalize(&a, label, &out));
+    memset(label, 'a', 64);
+    memcpy(label + 64, ".com", 5);
+    CHECK("64-character label", !ly_domain_normalize(&a, label, &out));
+    /* 254 characters: labels of 9 and dots */
+    for (size_t i = 0; i < 254; i++)
+        name[i] = i % 10 == 9 ? '.' : 'a';
+    name[254] = '\0';
+    CHECK("254 characters", !ly_domain_normalize(&a, name, &out));
+    name[252] = 'a';
+    name[253] = '\0';
+    CHECK("253 characters", ly_domain_normalize(&a, name, &out));
+    ly_arena_release(&a);
+}
+
+static void test_return_to(void **state)
+{
+    (void)state;
+    CHECK("the console", ly_return_to_is_valid("/console/"));
+    CHECK("a query", ly_return_to_is_valid("/device?user_code=BCDF-GHJK"));
+    CHECK("root", ly_return_to_is_valid("/"));
+    CHECK("empty", !ly_return_to_is_valid(""));
+    CHECK("relative", !ly_return_to_is_valid("console/"));
+    CHECK("another origin", !ly_return_to_is_valid("https://evil.example/"));
+    CHECK("scheme-relative", !ly_return_to_is_valid("//evil.example/"));
+    CHECK("backslash", !ly_return_to_is_valid("/\\evil.example/"));
+    CHECK("inner backslash", !ly_return_to_is_valid("/a\\b"));
+    CHECK("CR LF", !ly_return_to_is_valid("/a\r\nSet-Cookie: x=y"));
+    CHECK("space", !ly_return_to_is_valid("/a b"));
+    CHECK("fragment", !ly_return_to_is_valid("/console/#x"));
+    CHECK("non-ASCII", !ly_return_to_is_valid("/\xc3\xa4"));
+    char longest[LY_RETURN_TO_MAX + 2];
+    memset(longest, 'a', sizeof(longest));
+    longest[0] = '/';
+    longest[LY_RETURN_TO_MAX] = '\0';
+    CHECK("1024 characters", ly_return_to_is_valid(longest));
+    longest[LY_RETURN_TO_MAX] = 'a';
+    longest[LY_RETURN_TO_MAX + 1] = '\0';
+    CHECK("1025 characters", !ly_return_to_is_valid(longest));
+}
+
 static void test_passwords_policy(void **state)
 {
     (void)state;
@@ -522,7 +598,8 @@ int main(void)
         cmocka_unit_test(test_ids),       cmocka_unit_test(test_times),
         cmocka_unit_test(test_civil),     cmocka_unit_test(test_utf8_clean),
         cmocka_unit_test(test_errors),    cmocka_unit_test(test_slots),
-        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_resources), cmocka_unit_test(test_domains),
+        cmocka_unit_test(test_return_to),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,31 +32,32 @@ struct policy_case {
 
 /*
  * Columns: create, view, list members, update, delete, set member, manage
- * owner, remove, leave, view service accounts, manage service accounts and keys.
+ * owner, remove, leave, view service accounts, manage service accounts and keys,
+ * view SSO, manage SSO.
  */
 static const struct policy_case cases[] = {
     /* users, with users_create_orgs: true (the default) */
-    {"owner", U, false, LY_ROLE_OWNER, true, "AAAAAAAAAAA"},
-    {"admin", U, false, LY_ROLE_ADMIN, true, "AAAADADAAAA"},
-    {"member", U, false, LY_ROLE_MEMBER, true, "AAADDDDDAAD"},
-    {"non-member", U, false, LY_ROLE_NONE, true, "AHHHHHHHHHH"},
+    {"owner", U, false, LY_ROLE_OWNER, true, "AAAAAAAAAAAAA"},
+    {"admin", U, false, LY_ROLE_ADMIN, true, "AAAADADAAAAAD"},
+    {"member", U, false, LY_ROLE_MEMBER, true, "AAADDDDDAADDD"},
+    {"non-member", U, false, LY_ROLE_NONE, true, "AHHHHHHHHHHHH"},
     /* platform administrators: everything an owner may, everywhere */
-    {"platform admin, not a member", U, true, LY_ROLE_NONE, true, "AAAAAAAAAAA"},
-    {"platform admin who is a member", U, true, LY_ROLE_MEMBER, true, "AAAAAAAAAAA"},
-    {"platform admin, users_create_orgs off", U, true, LY_ROLE_NONE, false, "AAAAAAAAAAA"},
+    {"platform admin, not a member", U, true, LY_ROLE_NONE, true, "AAAAAAAAAAAAA"},
+    {"platform admin who is a member", U, true, LY_ROLE_MEMBER, true, "AAAAAAAAAAAAA"},
+    {"platform admin, users_create_orgs off", U, true, LY_ROLE_NONE, false, "AAAAAAAAAAAAA"},
     /* accounts.users_create_orgs: false only changes creation */
-    {"owner, users_create_orgs off", U, false, LY_ROLE_OWNER, false, "DAAAAAAAAAA"},
-    {"member, users_create_orgs off", U, false, LY_ROLE_MEMBER, false, "DAADDDDDAAD"},
-    {"non-member, users_create_orgs off", U, false, LY_ROLE_NONE, false, "DHHHHHHHHHH"},
+    {"owner, users_create_orgs off", U, false, LY_ROLE_OWNER, false, "DAAAAAAAAAAAA"},
+    {"member, users_create_orgs off", U, false, LY_ROLE_MEMBER, false, "DAADDDDDAADDD"},
+    {"non-member, users_create_orgs off", U, false, LY_ROLE_NONE, false, "DHHHHHHHHHHHH"},
     /* service accounts: their own organization with their role, never owner, never create */
-    {"service account, admin", S, false, LY_ROLE_ADMIN, true, "DAAADADADAA"},
-    {"service account, member", S, false, LY_ROLE_MEMBER, true, "DAADDDDDDAD"},
-    {"service account, another organization", S, false, LY_ROLE_NONE, true, "DHHHHHHHHHH"},
+    {"service account, admin", S, false, LY_ROLE_ADMIN, true, "DAAADADADAAAD"},
+    {"service account, member", S, false, LY_ROLE_MEMBER, true, "DAADDDDDDADDD"},
+    {"service account, another organization", S, false, LY_ROLE_NONE, true, "DHHHHHHHHHHHH"},
     {"service account claiming owner counts as admin", S, false, LY_ROLE_OWNER, true,
-     "DAAADADADAA"},
+     "DAAADADADAAAD"},
     {"service account claiming platform admin gains nothing", S, true, LY_ROLE_NONE, true,
-     "DHHHHHHHHHH"},
-    {"service account admin, platform flag ignored", S, true, LY_ROLE_ADMIN, true, "DAAADADADAA"},
+     "DHHHHHHHHHHHH"},
+    {"service account admin, platform flag ignored", S, true, LY_ROLE_ADMIN, true, "DAAADADADAAAD"},
 };
 
 static enum ly_decision letter(char c)
