@@ -249,6 +249,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->security.signin_max_failures, 5);
     assert_int_equal(cfg->security.signin_window, 15 * 60);
     assert_int_equal(cfg->security.auth_cache_ttl, 0);
+    assert_string_equal(cfg->security.secrets_key_file, "");
     assert_int_equal(cfg->log.level, LY_LOG_INFO);
     assert_int_equal(cfg->log.format, LY_LOG_TEXT);
     ly_config_free(cfg);
@@ -300,6 +301,7 @@ static void test_values(void **state)
                                "  signin_max_failures: 3\n"
                                "  signin_window: 2h\n"
                                "  auth_cache_ttl: 1m\n"
+                               "  secrets_key_file: /etc/lanyard/secrets.key\n"
                                "log: {level: debug, format: json}\n";
     struct ly_config *cfg = NULL;
     char err[512];
@@ -358,6 +360,7 @@ static void test_values(void **state)
     assert_int_equal(cfg->security.signin_max_failures, 3);
     assert_int_equal(cfg->security.signin_window, 7200);
     assert_int_equal(cfg->security.auth_cache_ttl, 60);
+    assert_string_equal(cfg->security.secrets_key_file, "/etc/lanyard/secrets.key");
     assert_int_equal(cfg->log.level, LY_LOG_DEBUG);
     assert_int_equal(cfg->log.format, LY_LOG_JSON);
     ly_config_free(cfg);
@@ -1042,7 +1045,7 @@ static void test_dump(void **state)
              "  leeway: 0\n"
              "  jwt:\n"
              "    previous_key_files: [/k/a.pem, \"/k/b c.pem\"]\n"
-             "security: {scrypt: {N: 1024}, auth_cache_ttl: 120}\n"
+             "security: {scrypt: {N: 1024}, auth_cache_ttl: 120, secrets_key_file: /k/s.key}\n"
              "log: {level: debug}\n",
              pw);
     d = round_trip(write_text("custom.yaml", yaml));
@@ -1059,7 +1062,8 @@ static void test_dump(void **state)
     assert_non_null(strstr(d, "\n  jwt:\n    algorithm: EdDSA\n"));
     assert_non_null(strstr(d, "\n    previous_key_files: [\"/k/a.pem\", \"/k/b c.pem\"]\n"));
     assert_non_null(strstr(d, "\n  scrypt:\n    N: 1024\n    r: 8\n    p: 1\n"));
-    assert_non_null(strstr(d, "\n  auth_cache_ttl: 2m\nlog:\n  level: debug\n  format: text\n"));
+    assert_non_null(strstr(d, "\n  auth_cache_ttl: 2m\n  secrets_key_file: \"/k/s.key\"\nlog:\n"
+                              "  level: debug\n  format: text\n"));
     assert_non_null(strstr(d, "\n  password_file: \""));
     free(d);
 }
