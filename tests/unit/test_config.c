@@ -852,6 +852,22 @@ static void test_file_modes(void **state)
     want_one_warning(cfg, cfgpath, rest);
     ly_config_free(cfg);
 
+    /* security.secrets_key_file: ly_seal_key_load refuses it, in either token mode */
+    cfg =
+        load_ok(&cfgpath, NOPW "tokens: {mode: opaque}\nsecurity:\n  secrets_key_file: %s\n", key);
+    snprintf(rest, sizeof(rest),
+             "4:3: 'security.secrets_key_file': '%s' is readable by all users (mode 0644); lanyard "
+             "refuses it: " CHMOD_HINT,
+             key);
+    want_one_warning(cfg, cfgpath, rest);
+    ly_config_free(cfg);
+    assert_int_equal(chmod(key, 0640), 0);
+    cfg =
+        load_ok(&cfgpath, NOPW "tokens: {mode: opaque}\nsecurity:\n  secrets_key_file: %s\n", key);
+    assert_int_equal(cfg->n_warnings, 0);
+    ly_config_free(cfg);
+    assert_int_equal(chmod(key, 0644), 0);
+
     /* tokens.jwt.previous_key_files: a warning at the entry, which may be a public key */
     cfg = load_ok(&cfgpath,
                   NOPW "tokens:\n  jwt:\n    key_file: /nonexistent/jwt.pem\n"
