@@ -135,7 +135,7 @@ static int gcm(int enc, const struct ly_seal_key *key, const unsigned char nonce
     size_t aadlen = aad != NULL ? strlen(aad) : 0;
     int len = 0, r = -1;
 
-    if (ctx == NULL || n > SEAL_MAX ||
+    if (ctx == NULL || n > SEAL_MAX || aadlen > SEAL_MAX ||
         EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
         EVP_CipherInit_ex(ctx, NULL, NULL, key->k, nonce, enc) != 1)
