@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 enum ly_token_mode { LY_TOKENS_JWT = 0, LY_TOKENS_OPAQUE = 1 };
 enum ly_jwt_alg { LY_ALG_HS256 = 0, LY_ALG_RS256, LY_ALG_ES256, LY_ALG_EDDSA };
@@ -87,6 +88,7 @@ struct ly_config {
         unsigned signin_address_max_failures; /* per client address, likewise; 0: no limit */
         int64_t signin_window;
         int64_t auth_cache_ttl;
+        char *secrets_key_file; /* "" = none: SSO cannot be configured; read by ly_seal_key_load */
     } security;
 
     struct {
@@ -140,5 +142,22 @@ void ly_config_dump(const struct ly_config *cfg, FILE *fp);
 int ly_duration_parse(const char *s, size_t len, int64_t *out);
 
 const char *ly_jwt_alg_name(enum ly_jwt_alg alg);
+
+/*
+ * Read a secret file the way the loader reads the *_file secrets, for keys
+ * loaded elsewhere (security.secrets_key_file, src/crypto/seal.c): a
+ * regular file of at most max bytes, whole, into *out (heap, NUL added;
+ * free with ly_free_secret(*out, *outlen + 1)), and its mode into *mode.
+ * Returns 0, or -1 with a reason in why that never holds the contents.
+ */
+int ly_config_read_secret(const char *path, size_t max, char **out, size_t *outlen, mode_t *mode,
+                          char *why, size_t whylen);
+
+/*
+ * What a file of this mode lets every user do (the rule of doc/decisions.md,
+ * "Key and secret file permissions"): "readable", "writable" or "readable
+ * and writable"; NULL when mode & 0006 is 0.
+ */
+const char *ly_config_file_exposure(mode_t mode);
 
 #endif

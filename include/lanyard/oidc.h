@@ -37,7 +37,8 @@ struct ly_jwks; /* the provider's keys, parsed: heap-owned, cached across reques
  * Parse a JWK Set (RFC 7517 §5): keys of kty RSA (n, e; at least 2048 bits),
  * EC (crv P-256, x, y) and OKP (crv Ed25519, x), with a kid; keys with "use"
  * other than "sig", another kty/crv, or without kid are skipped, not errors.
- * LY_OK and *out (free with ly_jwks_free), or LY_E_VALIDATION.
+ * LY_OK and *out (free with ly_jwks_free; it may hold no key at all, see
+ * ly_jwks_count), or LY_E_VALIDATION with *why a static reason.
  */
 int ly_jwks_parse(const char *json, size_t n, struct ly_jwks **out, const char **why);
 void ly_jwks_free(struct ly_jwks *ks);
@@ -59,7 +60,8 @@ struct ly_idtoken_claims {
 };
 
 /* Results of ly_idtoken_verify beyond LY_OK. */
-#define LY_IDTOKEN_UNKNOWN_KID 1 /* well formed, but its kid is not in ks: refetch the JWKS once */
+#define LY_IDTOKEN_UNKNOWN_KID 1 /* well formed, but its kid is not in ks: refetch the JWKS once   \
+                                  */
 
 /*
  * Verify an ID token: size (at most 16 KiB), strict base64url, header alg
@@ -73,7 +75,11 @@ int ly_idtoken_verify(const struct ly_jwks *ks, const char *token, size_t n,
                       struct ly_idtoken_claims *out, const char **why)
     __attribute__((warn_unused_result));
 
-/* RFC 7636 §4.2: code_challenge = base64url(SHA-256(verifier)), 43 characters + NUL. */
+/*
+ * RFC 7636 §4.2: code_challenge = base64url(SHA-256(verifier)), 43 characters
+ * + NUL. LY_OK, or LY_E_VALIDATION (out untouched) for a verifier that is not
+ * 43-128 unreserved characters (§4.1).
+ */
 int ly_pkce_challenge(const char *verifier, char out[44]);
 
 #endif

@@ -23,8 +23,10 @@ struct ly_seal_key {
 /*
  * Load the key file: exactly 32 raw bytes, or their base64 (standard or
  * url-safe, with or without padding, one trailing newline allowed). The file
- * must not be readable by group or others. LY_OK, or LY_E_CONFIG with a
- * one-line message naming the file (never its contents).
+ * must not be readable or writable by all users (mode & 0006); the group is
+ * the operator's, as for the JWT signing key (doc/decisions.md: 0640
+ * root:www-data under mod_fcgid). LY_OK, or LY_E_CONFIG with a one-line
+ * message naming the file (never its contents).
  */
 int ly_seal_key_load(const char *path, struct ly_seal_key *out, char *err, size_t errlen);
 void ly_seal_key_wipe(struct ly_seal_key *k);

@@ -88,3 +88,14 @@ const char *ly_cfg_exposure(mode_t mode)
         return NULL;
     }
 }
+
+int ly_config_read_secret(const char *path, size_t max, char **out, size_t *outlen, mode_t *mode,
+                          char *why, size_t whylen)
+{
+    return ly_cfg_slurp(path, max, true, out, outlen, mode, why, whylen);
+}
+
+const char *ly_config_file_exposure(mode_t mode)
+{
+    return ly_cfg_exposure(mode);
+}

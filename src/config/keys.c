@@ -123,6 +123,8 @@ const struct key ly_cfg_keys[] = {
         NULL, NULL},
     {"security.auth_cache_ttl", K_DURATION, 0, 3600, "0s", 0, OFF(security.auth_cache_ttl), 0,
         NULL, NULL},
+    {"security.secrets_key_file", K_STRING, 0, 0, "\"\"", 0, OFF(security.secrets_key_file), 0,
+        NULL, NULL},
 
     {"log.level", K_ENUM, 0, 0, "info", 0, OFF(log.level), 0, level_names, NULL},
     {"log.format", K_ENUM, 0, 0, "text", 0, OFF(log.format), 0, format_names, NULL},
@@ -643,7 +645,8 @@ static int read_secrets(struct loader *ld)
 }
 
 /*
- * The tokens.jwt key files are read by the keyset (src/token/keys.c),
+ * security.secrets_key_file is read by the worker (ly_seal_key_load), and
+ * the tokens.jwt key files are read by the keyset (src/token/keys.c),
  * which refuses a signing key all users may read or write. Here they are
  * only looked at, so that lanyardctl config check tells the same; a file
  * that cannot be looked at is left for the keyset to report. Opaque mode
@@ -652,10 +655,17 @@ static int read_secrets(struct loader *ld)
 static void check_key_files(struct loader *ld)
 {
     const struct ly_config *c = ld->cfg;
-    size_t row = key_index("tokens.jwt.key_file");
+    size_t row;
     const struct node *list;
     struct stat st;
 
+    /* ly_seal_key_load refuses it in that state too; the worker loads it, not the config */
+    row = key_index("security.secrets_key_file");
+    if (c->security.secrets_key_file[0] != '\0' && stat(c->security.secrets_key_file, &st) == 0 &&
+        S_ISREG(st.st_mode))
+        warn_exposed(ld, "security.secrets_key_file", ld->seen_key[row],
+                     c->security.secrets_key_file, st.st_mode, "lanyard refuses it: ");
+    row = key_index("tokens.jwt.key_file");
     if (c->tokens.mode != LY_TOKENS_JWT)
         return;
     if (stat(c->tokens.jwt.key_file, &st) == 0 && S_ISREG(st.st_mode))

@@ -1,12 +1,13 @@
 /*
- * token/internal.h: what jwt.c and keys.c share, and nothing outside
- * src/token/ includes.
+ * token/internal.h: what jwt.c, keys.c and oidc.c share, and nothing
+ * outside src/token/ includes.
  */
 #ifndef LY_TOKEN_INTERNAL_H
 #define LY_TOKEN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/evp.h>
 
@@ -46,5 +47,44 @@ int ly_jws_sign(enum ly_jwt_alg alg, const struct ly_jwt_key *k, const void *inp
 /* true if sig is a valid JWS signature of the n bytes at input by k under alg. */
 bool ly_jws_verify(enum ly_jwt_alg alg, const struct ly_jwt_key *k, const void *input, size_t n,
                    const unsigned char *sig, size_t siglen) __attribute__((warn_unused_result));
+
+/* ---- the compact JWS as received (jwt.c; Lanyard's access tokens and ID tokens) ---- */
+
+struct json_object;
+
+/* The three base64url parts of a JWS compact serialization (RFC 7515 §7.1). */
+struct ly_jws_parts {
+    const char *hdr, *pl, *sig;
+    size_t hdr_len, pl_len, sig_len;
+    size_t signed_len; /* header "." payload: the JWS signing input, from the token's start */
+};
+
+/* Split the n bytes at tok at exactly two dots. 0 and *out, or -1. */
+int ly_jws_split(const char *tok, size_t n, struct ly_jws_parts *out);
+
+/* One non-empty, strictly base64url part into buf (room for max). 0 and *outlen, or -1. */
+int ly_jws_decode_part(const char *p, size_t n, unsigned char *buf, size_t max, size_t *outlen);
+
+/*
+ * The n bytes at p as one strict JSON object (no repeated key, no "\u0000"),
+ * released by the caller with json_object_put; NULL for anything else. The
+ * caller has capped the token's size.
+ */
+struct json_object *ly_jws_parse_object(const char *p, size_t n);
+
+/* false if the header has crit, jku, jwk, x5u or x5c (RFC 8725 §3.1). */
+bool ly_jws_header_is_plain(struct json_object *hdr);
+
+/*
+ * The string member k of o without NUL inside, or NULL (absent or of
+ * another type); *present tells the two apart.
+ */
+const char *ly_jws_get_str(struct json_object *o, const char *k, bool *present);
+
+/* The integer NumericDate (RFC 7519 §2) member k, within 0 .. 9999-12-31. 0 and *out, or -1. */
+int ly_jws_get_time(struct json_object *o, const char *k, int64_t *out);
+
+/* true if the payload's aud is audience, or an array holding it (RFC 7519 §4.1.3). */
+bool ly_jws_aud_has(struct json_object *pl, const char *audience);
 
 #endif

@@ -275,14 +275,14 @@ out:
  * strict RFC 8259 check as request bodies (ly_json_decode: no NaN, no
  * single quotes, nothing after the value), and stricter still: a repeated
  * key at any level (RFC 7515 §5.2 / RFC 8725 §3.1: no ambiguous headers or
- * claims) and "\u0000" in any key or string are refused.
+ * claims) and "\u0000" in any key or string are refused. No size check
+ * here: every caller caps the whole token before decoding any part of it.
  */
-static json_object *parse_object(const char *p, size_t n)
+struct json_object *ly_jws_parse_object(const char *p, size_t n)
 {
     json_object *o = NULL;
 
-    if (n > (size_t)LY_JWT_MAX_LEN ||
-        ly_json_decode((struct ly_str){p, n}, JSON_DEPTH_MAX, LY_JSON_UNIQUE_KEYS | LY_JSON_NO_NUL,
+    if (ly_json_decode((struct ly_str){p, n}, JSON_DEPTH_MAX, LY_JSON_UNIQUE_KEYS | LY_JSON_NO_NUL,
                        &o) != LY_OK)
         return NULL;
     if (!json_object_is_type(o, json_type_object)) {
@@ -292,11 +292,7 @@ static json_object *parse_object(const char *p, size_t n)
     return o;
 }
 
-/*
- * The string member k of o: present, a string, without NUL inside. Returns
- * it, or NULL (absent or wrong type); *present tells the two apart.
- */
-static const char *get_str(json_object *o, const char *k, bool *present)
+const char *ly_jws_get_str(struct json_object *o, const char *k, bool *present)
 {
     json_object *v = NULL;
     const char *s;
@@ -314,11 +310,10 @@ static const char *req_str(json_object *o, const char *k)
 {
     bool present;
 
-    return get_str(o, k, &present);
+    return ly_jws_get_str(o, k, &present);
 }
 
-/* An integer NumericDate (RFC 7519 §2) in [0, TIME_MAX]. 0 / -1. */
-static int get_time(json_object *o, const char *k, int64_t *out)
+int ly_jws_get_time(struct json_object *o, const char *k, int64_t *out)
 {
     json_object *v = NULL;
     int64_t t;
@@ -332,7 +327,7 @@ static int get_time(json_object *o, const char *k, int64_t *out)
     return 0;
 }
 
-static bool aud_matches(json_object *pl, const char *audience)
+bool ly_jws_aud_has(struct json_object *pl, const char *audience)
 {
     json_object *v = NULL;
     size_t i, n;
@@ -342,7 +337,7 @@ static bool aud_matches(json_object *pl, const char *audience)
     if (!json_object_object_get_ex(pl, "aud", &v))
         return false;
     if (json_object_is_type(v, json_type_string)) {
-        s = get_str(pl, "aud", &present);
+        s = ly_jws_get_str(pl, "aud", &present);
         return s != NULL && strcmp(s, audience) == 0;
     }
     /* RFC 7519 §4.1.3: an array of which one must be ours */
@@ -359,29 +354,57 @@ static bool aud_matches(json_object *pl, const char *audience)
     return false;
 }
 
-/* Decode one base64url part into buf (heap, LY_JWT_MAX_LEN); 0 / -1. */
-static int decode_part(const char *p, size_t n, unsigned char *buf, size_t *outlen)
+int ly_jws_decode_part(const char *p, size_t n, unsigned char *buf, size_t max, size_t *outlen)
 {
     /* RFC 7515 §2: base64url without padding; ly_base64url_decode refuses '=', '+', '/' */
     if (n == 0)
         return -1;
-    return ly_base64url_decode(p, n, buf, LY_JWT_MAX_LEN, outlen);
+    return ly_base64url_decode(p, n, buf, max, outlen);
+}
+
+int ly_jws_split(const char *tok, size_t n, struct ly_jws_parts *out)
+{
+    const char *d1, *d2, *end;
+
+    if (tok == NULL || n == 0)
+        return -1;
+    end = tok + n;
+    d1 = memchr(tok, '.', n);
+    d2 = d1 != NULL ? memchr(d1 + 1, '.', (size_t)(end - d1 - 1)) : NULL;
+    if (d2 == NULL || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) != NULL)
+        return -1;
+    out->hdr = tok;
+    out->hdr_len = (size_t)(d1 - tok);
+    out->pl = d1 + 1;
+    out->pl_len = (size_t)(d2 - d1 - 1);
+    out->sig = d2 + 1;
+    out->sig_len = (size_t)(end - d2 - 1);
+    out->signed_len = (size_t)(d2 - tok);
+    return 0;
+}
+
+bool ly_jws_header_is_plain(struct json_object *hdr)
+{
+    /* RFC 8725 §3.1: nothing in the header may fetch a key or change the rules */
+    static const char *const forbidden[] = {"crit", "jku", "jwk", "x5u", "x5c"};
+    size_t i;
+
+    for (i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
+        if (json_object_object_get_ex(hdr, forbidden[i], NULL))
+            return false;
+    return true;
 }
 
 /* RFC 8725 §3.1, §3.11, SPEC §4: the header decides nothing but the kid. */
 static const struct ly_jwt_key *check_header(const struct ly_keyset *ks, json_object *hdr,
                                              const char **why)
 {
-    static const char *const forbidden[] = {"crit", "jku", "jwk", "x5u", "x5c"};
     const struct ly_jwt_key *k;
     const char *alg, *typ, *kid;
-    size_t i;
 
-    for (i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
-        if (json_object_object_get_ex(hdr, forbidden[i], NULL)) {
-            *why = "unsupported token header";
-            return NULL;
-        }
+    if (!ly_jws_header_is_plain(hdr)) {
+        *why = "unsupported token header";
+        return NULL;
     }
     alg = req_str(hdr, "alg");
     if (alg == NULL || strcmp(alg, ly_jwt_alg_str(ks->alg)) != 0) {
@@ -416,13 +439,13 @@ static int check_claims(json_object *pl, const struct ly_jwt_expect *exp, struct
     jti = req_str(pl, "jti");
     client_id = req_str(pl, "client_id");
     pt = req_str(pl, "principal_type");
-    sid = get_str(pl, "sid", &sid_present);
-    org = get_str(pl, "org", &org_present);
-    resource = get_str(pl, "resource", &resource_present);
+    sid = ly_jws_get_str(pl, "sid", &sid_present);
+    org = ly_jws_get_str(pl, "org", &org_present);
+    resource = ly_jws_get_str(pl, "resource", &resource_present);
     if (iss == NULL || sub == NULL || jti == NULL || client_id == NULL || pt == NULL ||
         (sid_present && sid == NULL) || (org_present && org == NULL) ||
-        (resource_present && resource == NULL) || get_time(pl, "exp", &c.exp) != 0 ||
-        get_time(pl, "iat", &c.iat) != 0 || get_time(pl, "nbf", &c.nbf) != 0) {
+        (resource_present && resource == NULL) || ly_jws_get_time(pl, "exp", &c.exp) != 0 ||
+        ly_jws_get_time(pl, "iat", &c.iat) != 0 || ly_jws_get_time(pl, "nbf", &c.nbf) != 0) {
         *why = "malformed token claims";
         return -1;
     }
@@ -438,7 +461,7 @@ static int check_claims(json_object *pl, const struct ly_jwt_expect *exp, struct
         *why = "wrong issuer";
         return -1;
     }
-    if (exp->audience == NULL || !aud_matches(pl, exp->audience)) {
+    if (exp->audience == NULL || !ly_jws_aud_has(pl, exp->audience)) {
         *why = "wrong audience";
         return -1;
     }
@@ -466,7 +489,7 @@ static int check_claims(json_object *pl, const struct ly_jwt_expect *exp, struct
 int ly_jwt_verify(const struct ly_keyset *ks, struct ly_str token, const struct ly_jwt_expect *exp,
                   struct ly_arena *a, struct ly_jwt_claims *out, const char **why)
 {
-    const char *d1, *d2, *end;
+    struct ly_jws_parts parts;
     const struct ly_jwt_key *k;
     json_object *hdr = NULL, *pl = NULL;
     unsigned char *buf = NULL;
@@ -479,18 +502,13 @@ int ly_jwt_verify(const struct ly_keyset *ks, struct ly_str token, const struct 
         reason = "token too large";
         goto out;
     }
-    if (token.ptr == NULL || token.len == 0)
-        goto out;
-    end = token.ptr + token.len;
-    d1 = memchr(token.ptr, '.', token.len);
-    d2 = d1 != NULL ? memchr(d1 + 1, '.', (size_t)(end - d1 - 1)) : NULL;
-    if (d2 == NULL || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) != NULL)
+    if (ly_jws_split(token.ptr, token.len, &parts) != 0)
         goto out;
     buf = ly_xmalloc(LY_JWT_MAX_LEN);
 
-    if (decode_part(token.ptr, (size_t)(d1 - token.ptr), buf, &n) != 0)
+    if (ly_jws_decode_part(parts.hdr, parts.hdr_len, buf, LY_JWT_MAX_LEN, &n) != 0)
         goto out;
-    hdr = parse_object((const char *)buf, n);
+    hdr = ly_jws_parse_object((const char *)buf, n);
     if (hdr == NULL)
         goto out;
     k = check_header(ks, hdr, &reason);
@@ -498,16 +516,16 @@ int ly_jwt_verify(const struct ly_keyset *ks, struct ly_str token, const struct 
         goto out;
 
     /* RFC 8725 §3.1 / STYLE 9: the signature over the received bytes, before the payload */
-    if (decode_part(d2 + 1, (size_t)(end - d2 - 1), buf, &n) != 0)
+    if (ly_jws_decode_part(parts.sig, parts.sig_len, buf, LY_JWT_MAX_LEN, &n) != 0)
         goto out;
-    if (!ly_jws_verify(ks->alg, k, token.ptr, (size_t)(d2 - token.ptr), buf, n)) {
+    if (!ly_jws_verify(ks->alg, k, token.ptr, parts.signed_len, buf, n)) {
         reason = "signature mismatch";
         goto out;
     }
 
-    if (decode_part(d1 + 1, (size_t)(d2 - d1 - 1), buf, &n) != 0)
+    if (ly_jws_decode_part(parts.pl, parts.pl_len, buf, LY_JWT_MAX_LEN, &n) != 0)
         goto out;
-    pl = parse_object((const char *)buf, n);
+    pl = ly_jws_parse_object((const char *)buf, n);
     if (pl == NULL) {
         reason = "malformed token claims";
         goto out;

@@ -24,6 +24,12 @@ tests_fuzz_fuzz_jwt_SOURCES = tests/fuzz/fuzz_jwt.c $(FUZZ_SRCS)
 tests_fuzz_fuzz_jwt_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/jwt"'
 tests_fuzz_fuzz_jwt_LDADD = $(LY_LIBS)
 
+check_PROGRAMS += tests/fuzz/fuzz_oidc
+TESTS += tests/fuzz/fuzz_oidc
+tests_fuzz_fuzz_oidc_SOURCES = tests/fuzz/fuzz_oidc.c $(FUZZ_SRCS)
+tests_fuzz_fuzz_oidc_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/oidc"'
+tests_fuzz_fuzz_oidc_LDADD = $(LY_LIBS)
+
 check_PROGRAMS += tests/fuzz/fuzz_token
 TESTS += tests/fuzz/fuzz_token
 tests_fuzz_fuzz_token_SOURCES = tests/fuzz/fuzz_token.c $(FUZZ_SRCS)

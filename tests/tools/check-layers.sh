@@ -27,10 +27,10 @@ folder_of_header() {
     case $1 in
     mem | arena | str | err | log | ct | rand | validate | slots | civil | page) echo core ;;
     codec) echo codec ;;
-    hash | password) echo crypto ;;
+    hash | password | seal) echo crypto ;;
     json) echo json ;;
     config) echo config ;;
-    token | jwt) echo token ;;
+    token | jwt | oidc) echo token ;;
     http | router | fcgi | pagetoken) echo http ;;
     db | migrate) echo db ;;
     users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices) echo store ;;

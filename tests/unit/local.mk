@@ -37,6 +37,16 @@ TESTS += tests/unit/test_jwt
 tests_unit_test_jwt_SOURCES = tests/unit/test_jwt.c
 tests_unit_test_jwt_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_jwt_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_oidc
+TESTS += tests/unit/test_oidc
+tests_unit_test_oidc_SOURCES = tests/unit/test_oidc.c
+tests_unit_test_oidc_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_oidc_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_seal
+TESTS += tests/unit/test_seal
+tests_unit_test_seal_SOURCES = tests/unit/test_seal.c
+tests_unit_test_seal_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_seal_LDADD = $(UNIT_LDADD)
 
 # --- config ---
 check_PROGRAMS += tests/unit/test_config

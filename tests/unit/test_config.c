@@ -249,6 +249,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->security.signin_max_failures, 5);
     assert_int_equal(cfg->security.signin_window, 15 * 60);
     assert_int_equal(cfg->security.auth_cache_ttl, 0);
+    assert_string_equal(cfg->security.secrets_key_file, "");
     assert_int_equal(cfg->log.level, LY_LOG_INFO);
     assert_int_equal(cfg->log.format, LY_LOG_TEXT);
     ly_config_free(cfg);
@@ -300,6 +301,7 @@ static void test_values(void **state)
                                "  signin_max_failures: 3\n"
                                "  signin_window: 2h\n"
                                "  auth_cache_ttl: 1m\n"
+                               "  secrets_key_file: /etc/lanyard/secrets.key\n"
                                "log: {level: debug, format: json}\n";
     struct ly_config *cfg = NULL;
     char err[512];
@@ -358,6 +360,7 @@ static void test_values(void **state)
     assert_int_equal(cfg->security.signin_max_failures, 3);
     assert_int_equal(cfg->security.signin_window, 7200);
     assert_int_equal(cfg->security.auth_cache_ttl, 60);
+    assert_string_equal(cfg->security.secrets_key_file, "/etc/lanyard/secrets.key");
     assert_int_equal(cfg->log.level, LY_LOG_DEBUG);
     assert_int_equal(cfg->log.format, LY_LOG_JSON);
     ly_config_free(cfg);
@@ -849,6 +852,22 @@ static void test_file_modes(void **state)
     want_one_warning(cfg, cfgpath, rest);
     ly_config_free(cfg);
 
+    /* security.secrets_key_file: ly_seal_key_load refuses it, in either token mode */
+    cfg =
+        load_ok(&cfgpath, NOPW "tokens: {mode: opaque}\nsecurity:\n  secrets_key_file: %s\n", key);
+    snprintf(rest, sizeof(rest),
+             "4:3: 'security.secrets_key_file': '%s' is readable by all users (mode 0644); lanyard "
+             "refuses it: " CHMOD_HINT,
+             key);
+    want_one_warning(cfg, cfgpath, rest);
+    ly_config_free(cfg);
+    assert_int_equal(chmod(key, 0640), 0);
+    cfg =
+        load_ok(&cfgpath, NOPW "tokens: {mode: opaque}\nsecurity:\n  secrets_key_file: %s\n", key);
+    assert_int_equal(cfg->n_warnings, 0);
+    ly_config_free(cfg);
+    assert_int_equal(chmod(key, 0644), 0);
+
     /* tokens.jwt.previous_key_files: a warning at the entry, which may be a public key */
     cfg = load_ok(&cfgpath,
                   NOPW "tokens:\n  jwt:\n    key_file: /nonexistent/jwt.pem\n"
@@ -1042,7 +1061,7 @@ static void test_dump(void **state)
              "  leeway: 0\n"
              "  jwt:\n"
              "    previous_key_files: [/k/a.pem, \"/k/b c.pem\"]\n"
-             "security: {scrypt: {N: 1024}, auth_cache_ttl: 120}\n"
+             "security: {scrypt: {N: 1024}, auth_cache_ttl: 120, secrets_key_file: /k/s.key}\n"
              "log: {level: debug}\n",
              pw);
     d = round_trip(write_text("custom.yaml", yaml));
@@ -1059,7 +1078,8 @@ static void test_dump(void **state)
     assert_non_null(strstr(d, "\n  jwt:\n    algorithm: EdDSA\n"));
     assert_non_null(strstr(d, "\n    previous_key_files: [\"/k/a.pem\", \"/k/b c.pem\"]\n"));
     assert_non_null(strstr(d, "\n  scrypt:\n    N: 1024\n    r: 8\n    p: 1\n"));
-    assert_non_null(strstr(d, "\n  auth_cache_ttl: 2m\nlog:\n  level: debug\n  format: text\n"));
+    assert_non_null(strstr(d, "\n  auth_cache_ttl: 2m\n  secrets_key_file: \"/k/s.key\"\nlog:\n"
+                              "  level: debug\n  format: text\n"));
     assert_non_null(strstr(d, "\n  password_file: \""));
     free(d);
 }
