@@ -31,7 +31,7 @@ folder_of_header() {
     json) echo json ;;
     config) echo config ;;
     token | jwt) echo token ;;
-    http | router | fcgi | pagetoken) echo http ;;
+    http | router | fcgi | pagetoken | httpc) echo http ;;
     db | migrate) echo db ;;
     users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices) echo store ;;
     auth) echo auth ;;
