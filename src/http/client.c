@@ -235,6 +235,12 @@ static int setup(struct ly_httpc *c, const struct ly_httpc_req *req, struct ly_a
     SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, c->total_timeout_ms);
     SET(CURLOPT_NOSIGNAL, 1L);
+    /*
+     * Web servers close a keep-alive connection idle for 5 s (lighttpd's and
+     * Apache's default); a request sent on it just then is lost. A client
+     * polling every 5 s (RFC 8628) would hit that edge: reuse only younger ones.
+     */
+    SET(CURLOPT_MAXAGE_CONN, 4L);
     SET(CURLOPT_USERAGENT, c->user_agent);
     /* An announced length past the cap fails before any byte is read. */
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
