@@ -85,7 +85,7 @@ tests_unit_test_devices_SOURCES = tests/unit/test_devices.c
 tests_unit_test_devices_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_devices_LDADD = $(UNIT_LDADD)
 
-# --- outbound HTTP client (no network but a refused loopback port) ---
+# --- outbound HTTP client (its rules; the round trips are in tests/e2e/test_login.py) ---
 check_PROGRAMS += tests/unit/test_httpc
 TESTS += tests/unit/test_httpc
 tests_unit_test_httpc_SOURCES = tests/unit/test_httpc.c
