@@ -23,7 +23,7 @@ if [ "${1:-}" = stop ]; then
 fi
 
 # curl: the lines printed at the end use it
-pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libjson-c-dev libmariadb-dev
+pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libcurl4-openssl-dev libjson-c-dev libmariadb-dev
       libssl-dev libyaml-dev mariadb-server lighttpd python3 curl)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,7 +2,9 @@
 # Layers point one way (STYLE 16), decided by folder: every file of
 # src/<folder>/ (and every header, by the folder that implements it) has its
 # folder's rank, and may include only Lanyard headers of the same rank or
-# lower. A second rule: only the layers that own a unit of work begin or
+# lower. lanyard-login's folder (login) stands beside the worker: it uses
+# only core, codec, json and the HTTP client (httpc), and no other folder
+# includes its headers. A second rule: only the layers that own a unit of work begin or
 # commit one (db.h): the API layer's dispatcher, lanyardctl and migrations.
 # Usage: check-layers.sh [SRCDIR]     check-layers.sh --self-test [SRCDIR]
 set -eu
@@ -17,6 +19,7 @@ rank_of_folder() {
     auth) echo 5 ;;
     api) echo 6 ;;
     ctl) echo 7 ;;
+    login) echo 3 ;; # beside the worker's layers: see login_rule
     *) echo 99 ;;
     esac
 }
@@ -31,12 +34,13 @@ folder_of_header() {
     json) echo json ;;
     config) echo config ;;
     token | jwt | oidc) echo token ;;
-    http | router | fcgi | pagetoken) echo http ;;
+    http | router | fcgi | pagetoken | httpc) echo http ;;
     db | migrate) echo db ;;
-    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices) echo store ;;
+    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices | sso) echo store ;;
     auth) echo auth ;;
     api | ctx | issue | policy | guard) echo api ;;
     ctl) echo ctl ;;
+    login | creds) echo login ;;
     *) echo "" ;;
     esac
 }
@@ -66,7 +70,18 @@ check() {
         for inc in $(sed -n 's|^#include "lanyard/\([a-z_]*\)\.h".*|\1|p' "$f"); do
             theirs_folder=$(folder_of_header "$inc")
             theirs=$(rank_of_folder "${theirs_folder:-none}")
-            if [ "$theirs" -gt "$mine" ]; then
+            if [ "$folder" = login ] && [ "$inc" != httpc ]; then
+                case $theirs_folder in
+                core | codec | json | login) ;;
+                *)
+                    echo "check-layers: ${f#"$top"/} (login) includes $inc.h ($theirs_folder): login uses only core, codec, json and httpc"
+                    bad=1
+                    ;;
+                esac
+            elif [ "$folder" != login ] && [ "$theirs_folder" = login ]; then
+                echo "check-layers: ${f#"$top"/} ($folder) includes $inc.h: nothing but lanyard-login uses login"
+                bad=1
+            elif [ "$theirs" -gt "$mine" ]; then
                 echo "check-layers: ${f#"$top"/} ($folder, rank $mine) includes $inc.h ($theirs_folder, rank $theirs)"
                 bad=1
             fi
@@ -109,6 +124,20 @@ if [ "${1:-}" = "--self-test" ]; then
     if check "$tmp" >/dev/null; then
         echo "check-layers self-test: an upward include from a header was not caught"
         exit 1
+    fi
+    cp "$src/include/lanyard/json.h" "$tmp/include/lanyard/json.h"
+    printf '#include "lanyard/login.h"\n' >>"$tmp/src/api/api.c"
+    if check "$tmp" >/dev/null; then
+        echo "check-layers self-test: the worker including login.h was not caught"
+        exit 1
+    fi
+    cp "$src/src/api/api.c" "$tmp/src/api/api.c"
+    if [ -d "$tmp/src/login" ]; then
+        printf '#include "lanyard/db.h"\n' >>"$tmp/src/login/login.c"
+        if check "$tmp" >/dev/null; then
+            echo "check-layers self-test: login including db.h was not caught"
+            exit 1
+        fi
     fi
     echo "check-layers self-test: planted faults are caught"
     exit 0

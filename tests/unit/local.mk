@@ -95,4 +95,11 @@ tests_unit_test_devices_SOURCES = tests/unit/test_devices.c
 tests_unit_test_devices_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_devices_LDADD = $(UNIT_LDADD)
 
+# --- outbound HTTP client (its rules; the round trips are in tests/e2e/test_login.py) ---
+check_PROGRAMS += tests/unit/test_httpc
+TESTS += tests/unit/test_httpc
+tests_unit_test_httpc_SOURCES = tests/unit/test_httpc.c
+tests_unit_test_httpc_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_httpc_LDADD = $(UNIT_LDADD)
+
 endif
