@@ -624,12 +624,11 @@ class Glewlwyd:
 
     def add_user(self, username, password, email, email_verified=True, name=None):
         """A user whose ID tokens carry email and email_verified (a JSON
-        boolean). The scopes: openid email profile, and g_profile, which
-        Glewlwyd needs to let the user grant scopes to a client."""
+        boolean), with the scopes openid email profile."""
         self.admin("POST", "/user/", {
             "username": username, "password": password, "name": name or username,
             "email": email, "email_verified": "1" if email_verified else "0",
-            "enabled": True, "scope": ["openid", "email", "profile", "g_profile"]})
+            "enabled": True, "scope": ["openid", "email", "profile"]})
 
     def set_email_verified(self, username, email_verified):
         user = self.admin("GET", "/user/" + urllib.parse.quote(username))
@@ -692,8 +691,8 @@ class Glewlwyd:
         if r.status != 200 or not cookie:
             raise GlewlwydError("login of %s: %d" % (username, r.status))
         hdrs = {"Cookie": "%s=%s" % (SESSION_COOKIE, cookie)}
-        # consent: PUT /api/auth/grant/{client_id} (no trailing slash), the
-        # scope list separated by spaces (not commas as API.md says)
+        # consent: PUT /api/auth/grant/{client_id}, the scope list separated
+        # by spaces (with commas, as API.md says, 401)
         r = request("PUT", "%s/api/auth/grant/%s" % (origin, urllib.parse.quote(client_id, safe="")),
                     {"scope": scope}, hdrs)
         if r.status != 200:
