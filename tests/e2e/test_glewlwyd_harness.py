@@ -82,9 +82,10 @@ def exchange(op, code, verifier, secret=CLIENT_SECRET):
                        "Content-Type": "application/x-www-form-urlencoded"})
 
 
-def id_token_for(op, username, scope="openid email profile"):
+def id_token_for(op, username, scope="openid email profile", password=None):
     flow = start_flow(op, scope)
-    params = callback_params(op.authorize(flow["url"], username, USERS[username][0]))
+    params = callback_params(op.authorize(flow["url"], username,
+                                          password or USERS[username][0]))
     assert params.get("state") == flow["state"]
     assert params.get("code"), params
     r = exchange(op, params["code"], flow["verifier"])
@@ -132,11 +133,8 @@ def verify_signature(token, jwks):
 
 
 def have_cryptography():
-    try:
-        import cryptography  # noqa: F401
-        return True
-    except ImportError:
-        return False
+    import importlib.util
+    return importlib.util.find_spec("cryptography") is not None
 
 
 # --- tests -----------------------------------------------------------------------
@@ -273,3 +271,19 @@ def test_tamper_leaves_other_responses_alone(transparent):
     assert discovery(op)["issuer"] == op.issuer
     assert op.kid in [k["kid"] for k in op.jwks()["keys"]]
     assert json.loads(json.dumps(op.jwks()))  # JWKS untouched
+
+
+def test_set_email_verified(transparent):
+    op = transparent
+    pw = "pw-carol-" + secrets.token_hex(4)
+    op.add_user("carol", pw, "carol@example.org", email_verified=False)
+    assert hg.jwt_parts(id_token_for(op, "carol", password=pw)[0])[1]["email_verified"] is False
+    op.set_email_verified("carol", True)
+    assert hg.jwt_parts(id_token_for(op, "carol", password=pw)[0])[1]["email_verified"] is True
+
+
+def test_admin_signs_in_again_when_its_session_is_refused(transparent):
+    op = transparent
+    op._admin_cookie = "stale"
+    assert op.admin("GET", "/user/alice")["email"] == USERS["alice"][1]
+    assert op._admin_cookie != "stale"

@@ -214,7 +214,7 @@ def request(method, url, body=None, headers=None, timeout=15.0):
 # --- the man in the middle ----------------------------------------------------
 
 _HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailer", "transfer-encoding", "upgrade", "content-length"}
+        "trailer", "transfer-encoding", "upgrade", "content-length", "expect"}
 
 
 class TamperProxy:
@@ -494,17 +494,26 @@ class Glewlwyd:
 
     # admin API ----------------------------------------------------------------
 
+    def _admin_login(self):
+        r = request("POST", self.direct_url + "/api/auth/",
+                    {"username": ADMIN_USER, "password": ADMIN_PASSWORD})
+        cookie = r.cookies().get(SESSION_COOKIE)
+        if r.status != 200 or not cookie:
+            raise GlewlwydError("admin login: %d %r" % (r.status, r.body[:200]))
+        self._admin_cookie = cookie
+
     def admin(self, method, path, body=None, ok=(200,)):
         """An admin API call (path under /api), straight to Glewlwyd."""
-        if self._admin_cookie is None:
-            r = request("POST", self.direct_url + "/api/auth/",
-                        {"username": ADMIN_USER, "password": ADMIN_PASSWORD})
-            cookie = r.cookies().get(SESSION_COOKIE)
-            if r.status != 200 or not cookie:
-                raise GlewlwydError("admin login: %d %r" % (r.status, r.body[:200]))
-            self._admin_cookie = cookie
-        r = request(method, self.direct_url + "/api" + path, body,
-                    {"Cookie": "%s=%s" % (SESSION_COOKIE, self._admin_cookie)})
+        for attempt in (1, 2):
+            if self._admin_cookie is None:
+                self._admin_login()
+            r = request(method, self.direct_url + "/api" + path, body,
+                        {"Cookie": "%s=%s" % (SESSION_COOKIE, self._admin_cookie)})
+            # g_admin wants a password typed in the last 600 s
+            # (gs_password_max_age): a longer run signs in again
+            if r.status != 401 or attempt == 2:
+                break
+            self._admin_cookie = None
         if r.status not in ok:
             raise GlewlwydError("%s /api%s: %d %s" % (method, path, r.status,
                                                      r.body[:500].decode("utf-8", "replace")))
@@ -693,8 +702,8 @@ class Glewlwyd:
         hdrs = {"Cookie": "%s=%s" % (SESSION_COOKIE, cookie)}
         # consent: PUT /api/auth/grant/{client_id}, the scope list separated
         # by spaces (with commas, as API.md says, 401)
-        r = request("PUT", "%s/api/auth/grant/%s" % (origin, urllib.parse.quote(client_id, safe="")),
-                    {"scope": scope}, hdrs)
+        grant = "%s/api/auth/grant/%s" % (origin, urllib.parse.quote(client_id, safe=""))
+        r = request("PUT", grant, {"scope": scope}, hdrs)
         if r.status != 200:
             raise GlewlwydError("grant of %r to %s by %s: %d" % (scope, client_id, username,
                                                                r.status))
