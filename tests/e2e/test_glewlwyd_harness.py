@@ -287,3 +287,13 @@ def test_admin_signs_in_again_when_its_session_is_refused(transparent):
     op._admin_cookie = "stale"
     assert op.admin("GET", "/user/alice")["email"] == USERS["alice"][1]
     assert op._admin_cookie != "stale"
+
+
+def test_tamper_issuer(transparent):
+    op = transparent
+    op.proxy.tamper = "issuer"
+    assert discovery(op)["issuer"] == op.issuer + "/other"
+    token, _ = id_token_for(op, "alice")  # token responses untouched in this mode
+    assert hg.jwt_parts(token)[1]["iss"] == op.issuer
+    op.proxy.tamper = None
+    assert discovery(op)["issuer"] == op.issuer

@@ -6,7 +6,7 @@
     op.add_user("alice", "pw-alice-1", "alice@example.org", email_verified=True)
     location = op.authorize(authorization_url, "alice", "pw-alice-1")   # ...?code=..&state=..
     op.rotate_key("ES256")                # new signing key, new kid, old keys stay in the JWKS
-    op.proxy.tamper = "payload"           # or "kid", or None (transparent)
+    op.proxy.tamper = "payload"           # or "kid", "issuer", or None (transparent)
     op.stop()
 
 Everything Lanyard (or a browser) sends to the provider goes through
@@ -227,12 +227,15 @@ class TamperProxy:
       letter, or sub's when there is no email); the payload is still valid
       base64url JSON with iss, aud and nonce intact, so only the signature
       check can catch it;
-    - "kid": the header's kid becomes one no JWKS lists.
+    - "kid": the header's kid becomes one no JWKS lists;
+    - "issuer" (for SPEC 5.15's issuer check): the `issuer` of discovery
+      responses (a path ending in /.well-known/openid-configuration) gets
+      "/other" appended.
 
     `tampered` counts the rewritten responses, `requests` lists
     (method, path, status) of everything forwarded."""
 
-    MODES = (None, "payload", "kid")
+    MODES = (None, "payload", "kid", "issuer")
 
     def __init__(self, upstream_port=None, host="127.0.0.1"):
         self.upstream_port = upstream_port
@@ -317,7 +320,10 @@ class TamperProxy:
 
     def _maybe_tamper(self, path, headers, body):
         mode = self._tamper
-        if mode is None or not urllib.parse.urlsplit(path).path.rstrip("/").endswith("/token"):
+        where = urllib.parse.urlsplit(path).path.rstrip("/")
+        field = "issuer" if mode == "issuer" else "id_token"
+        if mode is None or not where.endswith(
+                "/.well-known/openid-configuration" if mode == "issuer" else "/token"):
             return body
         enc = next((v for k, v in headers if k.lower() == "content-encoding"), "")
         try:
@@ -325,9 +331,12 @@ class TamperProxy:
             doc = json.loads(raw.decode("utf-8"))
         except (ValueError, OSError):
             return body
-        if not isinstance(doc, dict) or not isinstance(doc.get("id_token"), str):
+        if not isinstance(doc, dict) or not isinstance(doc.get(field), str):
             return body
-        doc["id_token"] = tamper_jwt(doc["id_token"], mode)
+        if mode == "issuer":
+            doc["issuer"] += "/other"
+        else:
+            doc["id_token"] = tamper_jwt(doc["id_token"], mode)
         with self._lock:
             self.tampered += 1
         out = json.dumps(doc).encode("utf-8")
