@@ -233,7 +233,9 @@ class TamperProxy:
       "/other" appended.
 
     `tampered` counts the rewritten responses, `requests` lists
-    (method, path, status) of everything forwarded."""
+    (method, path, status) of everything forwarded. Request bodies must come
+    with a Content-Length (libcurl, urllib and requests send one); upstream
+    responses are read whole, one upstream connection per request."""
 
     MODES = (None, "payload", "kid", "issuer")
 
@@ -434,11 +436,11 @@ class Glewlwyd:
         self._init_db()
         if self.proxy is None:
             self.proxy = TamperProxy()
-        if self.fixed_port:
-            self._start_on(self.fixed_port, timeout)
-        else:
-            with_free_port(lambda port: self._start_on(port, timeout))
         try:
+            if self.fixed_port:
+                self._start_on(self.fixed_port, timeout)
+            else:
+                with_free_port(lambda port: self._start_on(port, timeout))
             self._setup()
         except BaseException:
             self.stop()
