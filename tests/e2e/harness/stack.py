@@ -2,6 +2,7 @@
 and a front end (lighttpd spawning workers, or Apache proxying to a
 `lanyard --listen` parent) per (front end, token mode)."""
 
+import base64
 import os
 import secrets
 import shutil
@@ -67,6 +68,7 @@ class Env:
                                self.www.root if self.www else self.sockdir)
         self.db_password_file = os.path.join(self.workdir, "db-password")
         self.key_file = os.path.join(self.workdir, "jwt-eddsa.pem")
+        self.secrets_key_file = os.path.join(self.workdir, "secrets.key")
         self.admin_email = ADMIN_EMAIL
         self.admin_password_file = os.path.join(self.workdir, "admin-password")
         self.admin_password = None
@@ -83,10 +85,12 @@ class Env:
             logs += [os.path.join(self.asan_dir, n) for n in os.listdir(self.asan_dir)]
         return sorted(logs)
 
-    def config(self, path, *, public_url, mode="jwt", password_file=None, key_file=None, **kw):
+    def config(self, path, *, public_url, mode="jwt", password_file=None, key_file=None,
+               secrets_key_file=None, **kw):
         return write_config(path, public_url=public_url, db_socket=self.mariadb.socket,
                             password_file=password_file or self.db_password_file, mode=mode,
-                            key_file=key_file or self.key_file, **kw)
+                            key_file=key_file or self.key_file,
+                            secrets_key_file=secrets_key_file or self.secrets_key_file, **kw)
 
     def start_database(self):
         os.makedirs(self.mariadb.workdir, exist_ok=True)
@@ -101,6 +105,8 @@ class Env:
         if os.path.exists(self.key_file):
             os.unlink(self.key_file)
         self.build.ctl_ok(None, "keygen", "--alg", "EdDSA", "--out", self.key_file)
+        # doc/sso.md: 32 random bytes (here in base64) seal the SSO client secrets
+        write_secret(self.secrets_key_file, base64.b64encode(os.urandom(32)).decode())
         self.config(self.ctl_config, public_url="http://127.0.0.1:8080")
         self.build.ctl_ok(self.ctl_config, "migrate")
         self.admin_password = secrets.token_urlsafe(18)
@@ -150,7 +156,8 @@ class Stack:
         kw = {}
         if self.shared:
             kw = {"password_file": self.shared["password_file"],
-                  "key_file": self.shared["key_file"]}
+                  "key_file": self.shared["key_file"],
+                  "secrets_key_file": self.shared["secrets_key_file"]}
         self.env.config(self.config_path, public_url="http://127.0.0.1:%d" % port, mode=self.mode,
                         **kw)
 
@@ -209,7 +216,8 @@ class Stack:
         self.config_path = os.path.join(d, "lanyard.yaml")
         self.shared = {"dir": d, "bin": www.program(self.build.lanyard),
                        "password_file": www.secret(self.env.db_password_file),
-                       "key_file": www.secret(self.env.key_file)}
+                       "key_file": www.secret(self.env.key_file),
+                       "secrets_key_file": www.secret(self.env.secrets_key_file)}
         self._write_config(1)  # rewritten with the real port before Apache starts
         try:
             www.check(execute=[self.shared["bin"]],
