@@ -39,18 +39,20 @@ int ly_api_device(struct ly_call *c)
             return LY_OK;
         }
     }
-    /* SPEC §5.15: with org, the approval page is reached through that organization's SSO. */
-    const char *org = vals[1];
-    if (org != NULL) {
+    /*
+     * SPEC §5.15: with org, the approval page is reached through that
+     * organization's SSO. An organization without SSO (or none of that
+     * name) leaves the plain approval page, where people sign in with a
+     * password: the login still works, and the answer says nothing about
+     * which organizations exist (doc/decisions.md).
+     */
+    const char *org = NULL;
+    if (vals[1] != NULL && ly_name_is_valid(vals[1])) {
         struct ly_sso s;
-        int q = ly_name_is_valid(org) ? ly_sso_get_by_org_name(ctx->db, req->arena, org, &s)
-                                      : LY_E_NOT_FOUND;
-        if (q == LY_E_NOT_FOUND) {
-            ly_response_oauth_error(req, c->resp, 400, "invalid_request",
-                                    "the organization has no single sign-on");
-            return LY_OK;
-        }
-        if (q != LY_OK)
+        int q = ly_sso_get_by_org_name(ctx->db, req->arena, vals[1], &s);
+        if (q == LY_OK)
+            org = vals[1];
+        else if (q != LY_E_NOT_FOUND)
             return q;
     }
     char device_code[LY_TOKEN_MAX_LEN];

@@ -130,6 +130,19 @@ def stack(request):
     s.stop()
 
 
+@pytest.fixture(scope="session")
+def idp(request, e2e_env):
+    """The OpenID Connect provider of the SSO tests (doc/sso.md): one private
+    Glewlwyd for the session, behind its tampering forwarder (transparent
+    unless a test says otherwise)."""
+    from harness import glewlwyd as hg
+    if not hg.available():
+        pytest.fail("glewlwyd is not installed (apt-get install glewlwyd)", pytrace=False)
+    provider = hg.Glewlwyd(os.path.join(e2e_env.workdir, "glewlwyd")).start()
+    request.addfinalizer(provider.stop)
+    return provider
+
+
 def need_private(stack):
     if stack.external:
         pytest.skip("needs the private servers (an external URL is being tested)")
