@@ -307,8 +307,9 @@ static int decide_org(struct ly_call *c, const struct route *route)
 
 /*
  * The handler in the request's one unit of work (GET routes only read, and
- * run without one, but for the few marked WRITES). Its answer decides: a success commits, an error rolls
- * everything back unless the handler kept it; a deadlock runs it again.
+ * run without one, but for the few marked WRITES). Its answer decides: a
+ * success commits, an error rolls everything back unless the handler kept
+ * it; a deadlock runs it again.
  */
 static int run(struct ly_call *c, const struct route *route)
 {

@@ -238,7 +238,7 @@ int ly_api_sso_put(struct ly_call *c)
     /* SPEC §5.15: the provider is read at once, so that a typo fails here and not at sign-in. */
     const char *why = NULL;
     struct ly_httpc_resp resp;
-    struct ly_oidc_discovery disc;
+    struct ly_oidc_discovery disc = {NULL, NULL, NULL, NULL};
     const struct ly_jwks *keys = NULL;
     int r = fetch(c, discovery_url(req->arena, s.issuer), &resp, &why);
     if (r == LY_OK)
