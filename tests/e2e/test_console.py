@@ -494,6 +494,39 @@ def test_sso_return_with_only_the_refresh_cookie(c):
     c.quiet()
 
 
+def test_sso_return_to_the_route_asked_for(c):
+    """A route other than the device page (a fragment, which never reaches the
+    server) waits in sessionStorage: return_to is the console's path, and the
+    page the callback lands on goes on to the route."""
+    site = c.site
+    u = api_user(site, admin_token(site))
+    r = requests.post(site.url + "/api/auth/v1/signin", timeout=TIMEOUT,
+                      json={"email": u["email"], "password": PASSWORD, "refresh_cookie": True})
+    assert r.status_code == 200, r.text
+    c.open("#/account")
+    assert c.h1() == "Sign in"
+    c.b.execute_script("""
+        const real = window.fetch;
+        window.fetch = (url, init) => String(url).startsWith("/api/auth/v1/sso/discover?")
+          ? Promise.resolve(new Response(JSON.stringify({org: "acme", start_url: "/console/favicon.svg"}),
+              {status: 200, headers: {"Content-Type": "application/json"}}))
+          : real(url, init);""")
+    c.b.find_element(By.ID, "signin-email").send_keys(u["email"])
+    c.b.find_element(By.ID, "signin-sso").click()
+    WebDriverWait(c.b, TIMEOUT).until(lambda b: "favicon.svg" in b.current_url)
+    q = requests.utils.urlparse(c.b.current_url).query
+    assert q == "return_to=%2Fconsole%2F", q
+    c.b.get_log("browser")  # the plain page's /favicon.ico (404)
+    c.b.add_cookie({"name": "lanyard_refresh", "value": r.cookies["lanyard_refresh"], "path": "/api/auth/v1/",
+                    "httpOnly": True, "sameSite": "Strict"})
+    c.b.get(site.url + "/console/")
+    c.wait_idle()
+    c.wait_text("Your account")
+    assert c.b.execute_script("return location.hash") == "#/account"
+    assert c.b.execute_script("return sessionStorage.getItem('lanyard.return')") is None
+    c.quiet()
+
+
 SSO_CODES = ["invalid_state", "provider_error", "invalid_id_token", "email_not_verified",
              "domain_not_allowed", "access_denied", "server_error", "unavailable"]
 
