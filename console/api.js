@@ -62,6 +62,11 @@ function accept(tok) {
   timer = setTimeout(() => { refresh().catch(() => {}); }, (ttl - ahead) * 1000);
 }
 
+// Leaving for an organization's identity provider (SPEC §5.15): its callback
+// comes back with the refresh cookie only, so the page it lands on must try
+// the one refresh a reload tries.
+export function expectSession() { localStorage.setItem(HINT, "1"); }
+
 function forget() {
   localStorage.removeItem(HINT);
   access = null;
@@ -84,6 +89,17 @@ export async function signIn(email, password) {
   const body = await readBody(r);
   if (!r.ok) throw new ApiError(r.status, detailOf(r.status, body), body);
   accept(body);
+}
+
+// Which organization's single sign-on takes this e-mail (SPEC §5.15): its
+// {org, start_url}, or null when none does (404). No token: it is asked
+// before signing in.
+export async function ssoDiscover(email) {
+  const r = await fetch("/api/auth/v1/sso/discover?email=" + encodeURIComponent(email), { credentials: "same-origin" });
+  const body = await readBody(r);
+  if (r.status === 404) return null;
+  if (!r.ok) throw new ApiError(r.status, detailOf(r.status, body), body);
+  return body;
 }
 
 // The refresh by cookie: a JSON POST (which a cross-site form cannot send),

@@ -1,14 +1,17 @@
 // The console's router and pages. Hash routes (#/orgs/NAME/...) so that a
 // static file server needs no rewrite rules.
 
-import { api, signIn, signOut, refresh, signedIn, onSignedOut, mayHaveSession } from "./api.js";
+import { api, signIn, signOut, refresh, signedIn, onSignedOut, mayHaveSession, ssoDiscover, expectSession } from "./api.js";
 import { h, form, action, confirmed, pagedTable, when, page, section, status, errorBox } from "./ui.js";
 import { keyPanel } from "./keys.js";
+import { ssoPanel } from "./sso.js";
 
 const ORG = "/api/org/v1/orgs/";
 const enc = encodeURIComponent;
 let me = null;          // GET /me, refreshed on sign-in and on the Me page
 let pending = null;     // the route asked for before signing in
+let ssoError = null;    // why the last single sign-on failed, for the sign-in page
+const RETURN = "lanyard.return"; // sessionStorage: the route to go on with after the provider (no secret)
 
 const routes = [
   [/^\/$/, pageMe],
@@ -26,7 +29,18 @@ function parseHash() {
   return { path, query: new URLSearchParams(q || "") };
 }
 
+// A failed single sign-on comes back as /console/#sso_error=CODE: its
+// message for the sign-in page, and the fragment gone from the address (a
+// load of the page, or only a change of its fragment when it was open).
+function takeSsoError() {
+  const failed = location.hash.match(/^#sso_error=([a-z_]+)$/);
+  if (!failed) return;
+  ssoError = SSO_ERRORS[failed[1]] || "the sign-in did not complete (" + failed[1] + ").";
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 async function route() {
+  takeSsoError();
   const { path, query } = parseHash();
   if (path === "/signin" || !signedIn()) {
     if (path !== "/signin") pending = location.hash || "#/";
@@ -52,19 +66,84 @@ async function loadMe() {
 
 // --- sign-in --------------------------------------------------------------------
 
+// The codes the SSO callback puts in /console/#sso_error=CODE (SPEC §5.15).
+const SSO_ERRORS = {
+  invalid_state: "the sign-in took too long or was started in another browser; try again.",
+  provider_error: "the identity provider could not be reached or answered with an error.",
+  invalid_id_token: "the identity provider's answer could not be verified.",
+  email_not_verified: "the identity provider has not verified your e-mail address.",
+  domain_not_allowed: "your e-mail address is not in a domain this organization's sign-on accepts.",
+  access_denied: "the sign-in was cancelled or refused at the identity provider.",
+  server_error: "Lanyard could not finish the sign-in; try again later.",
+  unavailable: "single sign-on is unavailable for the moment; try again shortly.",
+};
+
+// Where the provider sends the browser back: this page, with a device
+// approval's code in the query (which start() turns back into its route, and
+// which a server-built return_to uses too); any other route waits in
+// sessionStorage, since a fragment never reaches the server.
+function ssoReturnTo() {
+  const want = pending && pending !== "#/signin" ? pending : "#/";
+  const [path, q] = want.replace(/^#/, "").split("?");
+  const code = path === "/device" && new URLSearchParams(q || "").get("user_code");
+  if (code) return location.pathname + "?user_code=" + enc(code);
+  if (want !== "#/") sessionStorage.setItem(RETURN, want);
+  return location.pathname;
+}
+
+function ssoButton(emailInput) {
+  const msg = h("p", { id: "sso-message", role: "alert", hidden: true });
+  const say = (text, isError) => { msg.textContent = text; msg.className = isError ? "error" : ""; msg.hidden = false; };
+  const b = h("button", { type: "button", id: "signin-sso", class: "secondary" }, "Sign in with SSO");
+  b.addEventListener("click", async () => {
+    msg.hidden = true;
+    const email = emailInput.value.trim();
+    if (!email || !email.includes("@")) {
+      say("Type your e-mail address first: it tells which organization's sign-on to use.", true);
+      emailInput.focus();
+      return;
+    }
+    b.disabled = true;
+    try {
+      const d = await ssoDiscover(email);
+      if (!d) {
+        say("No single sign-on is set up for " + email.slice(email.lastIndexOf("@") + 1).toLowerCase() +
+          "; sign in with your password.", false);
+        return;
+      }
+      const url = new URL(d.start_url, location.href);
+      if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("the server gave an unusable start_url");
+      url.searchParams.set("return_to", ssoReturnTo());
+      expectSession();
+      location.assign(url.href);
+    } catch (e) {
+      say("Error: " + (e && e.detail ? e.detail : String(e && e.message || e)), true);
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return [b, msg];
+}
+
 function pageSignIn() {
   showNav();
-  page("Sign in",
-    form("signin", [
-      { name: "email", label: "E-mail", type: "email", required: true, autocomplete: "username" },
-      { name: "password", label: "Password", type: "password", required: true, autocomplete: "current-password" },
-    ], "Sign in", async (v) => {
-      await signIn(v.email, v.password);
-      await loadMe();
-      const to = pending && pending !== "#/signin" ? pending : "#/";
-      pending = null;
-      if (location.hash === to) route(); else location.hash = to;
-    }));
+  const failed = ssoError
+    ? h("p", { id: "sso-error", class: "error", role: "alert" }, "Single sign-on failed: " + ssoError) : null;
+  ssoError = null;
+  const f = form("signin", [
+    { name: "email", label: "E-mail", type: "email", required: true, autocomplete: "username" },
+    { name: "password", label: "Password", type: "password", required: true, autocomplete: "current-password" },
+  ], "Sign in", async (v) => {
+    await signIn(v.email, v.password);
+    await loadMe();
+    const to = pending && pending !== "#/signin" ? pending : "#/";
+    pending = null;
+    if (location.hash === to) route(); else location.hash = to;
+  });
+  const [sso, msg] = ssoButton(f.querySelector("#signin-email"));
+  f.querySelector(".actions").append(sso);
+  f.append(msg);
+  page("Sign in", failed ? [failed, f] : f);
 }
 
 // --- me -------------------------------------------------------------------------
@@ -145,7 +224,11 @@ async function pageOrg(name) {
   const err = errorBox();
   page("Organization " + name, err.el);
   let org;
-  try { org = await api("GET", base); } catch (e) { err.show(e); return; }
+  // /me for the caller's role here, fresh: an organization created a moment ago is in no older copy
+  try { [org] = await Promise.all([api("GET", base), loadMe()]); } catch (e) { err.show(e); return; }
+  const mine = (me.organizations || []).find((o) => o.name === name);
+  const admin = !!(me.user && me.user.platform_admin);
+  const role = mine ? mine.role : null;
   const main = document.getElementById("main");
 
   const info = h("dl", {},
@@ -230,6 +313,8 @@ async function pageOrg(name) {
         f.reset();
         await members.reload();
       })),
+    // GET …/sso is org admin+; changing it owner or platform administrator
+    ...(admin || role === "owner" || role === "admin" ? [ssoPanel(name, base, admin || role === "owner")] : []),
     section("Service accounts", sas.el,
       h("h3", {}, "Create a service account"),
       form("sa-create", [
@@ -391,9 +476,17 @@ async function start() {
   if (q.get("user_code") && !location.hash) {
     history.replaceState(null, "", location.pathname + "#/device?user_code=" + enc(q.get("user_code")));
   }
-  // A reload: one refresh by the cookie recovers the session, if there is one.
+  takeSsoError();
+  // The route asked for before leaving for the provider (ssoReturnTo)
+  const back = sessionStorage.getItem(RETURN);
+  sessionStorage.removeItem(RETURN);
+  if (back && !location.hash) history.replaceState(null, "", location.pathname + back);
+  // A reload, or the return from the SSO callback with only the refresh
+  // cookie: one refresh by the cookie recovers the session, if there is one.
+  // A device approval link is tried even without the hint: the device flow of
+  // an SSO organization signs in at the provider before it, never here.
   try {
-    if (mayHaveSession()) {
+    if (mayHaveSession() || q.get("user_code")) {
       await refresh();
       await loadMe();
     }

@@ -4,24 +4,14 @@
 // .env download.
 
 import { api } from "./api.js";
-import { h, form, action, confirmed, pagedTable, when, section, status } from "./ui.js";
+import { h, form, action, confirmed, pagedTable, when, section, status, copyButton } from "./ui.js";
 
 const enc = encodeURIComponent;
 
 export function secretBox(key) {
   const id = "secret-" + key.id;
   const out = h("input", { id, class: "secret", readonly: true, value: key.token, "aria-describedby": id + "-note" });
-  const copied = h("span", { role: "status" });
-  const copy = h("button", { type: "button", id: "secret-copy" }, "Copy");
-  copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(key.token);
-    } catch {
-      out.select();
-      document.execCommand("copy");
-    }
-    copied.textContent = "Copied.";
-  });
+  const [copy, copied] = copyButton(out, key.token, "secret-copy");
   const env = "# Lanyard API key " + key.id + (key.display_name ? " (" + key.display_name + ")" : "") +
     ", expires " + (key.expires_at || "never") + "\n" +
     "LANYARD_API_KEY=" + key.token + "\nLANYARD_KEY_ID=" + key.id + "\nLANYARD_KEY_SECRET=" + key.secret + "\n";

@@ -103,6 +103,24 @@ export function action(label, fn, attrs) {
   return h("span", { class: "act" }, b, err.el);
 }
 
+// A Copy button for a read-only input's value: the clipboard API, or the
+// selection and execCommand where the browser refuses it (plain http to a
+// host other than loopback is not a secure context).
+export function copyButton(input, value, id) {
+  const copied = h("span", { role: "status" });
+  const copy = h("button", { type: "button", id }, "Copy");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      input.select();
+      document.execCommand("copy");
+    }
+    copied.textContent = "Copied.";
+  });
+  return [copy, copied];
+}
+
 export function confirmed(msg) { return window.confirm(msg); }
 
 // A table filled page by page from a list endpoint ({items, next_page_token}).
