@@ -266,7 +266,11 @@ def test_device_leads_to_the_approval_page(stack, query):
     r = http.get("/device" + query)
     assert r.status_code == 302, (r.status_code, r.text[:200])
     assert urljoin(stack.url + "/", r.headers["Location"]) == \
-        stack.url + "/console/device.html" + query, r.headers["Location"]
+        stack.url + "/console/" + query, r.headers["Location"]
+    # the page it leads to is there (the console's shell, which opens the approval)
+    loc = urljoin(stack.url + "/", r.headers["Location"])
+    page = http.get(loc[len(stack.url):])
+    assert page.status_code == 200 and "<html" in page.text.lower(), page.status_code
 
 
 def test_verification_uri_complete_reaches_the_console(stack):
@@ -280,4 +284,4 @@ def test_verification_uri_complete_reaches_the_console(stack):
     r = http.get(uri[len(stack.url):])
     assert r.status_code == 302
     assert urljoin(stack.url + "/", r.headers["Location"]) == \
-        stack.url + "/console/device.html" + uri[len(stack.url + "/device"):]
+        stack.url + "/console/" + uri[len(stack.url + "/device"):]

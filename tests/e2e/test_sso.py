@@ -256,8 +256,8 @@ def test_first_signin_creates_user_and_membership_then_reuses_them(stack, sso_or
 
 def test_return_to_kept_and_other_origins_refused(stack, sso_org, idp):
     username, _ = provider_user(idp, sso_org.domain)
-    r = Browser(stack, idp).signin(sso_org.org, username, "/console/device.html?user_code=BCDF-GHJK")
-    assert r.headers["Location"] == stack.url + "/console/device.html?user_code=BCDF-GHJK"
+    r = Browser(stack, idp).signin(sso_org.org, username, "/console/?user_code=BCDF-GHJK")
+    assert r.headers["Location"] == stack.url + "/console/?user_code=BCDF-GHJK"
     http = Client(stack.url)
     for bad in ("https://evil.example/", "//evil.example/", "/\\evil.example", "evil",
                 "/a#b"):
