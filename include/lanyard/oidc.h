@@ -59,9 +59,11 @@ struct ly_idtoken_claims {
     bool email_verified;
 };
 
-/* Results of ly_idtoken_verify beyond LY_OK. */
-#define LY_IDTOKEN_UNKNOWN_KID 1 /* well formed, but its kid is not in ks: refetch the JWKS once   \
-                                  */
+/*
+ * Results of ly_idtoken_verify beyond LY_OK. LY_IDTOKEN_UNKNOWN_KID: well
+ * formed, but its kid is not in ks: refetch the JWKS once.
+ */
+#define LY_IDTOKEN_UNKNOWN_KID 1
 
 /*
  * Verify an ID token: size (at most 16 KiB), strict base64url, header alg
