@@ -152,6 +152,11 @@ static int read_file(struct ly_arena *a, const char *path, struct json_object **
         set_err(err, errlen, "%s is not a lanyard-login credentials file; move it away", path);
         goto out;
     }
+    if (ly_json_get_int(o, "version", CREDS_VERSION) > CREDS_VERSION) {
+        json_object_put(o);
+        set_err(err, errlen, "%s was written by a newer lanyard-login; use that one", path);
+        goto out;
+    }
     *root = ly_json_own(a, o);
     r = LY_OK;
 out:

@@ -403,13 +403,20 @@ class Scripted:
         self.polls = list(polls)
         self.interval = interval
         self.seen = []  # (time, path, form)
+        self.raw = []   # (path, body)
         outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
-                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                raw = self.rfile.read(n).decode()
+                form = urllib.parse.parse_qs(raw)
                 outer.seen.append((time.monotonic(), self.path, form))
+                outer.raw.append((self.path, raw))
+                if self.path == "/api/auth/v1/signout":
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 if self.path == "/api/auth/v1/device":
                     status, body = 200, {
                         "device_code": "lyd_x", "user_code": "BCDF-GHJK",
@@ -476,6 +483,19 @@ def test_slow_down_adds_five_seconds(cli, scripted):
     e = cli.entry(srv.url)
     assert e["access_token"] == "lya_scripted" and e["session_id"] == "s1"
     assert "lya_scripted" not in r.stderr + r.stdout
+
+
+def test_login_again_ends_the_replaced_session(cli, scripted):
+    srv = scripted([TOKENS])
+    cli.base = srv.url
+    old = {"access_token": "lya_old", "refresh_token": "lyr_old", "session_id": "s0",
+           "expires_at": iso(time.time() + 600), "refresh_expires_at": iso(time.time() + 6000)}
+    cli.write({srv.url: old})
+    r = cli.run("login", "--no-browser")
+    assert r.returncode == 0, r.stderr
+    assert cli.entry(srv.url)["refresh_token"] == "lyr_scripted"
+    signouts = [b for p, b in srv.raw if p == "/api/auth/v1/signout"]
+    assert [json.loads(b) for b in signouts] == [{"refresh_token": "lyr_old"}]
 
 
 def test_org_is_sent_with_the_device_request(cli, scripted):
