@@ -265,6 +265,26 @@ def test_token_refreshes_first_when_it_expires_within_a_minute(stack, cli, user)
     assert_oauth_error(refresh_answer(stack, old["refresh_token"]), 400, "invalid_grant")
 
 
+def test_concurrent_tokens_refresh_once(stack, cli, user):
+    """Four `token` at once on an expired entry: one refreshes, the others wait
+    for the lock and find the new token. Without the lock a refresh token
+    would be presented twice, which ends the session as stolen (SPEC §5.3)."""
+    tokens = sign_in(stack, user)
+    cli.write({stack.url: entry_from(tokens, expires_in=-5)})
+    argv = [cli.prog, "--url", stack.url, "token"]
+    procs = [subprocess.Popen(argv, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outs
+    printed = {o.strip() for o, _ in outs}
+    assert len(printed) == 1, "one refresh, one new token"
+    new = printed.pop()
+    assert new != tokens["access_token"] and new == cli.entry()["access_token"]
+    assert me_email(stack, new) == user.email, "the session lives on"
+    r = refresh_answer(stack, cli.entry()["refresh_token"])
+    assert r.status_code == 200, r.text[:300]
+
+
 def test_token_from_environment(cli, tmp_path):
     r = cli.run("token", env={"LANYARD_TOKEN": "lyk_SOMEKEY_abc"}, url=False)
     assert r.returncode == 0, r.stderr
