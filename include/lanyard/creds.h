@@ -45,8 +45,8 @@ struct ly_cred {
 char *ly_creds_default_path(struct ly_arena *a);
 
 /*
- * Lock (when its directory exists) and read the file at path; a missing file
- * is an empty one. Refuses, with LY_E_FORBIDDEN, a file that its group or
+ * Make the file's directory (0700) when missing, lock, and read the file at
+ * path; a missing file is an empty one. Refuses, with LY_E_FORBIDDEN, a file that its group or
  * others may read or that is not a regular file; LY_E_IO for a file that
  * cannot be read or is not the JSON above. err gets one line (what to do).
  * ly_creds_close must follow, on success only.

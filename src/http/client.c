@@ -418,7 +418,11 @@ char *ly_httpc_form_escape(struct ly_arena *a, const char *s)
     size_t n = strlen(s);
     char *out = ly_arena_alloc(a, n * 3 + 1), *o = out;
 
-    /* RFC 6749 Appendix B (the HTML form encoding): space is '+', all else but unreserved %XX. */
+    /*
+     * RFC 6749 Appendix B (the HTML form encoding), byte for byte as the WHATWG
+     * URL standard serialises a form: space is '+', and all but alphanumerics
+     * and "*-._" is %XX.
+     */
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
             *p == '-' || *p == '.' || *p == '_' || *p == '*') {

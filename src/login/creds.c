@@ -86,6 +86,8 @@ static int lock(struct ly_creds *c, struct ly_arena *a, char *err, size_t errlen
     return LY_OK;
 }
 
+static int make_dirs(struct ly_arena *a, const char *dir, char *err, size_t errlen);
+
 static int read_file(struct ly_arena *a, const char *path, struct json_object **root, char *err,
                      size_t errlen)
 {
@@ -152,6 +154,11 @@ static int read_file(struct ly_arena *a, const char *path, struct json_object **
         set_err(err, errlen, "%s is not a lanyard-login credentials file; move it away", path);
         goto out;
     }
+    if (ly_json_get_int(o, "version", CREDS_VERSION) > CREDS_VERSION) {
+        json_object_put(o);
+        set_err(err, errlen, "%s was written by a newer lanyard-login; use that one", path);
+        goto out;
+    }
     *root = ly_json_own(a, o);
     r = LY_OK;
 out:
@@ -163,7 +170,6 @@ int ly_creds_open(struct ly_arena *a, const char *path, struct ly_creds *out, ch
                   size_t errlen)
 {
     struct ly_creds c = {.lock_fd = -1};
-    struct stat st;
     int r;
 
     c.path = ly_arena_strdup(a, path);
@@ -171,7 +177,11 @@ int ly_creds_open(struct ly_arena *a, const char *path, struct ly_creds *out, ch
     c.dir = slash == NULL
                 ? ly_arena_strdup(a, ".")
                 : ly_arena_strndup(a, c.path, slash == c.path ? 1 : (size_t)(slash - c.path));
-    if (stat(c.dir, &st) == 0 && (r = lock(&c, a, err, errlen)) != LY_OK)
+    /*
+     * Locked from the read on, even before the file exists: two first
+     * sign-ins at once must not each write a file without the other's entry.
+     */
+    if ((r = make_dirs(a, c.dir, err, errlen)) != LY_OK || (r = lock(&c, a, err, errlen)) != LY_OK)
         return r;
     if ((r = read_file(a, c.path, &c.root, err, errlen)) != LY_OK) {
         ly_creds_close(&c);

@@ -418,6 +418,27 @@ static int cmd_status(struct run *r)
     return LY_LOGIN_EXIT_OK;
 }
 
+/*
+ * SPEC §5.2: the refresh token alone ends its session, even with the access
+ * token expired. quiet: no line on failure (a best effort).
+ */
+static int signout(struct run *r, const char *refresh_token, bool quiet, struct ly_httpc_resp *resp)
+{
+    char err[512];
+    struct json_object *body = ly_json_own(r->a, json_object_new_object());
+    json_object_object_add(body, "refresh_token", json_object_new_string(refresh_token));
+    struct ly_httpc_req req = {
+        .method = "POST",
+        .url = ly_arena_printf(r->a, "%s%s", r->url, SIGNOUT_PATH),
+        .content_type = "application/json",
+        .body = ly_json_to_string(r->a, body, NULL),
+    };
+    int rc = ly_httpc_do(r->http, &req, r->a, resp, err, sizeof(err));
+    if (rc != LY_OK && !quiet)
+        fail_line("%s", err);
+    return rc;
+}
+
 static int cmd_logout(struct run *r)
 {
     struct ly_creds c;
@@ -430,11 +451,7 @@ static int cmd_logout(struct run *r)
         fprintf(stderr, "not signed in to %s\n", r->url);
         return LY_LOGIN_EXIT_OK;
     }
-    /* SPEC §5.2: the refresh token alone ends its session, even with the access token expired. */
-    struct json_object *body = ly_json_own(r->a, json_object_new_object());
-    json_object_object_add(body, "refresh_token", json_object_new_string(cred.refresh_token));
-    int rc = call(r, "POST", SIGNOUT_PATH, "application/json", ly_json_to_string(r->a, body, NULL),
-                  NULL, &resp);
+    int rc = signout(r, cred.refresh_token, false, &resp);
     if (rc != LY_OK || resp.status >= 500) {
         if (rc == LY_OK)
             report_answer(r, "signing out", &resp);
@@ -599,11 +616,16 @@ static int cmd_login(struct run *r, const struct args *o)
         return LY_LOGIN_EXIT_FAIL;
     if (open_creds(r, &c) != 0)
         return LY_LOGIN_EXIT_FAIL;
+    struct ly_cred old;
+    bool had_old = ly_creds_get(&c, r->a, r->url, &old) == LY_OK;
     ly_creds_put(&c, r->url, &cred);
     int saved = save_creds(r, &c);
     ly_creds_close(&c);
     if (saved != 0)
         return LY_LOGIN_EXIT_FAIL;
+    /* The session this sign-in replaces would otherwise live on unseen until it expires. */
+    if (had_old && strcmp(old.refresh_token, cred.refresh_token) != 0)
+        (void)signout(r, old.refresh_token, true, &resp);
     fprintf(stderr, "Signed in to %s.\n", r->url);
     return LY_LOGIN_EXIT_OK;
 }

@@ -6,12 +6,14 @@ token that works, refreshed first when it expires within a minute, the old
 refresh token spent; $LANYARD_TOKEN printed as it is), `refresh`, `status`,
 `logout` (the session ended and the entry gone; kept when the server cannot
 be reached) and the exit statuses 0, 1 and 2. Also the outbound HTTP client
-(src/http/client.c) on a real round trip: every call here goes through it.
+(src/http/client.c) on real round trips: every call here goes through it; a
+scripted server on 127.0.0.1 answers slow_down and sees --org.
 
 Each test has its own XDG_CONFIG_HOME under tmp_path. Entries are written
 straight from a sign-in's token response where the device flow is not what
 is tested, to spare its 5 s wait."""
 
+import http.server
 import json
 import os
 import queue
@@ -21,10 +23,11 @@ import stat
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 
-from conftest import TIMEOUT, Client, need_private
+from conftest import Client, need_private
 from test_foundation import assert_oauth_error
 from test_orgs import ME, PASSWORD, admin_of, new_user
 
@@ -262,6 +265,26 @@ def test_token_refreshes_first_when_it_expires_within_a_minute(stack, cli, user)
     assert_oauth_error(refresh_answer(stack, old["refresh_token"]), 400, "invalid_grant")
 
 
+def test_concurrent_tokens_refresh_once(stack, cli, user):
+    """Four `token` at once on an expired entry: one refreshes, the others wait
+    for the lock and find the new token. Without the lock a refresh token
+    would be presented twice, which ends the session as stolen (SPEC §5.3)."""
+    tokens = sign_in(stack, user)
+    cli.write({stack.url: entry_from(tokens, expires_in=-5)})
+    argv = [cli.prog, "--url", stack.url, "token"]
+    procs = [subprocess.Popen(argv, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outs
+    printed = {o.strip() for o, _ in outs}
+    assert len(printed) == 1, "one refresh, one new token"
+    new = printed.pop()
+    assert new != tokens["access_token"] and new == cli.entry()["access_token"]
+    assert me_email(stack, new) == user.email, "the session lives on"
+    r = refresh_answer(stack, cli.entry()["refresh_token"])
+    assert r.status_code == 200, r.text[:300]
+
+
 def test_token_from_environment(cli, tmp_path):
     r = cli.run("token", env={"LANYARD_TOKEN": "lyk_SOMEKEY_abc"}, url=False)
     assert r.returncode == 0, r.stderr
@@ -385,6 +408,134 @@ def test_readable_file_is_refused(stack, cli, user):
         assert r.stdout.strip() == "" or cmd == "status"
     assert stat.S_IMODE(os.stat(cli.path).st_mode) == 0o644, "left for the user to fix"
     assert cli.entry()["refresh_token"] == tokens["refresh_token"]
+
+
+# --- RFC 8628 polling against a scripted server ----------------------------------------
+#
+# The real service never answers slow_down to a client that keeps to the
+# interval, and has no way to make one: a scripted server on 127.0.0.1 does
+# (and sees the device request's form, for --org).
+
+class Scripted:
+    """A server answering the device request, then each poll from a list."""
+
+    def __init__(self, polls, interval=1):
+        self.polls = list(polls)
+        self.interval = interval
+        self.seen = []  # (time, path, form)
+        self.raw = []   # (path, body)
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(n).decode()
+                form = urllib.parse.parse_qs(raw)
+                outer.seen.append((time.monotonic(), self.path, form))
+                outer.raw.append((self.path, raw))
+                if self.path == "/api/auth/v1/signout":
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                if self.path == "/api/auth/v1/device":
+                    status, body = 200, {
+                        "device_code": "lyd_x", "user_code": "BCDF-GHJK",
+                        "verification_uri": outer.url + "/device",
+                        "verification_uri_complete": outer.url + "/device?user_code=BCDF-GHJK",
+                        "expires_in": 600, "interval": outer.interval}
+                else:
+                    status, body = outer.polls.pop(0) if outer.polls else (400, {"error": "x"})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def polls_seen(self):
+        return [(t, f) for t, p, f in self.seen if p == TOKEN]
+
+
+@pytest.fixture
+def scripted():
+    made = []
+
+    def make(polls, interval=1):
+        s = Scripted(polls, interval)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+PENDING = (400, {"error": "authorization_pending"})
+SLOW_DOWN = (400, {"error": "slow_down"})
+TOKENS = (200, {"access_token": "lya_scripted", "token_type": "Bearer", "expires_in": 900,
+                "refresh_token": "lyr_scripted", "refresh_expires_in": 3600, "session_id": "s1"})
+
+
+def test_slow_down_adds_five_seconds(cli, scripted):
+    srv = scripted([PENDING, SLOW_DOWN, PENDING, TOKENS])
+    cli.base = srv.url
+    r = cli.run("login", "--no-browser")
+    assert r.returncode == 0, r.stderr
+    polls = srv.polls_seen()
+    assert len(polls) == 4
+    gaps = [b[0] - a[0] for a, b in zip(polls, polls[1:])]
+    assert 0.9 < gaps[0] < 3, gaps                  # the server's interval: 1 s
+    assert 5.9 < gaps[1] < 8 and 5.9 < gaps[2] < 8, gaps  # 1 + 5 after slow_down, and after
+    for _, form in polls:
+        assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:device_code"]
+        assert form["device_code"] == ["lyd_x"]
+    e = cli.entry(srv.url)
+    assert e["access_token"] == "lya_scripted" and e["session_id"] == "s1"
+    assert "lya_scripted" not in r.stderr + r.stdout
+
+
+def test_login_again_ends_the_replaced_session(cli, scripted):
+    srv = scripted([TOKENS])
+    cli.base = srv.url
+    old = {"access_token": "lya_old", "refresh_token": "lyr_old", "session_id": "s0",
+           "expires_at": iso(time.time() + 600), "refresh_expires_at": iso(time.time() + 6000)}
+    cli.write({srv.url: old})
+    r = cli.run("login", "--no-browser")
+    assert r.returncode == 0, r.stderr
+    assert cli.entry(srv.url)["refresh_token"] == "lyr_scripted"
+    signouts = [b for p, b in srv.raw if p == "/api/auth/v1/signout"]
+    assert [json.loads(b) for b in signouts] == [{"refresh_token": "lyr_old"}]
+
+
+def test_org_is_sent_with_the_device_request(cli, scripted):
+    srv = scripted([(400, {"error": "expired_token"})])
+    cli.base = srv.url
+    r = cli.run("--org", "acme corp", "login", "--no-browser")
+    assert r.returncode == 1
+    assert "expired" in r.stderr.strip().splitlines()[-1]
+    device = [f for _, p, f in srv.seen if p == "/api/auth/v1/device"]
+    assert device == [{"client_id": ["lanyard-login"], "org": ["acme corp"]}]
+    assert not os.path.exists(cli.path)
+
+
+def test_unexpected_poll_answer_ends_the_login(cli, scripted):
+    srv = scripted([(400, {"error": "invalid_grant", "error_description": "no\x1bsuch code"})])
+    cli.base = srv.url
+    r = cli.run("login", "--no-browser")
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert "invalid_grant" in last and "\x1b" not in last, last
 
 
 # --- usage ---------------------------------------------------------------------------------

@@ -95,11 +95,16 @@ tests_unit_test_devices_SOURCES = tests/unit/test_devices.c
 tests_unit_test_devices_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_devices_LDADD = $(UNIT_LDADD)
 
-# --- outbound HTTP client (its rules; the round trips are in tests/e2e/test_login.py) ---
+# --- outbound HTTP client, lanyard-login (their rules; round trips: tests/e2e/test_login.py) ---
 check_PROGRAMS += tests/unit/test_httpc
 TESTS += tests/unit/test_httpc
 tests_unit_test_httpc_SOURCES = tests/unit/test_httpc.c
 tests_unit_test_httpc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_httpc_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_login
+TESTS += tests/unit/test_login
+tests_unit_test_login_SOURCES = tests/unit/test_login.c
+tests_unit_test_login_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_login_LDADD = $(UNIT_LDADD)
 
 endif
