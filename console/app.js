@@ -74,6 +74,7 @@ const SSO_ERRORS = {
   email_not_verified: "the identity provider has not verified your e-mail address.",
   domain_not_allowed: "your e-mail address is not in a domain this organization's sign-on accepts.",
   access_denied: "the sign-in was cancelled or refused at the identity provider.",
+  account_exists: "an account with your e-mail address already exists; sign in with its password.",
   server_error: "Lanyard could not finish the sign-in; try again later.",
   unavailable: "single sign-on is unavailable for the moment; try again shortly.",
 };

@@ -396,8 +396,8 @@ def test_first_load_under_100_kb(site):
 
 
 # --- single sign-on (SPEC §5.15) ---------------------------------------------------
-# A full sign-in through a real provider (Glewlwyd) is not here yet: see
-# doc/console.md. These cover what needs the console and the 404 paths only.
+# test_sso_signin_through_the_provider goes through a real provider (Glewlwyd,
+# the session's idp); the others need the console and the API only.
 
 def sso_org(site):
     """An organization (the platform administrator its first owner) with a
@@ -528,7 +528,77 @@ def test_sso_return_to_the_route_asked_for(c):
 
 
 SSO_CODES = ["invalid_state", "provider_error", "invalid_id_token", "email_not_verified",
-             "domain_not_allowed", "access_denied", "server_error", "unavailable"]
+             "domain_not_allowed", "access_denied", "account_exists", "server_error",
+             "unavailable"]
+
+
+def test_sso_signin_through_the_provider(c, idp):
+    """An owner configures the provider in the console; a person of its domain
+    signs in with the SSO button, the browser going to the real provider and
+    back. The provider's own login page is the one step done through its API
+    (idp.authorize, with the authorization URL the browser was sent to): its
+    web pages are Glewlwyd's, not ours. Everything on Lanyard's side is the
+    browser's: the start, the binding cookie, the callback, the console's
+    start-up from the refresh cookie alone."""
+    site = c.site
+    o = sso_org(site)
+    org = o["org"]
+    client_id, secret = unique("console"), unique("secret")
+    callback = site.url + "/api/auth/v1/sso/callback"
+    idp.add_client(client_id, secret, callback)
+    domain = unique("corp") + ".example"
+    c.sign_in(o["owner"]["email"], PASSWORD)
+    c.go("#/orgs/" + org)
+    c.wait_text("Single sign-on is not configured")
+    c.fill("sso", issuer=idp.issuer, client_id=client_id, client_secret=secret,
+           email_domains=domain, default_role="member")
+    c.wait_text("Single sign-on of %s saved." % org)
+    assert c.b.find_element(By.ID, "sso-redirect").get_attribute("value") == callback
+    assert secret not in c.b.find_element(By.TAG_NAME, "main").text
+    c.axe()
+    c.quiet(allow=[NO_SSO])
+    username = unique("person")
+    email = "%s@%s" % (username, domain)
+    idp.add_user(username, "the provider's password", email)
+    c.sign_out()
+    c.open("#/signin")
+    seen = len(idp.proxy.requests)
+    c.b.find_element(By.ID, "signin-email").send_keys(email)
+    c.b.find_element(By.ID, "signin-sso").click()
+
+    def sent_to_provider(_):
+        return [p for (m, p, _st) in idp.proxy.requests[seen:]
+                if m == "GET" and p.startswith("/api/oidc/auth?")]
+    auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    assert "client_id=" + client_id in auth and "code_challenge_method=S256" in auth, auth
+    back = idp.authorize(idp.proxy.url + auth, username, "the provider's password")
+    assert back.startswith(callback + "?"), back
+    c.b.get(back)  # the provider's redirect, in the browser that holds the binding cookie
+    c.wait_idle()
+    c.wait_text("Who am I")
+    c.wait_text(email)
+    assert c.b.current_url.startswith(site.url + "/console/"), c.b.current_url
+    assert "sso_error" not in c.b.current_url
+    main = c.b.find_element(By.TAG_NAME, "main").text
+    assert org in main, main
+    c.axe()
+    c.shot("sso-signed-in")
+    # the page holds no token in its URL, and the refresh token is only the cookie
+    assert "lyr_" not in c.b.current_url
+    c.sign_out()
+    # the same button for someone the provider has not verified: the console says why
+    username = unique("unverified")
+    idp.add_user(username, "the provider's password", "%s@%s" % (username, domain),
+                 email_verified=False)
+    c.open("#/signin")
+    seen = len(idp.proxy.requests)
+    c.b.find_element(By.ID, "signin-email").send_keys("%s@%s" % (username, domain))
+    c.b.find_element(By.ID, "signin-sso").click()
+    auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    c.b.get(idp.authorize(idp.proxy.url + auth, username, "the provider's password"))
+    c.wait_idle()
+    text = c.b.find_element(By.ID, "sso-error").text
+    assert text.startswith("Single sign-on failed: ") and "verified" in text, text
 
 
 def test_sso_error_codes_shown_on_the_sign_in_page(c):
