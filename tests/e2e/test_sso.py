@@ -7,6 +7,9 @@ user, no membership, no session, and one signin.failed event.
 The provider is one per session; each test makes its own organization with
 a domain of its own, and its own provider users."""
 
+import queue
+import subprocess
+import threading
 import urllib.parse
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from conftest import Client
 from harness.stack import unique
 from test_key_auth import log_files
+from test_login import USER_CODE, Cli
 from test_orgs import ME, ORGS, admin, assert_problem, world  # noqa: F401
 
 SSO_KEYS = {"issuer", "client_id", "email_domains", "default_role", "redirect_uri", "created_at",
@@ -413,3 +417,47 @@ def test_no_secret_in_logs(stack, sso_org, idp):
             text = f.read()
         assert sso_org.client_secret not in text, path
 
+
+
+def test_lanyard_login_through_the_organizations_sso(stack, sso_org, idp, e2e_env, tmp_path):
+    """`lanyard-login --org ORG login --no-browser`: the link it prints starts the
+    organization's SSO; the person signs in at the provider, approves on the page
+    it comes back to, and the command-line client has their tokens."""
+    username, email = provider_user(idp, sso_org.domain)
+    cli = Cli(e2e_env, stack.url, tmp_path)
+    p = subprocess.Popen([cli.prog, "--url", stack.url, "--org", sso_org.org, "login",
+                          "--no-browser"], env=cli.env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in p.stderr] + [lines.put(None)],
+                     daemon=True).start()
+    try:
+        seen, link, code = [], None, None
+        while link is None or code is None:
+            line = lines.get(timeout=20)
+            assert line is not None, "".join(seen)
+            seen.append(line)
+            m = USER_CODE.search(line)
+            code = code or (m.group(1) if m else None)
+            if start_path(sso_org.org) in line:
+                link = line[line.index(stack.url):].split()[0]
+        # the person opens the link: the organization's SSO, then the approval page
+        b = Browser(stack, idp)
+        r = b.http.get(link[len(stack.url):])
+        assert r.status_code == 302, r.text
+        done = b.callback(b.at_provider(r.headers["Location"], username))
+        assert done.headers["Location"] == stack.url + "/device?user_code=" + code
+        t = b.http.post(TOKEN, json={"grant_type": "refresh_token"}).json()["access_token"]
+        a = Client(stack.url).post("/api/auth/v1/device/approve",
+                                   json={"user_code": code, "approve": True},
+                                   headers={"Authorization": "Bearer " + t})
+        assert a.status_code == 204, a.text
+        assert p.wait(timeout=30) == 0, "".join(seen)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    tok = cli.run("token")
+    assert tok.returncode == 0, tok.stderr
+    me = Client(stack.url).get(ME, headers={"Authorization": "Bearer " + tok.stdout.strip()})
+    assert me.json()["user"]["email"] == email

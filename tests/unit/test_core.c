@@ -317,7 +317,9 @@ static void test_domains(void **state)
         {"a.com.", NULL}, /* the root dot is not written */
         {"a_b.com", NULL},
         {"a b.com", NULL},
-        {"b\xc3\xbc" "cher.de", NULL}, /* IDNs are claimed in their A-label form */
+        {"b\xc3\xbc"
+         "cher.de",
+         NULL}, /* IDNs are claimed in their A-label form */
         {"a.com/x", NULL},
         {"", NULL},
     };
