@@ -6,14 +6,15 @@ token that works, refreshed first when it expires within a minute, the old
 refresh token spent; $LANYARD_TOKEN printed as it is), `refresh`, `status`,
 `logout` (the session ended and the entry gone; kept when the server cannot
 be reached) and the exit statuses 0, 1 and 2. Also the outbound HTTP client
-(src/http/client.c) on real round trips: every call here goes through it; a
-scripted server on 127.0.0.1 answers slow_down and sees --org.
+(src/http/client.c) on real round trips: every call here goes through it.
+The answers a client meets only when something goes wrong (slow_down, an
+expired or unknown code) come from the real service too, the code's row
+moved in the test database. --org is test_sso.py's (it needs the provider).
 
 Each test has its own XDG_CONFIG_HOME under tmp_path. Entries are written
 straight from a sign-in's token response where the device flow is not what
 is tested, to spare its 5 s wait."""
 
-import http.server
 import json
 import os
 import queue
@@ -23,7 +24,6 @@ import stat
 import subprocess
 import threading
 import time
-import urllib.parse
 
 import pytest
 
@@ -412,130 +412,125 @@ def test_readable_file_is_refused(stack, cli, user):
 
 # --- RFC 8628 polling against a scripted server ----------------------------------------
 #
-# The real service never answers slow_down to a client that keeps to the
-# interval, and has no way to make one: a scripted server on 127.0.0.1 does
-# (and sees the device request's form, for --org).
+# The poll answers a client only meets when something goes wrong, made by the
+# real service: the code's row moved in the test database (as test_device.py
+# does), never a stand-in server.
 
-class Scripted:
-    """A server answering the device request, then each poll from a list."""
+class Running:
+    """`login --no-browser` under way: its stderr read on a thread, its user code."""
 
-    def __init__(self, polls, interval=1):
-        self.polls = list(polls)
-        self.interval = interval
-        self.seen = []  # (time, path, form)
-        self.raw = []   # (path, body)
-        outer = self
+    def __init__(self, cli, *args):
+        self.p = cli.start_login(*args)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.code = None
+        deadline = time.monotonic() + 20
+        while self.code is None and time.monotonic() < deadline:
+            line = self.line(1)
+            if line is None and self.p.poll() is not None:
+                break
+            m = USER_CODE.search(line or "")
+            self.code = m.group(1) if m else None
+        assert self.code, "no user code on stderr: %r" % self.text()
+        self.stored = self.code.replace("-", "")
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(n).decode()
-                form = urllib.parse.parse_qs(raw)
-                outer.seen.append((time.monotonic(), self.path, form))
-                outer.raw.append((self.path, raw))
-                if self.path == "/api/auth/v1/signout":
-                    self.send_response(204)
-                    self.end_headers()
-                    return
-                if self.path == "/api/auth/v1/device":
-                    status, body = 200, {
-                        "device_code": "lyd_x", "user_code": "BCDF-GHJK",
-                        "verification_uri": outer.url + "/device",
-                        "verification_uri_complete": outer.url + "/device?user_code=BCDF-GHJK",
-                        "expires_in": 600, "interval": outer.interval}
-                else:
-                    status, body = outer.polls.pop(0) if outer.polls else (400, {"error": "x"})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def _read(self):
+        for line in self.p.stderr:
+            self.lines.put(line)
+        self.lines.put(None)
 
-            def log_message(self, *a):
-                pass
+    def line(self, timeout):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line is not None:
+            self.seen.append(line)
+        return line
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def text(self):
+        return "".join(self.seen)
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def polls_seen(self):
-        return [(t, f) for t, p, f in self.seen if p == TOKEN]
+    def finish(self, timeout=60):
+        try:
+            rc = self.p.wait(timeout=timeout)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+        while self.line(5) is not None:
+            pass
+        return rc, self.text()
 
 
-@pytest.fixture
-def scripted():
-    made = []
-
-    def make(polls, interval=1):
-        s = Scripted(polls, interval)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
+def code_row(stack, stored):
+    rows = stack.mariadb.sql("SELECT status, poll_interval, IFNULL(last_poll_at, '-')"
+                             " FROM lanyard.device_codes WHERE user_code = '%s'" % stored)
+    return rows[0] if rows else None
 
 
-PENDING = (400, {"error": "authorization_pending"})
-SLOW_DOWN = (400, {"error": "slow_down"})
-TOKENS = (200, {"access_token": "lya_scripted", "token_type": "Bearer", "expires_in": 900,
-                "refresh_token": "lyr_scripted", "refresh_expires_in": 3600, "session_id": "s1"})
+def wait_for(cond, timeout=30, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for %s" % what)
 
 
-def test_slow_down_adds_five_seconds(cli, scripted):
-    srv = scripted([PENDING, SLOW_DOWN, PENDING, TOKENS])
-    cli.base = srv.url
-    r = cli.run("login", "--no-browser")
-    assert r.returncode == 0, r.stderr
-    polls = srv.polls_seen()
-    assert len(polls) == 4
-    gaps = [b[0] - a[0] for a, b in zip(polls, polls[1:])]
-    assert 0.9 < gaps[0] < 3, gaps                  # the server's interval: 1 s
-    assert 5.9 < gaps[1] < 8 and 5.9 < gaps[2] < 8, gaps  # 1 + 5 after slow_down, and after
-    for _, form in polls:
-        assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:device_code"]
-        assert form["device_code"] == ["lyd_x"]
-    e = cli.entry(srv.url)
-    assert e["access_token"] == "lya_scripted" and e["session_id"] == "s1"
-    assert "lya_scripted" not in r.stderr + r.stdout
+def test_slow_down_adds_five_seconds(stack, cli, user):
+    run = Running(cli)
+    # after the first poll, the service is told it came just now: the next one,
+    # 5 s later by the client's clock, is too soon, and answered slow_down
+    wait_for(lambda: code_row(stack, run.stored)[2] != "-", what="the first poll")
+    stack.mariadb.sql("UPDATE lanyard.device_codes SET last_poll_at = UTC_TIMESTAMP() +"
+                      " INTERVAL 2 SECOND WHERE user_code = '%s'" % run.stored)
+    wait_for(lambda: code_row(stack, run.stored)[1] == "10", what="slow_down (interval 10)")
+    # a client that did not add 5 s would poll too soon again, and the interval grow to 15
+    t0 = time.monotonic()
+    wait_for(lambda: code_row(stack, run.stored)[2] != "-" and time.monotonic() - t0 > 0,
+             what="a poll")
+    r = user.post(APPROVE, {"user_code": run.code, "approve": True})
+    assert r.status_code == 204, r.text
+    rc, err = run.finish()
+    assert rc == 0, err
+    status, interval, _ = code_row(stack, run.stored)
+    assert status == "consumed" and interval == "10", (status, interval)
+    assert me_email(stack, cli.entry()["access_token"]) == user.email
 
 
-def test_login_again_ends_the_replaced_session(cli, scripted):
-    srv = scripted([TOKENS])
-    cli.base = srv.url
-    old = {"access_token": "lya_old", "refresh_token": "lyr_old", "session_id": "s0",
-           "expires_at": iso(time.time() + 600), "refresh_expires_at": iso(time.time() + 6000)}
-    cli.write({srv.url: old})
-    r = cli.run("login", "--no-browser")
-    assert r.returncode == 0, r.stderr
-    assert cli.entry(srv.url)["refresh_token"] == "lyr_scripted"
-    signouts = [b for p, b in srv.raw if p == "/api/auth/v1/signout"]
-    assert [json.loads(b) for b in signouts] == [{"refresh_token": "lyr_old"}]
+def test_login_again_ends_the_replaced_session(stack, cli, user):
+    rc, err, _ = device_login(cli, user)
+    assert rc == 0, err
+    old = cli.entry()
+    rc, err, _ = device_login(cli, user)
+    assert rc == 0, err
+    new = cli.entry()
+    assert new["session_id"] != old["session_id"]
+    assert_oauth_error(refresh_answer(stack, old["refresh_token"]), 400, "invalid_grant")
+    assert me_email(stack, new["access_token"]) == user.email
 
 
-def test_org_is_sent_with_the_device_request(cli, scripted):
-    srv = scripted([(400, {"error": "expired_token"})])
-    cli.base = srv.url
-    r = cli.run("--org", "acme corp", "login", "--no-browser")
-    assert r.returncode == 1
-    assert "expired" in r.stderr.strip().splitlines()[-1]
-    device = [f for _, p, f in srv.seen if p == "/api/auth/v1/device"]
-    assert device == [{"client_id": ["lanyard-login"], "org": ["acme corp"]}]
-    assert not os.path.exists(cli.path)
+def test_expired_code_ends_the_login(stack, cli):
+    run = Running(cli)
+    stack.mariadb.sql("UPDATE lanyard.device_codes SET expires_at = UTC_TIMESTAMP() -"
+                      " INTERVAL 1 SECOND WHERE user_code = '%s'" % run.stored)
+    rc, err = run.finish()
+    assert rc == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("lanyard-login: ") and "expired" in last, err
+    assert not os.path.exists(cli.path) or cli.entry() is None
 
 
-def test_unexpected_poll_answer_ends_the_login(cli, scripted):
-    srv = scripted([(400, {"error": "invalid_grant", "error_description": "no\x1bsuch code"})])
-    cli.base = srv.url
-    r = cli.run("login", "--no-browser")
-    assert r.returncode == 1
-    last = r.stderr.strip().splitlines()[-1]
-    assert "invalid_grant" in last and "\x1b" not in last, last
+def test_unknown_code_ends_the_login(stack, cli):
+    run = Running(cli)
+    stack.mariadb.sql("DELETE FROM lanyard.device_codes WHERE user_code = '%s'" % run.stored)
+    rc, err = run.finish()
+    assert rc == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("lanyard-login: ") and "invalid_grant" in last, err
 
 
 # --- usage ---------------------------------------------------------------------------------
