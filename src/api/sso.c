@@ -96,7 +96,8 @@ static int fetch(struct ly_call *c, const char *url, struct ly_httpc_resp *out, 
     r = ly_httpc_do(h, &req, c->req->arena, &resp, err, sizeof(err));
     if (r != LY_OK) {
         ly_log_warn(&c->ctx->log, "sso: cannot fetch from the provider: %s", err);
-        *why = "the provider cannot be reached";
+        *why = r == LY_E_TOO_LARGE ? "the provider's answer is too large"
+                                   : "the provider cannot be reached";
         return LY_E_VALIDATION;
     }
     if (resp.status != 200) {

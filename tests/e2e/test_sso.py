@@ -215,6 +215,30 @@ def test_issuer_mismatch_refused(stack, world, idp):  # noqa: F811
     assert_problem(r, 400, "validation_failed")
 
 
+@pytest.mark.parametrize("mode, detail", [
+    ("issuer", "issuer"),              # discovery names another issuer
+    ("redirect", "answered with an error"),  # a 302 elsewhere is not followed
+    ("huge", "too large"),             # past the answer size cap
+])
+def test_provider_documents_refused(stack, world, idp, mode, detail):  # noqa: F811
+    seen = len(idp.proxy.requests)
+    try:
+        idp.proxy.tamper = mode
+        r = world.owner.put(sso_path(world.org), {
+            "issuer": idp.issuer, "client_id": "c", "client_secret": "s",
+            "email_domains": [unique("d") + ".example"]})
+    finally:
+        idp.proxy.tamper = None
+    assert_problem(r, 400, "validation_failed")
+    assert detail in r.json()["detail"], r.text
+    assert_problem(world.owner.get(sso_path(world.org)), 404, "not_found")
+    if mode == "redirect":
+        # only the discovery document was asked for, through the proxy; the redirect's
+        # target (Glewlwyd itself, another port) was never fetched: nothing else came
+        asked = [p for (_m, p, _s) in idp.proxy.requests[seen:]]
+        assert asked == ["/api/oidc/.well-known/openid-configuration"], asked
+
+
 def test_first_signin_creates_user_and_membership_then_reuses_them(stack, sso_org, idp):
     username, email = provider_user(idp, sso_org.domain)
     b = Browser(stack, idp)
@@ -359,11 +383,13 @@ def test_tampered_id_token_and_unknown_kid_refused(stack, sso_org, idp):
     assert r.status_code == 302 and "#" not in r.headers["Location"], r.headers
 
 
-def test_provider_key_rotation_is_followed(stack, sso_org, idp):
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
+def test_provider_key_rotation_is_followed(stack, sso_org, idp, alg):
     username, email = provider_user(idp, sso_org.domain)
     assert "#" not in Browser(stack, idp).signin(sso_org.org, username).headers["Location"]
-    idp.rotate_key()
-    # the worker's cached keys do not have the new kid: it fetches them once more
+    idp.rotate_key(alg)
+    # the worker's cached keys do not have the new kid: it fetches them once more;
+    # the ID token is now signed with alg
     for _ in range(3):   # every worker of the stack
         r = Browser(stack, idp).signin(sso_org.org, username)
         assert r.status_code == 302 and "#" not in r.headers["Location"], r.headers

@@ -230,14 +230,18 @@ class TamperProxy:
     - "kid": the header's kid becomes one no JWKS lists;
     - "issuer" (for SPEC 5.15's issuer check): the `issuer` of discovery
       responses (a path ending in /.well-known/openid-configuration) gets
-      "/other" appended.
+      "/other" appended;
+    - "redirect": discovery responses become a 302 to the same document on
+      Glewlwyd itself (another host:port), which a client must not follow;
+    - "huge": discovery responses padded (valid JSON still) past 300 KiB,
+      over any sane cap on a provider's answer.
 
     `tampered` counts the rewritten responses, `requests` lists
     (method, path, status) of everything forwarded. Request bodies must come
     with a Content-Length (libcurl, urllib and requests send one); upstream
     responses are read whole, one upstream connection per request."""
 
-    MODES = (None, "payload", "kid", "issuer")
+    MODES = (None, "payload", "kid", "issuer", "redirect", "huge")
 
     def __init__(self, upstream_port=None, host="127.0.0.1"):
         self.upstream_port = upstream_port
@@ -309,6 +313,17 @@ class TamperProxy:
         except OSError as e:
             rbody = ("upstream unreachable: %s\n" % e).encode()
         rbody = self._maybe_tamper(h.path, rheaders, rbody)
+        if self._tamper in ("redirect", "huge") and urllib.parse.urlsplit(h.path).path.endswith(
+                "/.well-known/openid-configuration"):
+            with self._lock:
+                self.tampered += 1
+            if self._tamper == "redirect":
+                status = 302
+                rheaders = [(k, v) for k, v in rheaders if k.lower() != "location"]
+                rheaders.append(("Location", "http://%s:%d%s" % (self.upstream_host,
+                                                                 self.upstream_port, h.path)))
+            else:
+                rbody = rbody.rstrip() + b" " * (300 * 1024)
         with self._lock:
             self.requests.append((h.command, h.path, status))
         h.send_response_only(status)
@@ -324,7 +339,7 @@ class TamperProxy:
         mode = self._tamper
         where = urllib.parse.urlsplit(path).path.rstrip("/")
         field = "issuer" if mode == "issuer" else "id_token"
-        if mode is None or not where.endswith(
+        if mode not in ("payload", "kid", "issuer") or not where.endswith(
                 "/.well-known/openid-configuration" if mode == "issuer" else "/token"):
             return body
         enc = next((v for k, v in headers if k.lower() == "content-encoding"), "")
