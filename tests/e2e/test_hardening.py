@@ -251,7 +251,8 @@ class HardStack(hs.Stack):
         kw = dict(self.cfg_kw)
         if self.shared:  # mod_fcgid as root: the secrets its workers can read (harness/share.py)
             kw.update(password_file=self.shared["password_file"],
-                      key_file=self.shared["key_file"])
+                      key_file=self.shared["key_file"],
+                      secrets_key_file=self.shared["secrets_key_file"])
         self.env.config(path, public_url="http://127.0.0.1:%d" % port, mode=self.mode, **kw)
         with open(path) as f:
             text = f.read()
