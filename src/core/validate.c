@@ -47,6 +47,16 @@ bool ly_name_is_valid(const char *s)
     return true;
 }
 
+/* An ASCII-lower-cased copy of the n bytes at s (e-mail addresses and domains, compared so). */
+static const char *lower_copy(struct ly_arena *a, const char *s, size_t n)
+{
+    char *copy = ly_arena_strndup(a, s, n);
+    for (size_t i = 0; i < n; i++)
+        if (copy[i] >= 'A' && copy[i] <= 'Z')
+            copy[i] = (char)(copy[i] + 32);
+    return copy;
+}
+
 bool ly_email_normalize(struct ly_arena *a, const char *s, const char **out)
 {
     size_t n = strlen(s);
@@ -67,11 +77,7 @@ bool ly_email_normalize(struct ly_arena *a, const char *s, const char **out)
     }
     if (!ly_str_is_clean_utf8(ly_str_from(s), LY_EMAIL_MAX))
         return false;
-    char *copy = ly_arena_strndup(a, s, n);
-    for (size_t i = 0; i < n; i++)
-        if (copy[i] >= 'A' && copy[i] <= 'Z')
-            copy[i] = (char)(copy[i] + 32);
-    *out = copy;
+    *out = lower_copy(a, s, n);
     return true;
 }
 
@@ -191,11 +197,7 @@ bool ly_domain_normalize(struct ly_arena *a, const char *s, const char **out)
     }
     if (label == 0 || s[n - 1] == '-' || labels < 2)
         return false;
-    char *copy = ly_arena_strndup(a, s, n);
-    for (size_t i = 0; i < n; i++)
-        if (copy[i] >= 'A' && copy[i] <= 'Z')
-            copy[i] = (char)(copy[i] + 32);
-    *out = copy;
+    *out = lower_copy(a, s, n);
     return true;
 }
 

@@ -441,6 +441,16 @@ def test_sso_button_without_a_provider(c):
     c.wait_text("Who am I")
 
 
+def fake_discover(c, start_url):
+    """The page's own fetch plays the discover answer (organization acme, start_url)."""
+    c.b.execute_script("""
+        const real = window.fetch, startUrl = arguments[0];
+        window.fetch = (url, init) => String(url).startsWith("/api/auth/v1/sso/discover?")
+          ? Promise.resolve(new Response(JSON.stringify({org: "acme", start_url: startUrl}),
+              {status: 200, headers: {"Content-Type": "application/json"}}))
+          : real(url, init);""", start_url)
+
+
 def test_sso_return_with_only_the_refresh_cookie(c):
     """The browser side of an SSO sign-in started from a device approval: the
     button sends the device page's query as return_to, and the page the
@@ -456,12 +466,7 @@ def test_sso_return_with_only_the_refresh_cookie(c):
     d = requests.post(site.url + "/api/auth/v1/device", timeout=TIMEOUT).json()
     c.open("?user_code=" + d["user_code"])  # /device leads here
     assert c.h1() == "Sign in"
-    c.b.execute_script("""
-        const real = window.fetch;
-        window.fetch = (url, init) => String(url).startsWith("/api/auth/v1/sso/discover?")
-          ? Promise.resolve(new Response(JSON.stringify({org: "acme", start_url: "/console/favicon.svg?org=acme"}),
-              {status: 200, headers: {"Content-Type": "application/json"}}))
-          : real(url, init);""")
+    fake_discover(c, "/console/favicon.svg?org=acme")
     c.b.find_element(By.ID, "signin-email").send_keys(u["email"])
     c.b.find_element(By.ID, "signin-sso").click()
     WebDriverWait(c.b, TIMEOUT).until(lambda b: "favicon.svg" in b.current_url)
@@ -505,12 +510,7 @@ def test_sso_return_to_the_route_asked_for(c):
     assert r.status_code == 200, r.text
     c.open("#/account")
     assert c.h1() == "Sign in"
-    c.b.execute_script("""
-        const real = window.fetch;
-        window.fetch = (url, init) => String(url).startsWith("/api/auth/v1/sso/discover?")
-          ? Promise.resolve(new Response(JSON.stringify({org: "acme", start_url: "/console/favicon.svg"}),
-              {status: 200, headers: {"Content-Type": "application/json"}}))
-          : real(url, init);""")
+    fake_discover(c, "/console/favicon.svg")
     c.b.find_element(By.ID, "signin-email").send_keys(u["email"])
     c.b.find_element(By.ID, "signin-sso").click()
     WebDriverWait(c.b, TIMEOUT).until(lambda b: "favicon.svg" in b.current_url)
