@@ -322,8 +322,9 @@ int ly_members_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
 
 /*
  * With the organization's guard taken (ly_orgs_guard), lock its owner rows
- * (see lock_owners_sql), then read and lock user_id's membership. *owners is the number of owners,
- * *cur the target's role (LY_ROLE_NONE when not a member), *added_at its time.
+ * (see lock_owners_sql), then read and lock user_id's membership. *owners
+ * is the number of owners, *cur the target's role (LY_ROLE_NONE when not a
+ * member), *added_at its time.
  */
 static int lock_membership(struct ly_db *db, struct ly_arena *a, const char *org_id,
                            const char *user_id, size_t *owners, enum ly_role *cur,
@@ -353,9 +354,10 @@ static int lock_membership(struct ly_db *db, struct ly_arena *a, const char *org
  * user's deletion (which writes the user's row) and the addition cannot
  * both certify on two Galera nodes; on one server it is the lock that makes
  * the deletion wait, and one already done is a clean LY_E_NOT_FOUND rather
- * than a foreign-key failure. Taken after the organization's guard and the
- * membership rows, the order in which an organization's deletion takes its
- * row and then cascades.
+ * than a foreign-key failure. Taken last, after the organization's guard
+ * and the membership rows, where the shared lock it replaces was taken:
+ * the user's deletion takes the user's row and then its memberships, and
+ * waits for no lock this transaction holds before it.
  */
 static int guard_user(struct ly_db *db, struct ly_arena *a, const char *user_id)
 {
