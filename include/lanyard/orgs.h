@@ -66,9 +66,21 @@ int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const
                    const char *owner_user_id, int64_t now, struct ly_org *out);
 
 /*
+ * Write org_id's guard (guard + 1), inside the caller's unit of work: the
+ * first statement of every transaction that checks a rule over the
+ * organization's rows (it keeps an owner; nothing is added to it while it
+ * is deleted). Such transactions then conflict on this row, on one server
+ * (its lock) and on Galera (its write set; doc/decisions.md, "Galera").
+ * LY_E_NOT_FOUND when there is no such organization.
+ */
+int ly_orgs_guard(struct ly_db *db, struct ly_arena *a, const char *org_id);
+
+/*
  * Whether removing user_id from every organization would leave one of them
- * without an owner: LY_E_CONFLICT if so, LY_OK if not. Locks the owner rows
- * (FOR UPDATE): call inside the transaction that removes the user.
+ * without an owner: LY_E_CONFLICT if so, LY_OK if not. Writes the guard of
+ * every organization user_id owns and locks their owner rows (FOR UPDATE):
+ * call inside the transaction that removes the user. LY_E_RETRY when the
+ * user became an owner meanwhile (the unit is to be run again).
  */
 int ly_orgs_check_not_last_owner(struct ly_db *db, struct ly_arena *a, const char *user_id);
 

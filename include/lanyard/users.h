@@ -63,8 +63,10 @@ int ly_users_set_sso_org(struct ly_db *db, struct ly_arena *a, const char *id, c
 
 /*
  * Number of platform administrators, disabled ones included (bootstrap
- * refuses when there is one). With lock, their rows stay locked (FOR UPDATE)
- * until the transaction ends.
+ * refuses when there is one). With lock, the administrators' guard (the
+ * settings row 'platform_admins') is written first, and their rows stay
+ * locked (FOR UPDATE) until the transaction ends: concurrent callers
+ * conflict on one server and on Galera (doc/decisions.md, "Galera").
  */
 int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool lock);
 

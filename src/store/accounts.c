@@ -7,6 +7,7 @@
 
 #include "lanyard/db.h"
 #include "lanyard/err.h"
+#include "lanyard/orgs.h"
 #include "lanyard/validate.h"
 
 #define ACCOUNT_ID_LEN 12 /* "sa-" + 12 base32 */
@@ -73,15 +74,15 @@ int ly_accounts_create(struct ly_db *db, struct ly_arena *a, const char *org_id,
     const char *role_name = ly_role_name(role);
     if (role != LY_ROLE_ADMIN && role != LY_ROLE_MEMBER)
         return LY_E_VALIDATION;
-    /* Hold the organization, so that its deletion waits or has happened: a clean 404. */
-    struct ly_db_result res;
-    struct ly_db_value po[] = {LY_DB_S(org_id)};
-    int r = ly_db_exec(db, a, "SELECT id FROM organizations WHERE id = ? LOCK IN SHARE MODE", po, 1,
-                       &res);
+    /*
+     * Write the organization's guard, so that its deletion waits or has
+     * happened (a clean 404), and on Galera the deletion and this creation,
+     * which both write the organization's row, cannot both certify. A shared
+     * lock did the first on one server only: it is in no write set.
+     */
+    int r = ly_orgs_guard(db, a, org_id);
     if (r != LY_OK)
         return r;
-    if (res.n_rows != 1)
-        return LY_E_NOT_FOUND;
     const char *id = ly_id_generate(a, "sa-", ACCOUNT_ID_LEN);
     struct ly_db_value p[] = {LY_DB_S(id),           LY_DB_S(org_id),      LY_DB_S(name),
                               LY_DB_S(display_name), LY_DB_S(description), LY_DB_S(role_name),

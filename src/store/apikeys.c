@@ -181,11 +181,16 @@ int64_t ly_api_keys_rotated_expiry(const struct ly_config *cfg, int64_t now, int
 }
 
 /*
- * Lock the owner's row and count its unexpired keys. The lock is what makes
- * max_per_account exact: a second creation for the same owner waits here
- * until the first commits, then counts its key. The count is a locking
- * read too: a plain one would read the unit's snapshot, which may predate
- * the wait (REPEATABLE READ), and miss the key just committed.
+ * Write the owner's guard and count its unexpired keys. The write is what
+ * makes max_per_account exact: a second creation for the same owner waits
+ * on the row until the first commits, then counts its key; on Galera, where
+ * a lock holds on its own node only, two creations on two nodes write the
+ * same row and one is refused at certification (then run again, and
+ * counts). A locking read of the owner's row was enough on one server, but
+ * is in no write set, and the keys the two insert are different rows. The
+ * count is a locking read too: a plain one would read the unit's snapshot,
+ * which may predate the wait (REPEATABLE READ), and miss the key just
+ * committed.
  */
 static int lock_and_count(struct ly_db *db, struct ly_arena *a, const struct ly_api_key_new *k,
                           int64_t now, int64_t *count)
@@ -194,12 +199,12 @@ static int lock_and_count(struct ly_db *db, struct ly_arena *a, const struct ly_
     struct ly_db_value po[] = {LY_DB_S(k->owner_id)};
     int r = ly_db_exec(db, a,
                        k->owner_type == LY_PRINCIPAL_SERVICE_ACCOUNT
-                           ? "SELECT id FROM service_accounts WHERE id = ? FOR UPDATE"
-                           : "SELECT id FROM users WHERE id = ? FOR UPDATE",
+                           ? "UPDATE service_accounts SET guard = guard + 1 WHERE id = ?"
+                           : "UPDATE users SET guard = guard + 1 WHERE id = ?",
                        po, 1, &res);
     if (r != LY_OK)
         return r;
-    if (res.n_rows != 1)
+    if (res.affected != 1)
         return LY_E_NOT_FOUND;
     struct ly_db_value pc[] = {LY_DB_S(k->owner_id), LY_DB_T(now)};
     r = ly_db_exec(db, a,

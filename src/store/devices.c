@@ -98,6 +98,13 @@ static int device_of_row(const struct ly_db_result *res, struct ly_device *out)
     return LY_OK;
 }
 
+/*
+ * The lock guards single-row rules (a code is consumed once, polled no
+ * faster than its interval), and every outcome writes that same row with a
+ * real change (status to consumed, or last_poll_at to the newer time): on
+ * Galera two polls on two nodes write one row and one is refused at
+ * certification, so no guard counter is needed (doc/decisions.md, "Galera").
+ */
 int ly_devices_lock(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                     struct ly_device *out)
 {

@@ -18,14 +18,32 @@
     " (SELECT COUNT(*) FROM memberships c WHERE c.org_id = o.id)"
 
 /*
- * The first statement of every transaction that could take an owner away.
- * Everyone takes these locks first and in the same (index) order, so
- * concurrent changes of one organization's owners queue up behind each other
- * instead of deadlocking, and the one that comes second counts the owners
- * the first one left.
+ * Read (and lock) the owner rows of an organization. It comes right after
+ * ly_orgs_guard in every transaction that could take an owner away, so it
+ * counts the owners the transaction before left: a locking read reads the
+ * newest committed rows, where a plain one would read the unit's snapshot,
+ * which may predate the wait for the organization's row.
  */
 static const char lock_owners_sql[] =
     "SELECT user_id FROM memberships WHERE org_id = ? AND role = 'owner' FOR UPDATE";
+
+int ly_orgs_guard(struct ly_db *db, struct ly_arena *a, const char *org_id)
+{
+    /*
+     * guard + 1, never a no-op: an UPDATE that changes nothing writes no
+     * row, so on Galera it is in no write set and two transactions on two
+     * nodes would both certify (doc/decisions.md, "Galera"). On one server
+     * it is also the row lock that queues them, taken first by everyone, so
+     * they wait instead of deadlocking.
+     */
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(org_id)};
+    int r =
+        ly_db_exec(db, a, "UPDATE organizations SET guard = guard + 1 WHERE id = ?", p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    return res.affected == 1 ? LY_OK : LY_E_NOT_FOUND;
+}
 
 const char *ly_role_name(enum ly_role role)
 {
@@ -141,19 +159,46 @@ int ly_orgs_create(struct ly_db *db, struct ly_arena *a, const char *name, const
 
 int ly_orgs_check_not_last_owner(struct ly_db *db, struct ly_arena *a, const char *user_id)
 {
-    /* Every owner row of every organization user_id owns, grouped by organization. */
-    struct ly_db_result res;
+    /*
+     * First the guard of every organization user_id owns, in id order (the
+     * order of every other transaction that takes several), before any
+     * membership row is locked: the order of ly_members_set and _remove.
+     * Which organizations those are comes from a plain read, which may be a
+     * little old; the locking read below is not, and an organization it
+     * finds that was not guarded sends the whole unit round again.
+     */
+    struct ly_db_result mine;
     struct ly_db_value p[] = {LY_DB_S(user_id)};
     int r = ly_db_exec(db, a,
-                       "SELECT m.org_id FROM memberships mine"
-                       " JOIN memberships m ON m.org_id = mine.org_id AND m.role = 'owner'"
-                       " WHERE mine.user_id = ? AND mine.role = 'owner'"
-                       " ORDER BY m.org_id FOR UPDATE",
-                       p, 1, &res);
+                       "SELECT org_id FROM memberships WHERE user_id = ? AND role = 'owner'"
+                       " ORDER BY org_id",
+                       p, 1, &mine);
     if (r != LY_OK)
         return r;
+    for (size_t i = 0; i < mine.n_rows; i++) {
+        r = ly_orgs_guard(db, a, ly_db_str(&mine, i, 0));
+        if (r == LY_E_NOT_FOUND)
+            continue; /* deleted meanwhile: no owner to keep */
+        if (r != LY_OK)
+            return r;
+    }
+    /* Every owner row of every organization user_id owns, grouped by organization. */
+    struct ly_db_result res;
+    r = ly_db_exec(db, a,
+                   "SELECT m.org_id FROM memberships mine"
+                   " JOIN memberships m ON m.org_id = mine.org_id AND m.role = 'owner'"
+                   " WHERE mine.user_id = ? AND mine.role = 'owner'"
+                   " ORDER BY m.org_id FOR UPDATE",
+                   p, 1, &res);
+    if (r != LY_OK)
+        return r;
+    size_t guarded = 0; /* both lists are in org_id order */
     for (size_t i = 0; i < res.n_rows;) {
         const char *org = ly_db_str(&res, i, 0);
+        while (guarded < mine.n_rows && strcmp(ly_db_str(&mine, guarded, 0), org) < 0)
+            guarded++;
+        if (guarded == mine.n_rows || strcmp(ly_db_str(&mine, guarded, 0), org) != 0)
+            return LY_E_RETRY; /* made an owner after the plain read: not guarded */
         size_t owners = 0;
         while (i < res.n_rows && strcmp(ly_db_str(&res, i, 0), org) == 0) {
             owners++;
@@ -276,9 +321,10 @@ int ly_members_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
 }
 
 /*
- * Lock the owner rows of org_id (see lock_owners_sql), then read and lock
- * user_id's membership. *owners is the number of owners, *cur the target's
- * role (LY_ROLE_NONE when not a member), *added_at its time.
+ * With the organization's guard taken (ly_orgs_guard), lock its owner rows
+ * (see lock_owners_sql), then read and lock user_id's membership. *owners
+ * is the number of owners, *cur the target's role (LY_ROLE_NONE when not a
+ * member), *added_at its time.
  */
 static int lock_membership(struct ly_db *db, struct ly_arena *a, const char *org_id,
                            const char *user_id, size_t *owners, enum ly_role *cur,
@@ -304,31 +350,23 @@ static int lock_membership(struct ly_db *db, struct ly_arena *a, const char *org
 }
 
 /*
- * Hold the organization and the user (shared locks) for the rest of the
- * transaction, so neither can be deleted under a membership being added:
- * their deletion waits, and one already done is a clean LY_E_NOT_FOUND
- * rather than a foreign-key failure. Taken before the owner rows, in the
- * same order as an organization's deletion takes them.
+ * Write the user's guard too when a membership is added, so that the
+ * user's deletion (which writes the user's row) and the addition cannot
+ * both certify on two Galera nodes; on one server it is the lock that makes
+ * the deletion wait, and one already done is a clean LY_E_NOT_FOUND rather
+ * than a foreign-key failure. Taken last, after the organization's guard
+ * and the membership rows, where the shared lock it replaces was taken:
+ * the user's deletion takes the user's row and then its memberships, and
+ * waits for no lock this transaction holds before it.
  */
-static int hold_org(struct ly_db *db, struct ly_arena *a, const char *org_id)
-{
-    struct ly_db_result res;
-    struct ly_db_value p[] = {LY_DB_S(org_id)};
-    int r = ly_db_exec(db, a, "SELECT id FROM organizations WHERE id = ? LOCK IN SHARE MODE", p, 1,
-                       &res);
-    if (r != LY_OK)
-        return r;
-    return res.n_rows == 1 ? LY_OK : LY_E_NOT_FOUND;
-}
-
-static int hold_user(struct ly_db *db, struct ly_arena *a, const char *user_id)
+static int guard_user(struct ly_db *db, struct ly_arena *a, const char *user_id)
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(user_id)};
-    int r = ly_db_exec(db, a, "SELECT id FROM users WHERE id = ? LOCK IN SHARE MODE", p, 1, &res);
+    int r = ly_db_exec(db, a, "UPDATE users SET guard = guard + 1 WHERE id = ?", p, 1, &res);
     if (r != LY_OK)
         return r;
-    return res.n_rows == 1 ? LY_OK : LY_E_NOT_FOUND;
+    return res.affected == 1 ? LY_OK : LY_E_NOT_FOUND;
 }
 
 int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, const char *user_id,
@@ -342,7 +380,8 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
     enum ly_role cur = LY_ROLE_NONE;
     int64_t added_at = 0;
     int r;
-    if ((r = hold_org(db, a, org_id)) != LY_OK)
+    /* Also what keeps the organization's deletion from passing the new row. */
+    if ((r = ly_orgs_guard(db, a, org_id)) != LY_OK)
         return r;
     if ((r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at)) != LY_OK)
         return r;
@@ -354,7 +393,7 @@ int ly_members_set(struct ly_db *db, struct ly_arena *a, const char *org_id, con
         return LY_E_CONFLICT;
     }
     if (cur == LY_ROLE_NONE) {
-        if ((r = hold_user(db, a, user_id)) != LY_OK)
+        if ((r = guard_user(db, a, user_id)) != LY_OK)
             return r;
         struct ly_db_value pi[] = {LY_DB_S(org_id), LY_DB_S(user_id), LY_DB_S(role_name),
                                    LY_DB_T(now)};
@@ -386,7 +425,9 @@ int ly_members_remove(struct ly_db *db, struct ly_arena *a, const char *org_id, 
     size_t owners = 0;
     enum ly_role cur = LY_ROLE_NONE;
     int64_t added_at = 0;
-    int r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at);
+    int r = ly_orgs_guard(db, a, org_id);
+    if (r == LY_OK)
+        r = lock_membership(db, a, org_id, user_id, &owners, &cur, &added_at);
     if (r != LY_OK)
         return r;
     if (cur == LY_ROLE_NONE)

@@ -163,6 +163,13 @@ int ly_refresh_insert(struct ly_db *db, struct ly_arena *a, const unsigned char 
                       p, 4, NULL);
 }
 
+/*
+ * The lock guards a single-row rule (a refresh token is spent once), and the
+ * spending writes that same row (used_at from NULL to a time, a real
+ * change): on Galera two spendings on two nodes write one row and one is
+ * refused at certification, so no guard counter is needed
+ * (doc/decisions.md, "Galera").
+ */
 int ly_refresh_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                       bool lock, struct ly_refresh *out)
 {

@@ -160,6 +160,11 @@ int ly_sso_state_take(struct ly_db *db, struct ly_arena *a,
 {
     struct ly_db_result res, del;
     struct ly_db_value p[] = {H(state_hash)};
+    /*
+     * A single-row rule (a state is taken once) whose transaction deletes
+     * that row: two callbacks on two Galera nodes write the same row and one
+     * is refused at certification. No guard counter needed.
+     */
     int r = ly_db_exec_one(db, a,
                            "SELECT org_id, binding_hash, return_to, expires_at FROM sso_states"
                            " WHERE state_hash = ? FOR UPDATE",

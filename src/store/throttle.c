@@ -37,6 +37,11 @@ static void key_hash(struct ly_arena *a, struct ly_throttle_key key,
  * changes in both. LAST_INSERT_ID(expr) hands the row's new count back to
  * this connection as the statement's insert id, under the row lock the
  * statement holds: no other attempt can come between the write and the read.
+ * On Galera the rule is a single row's too: two attempts on two nodes write
+ * that one row (the count changes, but at the cap, long past any limit), so
+ * one is refused at certification, and the server runs a refused
+ * autocommit statement again (wsrep_retry_autocommit), which then counts
+ * on from the other's count. No guard counter is needed (doc/decisions.md).
  */
 static const char reserve_sql[] =
     "INSERT INTO signin_throttle (email_hash, window_start, failures)"

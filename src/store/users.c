@@ -157,11 +157,34 @@ int ly_users_set_sso_org(struct ly_db *db, struct ly_arena *a, const char *id, c
     return ly_db_exec(db, a, "UPDATE users SET sso_org_id = ? WHERE id = ?", p, 2, NULL);
 }
 
-int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool lock)
+/*
+ * Write the guard of the settings row 'platform_admins' (schema/006): the
+ * first statement of every transaction that counts administrators to keep
+ * one (or to make the first). Two such transactions that then write
+ * different users' rows conflict on this one: on one server they queue on
+ * its lock, and on Galera, where the locking read of the administrators
+ * holds on its own node only, one is refused at certification and run
+ * again. guard + 1, never a no-op, which would be in no write set.
+ */
+static int guard_admins(struct ly_db *db, struct ly_arena *a)
 {
     struct ly_db_result res;
     int r =
-        lock ? ly_db_exec(db, a, "SELECT COUNT(*) FROM users WHERE platform_admin = 1 FOR UPDATE",
+        ly_db_exec(db, a, "UPDATE settings SET guard = guard + 1 WHERE name = 'platform_admins'",
+                   NULL, 0, &res);
+    if (r != LY_OK)
+        return r;
+    /* The row comes with the schema: without it the rule would not hold, so nothing goes. */
+    return res.affected == 1 ? LY_OK : LY_E_INTERNAL;
+}
+
+int ly_users_count_admins(struct ly_db *db, struct ly_arena *a, int64_t *n, bool lock)
+{
+    struct ly_db_result res;
+    int r = lock ? guard_admins(db, a) : LY_OK;
+    if (r != LY_OK)
+        return r;
+    r = lock ? ly_db_exec(db, a, "SELECT COUNT(*) FROM users WHERE platform_admin = 1 FOR UPDATE",
                           NULL, 0, &res)
              : ly_db_exec(db, a, "SELECT COUNT(*) FROM users WHERE platform_admin = 1", NULL, 0,
                           &res);
@@ -175,17 +198,21 @@ int ly_users_count_active_admins(struct ly_db *db, struct ly_arena *a, const cha
                                  int64_t *n, bool lock)
 {
     /*
-     * Every administrator row is read, and with lock locked, disabled ones
-     * and except_id's too, and counted here: no row is left unlocked by a
-     * filter, so two transactions that each take one of the last two active
-     * administrators away queue on the same rows, and the second counts
+     * With lock, the administrators' guard first (guard_admins); then every
+     * administrator row is read, and locked, disabled ones and except_id's
+     * too, and counted here: no row is left unlocked by a filter, and the
+     * locking read reads the newest rows, so the second of two transactions
+     * that each take one of the last two active administrators away counts
      * what the first left. Administrators are few.
      */
     static const char list_sql[] = "SELECT id, disabled FROM users WHERE platform_admin = 1";
     static const char lock_sql[] =
         "SELECT id, disabled FROM users WHERE platform_admin = 1 FOR UPDATE";
     struct ly_db_result res;
-    int r = ly_db_exec(db, a, lock ? lock_sql : list_sql, NULL, 0, &res);
+    int r = lock ? guard_admins(db, a) : LY_OK;
+    if (r != LY_OK)
+        return r;
+    r = ly_db_exec(db, a, lock ? lock_sql : list_sql, NULL, 0, &res);
     if (r != LY_OK)
         return r;
     int64_t count = 0;
