@@ -22,7 +22,8 @@ static void usage(FILE *fp)
           "  user create --email E --password-file F [--platform-admin]\n"
           "  user disable EMAIL | user enable EMAIL\n"
           "  key create --org O --service-account S [--ttl D] [--resource R]\n"
-          "  key revoke KEYID\n",
+          "  key revoke KEYID\n"
+          "  purge [--dry-run]\n",
           fp);
 }
 

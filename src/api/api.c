@@ -14,8 +14,8 @@
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 #include "lanyard/pagetoken.h"
+#include "lanyard/purge.h"
 #include "lanyard/router.h"
-#include "lanyard/throttle.h"
 #include "lanyard/validate.h"
 
 /* What a route needs of its caller's credential. */
@@ -420,7 +420,11 @@ void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_er
         ly_response_problem(req, resp, LY_E_INTERNAL, "the request could not be answered", NULL);
 }
 
-/* Stale throttle rows go a few at a time, at most once a minute, when the worker is idle. */
+/*
+ * Ended credentials (include/lanyard/purge.h) go a few at a time, at most
+ * once a minute, when the worker is idle: one small batch per table, each in
+ * its own unit, so that no batch holds locks for long (SPEC §6).
+ */
 #define PURGE_EVERY 60
 #define PURGE_BATCH 100
 
@@ -446,10 +450,15 @@ void ly_api_tick(struct lanyard_ctx *ctx, bool idle)
     if (!idle || now < ctx->next_purge)
         return;
     ctx->next_purge = now + PURGE_EVERY;
-    if (ly_db_begin(ctx->db) == LY_OK)
-        housekeep(ctx, "throttle purge",
-                  ly_throttle_purge(ctx->db, &ctx->arena, now, ctx->cfg->security.signin_window,
-                                    PURGE_BATCH, NULL));
+    struct ly_purge_policy p = {.refresh_ttl = ctx->cfg->tokens.refresh_ttl,
+                                .throttle_window = ctx->cfg->security.signin_window};
+    for (int t = 0; t < LY_PURGE_N; t++) {
+        uint64_t removed = 0;
+        if (ly_db_begin(ctx->db) == LY_OK)
+            housekeep(ctx, ly_purge_table_name((enum ly_purge_table)t),
+                      ly_purge_batch(ctx->db, &ctx->arena, (enum ly_purge_table)t, &p, now,
+                                     PURGE_BATCH, &removed));
+    }
 }
 
 int ly_list_page(struct ly_call *c, const char *list, struct ly_page *out)

@@ -25,6 +25,7 @@
 #include "lanyard/migrate.h"
 #include "lanyard/orgs.h"
 #include "lanyard/password.h"
+#include "lanyard/purge.h"
 #include "lanyard/users.h"
 #include "lanyard/validate.h"
 
@@ -181,12 +182,13 @@ enum {
     OPT_STATUS = 64,
     OPT_SERVICE_ACCOUNT = 128,
     OPT_TTL = 256,
-    OPT_RESOURCE = 512
+    OPT_RESOURCE = 512,
+    OPT_DRY_RUN = 1024
 };
 
 struct ctl_opts {
     const char *email, *password_file, *org, *alg, *out, *service_account, *ttl, *resource;
-    bool platform_admin, status;
+    bool platform_admin, status, dry_run;
 };
 
 /*
@@ -207,6 +209,7 @@ static int parse_opts(int argc, char **argv, int first, unsigned allowed, const 
         {"service-account", required_argument, NULL, OPT_SERVICE_ACCOUNT},
         {"ttl", required_argument, NULL, OPT_TTL},
         {"resource", required_argument, NULL, OPT_RESOURCE},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {NULL, 0, NULL, 0}};
     int c;
     memset(o, 0, sizeof(*o));
@@ -245,6 +248,9 @@ static int parse_opts(int argc, char **argv, int first, unsigned allowed, const 
             break;
         case OPT_RESOURCE:
             o->resource = optarg;
+            break;
+        case OPT_DRY_RUN:
+            o->dry_run = true;
             break;
         }
     }
@@ -517,6 +523,77 @@ static int cmd_key(const char *config_path, int argc, char **argv)
     return usage_error("usage: key create|revoke …");
 }
 
+/* Rows per batch: each batch is its own short transaction (SPEC §6). */
+#define PURGE_BATCH 1000
+
+/*
+ * Purge one table: batches until one comes back short, or (dry run) one
+ * count. The arena is reset per batch: a million rows are a thousand batches.
+ */
+static int purge_table(struct session *s, enum ly_purge_table t, const struct ly_purge_policy *p,
+                       int64_t now, bool dry_run, uint64_t *total)
+{
+    uint64_t n = 0;
+    int r;
+    if (dry_run) {
+        r = ly_purge_count(s->db, &s->arena, t, p, now, &n);
+        ly_db_rollback(s->db);
+        if (r == LY_OK)
+            *total = n;
+        return r;
+    }
+    for (;;) {
+        uint64_t removed = 0;
+        ly_arena_reset(&s->arena);
+        r = ly_db_begin(s->db);
+        if (r == LY_OK)
+            r = ly_purge_batch(s->db, &s->arena, t, p, now, PURGE_BATCH, &removed);
+        if (r == LY_OK)
+            r = ly_db_commit(s->db);
+        if (r == LY_E_RETRY) { /* a lock wait or deadlock with a worker: that batch again */
+            ly_db_rollback(s->db);
+            continue;
+        }
+        if (r != LY_OK) {
+            ly_db_rollback(s->db);
+            break;
+        }
+        n += removed;
+        if (removed < PURGE_BATCH)
+            break;
+    }
+    /* What was committed before a failure stays deleted: say how much. */
+    *total = n;
+    return r;
+}
+
+static int cmd_purge(const char *config_path, int argc, char **argv)
+{
+    struct ctl_opts o;
+    if (parse_opts(argc, argv, 1, OPT_DRY_RUN, "usage: purge [--dry-run]", &o) != 0)
+        return EXIT_USAGE;
+    struct session s;
+    int rc = open_session(config_path, &s);
+    if (rc == 0) {
+        struct ly_purge_policy p = {.refresh_ttl = s.cfg->tokens.refresh_ttl,
+                                    .throttle_window = s.cfg->security.signin_window};
+        /* One now for the whole run: a row that expires meanwhile waits for the next. */
+        int64_t now = now_seconds();
+        for (int t = 0; t < LY_PURGE_N && rc == 0; t++) {
+            uint64_t n = 0;
+            int r = purge_table(&s, (enum ly_purge_table)t, &p, now, o.dry_run, &n);
+            printf("%s: %llu\n", ly_purge_table_name((enum ly_purge_table)t),
+                   (unsigned long long)n);
+            if (r != LY_OK)
+                rc = fail("purge of %s failed: %s", ly_purge_table_name((enum ly_purge_table)t),
+                          ly_err_str(r));
+        }
+        fflush(stdout);
+    }
+    close_session(&s);
+    return rc;
+}
+
 int ly_ctl_run(const char *config_path, int argc, char **argv)
 {
     if (argc < 1)
@@ -532,6 +609,8 @@ int ly_ctl_run(const char *config_path, int argc, char **argv)
         return cmd_keygen(argc, argv);
     if (strcmp(cmd, "user") == 0)
         return cmd_user(config_path, argc, argv);
+    if (strcmp(cmd, "purge") == 0)
+        return cmd_purge(config_path, argc, argv);
     if (strcmp(cmd, "key") == 0)
         return cmd_key(config_path, argc, argv);
     return usage_error("unknown command '%s'", cmd);

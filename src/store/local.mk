@@ -4,3 +4,5 @@ liblanyard_a_SOURCES += src/store/devices.c
 noinst_HEADERS += include/lanyard/devices.h
 liblanyard_a_SOURCES += src/store/sso.c
 noinst_HEADERS += include/lanyard/sso.h
+liblanyard_a_SOURCES += src/store/purge.c
+noinst_HEADERS += include/lanyard/purge.h

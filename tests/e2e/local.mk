@@ -9,6 +9,7 @@ AM_TESTS_FD_REDIRECT = 9>&2
 # The whole folder goes into the tarball (make distcheck runs the suite from
 # it). Automake also copies the build tree's tests/e2e (logs, .work): prune.
 EXTRA_DIST += tests/e2e etc/systemd/lanyard.service
+EXTRA_DIST += etc/systemd/lanyard-purge.service etc/systemd/lanyard-purge.timer
 dist-hook: dist-e2e-prune
 dist-e2e-prune:
 	rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache $(distdir)/tests/e2e/axe/node_modules

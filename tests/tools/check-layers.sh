@@ -36,7 +36,7 @@ folder_of_header() {
     token | jwt | oidc) echo token ;;
     http | router | fcgi | pagetoken | httpc) echo http ;;
     db | migrate) echo db ;;
-    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices | sso) echo store ;;
+    users | sessions | throttle | orgs | accounts | apikeys | audit | settings | gate | devices | sso | purge) echo store ;;
     auth) echo auth ;;
     api | ctx | issue | policy | guard) echo api ;;
     ctl) echo ctl ;;

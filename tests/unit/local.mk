@@ -80,6 +80,11 @@ TESTS += tests/unit/test_gate
 tests_unit_test_gate_SOURCES = tests/unit/test_gate.c
 tests_unit_test_gate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_gate_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test_purge
+TESTS += tests/unit/test_purge
+tests_unit_test_purge_SOURCES = tests/unit/test_purge.c
+tests_unit_test_purge_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_purge_LDADD = $(UNIT_LDADD)
 
 # --- API key lifetimes ---
 check_PROGRAMS += tests/unit/test_apikeys
