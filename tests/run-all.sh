@@ -57,6 +57,8 @@ install_packages() {
                 chromium chromium-driver python3-selenium
                 glewlwyd python3-cryptography
                 clang-format cppcheck)
+    # galera-4, rsync: test_galera.py's three-node cluster (rsync SST, harness/galera.py)
+    pkgs+=(galera-4 rsync)
     local missing=() p
     for p in "${pkgs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
