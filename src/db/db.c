@@ -141,6 +141,14 @@ static MYSQL *connect_to(struct ly_db *db, const char *host, unsigned port)
     mysql_options(m, MYSQL_INIT_COMMAND,
                   "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
                   "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    /*
+     * A host list is a Galera cluster (doc/decisions.md): a read waits until
+     * this node has applied what the cluster committed before it, so that a
+     * write through one node (a revoked session, a disabled user) is seen at
+     * once through every other.
+     */
+    if (cfg->database.n_hosts > 0)
+        mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION wsrep_sync_wait = 1");
     if (cfg->database.tls) {
         my_bool on = 1;
         mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);
