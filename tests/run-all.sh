@@ -91,6 +91,8 @@ step "autoreconf" autoreconf -fi || finish
 
 if step "build: configure" configure_in build && step "build: make" make -C build -j"$jobs"; then
     step "build: make check" make -C build -j"$jobs" check VERBOSE=1
+    # test_galera.py: a three-node Galera cluster, once, in this tree only (~2 min)
+    step "build: e2e galera" make -C build check-e2e-galera
     step "build: check-headers" make -C build check-headers
     step "clang-format" run_clang_format
     step "cppcheck" cppcheck -q --enable=warning,portability --error-exitcode=1 \
