@@ -657,11 +657,14 @@ int ly_db_ping(struct ly_db *db)
      * Not SELECT 1: a Galera node outside the primary component answers a
      * statement that names no table. This one names a table, so such a node
      * refuses it (1047, not ready); a node that lets it through still says
-     * wsrep_ready OFF; a server without Galera has no such row.
+     * wsrep_ready OFF; a server without Galera (or with wsrep_on OFF, whose
+     * wsrep_ready is OFF too) has no such row.
      */
     int r = ly_db_exec(db, &a,
-                       "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
-                       " WHERE VARIABLE_NAME = 'WSREP_READY'",
+                       "SELECT s.VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS s"
+                       " JOIN information_schema.GLOBAL_VARIABLES v"
+                       " ON v.VARIABLE_NAME = 'WSREP_ON' AND v.VARIABLE_VALUE = 'ON'"
+                       " WHERE s.VARIABLE_NAME = 'WSREP_READY'",
                        NULL, 0, &res);
     if (r == LY_OK && res.n_rows > 0) {
         const char *v = ly_db_str(&res, 0, 0);
