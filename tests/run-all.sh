@@ -57,6 +57,8 @@ install_packages() {
                 chromium chromium-driver python3-selenium
                 glewlwyd python3-cryptography
                 clang-format cppcheck)
+    # galera-4, rsync: test_galera.py's three-node cluster (rsync SST, harness/galera.py)
+    pkgs+=(galera-4 rsync)
     local missing=() p
     for p in "${pkgs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -89,6 +91,8 @@ step "autoreconf" autoreconf -fi || finish
 
 if step "build: configure" configure_in build && step "build: make" make -C build -j"$jobs"; then
     step "build: make check" make -C build -j"$jobs" check VERBOSE=1
+    # test_galera.py: a three-node Galera cluster, once, in this tree only (~2 min)
+    step "build: e2e galera" make -C build check-e2e-galera
     step "build: check-headers" make -C build check-headers
     step "clang-format" run_clang_format
     step "cppcheck" cppcheck -q --enable=warning,portability --error-exitcode=1 \

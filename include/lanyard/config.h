@@ -36,7 +36,15 @@ struct ly_config {
     } server;
 
     struct {
+        /* The string form, or the first entry of the list form as written. */
         char *host;
+        /* The list form ("HOST" or "HOST:PORT" entries), in the order tried;
+         * n_hosts is 0 for the string form. A port of 0 is database.port. */
+        struct ly_db_host {
+            char *name;
+            unsigned port;
+        } * hosts;
+        size_t n_hosts;
         unsigned port;
         char *socket;
         char *name;

@@ -77,7 +77,10 @@ void ly_db_free(struct ly_db *db);
 /* Connect now if not connected. LY_OK or LY_E_UNAVAILABLE. */
 int ly_db_connect(struct ly_db *db);
 
-/* A round trip to the server (SELECT 1). LY_OK or LY_E_UNAVAILABLE. */
+/*
+ * A round trip to the server that a Galera node outside the primary
+ * component fails (wsrep_ready). LY_OK or LY_E_UNAVAILABLE.
+ */
 int ly_db_ping(struct ly_db *db);
 
 /*

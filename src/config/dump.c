@@ -103,6 +103,25 @@ static void dump_value(FILE *fp, const struct ly_config *cfg, const struct key *
         fputc(']', fp);
         break;
     }
+    case K_HOSTS:
+        if (*count == 0) {
+            dump_string(fp, *(char *const *)field);
+            break;
+        }
+        fputc('[', fp);
+        for (size_t i = 0; i < *count; i++) {
+            const struct ly_db_host *h = &cfg->database.hosts[i];
+            fputs(i > 0 ? ", " : "", fp);
+            if (h->port == 0) {
+                dump_string(fp, h->name);
+            } else {
+                char hp[300];
+                snprintf(hp, sizeof(hp), "%s:%u", h->name, h->port);
+                dump_string(fp, hp);
+            }
+        }
+        fputc(']', fp);
+        break;
     case K_CIDRLIST: {
         const struct ly_cidr *list = *(struct ly_cidr *const *)field;
         fputc('[', fp);

@@ -87,7 +87,7 @@ void ly_cfg_warn(struct loader *ld, const struct node *at, const char *fmt, ...)
  * The key table (keys.c)
  */
 
-enum ktype { K_STRING, K_BOOL, K_UINT, K_U64, K_DURATION, K_ENUM, K_STRLIST, K_CIDRLIST };
+enum ktype { K_STRING, K_BOOL, K_UINT, K_U64, K_DURATION, K_ENUM, K_STRLIST, K_CIDRLIST, K_HOSTS };
 
 #define KF_NONEMPTY    0x1 /* a string that must not be "" */
 #define KF_SECRET_FILE 0x2 /* names a file read at load into aux_off; never printed */

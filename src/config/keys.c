@@ -60,7 +60,8 @@ const struct key ly_cfg_keys[] = {
     {"server.trusted_proxies", K_CIDRLIST, 0, 0, NULL, 0,
         OFF(server.trusted_proxies), OFF(server.n_trusted_proxies), NULL, NULL},
 
-    {"database.host", K_STRING, 0, 0, "127.0.0.1", 0, OFF(database.host), 0, NULL, NULL},
+    {"database.host", K_HOSTS, 0, 0, "127.0.0.1", 0, OFF(database.host), OFF(database.n_hosts),
+        NULL, NULL},
     {"database.port", K_UINT, 1, 65535, "3306", 0, OFF(database.port), 0, NULL, NULL},
     {"database.socket", K_STRING, 0, 0, "\"\"", 0, OFF(database.socket), 0, NULL, NULL},
     {"database.name", K_STRING, 0, 0, "lanyard", KF_NONEMPTY, OFF(database.name), 0, NULL, NULL},
@@ -282,6 +283,92 @@ fail:
     return -1;
 }
 
+/* "HOST" or "HOST:PORT" (one colon; more is a bare IPv6 address, port 0). */
+static int parse_host(struct loader *ld, const struct key *k, const struct node *it,
+                      struct ly_db_host *out)
+{
+    const char *colon = memchr(it->value, ':', it->len);
+    size_t name_len = it->len;
+    unsigned port = 0;
+
+    if (colon != NULL &&
+        memchr(colon + 1, ':', it->len - (size_t)(colon + 1 - it->value)) == NULL) {
+        const char *p = colon + 1, *end = it->value + it->len;
+        name_len = (size_t)(colon - it->value);
+        if (p == end || end - p > 5 || *p == '0')
+            goto bad_port;
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                goto bad_port;
+            port = port * 10 + (unsigned)(*p - '0');
+        }
+        if (port > 65535)
+            goto bad_port;
+    }
+    if (name_len == 0) {
+        ly_cfg_fail(ld, it, "'%s' entries must name a host", k->path);
+        return -1;
+    }
+    out->name = ly_xstrndup(it->value, name_len);
+    out->port = port;
+    return 0;
+bad_port:
+    ly_cfg_fail(ld, it, "'%s' entries are HOST or HOST:PORT with a port from 1 to 65535", k->path);
+    return -1;
+}
+
+static void free_hosts(struct ly_db_host *hosts, size_t n)
+{
+    for (size_t i = 0; hosts != NULL && i < n; i++)
+        free(hosts[i].name);
+    free(hosts);
+}
+
+/*
+ * database.host: a string, as always, or a list of hosts tried in turn
+ * (a Galera cluster, doc/operations.md). The string field keeps the first
+ * entry so that what prints or checks one host goes on working.
+ */
+static int set_hosts(struct loader *ld, const struct key *k, const struct node *n, void *field)
+{
+    struct ly_config *c = ld->cfg;
+    struct ly_db_host *hosts = NULL;
+
+    if (n->kind != NODE_SEQ) {
+        if (n->kind == NODE_MAP) {
+            ly_cfg_fail(ld, n, "'%s' must be a string or a list of hosts, not %s", k->path,
+                        ly_cfg_kind_names[n->kind]);
+            return -1;
+        }
+        if (want_string(ld, k, n) != 0)
+            return -1;
+        free(*(char **)field);
+        *(char **)field = ly_xstrndup(n->value, n->len);
+        free_hosts(c->database.hosts, c->database.n_hosts);
+        c->database.hosts = NULL;
+        c->database.n_hosts = 0;
+        return 0;
+    }
+    if (n->n == 0) {
+        ly_cfg_fail(ld, n, "'%s' must not be an empty list", k->path);
+        return -1;
+    }
+    hosts = ly_xcalloc(n->n, sizeof(*hosts));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct node *it = n->items[i];
+        if (want_string(ld, k, it) != 0 || parse_host(ld, k, it, &hosts[i]) != 0) {
+            free_hosts(hosts, i);
+            return -1;
+        }
+    }
+    free(*(char **)field);
+    *(char **)field = ly_xstrndup(n->items[0]->value, n->items[0]->len);
+    free_hosts(c->database.hosts, c->database.n_hosts);
+    c->database.hosts = hosts;
+    c->database.n_hosts = n->n;
+    return 0;
+}
+
 /* Store node n, the value of key k, into its field; defaults come here too. */
 static int set_value(struct loader *ld, const struct key *k, const struct node *n)
 {
@@ -372,6 +459,8 @@ static int set_value(struct loader *ld, const struct key *k, const struct node *
         return set_strlist(ld, k, n, field);
     case K_CIDRLIST:
         return set_cidrlist(ld, k, n, field);
+    case K_HOSTS:
+        return set_hosts(ld, k, n, field);
     }
     if (k->check != NULL)
         return k->check(ld, k, n, field);
@@ -726,6 +815,9 @@ void ly_cfg_release(struct ly_config *cfg)
             free(list);
         } else if (k->type == K_CIDRLIST) {
             free(*(struct ly_cidr **)field);
+        } else if (k->type == K_HOSTS) {
+            free(*(char **)field);
+            free_hosts(cfg->database.hosts, cfg->database.n_hosts);
         }
     }
 }

@@ -45,6 +45,7 @@ struct ly_db {
     int unit_err;     /* UNIT_DEAD: what ended it */
     bool unit_wrote;  /* the unit ran a statement that writes or locks */
     int64_t retry_at; /* monotonic seconds: no new connect attempt before this */
+    size_t host;      /* database.hosts: the one connected, or the next to try */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;
 };
@@ -106,17 +107,31 @@ static bool is_connection_error(unsigned e)
     }
 }
 
-int ly_db_connect(struct ly_db *db)
+/*
+ * Errors of a Galera node that is not part of the primary component (it
+ * lost its peers, or is still joining): the node cannot serve, another one
+ * may. 1047 is ER_UNKNOWN_COM_ERROR, "WSREP has not yet prepared node for
+ * application use"; 1180, ER_ERROR_DURING_COMMIT, is a commit the node
+ * could not replicate.
+ */
+static bool is_node_not_ready(unsigned e)
 {
-    if (db->conn != NULL)
-        return LY_OK;
-    /* While the server is down, answer 503 at once rather than wait on every request. */
-    if (mono_now() < db->retry_at)
-        return LY_E_UNAVAILABLE;
+    return e == ER_UNKNOWN_COM_ERROR || e == ER_ERROR_DURING_COMMIT;
+}
+
+/* The next connect tries the next host of the list (none: the one host). */
+static void next_host(struct ly_db *db)
+{
+    if (db->cfg->database.n_hosts > 1)
+        db->host = (db->host + 1) % db->cfg->database.n_hosts;
+}
+
+static MYSQL *connect_to(struct ly_db *db, const char *host, unsigned port)
+{
     const struct ly_config *cfg = db->cfg;
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)
-        return LY_E_UNAVAILABLE;
+        return NULL;
     unsigned timeout = (unsigned)cfg->database.connect_timeout;
     unsigned rw_timeout = 30;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -126,6 +141,14 @@ int ly_db_connect(struct ly_db *db)
     mysql_options(m, MYSQL_INIT_COMMAND,
                   "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
                   "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'");
+    /*
+     * A host list is a Galera cluster (doc/decisions.md): a read waits until
+     * this node has applied what the cluster committed before it, so that a
+     * write through one node (a revoked session, a disabled user) is seen at
+     * once through every other.
+     */
+    if (cfg->database.n_hosts > 0)
+        mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION wsrep_sync_wait = 1");
     if (cfg->database.tls) {
         my_bool on = 1;
         mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);
@@ -135,11 +158,39 @@ int ly_db_connect(struct ly_db *db)
     }
     const char *sock = cfg->database.socket;
     bool use_sock = sock != NULL && sock[0] != '\0';
-    if (mysql_real_connect(m, use_sock ? "localhost" : cfg->database.host, cfg->database.user,
-                           cfg->database.password_secret, cfg->database.name,
-                           use_sock ? 0 : cfg->database.port, use_sock ? sock : NULL, 0) == NULL) {
-        ly_log_warn(db->log, "database connection failed: %s", mysql_error(m));
+    if (mysql_real_connect(m, use_sock ? "localhost" : host, cfg->database.user,
+                           cfg->database.password_secret, cfg->database.name, use_sock ? 0 : port,
+                           use_sock ? sock : NULL, 0) == NULL) {
+        ly_log_warn(db->log, "database connection to %s failed: %s", use_sock ? sock : host,
+                    mysql_error(m));
         mysql_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+int ly_db_connect(struct ly_db *db)
+{
+    if (db->conn != NULL)
+        return LY_OK;
+    /* While the server is down, answer 503 at once rather than wait on every request. */
+    if (mono_now() < db->retry_at)
+        return LY_E_UNAVAILABLE;
+    const struct ly_config *cfg = db->cfg;
+    size_t n = cfg->database.n_hosts;
+    MYSQL *m = NULL;
+    if (n == 0 || (cfg->database.socket != NULL && cfg->database.socket[0] != '\0')) {
+        m = connect_to(db, cfg->database.host, cfg->database.port);
+    } else {
+        /* From the last good host on, each once: a cluster node that is down is skipped. */
+        for (size_t i = 0; i < n && m == NULL; i++) {
+            const struct ly_db_host *h = &cfg->database.hosts[db->host % n];
+            m = connect_to(db, h->name, h->port ? h->port : cfg->database.port);
+            if (m == NULL)
+                next_host(db);
+        }
+    }
+    if (m == NULL) {
         db->retry_at = mono_now() + 1;
         return LY_E_UNAVAILABLE;
     }
@@ -167,6 +218,14 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (is_connection_error(e)) {
         ly_log_warn(db->log, "%s: connection lost (%u): %s", what, e, msg);
         disconnect(db);
+        next_host(db);
+        return LY_E_UNAVAILABLE;
+    }
+    if (is_node_not_ready(e)) {
+        /* A 503 like a server that is down; the next connect goes to another node. */
+        ly_log_warn(db->log, "%s: database node not ready (%u): %s", what, e, msg);
+        disconnect(db);
+        next_host(db);
         return LY_E_UNAVAILABLE;
     }
     ly_log_error(db->log, "%s: database error %u: %s", what, e, msg);
@@ -592,10 +651,31 @@ int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, 
 int ly_db_ping(struct ly_db *db)
 {
     struct ly_arena a;
+    struct ly_db_result res;
     ly_arena_init(&a, 1024);
-    int r = ly_db_exec(db, &a, "SELECT 1", NULL, 0, NULL);
+    /*
+     * Not SELECT 1: a Galera node outside the primary component answers a
+     * statement that names no table. This one names a table, so such a node
+     * refuses it (1047, not ready); a node that lets it through still says
+     * wsrep_ready OFF; a server without Galera (or with wsrep_on OFF, whose
+     * wsrep_ready is OFF too) has no such row.
+     */
+    int r = ly_db_exec(db, &a,
+                       "SELECT s.VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS s"
+                       " JOIN information_schema.GLOBAL_VARIABLES v"
+                       " ON v.VARIABLE_NAME = 'WSREP_ON' AND v.VARIABLE_VALUE = 'ON'"
+                       " WHERE s.VARIABLE_NAME = 'WSREP_READY'",
+                       NULL, 0, &res);
+    if (r == LY_OK && res.n_rows > 0) {
+        const char *v = ly_db_str(&res, 0, 0);
+        if (v == NULL || strcmp(v, "ON") != 0) {
+            disconnect(db);
+            next_host(db);
+            r = LY_E_UNAVAILABLE;
+        }
+    }
     ly_arena_release(&a);
-    return r;
+    return r == LY_OK ? LY_OK : LY_E_UNAVAILABLE;
 }
 
 int ly_db_begin(struct ly_db *db)

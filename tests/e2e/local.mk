@@ -27,4 +27,10 @@ check-e2e-harness:
 clean-local: clean-e2e
 clean-e2e:
 	-rm -rf tests/e2e/.work tests/e2e/screenshots
-.PHONY: check-e2e check-e2e-harness clean-e2e dist-e2e-prune
+# the Galera cluster tests (test_galera.py, doc/testing.md "Galera"): not in
+# make check; tests/run-all.sh runs them once, in the plain build tree
+check-e2e-galera: all
+	LANYARD_BUILDDIR='$(abs_top_builddir)' LANYARD_SRCDIR='$(abs_top_srcdir)' \
+	  LANYARD_E2E_GALERA=1 E2E_TESTS=test_galera.py \
+	  E2E_PYTEST_ARGS='$(E2E_PYTEST_ARGS)' $(SHELL) $(srcdir)/tests/e2e/run-e2e.sh
+.PHONY: check-e2e check-e2e-galera check-e2e-harness clean-e2e dist-e2e-prune

@@ -215,6 +215,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->server.max_body, 65536);
     assert_int_equal(cfg->server.n_trusted_proxies, 0);
     assert_string_equal(cfg->database.host, "127.0.0.1");
+    assert_int_equal(cfg->database.n_hosts, 0);
+    assert_null(cfg->database.hosts);
     assert_int_equal(cfg->database.port, 3306);
     assert_string_equal(cfg->database.socket, "");
     assert_string_equal(cfg->database.name, "lanyard");
@@ -470,8 +472,8 @@ static const struct load_case err_cases[] = {
     {"bool: mapping", "accounts: {self_signup: {}}\n", "1:25: must be true or false"},
 
     /* strings */
-    {"string: list", "database: {host: [a]}\n",
-     "1:18: 'database.host' must be a string, not a list"},
+    {"string: mapping", "database: {host: {a: b}}\n",
+     "1:18: 'database.host' must be a string or a list of hosts, not a mapping"},
     {"string: null", "database:\n  host:\n", "2:8: 'database.host' must be a string, not empty"},
     {"string: boolean", "tokens: {audience: true}\n",
      "1:20: 'tokens.audience' must be a string, not a boolean"},
@@ -668,6 +670,65 @@ static void test_limits(void **state)
     assert_int_equal(cfg->security.signin_address_max_failures, 7);
     assert_int_equal(cfg->security.scrypt_concurrency, 3);
     assert_int_equal(cfg->security.signin_max_failures, 5);
+    ly_config_free(cfg);
+
+    assert_int_equal(run_load_cases(cases, sizeof(cases) / sizeof(cases[0])), 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * database.host as a list (a Galera cluster, doc/operations.md)
+ */
+
+static void test_host_list(void **state)
+{
+    static const struct load_case cases[] = {
+        {"list of one", "database: {password_file: \"\", host: [db1]}\n", NULL},
+        {"v6 address kept whole", "database: {password_file: \"\", host: [\"fd00::1\"]}\n", NULL},
+        {"empty list", "database: {host: []}\n", "1:18: 'database.host' must not be an empty list"},
+        {"empty entry", "database: {host: [db1, \"\"]}\n",
+         "1:24: 'database.host' entries must name a host"},
+        {"port only", "database: {host: [\":3306\"]}\n", "1:19: entries must name a host"},
+        {"port zero", "database: {host: [\"db1:0\"]}\n",
+         "1:19: 'database.host' entries are HOST or HOST:PORT with a port from 1 to 65535"},
+        {"port too big", "database: {host: [\"db1:65536\"]}\n", "1:19: HOST:PORT"},
+        {"port not a number", "database: {host: [\"db1:x\"]}\n", "1:19: HOST:PORT"},
+        {"port empty", "database: {host: [\"db1:\"]}\n", "1:19: HOST:PORT"},
+        {"entry a list", "database: {host: [[db1]]}\n",
+         "1:19: 'database.host' must be a string, not a list"},
+        {"entry a boolean", "database: {host: [true]}\n", "1:19: not a boolean"},
+    };
+    struct ly_config *cfg = NULL;
+    char err[512];
+    char *d;
+
+    (void)state;
+    if (load_text("database:\n  password_file: \"\"\n  port: 3307\n  host:\n    - 10.0.0.3\n"
+                  "    - \"10.0.0.1:3310\"\n    - db2.example\n",
+                  &cfg, err, sizeof(err)) != LY_OK)
+        fail_msg("load: %s", err);
+    assert_int_equal(cfg->database.n_hosts, 3);
+    assert_string_equal(cfg->database.host, "10.0.0.3");
+    assert_string_equal(cfg->database.hosts[0].name, "10.0.0.3");
+    assert_int_equal(cfg->database.hosts[0].port, 0);
+    assert_string_equal(cfg->database.hosts[1].name, "10.0.0.1");
+    assert_int_equal(cfg->database.hosts[1].port, 3310);
+    assert_string_equal(cfg->database.hosts[2].name, "db2.example");
+    assert_int_equal(cfg->database.port, 3307);
+    /* lanyardctl config check prints the list as written */
+    d = dump_to_string(cfg);
+    assert_non_null(strstr(d, "\n  host: [\"10.0.0.3\", \"10.0.0.1:3310\", \"db2.example\"]\n"));
+    free(d);
+    ly_config_free(cfg);
+
+    /* the string form is unchanged, and prints as a string */
+    if (load_text("database: {password_file: \"\", host: \"db1:3306\"}\n", &cfg, err,
+                  sizeof(err)) != LY_OK)
+        fail_msg("load: %s", err);
+    assert_string_equal(cfg->database.host, "db1:3306");
+    assert_int_equal(cfg->database.n_hosts, 0);
+    d = dump_to_string(cfg);
+    assert_non_null(strstr(d, "\n  host: \"db1:3306\"\n"));
+    free(d);
     ly_config_free(cfg);
 
     assert_int_equal(run_load_cases(cases, sizeof(cases) / sizeof(cases[0])), 0);
@@ -1118,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_err_cases),
         cmocka_unit_test(test_unreadable_config),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_host_list),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_password_file_errors),
         cmocka_unit_test(test_file_modes),

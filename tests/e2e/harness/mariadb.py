@@ -70,12 +70,16 @@ class MariaDB:
         if pid and pid_alive(pid) and ("--datadir=" + self.datadir).encode() in cmdline(pid):
             kill_pid(pid, timeout=60.0)
 
+    def _server_args(self):
+        """Arguments a subclass changes (harness/galera.py: TCP and wsrep)."""
+        return ["--skip-networking"]
+
     def start(self, timeout=90.0):
         self._reap_stale()
         if os.path.exists(self.socket):
             os.unlink(self.socket)
         argv = [self.mariadbd, "--no-defaults", "--datadir=" + self.datadir,
-                "--socket=" + self.socket, "--skip-networking", "--pid-file=" + self.pid_file,
+                "--socket=" + self.socket] + self._server_args() + ["--pid-file=" + self.pid_file,
                 "--log-error=" + self.log_file, "--innodb-buffer-pool-size=64M",
                 "--innodb-log-file-size=32M", "--innodb-flush-log-at-trx-commit=2",
                 "--skip-log-bin", "--skip-name-resolve", "--max-connections=200",
