@@ -363,7 +363,7 @@ struct parent {
     int listen_fd;
     pid_t *pids; /* the current workers; 0: a slot to fill */
     unsigned workers;
-    /* workers sent SIGTERM by a reload, waited for until they exit or their deadline passes */
+    /* workers sent SIGTERM (a reload, the stop), waited for until they exit or their deadline */
     pid_t *old;
     time_t *old_deadline;
     size_t n_old, cap_old;
@@ -443,8 +443,7 @@ static void on_death(struct parent *p, pid_t pid, int status)
         p->last_death = now;
         if (p->quick_deaths > 5)
             sleep(1);
-        /* From the current app: after a reload, a worker that dies comes back with the new config.
-         */
+        /* Refilled from the current app: after a reload, with the new config. */
         p->pids[i] = 0;
     }
 }
