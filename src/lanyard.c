@@ -1,7 +1,8 @@
 /*
  * lanyard: the FastCGI worker. Spawned by the web server (lighttpd bin-path,
  * Apache mod_fcgid) with a listening socket on fd 0, or standalone with
- * --listen as a prefork parent (Apache mod_proxy_fcgi, systemd).
+ * --listen as a prefork parent (Apache mod_proxy_fcgi, systemd), which
+ * SIGHUP makes read the config again and replace its workers.
  */
 #include "build-config.h"
 #include "banned.h"
@@ -31,7 +32,8 @@ static void usage(FILE *fp)
         "  --config FILE   configuration (default $LANYARD_CONFIG, else %s/lanyard/lanyard.yaml)\n"
         "  --listen ADDR   serve FastCGI on HOST:PORT, [V6]:PORT or /unix/socket\n"
         "  --workers N     worker processes with --listen (default 2)\n"
-        "Without --listen, lanyard serves the FastCGI socket on fd 0 its web server gives it.\n",
+        "Without --listen, lanyard serves the FastCGI socket on fd 0 its web server gives it.\n"
+        "With --listen, SIGHUP to the parent reloads the config and keys (new workers).\n",
         LY_SYSCONFDIR);
 }
 
@@ -64,13 +66,14 @@ struct generation {
 /* Set up a generation over cfg, taking it on success. LY_OK or LY_E_CONFIG with err. */
 static int make_generation(struct ly_config *cfg, struct generation **out, char *err, size_t errlen)
 {
-    keep_scrypt_memory(cfg);
     struct generation *g = ly_xcalloc(1, sizeof(*g));
     int r = ly_ctx_init(&g->ctx, cfg, "lanyard", err, errlen);
     if (r != LY_OK) {
         free(g);
         return r;
     }
+    /* inherited by the workers forked from this generation; a refused reload leaves it alone */
+    keep_scrypt_memory(cfg);
     /* once per start, in the configured log format (a secret file all users may read, ...) */
     for (size_t i = 0; i < cfg->n_warnings; i++)
         ly_log_warn(&g->ctx.log, "%s", cfg->warnings[i]);
