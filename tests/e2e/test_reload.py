@@ -7,7 +7,7 @@ to the parent). No request fails during the whole run; tokens signed before
 are still accepted; a new sign-in's token carries the new key's kid; the
 workers are new processes. Then a config with a YAML error and SIGHUP: the
 parent logs its FILE:LINE:COL line once and the workers stay the same ones,
-still serving. A worker killed after that comes back with the last good
+still serving; the same for a key file that holds no key. A worker killed after that comes back with the last good
 config (the new key); SIGTERM still stops the parent and every worker.
 
 Runs once (on the apache-jwt selection), not per stack: the stack it needs
@@ -23,6 +23,7 @@ import pytest
 
 from conftest import Client, need_private, wait_for
 from harness import stack as hs
+from harness.lanyard import write_secret
 from harness.proc import pid_alive
 from test_auth import JWKS, ME, SIGNIN, bearer, jwt_parts
 
@@ -194,6 +195,21 @@ def test_reload_rotates_the_key_without_a_failed_request(stack, rstack):
         assert len(hits) == 1, "logged once: %s" % hits
         assert bad_line <= int(hits[0][0]) <= bad_line + 1, (hits, bad_line)  # where libyaml stops
         assert set(s.worker_pids()) == after, "an invalid config must not replace the workers"
+        served = load.ok
+        assert wait_for(lambda: load.ok >= served + 40, timeout=10), "the load stopped"
+
+        # a key file that is no key: refused too (the keys load in the parent, before any fork)
+        garbage = os.path.join(s.dir, "garbage.pem")
+        write_secret(garbage, "not a PEM key")
+        s.write(good.replace("    key_file: %s\n" % s.key_file, "    key_file: %s\n" % garbage))
+        mark2 = len(s.log())
+        os.kill(parent, signal.SIGHUP)
+        refused = "reload refused, the running workers keep serving: "
+        assert wait_for(lambda: refused in s.log()[mark2:], timeout=10), s.log()[-2000:]
+        time.sleep(1)
+        assert s.log()[mark2:].count(refused) == 1
+        assert "garbage.pem" in s.log()[mark2:]
+        assert set(s.worker_pids()) == after, "a bad key must not replace the workers"
         served = load.ok
         assert wait_for(lambda: load.ok >= served + 40, timeout=10), "the load stopped"
     assert load.failures == [], "%d failed of %d: %s" % (len(load.failures),
