@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -252,11 +253,16 @@ static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
     app->log->request_id = NULL;
 }
 
-/* true when a connection waits on fd within timeout_ms (false on timeout or a signal). */
-static bool wait_readable(int fd, int timeout_ms)
+/*
+ * true when a connection waits on fd within timeout_ms (false on timeout or
+ * a signal). SIGTERM is unblocked here only, by ppoll's mask: once a
+ * connection is in hand, no signal breaks a read of its request.
+ */
+static bool wait_readable(int fd, int timeout_ms, const sigset_t *mask)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-    return poll(&p, 1, timeout_ms) > 0;
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    return ppoll(&p, 1, &ts, mask) > 0;
 }
 
 int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
@@ -273,22 +279,31 @@ int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
     install_term_handler();
     FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
     /*
-     * SIGTERM is blocked while a request is in hand, so that the request
-     * finishes; it is delivered while we wait in accept(), which then fails
-     * with EINTR and the loop ends.
+     * SIGTERM is blocked but while we wait for a connection, so that a
+     * request in hand, from its first byte read to its last written,
+     * finishes. The accept itself runs with SIGTERM blocked too: a signal
+     * there could cut the reading of the request's parameters. So that a
+     * worker that lost the race for a connection to another does not wait
+     * in accept() with SIGTERM blocked, the listening socket is
+     * non-blocking (accept then fails with EAGAIN; on Linux the accepted
+     * socket does not inherit O_NONBLOCK).
      */
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
     sigprocmask(SIG_BLOCK, &term, &old);
+    sigset_t waiting = old;
+    sigdelset(&waiting, SIGTERM);
+    sigdelset(&waiting, SIGINT);
     while (!stop_requested) {
-        sigprocmask(SIG_UNBLOCK, &term, NULL);
         /*
          * A second without a request is idle time: the application's tick
          * runs then too. A connection the web server keeps open (FastCGI
          * keep-conn) brings the next request on it, not on listen_fd.
          */
         int next_fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
-        bool ready = stop_requested ? false : wait_readable(next_fd, 1000);
+        bool ready = stop_requested ? false : wait_readable(next_fd, 1000, &waiting);
         int rc = stop_requested ? -1 : ready ? FCGX_Accept_r(&fr) : 1;
-        sigprocmask(SIG_BLOCK, &term, NULL);
         if (rc == 1) {
             if (!stop_requested && app->tick != NULL)
                 app->tick(app->ctx, true);
