@@ -1,7 +1,8 @@
 /*
  * lanyard: the FastCGI worker. Spawned by the web server (lighttpd bin-path,
  * Apache mod_fcgid) with a listening socket on fd 0, or standalone with
- * --listen as a prefork parent (Apache mod_proxy_fcgi, systemd).
+ * --listen as a prefork parent (Apache mod_proxy_fcgi, systemd), which
+ * SIGHUP makes read the config again and replace its workers.
  */
 #include "build-config.h"
 #include "banned.h"
@@ -21,6 +22,7 @@
 #include "lanyard/err.h"
 #include "lanyard/fcgi.h"
 #include "lanyard/log.h"
+#include "lanyard/mem.h"
 
 static void usage(FILE *fp)
 {
@@ -30,7 +32,8 @@ static void usage(FILE *fp)
         "  --config FILE   configuration (default $LANYARD_CONFIG, else %s/lanyard/lanyard.yaml)\n"
         "  --listen ADDR   serve FastCGI on HOST:PORT, [V6]:PORT or /unix/socket\n"
         "  --workers N     worker processes with --listen (default 2)\n"
-        "Without --listen, lanyard serves the FastCGI socket on fd 0 its web server gives it.\n",
+        "Without --listen, lanyard serves the FastCGI socket on fd 0 its web server gives it.\n"
+        "With --listen, SIGHUP to the parent reloads the config and keys (new workers).\n",
         LY_SYSCONFDIR);
 }
 
@@ -48,6 +51,61 @@ static void keep_scrypt_memory(const struct ly_config *cfg)
         return;
     mallopt(M_MMAP_THRESHOLD, (int)need);
     mallopt(M_TRIM_THRESHOLD, (int)(2 * need));
+}
+
+/*
+ * One configuration's worth of a worker: what `lanyard --listen` forks
+ * workers from, replaced whole on SIGHUP (the app first, so that the
+ * prefork parent's struct ly_fcgi_app * is the generation's address).
+ */
+struct generation {
+    struct ly_fcgi_app app;
+    struct lanyard_ctx ctx;
+};
+
+/* Set up a generation over cfg, taking it on success. LY_OK or LY_E_CONFIG with err. */
+static int make_generation(struct ly_config *cfg, struct generation **out, char *err, size_t errlen)
+{
+    struct generation *g = ly_xcalloc(1, sizeof(*g));
+    int r = ly_ctx_init(&g->ctx, cfg, "lanyard", err, errlen);
+    if (r != LY_OK) {
+        free(g);
+        return r;
+    }
+    /* inherited by the workers forked from this generation; a refused reload leaves it alone */
+    keep_scrypt_memory(cfg);
+    /* once per start, in the configured log format (a secret file all users may read, ...) */
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        ly_log_warn(&g->ctx.log, "%s", cfg->warnings[i]);
+    g->app = (struct ly_fcgi_app){g->ctx.cfg, &g->ctx.log,   &g->ctx.arena,
+                                  &g->ctx,    ly_api_handle, ly_api_tick};
+    *out = g;
+    return LY_OK;
+}
+
+static void release_generation(void *arg, struct ly_fcgi_app *app)
+{
+    (void)arg;
+    struct generation *g = (struct generation *)app;
+    ly_ctx_release(&g->ctx);
+    free(g);
+}
+
+/* SIGHUP: the config file read again, and its keys, as at start; arg is the config path. */
+static int load_generation(void *arg, struct ly_fcgi_app **next, char *err, size_t errlen)
+{
+    struct ly_config *cfg = NULL;
+    int r = ly_config_load(arg, &cfg, err, errlen);
+    if (r != LY_OK)
+        return r;
+    struct generation *g = NULL;
+    r = make_generation(cfg, &g, err, errlen);
+    if (r != LY_OK) {
+        ly_config_free(cfg);
+        return r;
+    }
+    *next = &g->app;
+    return LY_OK;
 }
 
 int main(int argc, char **argv)
@@ -113,19 +171,18 @@ int main(int argc, char **argv)
         ly_config_free(cfg);
         return 2;
     }
-    keep_scrypt_memory(cfg);
-    struct lanyard_ctx ctx;
-    if (ly_ctx_init(&ctx, cfg, "lanyard", err, sizeof(err)) != LY_OK) {
+    struct generation *g = NULL;
+    if (make_generation(cfg, &g, err, sizeof(err)) != LY_OK) {
         fprintf(stderr, "lanyard: %s\n", err);
         ly_config_free(cfg);
         return 1;
     }
-    /* once per start, in the configured log format (a secret file all users may read, ...) */
-    for (size_t i = 0; i < cfg->n_warnings; i++)
-        ly_log_warn(&ctx.log, "%s", cfg->warnings[i]);
-    struct ly_fcgi_app app = {ctx.cfg, &ctx.log, &ctx.arena, &ctx, ly_api_handle, ly_api_tick};
-    int rc = listen_addr != NULL ? ly_fcgi_prefork(&app, fd, (unsigned)workers)
-                                 : ly_fcgi_serve(&app, fd);
-    ly_ctx_release(&ctx);
-    return rc;
+    if (listen_addr == NULL) {
+        int rc = ly_fcgi_serve(&g->app, fd);
+        release_generation(NULL, &g->app);
+        return rc;
+    }
+    /* The parent keeps the config's path (not a copy of it) to read the file again on SIGHUP. */
+    struct ly_fcgi_reload reload = {load_generation, release_generation, (void *)config_path};
+    return ly_fcgi_prefork(&g->app, fd, (unsigned)workers, &reload);
 }

@@ -51,11 +51,31 @@ int ly_fcgi_listen(const char *addr, int *fd, char *err, size_t errlen);
 int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd);
 
 /*
+ * How the prefork parent makes the next generation of workers on SIGHUP
+ * (SPEC §6 "Reload without a failed request"). load reads the
+ * configuration file again and builds a whole new app from it (keys
+ * included): LY_OK and *next, or an error with a one-line message in err
+ * (a config error's is "FILE:LINE:COL: message"), the running app staying.
+ * release frees an app the parent no longer forks workers from.
+ */
+struct ly_fcgi_reload {
+    int (*load)(void *arg, struct ly_fcgi_app **next, char *err, size_t errlen);
+    void (*release)(void *arg, struct ly_fcgi_app *app);
+    void *arg;
+};
+
+/*
  * Fork workers children serving listen_fd and keep that many alive: a child
  * that dies is replaced (with a pause when they die quickly). SIGTERM is
  * passed to the children, which finish their request; then the parent exits.
+ * SIGHUP, with reload given: a new app is loaded; if it loads, new workers
+ * are forked from it on the same listen_fd and the old ones sent SIGTERM
+ * (they finish the request in hand); if not, the error is logged and the
+ * old workers keep serving. With reload, prefork owns app and every later
+ * one (released through reload->release); without, SIGHUP is ignored.
  */
-int ly_fcgi_prefork(const struct ly_fcgi_app *app, int listen_fd, unsigned workers);
+int ly_fcgi_prefork(struct ly_fcgi_app *app, int listen_fd, unsigned workers,
+                    const struct ly_fcgi_reload *reload);
 
 /* true if stdin is a FastCGI listening socket (not a terminal or a pipe). */
 int ly_fcgi_is_fastcgi(void);

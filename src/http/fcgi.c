@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -252,11 +253,16 @@ static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
     app->log->request_id = NULL;
 }
 
-/* true when a connection waits on fd within timeout_ms (false on timeout or a signal). */
-static bool wait_readable(int fd, int timeout_ms)
+/*
+ * true when a connection waits on fd within timeout_ms (false on timeout or
+ * a signal). SIGTERM is unblocked here only, by ppoll's mask: once a
+ * connection is in hand, no signal breaks a read of its request.
+ */
+static bool wait_readable(int fd, int timeout_ms, const sigset_t *mask)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
-    return poll(&p, 1, timeout_ms) > 0;
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    return ppoll(&p, 1, &ts, mask) > 0;
 }
 
 int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
@@ -273,22 +279,31 @@ int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
     install_term_handler();
     FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
     /*
-     * SIGTERM is blocked while a request is in hand, so that the request
-     * finishes; it is delivered while we wait in accept(), which then fails
-     * with EINTR and the loop ends.
+     * SIGTERM is blocked but while we wait for a connection, so that a
+     * request in hand, from its first byte read to its last written,
+     * finishes. The accept itself runs with SIGTERM blocked too: a signal
+     * there could cut the reading of the request's parameters. So that a
+     * worker that lost the race for a connection to another does not wait
+     * in accept() with SIGTERM blocked, the listening socket is
+     * non-blocking (accept then fails with EAGAIN; on Linux the accepted
+     * socket does not inherit O_NONBLOCK).
      */
+    int fl = fcntl(listen_fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
     sigprocmask(SIG_BLOCK, &term, &old);
+    sigset_t waiting = old;
+    sigdelset(&waiting, SIGTERM);
+    sigdelset(&waiting, SIGINT);
     while (!stop_requested) {
-        sigprocmask(SIG_UNBLOCK, &term, NULL);
         /*
          * A second without a request is idle time: the application's tick
          * runs then too. A connection the web server keeps open (FastCGI
          * keep-conn) brings the next request on it, not on listen_fd.
          */
         int next_fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd;
-        bool ready = stop_requested ? false : wait_readable(next_fd, 1000);
+        bool ready = stop_requested ? false : wait_readable(next_fd, 1000, &waiting);
         int rc = stop_requested ? -1 : ready ? FCGX_Accept_r(&fr) : 1;
-        sigprocmask(SIG_BLOCK, &term, NULL);
         if (rc == 1) {
             if (!stop_requested && app->tick != NULL)
                 app->tick(app->ctx, true);
@@ -316,12 +331,33 @@ int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
     return 0;
 }
 
+/*
+ * Set by the prefork parent's SIGHUP handler: read the config again and
+ * replace the workers. Only the parent acts on it; workers ignore SIGHUP.
+ */
+static volatile sig_atomic_t reload_requested;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
+/* SIGCHLD only has to interrupt the parent's wait; waitpid finds who died. */
+static void on_chld(int sig)
+{
+    (void)sig;
+}
+
 static pid_t spawn_worker(const struct ly_fcgi_app *app, int listen_fd)
 {
     pid_t pid = fork();
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        /* A reload is the parent's business: a HUP to the whole group must not stop a worker. */
+        signal(SIGHUP, SIG_IGN);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -332,61 +368,205 @@ static pid_t spawn_worker(const struct ly_fcgi_app *app, int listen_fd)
     return pid;
 }
 
-int ly_fcgi_prefork(const struct ly_fcgi_app *app, int listen_fd, unsigned workers)
+/* Seconds a worker sent SIGTERM has to finish the request in hand before SIGKILL. */
+#define GRACE_S 10
+
+/* The prefork parent's state, on its stack. */
+struct parent {
+    struct ly_fcgi_app *app; /* what new workers are forked from */
+    const struct ly_fcgi_reload *reload;
+    int listen_fd;
+    pid_t *pids; /* the current workers; 0: a slot to fill */
+    unsigned workers;
+    /* workers sent SIGTERM (a reload, the stop), waited for until they exit or their deadline */
+    pid_t *old;
+    time_t *old_deadline;
+    size_t n_old, cap_old;
+    time_t last_death;
+    unsigned quick_deaths;
+};
+
+static void retire(struct parent *p, pid_t pid, time_t deadline)
 {
-    pid_t *pids = ly_xcalloc(workers, sizeof(*pids));
-    install_term_handler();
-    time_t last_death = 0;
-    unsigned quick_deaths = 0;
-    for (unsigned i = 0; i < workers; i++)
-        pids[i] = spawn_worker(app, listen_fd);
-    ly_log_info(app->log, "serving with %u workers", workers);
-    while (!stop_requested) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (unsigned i = 0; i < workers; i++) {
-            if (pids[i] != pid)
-                continue;
-            if (WIFSIGNALED(status))
-                ly_log_error(app->log, "worker %ld killed by signal %d; restarting", (long)pid,
-                             WTERMSIG(status));
-            else
-                ly_log_warn(app->log, "worker %ld exited with %d; restarting", (long)pid,
-                            WEXITSTATUS(status));
-            /* Workers that die at once (a broken config, a crash on start) are restarted slowly. */
-            time_t now = time(NULL);
-            quick_deaths = now - last_death < 2 ? quick_deaths + 1 : 0;
-            last_death = now;
-            if (quick_deaths > 5)
-                sleep(1);
-            pids[i] = stop_requested ? 0 : spawn_worker(app, listen_fd);
+    if (p->n_old == p->cap_old) {
+        p->cap_old = p->cap_old ? p->cap_old * 2 : 8;
+        p->old = ly_xrealloc(p->old, p->cap_old * sizeof(*p->old));
+        p->old_deadline = ly_xrealloc(p->old_deadline, p->cap_old * sizeof(*p->old_deadline));
+    }
+    p->old[p->n_old] = pid;
+    p->old_deadline[p->n_old] = deadline;
+    p->n_old++;
+    kill(pid, SIGTERM);
+}
+
+static void forget_old(struct parent *p, size_t i)
+{
+    p->old[i] = p->old[p->n_old - 1];
+    p->old_deadline[i] = p->old_deadline[p->n_old - 1];
+    p->n_old--;
+}
+
+/*
+ * Load the next app; if it loads, fork its workers first (so that
+ * listen_fd always has workers accepting on it), then retire the old
+ * ones. On failure nothing changes but the log line.
+ */
+static void reload_workers(struct parent *p)
+{
+    char err[1024];
+    struct ly_fcgi_app *next = NULL;
+    int r = p->reload->load(p->reload->arg, &next, err, sizeof(err));
+    if (r != LY_OK) {
+        ly_log_error(p->app->log, "reload refused, the running workers keep serving: %s", err);
+        return;
+    }
+    time_t deadline = time(NULL) + GRACE_S;
+    for (unsigned i = 0; i < p->workers; i++) {
+        pid_t old = p->pids[i];
+        p->pids[i] = spawn_worker(next, p->listen_fd);
+        if (p->pids[i] < 0)
+            p->pids[i] = 0;
+        if (old > 0)
+            retire(p, old, deadline);
+    }
+    /* The workers have their own copies; the parent forks from next only. */
+    p->reload->release(p->reload->arg, p->app);
+    p->app = next;
+    ly_log_info(p->app->log, "reloaded: serving with %u new workers", p->workers);
+}
+
+static void on_death(struct parent *p, pid_t pid, int status)
+{
+    for (size_t i = 0; i < p->n_old; i++) {
+        if (p->old[i] == pid) {
+            forget_old(p, i);
+            return;
         }
     }
-    for (unsigned i = 0; i < workers; i++)
-        if (pids[i] > 0)
-            kill(pids[i], SIGTERM);
-    /* Let each finish the request in hand; after 10 s, stop waiting. */
-    time_t deadline = time(NULL) + 10;
-    for (unsigned i = 0; i < workers; i++) {
-        while (pids[i] > 0) {
-            pid_t r = waitpid(pids[i], NULL, WNOHANG);
-            if (r == pids[i] || (r < 0 && errno != EINTR)) {
-                pids[i] = 0;
-            } else if (time(NULL) >= deadline) {
-                kill(pids[i], SIGKILL);
-                waitpid(pids[i], NULL, 0);
-                pids[i] = 0;
-            } else {
-                usleep(20000);
+    for (unsigned i = 0; i < p->workers; i++) {
+        if (p->pids[i] != pid)
+            continue;
+        if (WIFSIGNALED(status))
+            ly_log_error(p->app->log, "worker %ld killed by signal %d; restarting", (long)pid,
+                         WTERMSIG(status));
+        else
+            ly_log_warn(p->app->log, "worker %ld exited with %d; restarting", (long)pid,
+                        WEXITSTATUS(status));
+        /* Workers that die at once (a broken database, a crash on start) are restarted slowly. */
+        time_t now = time(NULL);
+        p->quick_deaths = now - p->last_death < 2 ? p->quick_deaths + 1 : 0;
+        p->last_death = now;
+        if (p->quick_deaths > 5)
+            sleep(1);
+        /* Refilled from the current app: after a reload, with the new config. */
+        p->pids[i] = 0;
+    }
+}
+
+/* Send SIGTERM to every worker, let each finish the request in hand; after GRACE_S, SIGKILL. */
+static void stop_all_workers(struct parent *p)
+{
+    for (unsigned i = 0; i < p->workers; i++) {
+        if (p->pids[i] > 0) {
+            retire(p, p->pids[i], 0);
+            p->pids[i] = 0;
+        }
+    }
+    /* The workers a reload retired had SIGTERM then and are waited for with these. */
+    time_t deadline = time(NULL) + GRACE_S;
+    while (p->n_old > 0) {
+        pid_t r = waitpid(p->old[0], NULL, WNOHANG);
+        if (r == p->old[0] || (r < 0 && errno != EINTR)) {
+            forget_old(p, 0);
+        } else if (time(NULL) >= deadline) {
+            kill(p->old[0], SIGKILL);
+            waitpid(p->old[0], NULL, 0);
+            forget_old(p, 0);
+        } else {
+            usleep(20000);
+        }
+    }
+}
+
+int ly_fcgi_prefork(struct ly_fcgi_app *app, int listen_fd, unsigned workers,
+                    const struct ly_fcgi_reload *reload)
+{
+    struct parent p;
+    memset(&p, 0, sizeof(p));
+    p.app = app;
+    p.reload = reload;
+    p.listen_fd = listen_fd;
+    p.workers = workers;
+    p.pids = ly_xcalloc(workers, sizeof(*p.pids));
+    /*
+     * The signals the parent acts on are blocked except inside ppoll(),
+     * which unblocks them atomically: one that comes while the parent is
+     * busy waits there instead of being missed between a check and a wait.
+     */
+    sigset_t mine, orig, waitmask;
+    sigemptyset(&mine);
+    sigaddset(&mine, SIGTERM);
+    sigaddset(&mine, SIGINT);
+    sigaddset(&mine, SIGHUP);
+    sigaddset(&mine, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mine, &orig);
+    waitmask = orig;
+    sigdelset(&waitmask, SIGTERM);
+    sigdelset(&waitmask, SIGINT);
+    sigdelset(&waitmask, SIGHUP);
+    sigdelset(&waitmask, SIGCHLD);
+    install_term_handler();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = reload != NULL ? on_hup : SIG_IGN;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_chld;
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+    reload_requested = 0;
+
+    ly_log_info(p.app->log, "serving with %u workers", workers);
+    while (!stop_requested) {
+        if (reload_requested) {
+            reload_requested = 0;
+            reload_workers(&p);
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            on_death(&p, pid, status);
+        if (stop_requested)
+            break;
+        for (unsigned i = 0; i < workers; i++) {
+            if (p.pids[i] <= 0) {
+                p.pids[i] = spawn_worker(p.app, listen_fd);
+                if (p.pids[i] < 0)
+                    p.pids[i] = 0;
             }
         }
+        time_t now = time(NULL);
+        for (size_t i = 0; i < p.n_old; i++)
+            if (now >= p.old_deadline[i] && p.old_deadline[i] != 0) {
+                ly_log_warn(p.app->log, "old worker %ld still busy after %d s; killed",
+                            (long)p.old[i], GRACE_S);
+                kill(p.old[i], SIGKILL);
+                p.old_deadline[i] = 0; /* reaped by waitpid above, next round */
+            }
+        bool waiting = p.n_old > 0;
+        for (unsigned i = 0; i < workers; i++)
+            waiting = waiting || p.pids[i] == 0;
+        /* A second at most while old workers finish or a fork failed; else until a signal. */
+        struct timespec second = {1, 0};
+        ppoll(NULL, 0, waiting ? &second : NULL, &waitmask);
     }
-    free(pids);
-    ly_log_info(app->log, "stopped");
+    stop_all_workers(&p);
+    ly_log_info(p.app->log, "stopped");
+    if (reload != NULL)
+        reload->release(reload->arg, p.app);
+    free(p.pids);
+    free(p.old);
+    free(p.old_deadline);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
     return 0;
 }
