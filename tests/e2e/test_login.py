@@ -29,6 +29,7 @@ import pytest
 
 from conftest import Client, need_private
 from test_foundation import assert_oauth_error
+from test_hardening import hard  # noqa: F401
 from test_orgs import ME, PASSWORD, admin_of, new_user
 
 pytestmark = pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
@@ -263,6 +264,29 @@ def test_token_refreshes_first_when_it_expires_within_a_minute(stack, cli, user)
         assert_no_secret(r.stderr, new["access_token"], new["refresh_token"])
     # the old refresh token was spent (presenting it again ends the session: last)
     assert_oauth_error(refresh_answer(stack, old["refresh_token"]), 400, "invalid_grant")
+
+
+def test_token_with_a_short_access_ttl(stack, hard, e2e_env, tmp_path):  # noqa: F811
+    """A stack whose access tokens live 62 s (tokens.access_ttl): `token` gives the
+    stored token while it has more than a minute left, and a refreshed one (which
+    works, the old refresh token spent) once it has not. The real expiry itself is
+    not waited for (62 s); test_token_refreshes_first covers a token already expired."""
+    s = hard("shortttl", stack.frontend, stack.mode,
+             edits=[("  mode: %s\n" % stack.mode, "  mode: %s\n  access_ttl: 62s\n" % stack.mode)])
+    cli = Cli(e2e_env, s.url, tmp_path)
+    u = new_user(s, admin_of(s), "short")
+    tokens = sign_in(s, u)
+    assert tokens["expires_in"] == 62, tokens
+    cli.write({s.url: entry_from(tokens)})
+    r = cli.run("token")
+    assert r.returncode == 0 and r.stdout.strip() == tokens["access_token"], r.stderr
+    time.sleep(3)  # 59 s left: within the minute
+    r = cli.run("token")
+    assert r.returncode == 0, r.stderr
+    fresh = r.stdout.strip()
+    assert fresh != tokens["access_token"] and cli.entry()["access_token"] == fresh
+    assert me_email(s, fresh) == u.email
+    assert_oauth_error(refresh_answer(s, tokens["refresh_token"]), 400, "invalid_grant")
 
 
 def test_concurrent_tokens_refresh_once(stack, cli, user):
