@@ -18,6 +18,7 @@ tests/e2e/harness/, which is imported, not copied.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -47,27 +48,66 @@ DEFAULT_SCRYPT_N = 32768  # SPEC §2's default: the cost a real deployment pays
 PROCS = 2                 # lighttpd max-procs, the same for every target
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# (id, server, method, path, credential, what it measures). The order of the
-# rows is the order of the table; each round runs them in a rotated order.
+# Lanyard stacks: name -> (tokens.mode, JWT algorithm, security.auth_cache_ttl
+# in seconds). Each is its own lighttpd + lanyard instance on the same MariaDB.
+STACKS = {
+    "jwt": ("jwt", "EdDSA", 0),
+    "opaque": ("opaque", "EdDSA", 0),
+    "hs256": ("jwt", "HS256", 0),
+    "rs256": ("jwt", "RS256", 0),
+    "es256": ("jwt", "ES256", 0),
+    "jwt-ttl10": ("jwt", "EdDSA", 10),
+    "opaque-ttl10": ("opaque", "EdDSA", 10),
+}
+SIGNS_IN = ("jwt", "opaque", "hs256", "rs256", "es256")  # a token from each
+JWT_FLOORS = {"hs256": "HS256", "rs256": "RS256", "es256": "ES256", "jwt": "EdDSA"}
+
+# (id, server, method, path, credential, floor, target, what it measures).
+# The order of the rows is the order of the table; each round runs them in a
+# rotated order. floor None: the row is a floor. Targets are issue 17's.
 ENDPOINTS = [
-    ("floor", "floor", "GET", "/", None,
+    ("floor", "floor", "GET", "/", None, None, None,
      "bench/fcgi_floor: lighttpd + FastCGI, fixed body, no parsing, no DB"),
-    ("health", "jwt", "GET", "/api/health", None,
-     "router + one DB round trip (`SELECT 1`)"),
-    ("me-jwt", "jwt", "GET", "/api/org/v1/me", "jwt",
-     "JWT verify (EdDSA) + user + memberships"),
-    ("me-opaque", "opaque", "GET", "/api/org/v1/me", "opaque",
-     "token lookup by SHA-256 + user + memberships"),
-    ("me-apikey", "jwt", "GET", "/api/org/v1/me", "apikey",
-     "API key (Bearer): key + owner lookup + service account; last use buffered"),
-    ("check-jwt", "jwt", "GET", "/api/auth/v1/check", "jwt",
-     "forward-auth check, JWT verify (EdDSA), no DB"),
-    ("check-opaque", "opaque", "GET", "/api/auth/v1/check", "opaque",
-     "forward-auth check, one token lookup"),
-    ("check-apikey", "jwt", "GET", "/api/auth/v1/check", "apikey",
-     "forward-auth check, one key lookup"),
+    ("floor-sql", "floor-sql", "GET", "/", None, None, None,
+     "bench/sql_floor: fixed body + one prepared primary-key SELECT (api_keys by id)"),
+    ("floor-jwt-hs256", "floor-hs256", "GET", "/", "hs256", None, None,
+     "bench/jwt_floor: fixed body + HS256 signature check"),
+    ("floor-jwt-rs256", "floor-rs256", "GET", "/", "rs256", None, None,
+     "bench/jwt_floor: fixed body + RS256 signature check"),
+    ("floor-jwt-es256", "floor-es256", "GET", "/", "es256", None, None,
+     "bench/jwt_floor: fixed body + ES256 signature check"),
+    ("floor-jwt-eddsa", "floor-jwt", "GET", "/", "jwt", None, None,
+     "bench/jwt_floor: fixed body + EdDSA signature check"),
+    ("check-hs256", "hs256", "GET", "/api/auth/v1/check", "hs256", "floor", 0.90,
+     "check, JWT HS256"),
+    ("check-rs256", "rs256", "GET", "/api/auth/v1/check", "rs256", "floor", 0.90,
+     "check, JWT RS256"),
+    ("check-es256-warm", "es256", "GET", "/api/auth/v1/check", "es256", "floor", 0.90,
+     "check, JWT ES256, the same token every time (cache warm)"),
+    ("check-eddsa-warm", "jwt", "GET", "/api/auth/v1/check", "jwt", "floor", 0.90,
+     "check, JWT EdDSA, the same token every time (cache warm)"),
+    ("check-eddsa-cold", "jwt", "GET", "/api/auth/v1/check", "cold", "floor", 0.60,
+     "check, JWT EdDSA, every token new (wrk cycles through pre-minted tokens)"),
+    ("check-apikey-ttl0", "jwt", "GET", "/api/auth/v1/check", "apikey", "floor-sql", 0.85,
+     "check, API key, auth_cache_ttl 0"),
+    ("check-opaque-ttl0", "opaque", "GET", "/api/auth/v1/check", "opaque", "floor-sql", 0.85,
+     "check, opaque token, auth_cache_ttl 0"),
+    ("check-apikey-ttl10", "jwt-ttl10", "GET", "/api/auth/v1/check", "apikey", "floor", 0.85,
+     "check, API key, auth_cache_ttl 10s"),
+    ("check-opaque-ttl10", "opaque-ttl10", "GET", "/api/auth/v1/check", "opaque", "floor", 0.85,
+     "check, opaque token, auth_cache_ttl 10s"),
+    ("check-role", "jwt", "GET", "/api/auth/v1/check?org=ORG&role=admin", "jwt", "floor-sql",
+     0.85, "check?org=O&role=admin, JWT EdDSA (membership lookup)"),
+    ("me-jwt", "jwt", "GET", "/api/org/v1/me", "jwt", "floor-sql", 0.80,
+     "me, JWT EdDSA + user + memberships"),
+    ("me-opaque", "opaque", "GET", "/api/org/v1/me", "opaque", "floor-sql", 0.70,
+     "me, token lookup by SHA-256 + user + memberships"),
+    ("me-apikey", "jwt", "GET", "/api/org/v1/me", "apikey", "floor-sql", 0.70,
+     "me, API key: key + owner lookup + service account"),
+    ("health", "jwt", "GET", "/api/health", None, "floor-sql", 0.90,
+     "health: router + one DB round trip (`SELECT 1`)"),
 ]
-SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None,
+SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None, None, None,
           "scrypt verify + session, refresh and access token (writes)")
 
 
@@ -179,8 +219,9 @@ class Bench:
         env.config = config
         self.env = env
         missing = env.build.missing()
-        if not os.access(self.floor_bin, os.X_OK):
-            missing.append(self.floor_bin)
+        for prog in ("fcgi_floor", "sql_floor", "jwt_floor"):
+            if not os.access(self.floor_bin(prog), os.X_OK):
+                missing.append(self.floor_bin(prog))
         if missing:
             raise SystemExit("bench: not built: %s (make -C %s)" % (", ".join(missing), a.builddir))
 
@@ -188,23 +229,47 @@ class Bench:
         env.start_database()
         env.prepare()  # key, schema, the first administrator (hashed with scrypt_n)
 
-        self.servers["floor"] = self._lighttpd("floor", self.floor_bin, os.devnull, None)
-        for mode in ("jwt", "opaque"):
-            cfg = os.path.join(env.workdir, mode, "lanyard.yaml")
+        self.keys = {"EdDSA": env.key_file}
+        for name, (mode, alg, ttl) in STACKS.items():
+            if alg not in self.keys:
+                path = os.path.join(env.workdir, "bench-%s.key" % alg.lower())
+                if os.path.exists(path):
+                    os.unlink(path)
+                env.build.ctl_ok(None, "keygen", "--alg", alg, "--out", path)
+                self.keys[alg] = path
+            cfg = os.path.join(env.workdir, name, "lanyard.yaml")
 
-            def write(port, cfg=cfg, mode=mode):
-                env.config(cfg, public_url="http://127.0.0.1:%d" % port, mode=mode)
-            self.servers[mode] = self._lighttpd(mode, env.build.lanyard, cfg, write)
-        for name, srv in self.servers.items():
-            say("bench: %-6s lighttpd PID %d on %s, workers %s" %
-                (name, srv.pid, srv.url, srv.worker_pids()))
+            def write(port, cfg=cfg, mode=mode, alg=alg, ttl=ttl):
+                env.config(cfg, public_url="http://127.0.0.1:%d" % port, mode=mode,
+                           key_file=self.keys[alg])
+                with open(cfg) as f:  # the harness writes EdDSA and no cache
+                    text = f.read()
+                text = text.replace("algorithm: EdDSA", "algorithm: %s" % alg)
+                text = text.replace("\nsecurity:\n", "\nsecurity:\n  auth_cache_ttl: %ds\n" % ttl)
+                with open(cfg, "w") as f:
+                    f.write(text)
+            self.servers[name] = self._lighttpd(name, env.build.lanyard, cfg, write)
         self._prepare_identities()
+        self.servers["floor"] = self._lighttpd("floor", self.floor_bin("fcgi_floor"), os.devnull,
+                                               None)
+        key_id = self.env.mariadb.sql("SELECT id FROM lanyard.api_keys LIMIT 1")[0][0]
+        self.servers["floor-sql"] = self._lighttpd(
+            "floor-sql", self.floor_bin("sql_floor"), os.devnull, None,
+            {"BENCH_DB_SOCKET": env.mariadb.socket, "BENCH_DB_USER": "lanyard",
+             "BENCH_DB_NAME": "lanyard", "BENCH_DB_PASSWORD_FILE": env.db_password_file,
+             "BENCH_KEY_ID": key_id})
+        for stack, alg in JWT_FLOORS.items():
+            self.servers["floor-" + stack] = self._lighttpd(
+                "floor-" + stack, self.floor_bin("jwt_floor"), os.devnull, None,
+                {"BENCH_JWT_ALG": alg, "BENCH_JWT_KEY": self.keys[alg]})
+        for name, srv in self.servers.items():
+            say("bench: %-12s lighttpd PID %d on %s, workers %s" %
+                (name, srv.pid, srv.url, srv.worker_pids()))
 
-    @property
-    def floor_bin(self):
-        return os.path.join(self.a.builddir, "bench", "fcgi_floor")
+    def floor_bin(self, name):
+        return os.path.join(self.a.builddir, "bench", name)
 
-    def _lighttpd(self, name, worker_bin, config, before_start):
+    def _lighttpd(self, name, worker_bin, config, before_start, extra_env=None):
         workdir = os.path.join(self.env.workdir, name)
         os.makedirs(workdir, exist_ok=True)
         for log in ("lighttpd.out", "access.log"):  # a line per request: start afresh
@@ -213,18 +278,19 @@ class Bench:
         srv = Lighttpd(workdir=workdir, srcdir=SRCDIR, worker_bin=worker_bin,
                        lanyard_config=config,
                        fcgi_socket=os.path.join(self.env.sockdir, "bench-%s.sock" % name),
-                       env=self.env.build.env(), procs=PROCS,
-                       ready_path="/" if name == "floor" else "/api/health",
+                       env=self.env.build.env(extra_env), procs=PROCS,
+                       ready_path="/.ready" if name.startswith("floor-") and name != "floor-sql"
+                       else "/" if name.startswith("floor") else "/api/health",
                        before_start=before_start)
         return srv.start()
 
     def _prepare_identities(self):
         """Through the API: the admin signs in, makes an organization and a
         user who is a member of it; that user signs in on both stacks."""
-        jwt_url, opaque_url = self.servers["jwt"].url, self.servers["opaque"].url
+        jwt_url = self.servers["jwt"].url
         admin = http("POST", jwt_url + "/api/auth/v1/signin",
                      {"email": self.env.admin_email, "password": self.env.admin_password})
-        org = "bench-" + secrets.token_hex(4)
+        org = self.org = "bench-" + secrets.token_hex(4)
         http("POST", jwt_url + "/api/org/v1/orgs", {"name": org, "display_name": "Bench"},
              admin["access_token"], expect=(201,))
         self.email = "bench-%s@example.com" % secrets.token_hex(4)
@@ -233,13 +299,13 @@ class Bench:
              {"email": self.email, "password": self.password, "display_name": "Bench User"},
              admin["access_token"], expect=(201,))
         http("PUT", "%s/api/org/v1/orgs/%s/members/%s" % (jwt_url, org, self.email),
-             {"role": "member"}, admin["access_token"], expect=(200, 201))
+             {"role": "admin"}, admin["access_token"], expect=(200, 201))
         self.tokens_at = time.monotonic()
         self._sign_in_user()
-        me = http("GET", jwt_url + "/api/org/v1/me", token=self.tokens["jwt"])
-        assert me["credential"]["format"] == "jwt" and len(me["organizations"]) == 1, me
-        me = http("GET", opaque_url + "/api/org/v1/me", token=self.tokens["opaque"])
-        assert me["credential"]["format"] == "opaque" and len(me["organizations"]) == 1, me
+        for stack in SIGNS_IN:
+            me = http("GET", self.servers[stack].url + "/api/org/v1/me", token=self.tokens[stack])
+            assert me["credential"]["format"] == STACKS[stack][0], me
+            assert len(me["organizations"]) == 1, me
         http("POST", "%s/api/org/v1/orgs/%s/service-accounts" % (jwt_url, org),
              {"name": "bench"}, admin["access_token"], expect=(201,))
         key = http("POST", "%s/api/org/v1/orgs/%s/service-accounts/bench/keys" % (jwt_url, org),
@@ -256,11 +322,55 @@ class Bench:
                                        'wrk.body = %s\n' % json.dumps(body))
 
     def _sign_in_user(self):
-        for mode in ("jwt", "opaque"):
-            t = http("POST", self.servers[mode].url + "/api/auth/v1/signin",
+        for stack in SIGNS_IN:
+            t = http("POST", self.servers[stack].url + "/api/auth/v1/signin",
                      {"email": self.email, "password": self.password})
-            self.tokens[mode] = t["access_token"]
+            self.tokens[stack] = t["access_token"]
         self.tokens_at = time.monotonic()
+        self._mint_cold_tokens()
+
+    def _mint_cold_tokens(self):
+        """--cold-tokens distinct EdDSA tokens, each the signed-in user's
+        with another jti (or iat), signed with the stack's key: wrk's Lua
+        script cycles through them, so no worker sees a token twice unless
+        a run sends more requests than there are tokens (the report says)."""
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        def b64d(t):
+            return base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+
+        def b64e(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        with open(self.keys["EdDSA"], "rb") as f:
+            key = load_pem_private_key(f.read(), None)
+        head, payload, _sig = self.tokens["jwt"].split(".")
+        claims = json.loads(b64d(payload))
+        path = os.path.join(self.env.workdir, "cold-tokens.txt")
+        with open(path, "w") as f:
+            for i in range(self.a.cold_tokens):
+                if "jti" in claims:
+                    claims["jti"] = "bench%d%s" % (i, secrets.token_hex(4))
+                else:
+                    claims["iat"] = claims["iat"] - i % 300
+                signing = head + "." + b64e(json.dumps(claims, separators=(",", ":")).encode())
+                f.write(signing + "." + b64e(key.sign(signing.encode())) + "\n")
+        # setup() numbers the threads; each starts at its own share of the list
+        self.lua["check-eddsa-cold"] = self._lua("cold", """\
+local tokens, n, i = {}, 0, 0
+local threads = 0
+function setup(thread)
+    thread:set("id", threads)
+    threads = threads + 1
+end
+function init(args)
+    for line in io.lines("%s") do n = n + 1; tokens[n] = line end
+    i = math.floor(n * id / %d)
+end
+function request()
+    i = i %% n + 1
+    return wrk.format(nil, nil, { Authorization = "Bearer " .. tokens[i] })
+end
+""" % (path, self.a.threads))
 
     def _lua(self, name, text):
         path = os.path.join(self.env.workdir, "%s.lua" % name)
@@ -285,11 +395,11 @@ class Bench:
         srv = self.servers[server]
         argv = [self.wrk, "-t%d" % a.threads, "-c%d" % (connections or a.connections),
                 "-d%ds" % duration, "--latency"]
-        if cred:
+        if cred and cred in self.tokens:
             argv += ["-H", "Authorization: Bearer " + self.tokens[cred]]
-        if method != "GET":
+        if eid in self.lua:
             argv += ["-s", self.lua[eid]]
-        argv.append(srv.url + path)
+        argv.append(srv.url + path.replace("ORG", self.org))
         workers = srv.worker_pids()
         pids = {"workers": workers, "lighttpd": [srv.pid], "mariadbd": [self.env.mariadb.pid]}
         db0 = db_counters(self.env.mariadb)
@@ -352,7 +462,7 @@ def context_lines(a, bench):
             ", **sanitizers: not representative**" if sanitized(a.builddir) else ""),
         "- machine: %d CPUs (%s), %s; load average before the run: %s" % (
             os.cpu_count(), model, platform.release(), a.load_before),
-        "- %s, mod_fastcgi `bin-path`, `max-procs` %d, unix socket, for all three targets; "
+        "- %s, mod_fastcgi `bin-path`, `max-procs` %d, unix socket, for every target; "
         "lanyard `log.level: %s`" % (lighttpd_v, PROCS, a.log_level),
         "- `wrk -t%d -c%d -d%ds --latency`, %d rounds, interleaved (order rotated each round), "
         "after a %ds warm-up of each" % (a.threads, a.connections, a.duration, a.rounds, a.warmup),
@@ -369,27 +479,32 @@ def sanitized(builddir):
         return False
 
 
-def report(a, bench, results, signin, started, elapsed):
-    floor = med(results["floor"], "rps")
+def report(a, bench, results, signin, started, elapsed, extra):
     lines = ["# Lanyard bench, %s" % started, ""]
     lines += context_lines(a, bench)
-    lines += ["", "| endpoint | measures | req/s (median) | min–max | vs floor | p50 | p99 | "
-              "worker CPU µs/req | lighttpd CPU µs/req | mariadbd CPU µs/req | DB stmts/req "
-              "| errors |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| request | measures | req/s (median) | min–max | floor | vs floor | target "
+              "| vs JWT floor | p50 | p99 | worker CPU µs/req | lighttpd CPU µs/req "
+              "| mariadbd CPU µs/req | DB stmts/req | errors |",
+              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for ep in ENDPOINTS:
-        rs = results[ep[0]]
-        lines.append(row(ep, rs, floor))
+        lines.append(row(ep, results[ep[0]], results))
+    cold = results.get("check-eddsa-cold") or []
+    if cold:
+        most = max(r["requests"] for r in cold)
+        lines += ["", "Cold tokens: %d distinct EdDSA tokens, the most requests in one run %d%s." % (
+            a.cold_tokens, most, "" if most <= a.cold_tokens else
+            " (more than the tokens: the rest of that run saw tokens again)")]
     if signin:
         lines += ["", "Sign-in is bound by scrypt (N=%d, r=8, p=1: about %d MiB and most of the "
                   "time per request); measured apart, never mixed with the rows above. "
                   "`wrk -c%d`, %d × %ds." % (a.scrypt_n, 128 * a.scrypt_n * 8 // (1 << 20),
                                              a.signin_connections, a.signin_rounds,
                                              a.signin_duration),
-                  "", "| endpoint | measures | req/s (median) | min–max | p50 | p99 | "
+                  "", "| request | measures | req/s (median) | min–max | p50 | p99 | "
                   "worker CPU µs/req | mariadbd CPU µs/req | DB stmts/req | errors |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
                   row(SIGNIN, signin, None)]
+    lines += extra
     prepares = sum(r["prepares"] for rs in list(results.values()) + [signin] for r in rs)
     lines += ["", "Statements prepared while measuring (after the warm-up): %d "
               "(0 means every worker reuses its prepared statements)." % prepares]
@@ -399,22 +514,31 @@ def report(a, bench, results, signin, started, elapsed):
     return "\n".join(lines)
 
 
-def row(ep, rs, floor):
-    eid, _server, method, path, _cred, what = ep
+JWT_FLOOR_OF = {"hs256": "floor-jwt-hs256", "rs256": "floor-jwt-rs256",
+                "es256": "floor-jwt-es256", "jwt": "floor-jwt-eddsa", "cold": "floor-jwt-eddsa"}
+
+
+def row(ep, rs, results):
+    eid, server, method, path, cred, floor, target, what = ep
     errors = sum(r["non2xx"] + r["sock_errors"] for r in rs)
     restarts = sum(1 for r in rs if r["restarts"])
     err = str(errors) + (" (worker restarted)" if restarts else "")
     rps = med(rs, "rps")
-    cells = ["`%s %s`%s" % (method, path, " (%s)" % eid.split("-")[1] if "-" in eid else ""),
-             what, "%.0f" % rps,
+    cells = ["`%s %s` (%s)" % (method, path, eid), what, "%.0f" % rps,
              "%.0f–%.0f" % (min(r["rps"] for r in rs), max(r["rps"] for r in rs))]
-    if floor is not None:
-        cells.append("%.2f" % (rps / floor))
+    if results is not None:
+        if floor:
+            cells += ["`%s`" % floor, "**%.2f**" % (rps / med(results[floor], "rps")),
+                      "≥ %.2f" % target]
+        else:
+            cells += ["(a floor)", "%.2f" % (rps / med(results["floor"], "rps")), ""]
+        jf = JWT_FLOOR_OF.get(cred) if STACKS.get(server, ("",))[0] == "jwt" else None
+        cells.append("%.2f" % (rps / med(results[jf], "rps")) if jf and floor else "")
     cells += [fmt_ms(med(rs, "p50")), fmt_ms(med(rs, "p99")), "%.0f" % med(rs, "cpu_workers")]
-    if floor is not None:
+    if results is not None:
         cells.append("%.0f" % med(rs, "cpu_lighttpd"))
     cells += ["%.0f" % med(rs, "cpu_mariadbd"),
-              "%.2f" % med(rs, "stmts") if eid != "floor" else "–", err]
+              "%.2f" % med(rs, "stmts") if floor or results is None else "–", err]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -431,6 +555,8 @@ def parse_args(argv):
     ap.add_argument("--duration", type=int, help="seconds per wrk run")
     ap.add_argument("--warmup", type=int)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cold-tokens", type=int,
+                    help="distinct EdDSA tokens for the cache-cold row (default 100000; 20000)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--no-signin", dest="signin", action="store_false",
                     help="skip the (scrypt-bound) sign-in measurement")
@@ -442,7 +568,8 @@ def parse_args(argv):
                     help="lanyard's log.level (default info, one line per request)")
     a = ap.parse_args(argv)
     quick = a.quick
-    for key, full, short in (("rounds", 5, 3), ("duration", 10, 3), ("warmup", 2, 1),
+    for key, full, short in (("rounds", 5, 2), ("duration", 10, 2), ("warmup", 2, 1),
+                             ("cold_tokens", 100000, 20000),
                              ("signin_rounds", 2, 1), ("signin_duration", 5, 2)):
         if getattr(a, key) is None:
             setattr(a, key, short if quick else full)
@@ -473,6 +600,7 @@ def main(argv):
     bench = Bench(a)
     results = {ep[0]: [] for ep in ENDPOINTS}
     signin = []
+    extra = []
     try:
         bench.start()
         for ep in ENDPOINTS:
@@ -495,7 +623,7 @@ def main(argv):
         return 1
     finally:
         bench.stop()
-    text = report(a, bench, results, signin, started, time.monotonic() - t0)
+    text = report(a, bench, results, signin, started, time.monotonic() - t0, extra)
     print(text)
     path = None
     for d in (a.results_dir, os.path.join(a.builddir, "bench", "results")):
