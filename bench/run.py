@@ -41,6 +41,7 @@ SRCDIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "e2e"))
 
 from harness.lighttpd import Lighttpd  # noqa: E402
+from harness.nginx import Nginx  # noqa: E402
 from harness.proc import StartError  # noqa: E402
 from harness.stack import Env  # noqa: E402
 
@@ -106,6 +107,12 @@ ENDPOINTS = [
      "me, API key: key + owner lookup + service account"),
     ("health", "jwt", "GET", "/api/health", None, "floor-sql", 0.90,
      "health: router + one DB round trip (`SELECT 1`)"),
+    ("nginx-open", "nginx", "GET", "/open/file.txt", None, None, None,
+     "nginx: a static file, unprotected (the floor of the two rows below)"),
+    ("nginx-auth", "nginx", "GET", "/static/file.txt", "jwt", "nginx-open", 0.85,
+     "nginx: the same file behind auth_request → check (shipped snippet), JWT EdDSA"),
+    ("nginx-auth-cache", "nginx-cache", "GET", "/static/file.txt", "jwt", "nginx-open", 0.85,
+     "nginx: as above, the snippet's optional 5 s cache of the check on"),
 ]
 SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None, None, None,
           "scrypt verify + session, refresh and access token (writes)")
@@ -262,9 +269,59 @@ class Bench:
             self.servers["floor-" + stack] = self._lighttpd(
                 "floor-" + stack, self.floor_bin("jwt_floor"), os.devnull, None,
                 {"BENCH_JWT_ALG": alg, "BENCH_JWT_KEY": self.keys[alg]})
+        for cached in (False, True):
+            self.servers["nginx-cache" if cached else "nginx"] = self._nginx(cached)
         for name, srv in self.servers.items():
-            say("bench: %-12s lighttpd PID %d on %s, workers %s" %
-                (name, srv.pid, srv.url, srv.worker_pids()))
+            say("bench: %-12s front end PID %d on %s, workers %s" %
+                (name, srv.pid, srv.url, getattr(srv, "worker_pids", list)()))
+
+    def _nginx(self, cached):
+        """nginx serving one static file twice: under /open/ unprotected and
+        under /static/ behind auth_request to the jwt stack's check, with the
+        shipped snippet as it is, or with its optional cache turned on."""
+        name = "nginx-cache" if cached else "nginx"
+        workdir = os.path.join(self.env.workdir, name)
+        htdocs = os.path.join(workdir, "htdocs")
+        for d in ("open", "static"):
+            os.makedirs(os.path.join(htdocs, d), exist_ok=True)
+            with open(os.path.join(htdocs, d, "file.txt"), "w") as f:
+                f.write("a static file of a few bytes, as a small asset\n")
+        with open(os.path.join(SRCDIR, "etc", "nginx", "lanyard-forward-auth.conf")) as f:
+            text = f.read()
+        if cached:
+            text = text.replace("#cache ", "")
+        snippet = os.path.join(workdir, "lanyard-forward-auth.conf")
+        with open(snippet, "w") as f:
+            f.write(text)
+        cache_dir = os.path.join(workdir, "cache")
+        lanyard = self.servers["jwt"].url.split("//", 1)[1]
+        access_log = os.path.join(workdir, "access.log")
+
+        def body(port):
+            return """\
+proxy_cache_path "{cache_dir}" keys_zone=lanyard_check:1m max_size=16m inactive=10s;
+upstream lanyard {{
+    server {lanyard};
+}}
+server {{
+    listen 127.0.0.1:{port};
+    root "{htdocs}";
+    access_log "{access_log}";
+    include "{snippet}";
+    location = /.ready {{
+        auth_request off;
+        return 200 "ready\\n";
+    }}
+    location /open/ {{
+        auth_request off;
+    }}
+    location /static/ {{
+        set $lanyard_query "";
+    }}
+}}
+""".format(cache_dir=cache_dir, lanyard=lanyard, port=port, htdocs=htdocs,
+                       access_log=access_log, snippet=snippet)
+        return Nginx(workdir=workdir, http_body=body).start()
 
     def floor_bin(self, name):
         return os.path.join(self.a.builddir, "bench", name)
@@ -385,6 +442,51 @@ end
         if self.env is not None:
             self.env.close()
 
+    # --- also reported ------------------------------------------------------
+
+    def rss(self, server, ep_id, checkpoints):
+        """VmRSS of each worker of one stack, before and after the given
+        numbers of requests (wrk runs of a few seconds until each is passed)."""
+        ep = next(e for e in ENDPOINTS if e[0] == ep_id)
+        workers = self.servers[server].worker_pids()
+
+        def vmrss():
+            out = {}
+            for pid in workers:
+                try:
+                    with open("/proc/%d/status" % pid) as f:
+                        m = re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
+                    out[pid] = int(m.group(1)) if m else None
+                except OSError:
+                    out[pid] = None
+            return out
+        points = [(0, vmrss())]
+        done = 0
+        for target in checkpoints:
+            while done < target:
+                done += self.run(ep, 2)["requests"]
+            points.append((done, vmrss()))
+            say("bench: rss after %d requests: %s" % (done, points[-1][1]))
+        return workers, points
+
+    def signin_load(self, check_id, duration):
+        """The check measured while sign-ins (scrypt, one connection: about
+        one core) run beside it."""
+        ep = next(e for e in ENDPOINTS if e[0] == check_id)
+        srv = self.servers[SIGNIN[1]]
+        argv = [self.wrk, "-t1", "-c1", "-d%ds" % (duration + 2), "--latency",
+                "-s", self.lua["signin"], srv.url + SIGNIN[3]]
+        bg = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(1)  # the sign-ins are under way before the check starts
+            r = self.run(ep, duration)
+            out = bg.communicate(timeout=duration + 60)[0]
+        finally:
+            if bg.poll() is None:
+                bg.kill()
+                bg.wait()
+        return r, parse_wrk(out)
+
     # --- one measurement ----------------------------------------------------
 
     def run(self, endpoint, duration, connections=None):
@@ -400,7 +502,7 @@ end
         if eid in self.lua:
             argv += ["-s", self.lua[eid]]
         argv.append(srv.url + path.replace("ORG", self.org))
-        workers = srv.worker_pids()
+        workers = srv.worker_pids() if hasattr(srv, "worker_pids") else []
         pids = {"workers": workers, "lighttpd": [srv.pid], "mariadbd": [self.env.mariadb.pid]}
         db0 = db_counters(self.env.mariadb)
         cpu0 = {k: cpu_ticks(v) for k, v in pids.items()}
@@ -418,7 +520,7 @@ end
         # the SHOW STATUS itself is one Com_select, not a prepared statement
         r["stmts"] = (db1["Com_stmt_execute"] - db0["Com_stmt_execute"]) / n
         r["prepares"] = db1["Com_stmt_prepare"] - db0["Com_stmt_prepare"]
-        r["restarts"] = sorted(srv.worker_pids()) != sorted(workers)
+        r["restarts"] = hasattr(srv, "worker_pids") and sorted(srv.worker_pids()) != sorted(workers)
         return r
 
 
@@ -555,6 +657,8 @@ def parse_args(argv):
     ap.add_argument("--duration", type=int, help="seconds per wrk run")
     ap.add_argument("--warmup", type=int)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--long", action="store_true",
+                    help="RSS after 1,000,000 requests (default 100,000; --quick 20,000)")
     ap.add_argument("--cold-tokens", type=int,
                     help="distinct EdDSA tokens for the cache-cold row (default 100000; 20000)")
     ap.add_argument("--connections", type=int, default=8)
@@ -568,11 +672,12 @@ def parse_args(argv):
                     help="lanyard's log.level (default info, one line per request)")
     a = ap.parse_args(argv)
     quick = a.quick
-    for key, full, short in (("rounds", 5, 2), ("duration", 10, 2), ("warmup", 2, 1),
+    for key, full, short in (("rounds", 5, 2), ("duration", 10, 1), ("warmup", 2, 1),
                              ("cold_tokens", 100000, 20000),
                              ("signin_rounds", 2, 1), ("signin_duration", 5, 2)):
         if getattr(a, key) is None:
             setattr(a, key, short if quick else full)
+    a.rss_requests = 1000000 if a.long else 20000 if quick else 100000
     if a.threads > a.connections:
         ap.error("--threads must not exceed --connections")
     a.builddir = os.path.abspath(a.builddir)
@@ -613,11 +718,33 @@ def main(argv):
                 results[ep[0]].append(r)
             say("bench: round %d/%d: %s" % (rnd + 1, a.rounds, ", ".join(
                 "%s %.0f/s" % (ep[0], results[ep[0]][-1]["rps"]) for ep in ENDPOINTS)))
+        checkpoints = [10000, a.rss_requests]
+        workers, points = bench.rss("jwt", "check-eddsa-cold", checkpoints)
+        extra += ["", "Each worker's RSS (VmRSS, /proc/PID/status) of the `jwt` stack, after the "
+                  "rounds above, then after more `check` requests with cold EdDSA tokens%s:" % (
+                      "" if a.rss_requests >= 1000000 else
+                      " (%d, not 1,000,000: `--long` does that)" % a.rss_requests), "",
+                  "| worker | " + " | ".join("after +%d requests" % n for n, _ in points)
+                  + " | growth |", "|---|" + "---:|" * (len(points) + 1)]
+        for pid in workers:
+            vals = [p[1].get(pid) for p in points]
+            growth = ("%+d KiB" % (vals[-1] - vals[1]) if None not in (vals[1], vals[-1])
+                      else "?")
+            extra.append("| %d | " % pid + " | ".join(
+                "%d KiB" % v if v is not None else "?" for v in vals) + " | %s (from +%d) |" % (
+                    growth, points[1][0]))
         if a.signin:
             bench.run(SIGNIN, a.warmup, a.signin_connections)  # each worker prepares its own
             for rnd in range(a.signin_rounds):
                 signin.append(bench.run(SIGNIN, a.signin_duration, a.signin_connections))
             say("bench: signin: %s" % ", ".join("%.1f/s" % r["rps"] for r in signin))
+            loaded, sin = bench.signin_load("check-eddsa-warm", a.duration)
+            alone = results["check-eddsa-warm"]
+            extra += ["", "`check` (JWT EdDSA, warm) while one connection signs in without pause "
+                      "(scrypt: about one core): sign-in %.1f req/s; check %.0f req/s, p99 %s "
+                      "(alone, median of the rounds: %.0f req/s, p99 %s)." % (
+                          sin["rps"], loaded["rps"], fmt_ms(loaded["p99"]), med(alone, "rps"),
+                          fmt_ms(med(alone, "p99")))]
     except StartError as e:
         say("bench: %s" % e)
         return 1
