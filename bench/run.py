@@ -42,6 +42,8 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "e2e"))
 
 from harness.lighttpd import Lighttpd  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
+from harness.apache import Apache  # noqa: E402
+from harness.proc import Server, children, free_port  # noqa: E402
 from harness.proc import StartError  # noqa: E402
 from harness.stack import Env  # noqa: E402
 
@@ -107,6 +109,16 @@ ENDPOINTS = [
      "me, API key: key + owner lookup + service account"),
     ("health", "jwt", "GET", "/api/health", None, "floor-sql", 0.90,
      "health: router + one DB round trip (`SELECT 1`)"),
+    ("apache-floor", "apache-floor", "GET", "/", None, None, None,
+     "Apache mod_proxy_fcgi → bench/fcgi_floor --listen (TCP), fixed body"),
+    ("apache-check-jwt", "apache", "GET", "/api/auth/v1/check", "apache", "apache-floor", 0.90,
+     "Apache → lanyard --listen: check, JWT EdDSA"),
+    ("apache-check-apikey", "apache", "GET", "/api/auth/v1/check", "apikey", "apache-floor", 0.85,
+     "Apache → lanyard --listen: check, API key, auth_cache_ttl 0"),
+    ("apache-me-jwt", "apache", "GET", "/api/org/v1/me", "apache", "apache-floor", 0.80,
+     "Apache → lanyard --listen: me, JWT EdDSA"),
+    ("apache-health", "apache", "GET", "/api/health", None, "apache-floor", 0.90,
+     "Apache → lanyard --listen: health"),
     ("nginx-open", "nginx", "GET", "/open/file.txt", None, None, None,
      "nginx: a static file, unprotected (the floor of the two rows below)"),
     ("nginx-auth", "nginx", "GET", "/static/file.txt", "jwt", "nginx-open", 0.85,
@@ -210,6 +222,7 @@ class Bench:
         self.servers = {}
         self.tokens = {}
         self.lua = {}
+        self.extra_procs = []
 
     # --- set-up ---------------------------------------------------------
 
@@ -269,11 +282,40 @@ class Bench:
             self.servers["floor-" + stack] = self._lighttpd(
                 "floor-" + stack, self.floor_bin("jwt_floor"), os.devnull, None,
                 {"BENCH_JWT_ALG": alg, "BENCH_JWT_KEY": self.keys[alg]})
+        if not a.no_apache:
+            self._apache()
         for cached in (False, True):
             self.servers["nginx-cache" if cached else "nginx"] = self._nginx(cached)
         for name, srv in self.servers.items():
-            say("bench: %-12s front end PID %d on %s, workers %s" %
-                (name, srv.pid, srv.url, getattr(srv, "worker_pids", list)()))
+            say("bench: %-12s front end PID %s on %s, workers %s" %
+                (name, getattr(srv, "pid", None), srv.url, getattr(srv, "worker_pids", list)()))
+
+    def _apache(self):
+        """Apache mod_proxy_fcgi in front of `lanyard --listen` (the e2e
+        harness's apache stack, EdDSA, jwt mode) and, with the same
+        generated Apache config, in front of `fcgi_floor --listen`."""
+        stack = self.env.stack("apache", "jwt")
+        self.servers["apache"] = stack
+        t = http("POST", stack.url + "/api/auth/v1/signin",
+                 {"email": self.email, "password": self.password})
+        self.tokens["apache"] = t["access_token"]  # its own issuer (public_url)
+        workdir = os.path.join(self.env.workdir, "apache-floor")
+        os.makedirs(workdir, exist_ok=True)
+        floor = Server("fcgi_floor", [self.floor_bin("fcgi_floor"), "--listen",
+                                      "127.0.0.1:%d" % free_port(), str(PROCS)],
+                       os.path.join(workdir, "floor.log"))
+        self.extra_procs.append(floor)
+
+        def backend(port):
+            addr = floor.argv[2]
+            floor.start()
+            time.sleep(0.5)
+            return addr
+        srv = Apache(workdir=workdir, srcdir=SRCDIR, env=self.env.build.env(),
+                     before_start=backend, ready_path="/", console=stack.server.console)
+        srv.start()
+        srv.worker_pids = lambda: children(floor.pid)
+        self.servers["apache-floor"] = srv
 
     def _nginx(self, cached):
         """nginx serving one static file twice: under /open/ unprotected and
@@ -383,6 +425,10 @@ server {{
             t = http("POST", self.servers[stack].url + "/api/auth/v1/signin",
                      {"email": self.email, "password": self.password})
             self.tokens[stack] = t["access_token"]
+        if "apache" in self.servers:
+            t = http("POST", self.servers["apache"].url + "/api/auth/v1/signin",
+                     {"email": self.email, "password": self.password})
+            self.tokens["apache"] = t["access_token"]
         self.tokens_at = time.monotonic()
         self._mint_cold_tokens()
 
@@ -439,6 +485,8 @@ end
         for srv in self.servers.values():
             srv.stop()
         self.servers.clear()
+        for proc in self.extra_procs:
+            proc.stop()
         if self.env is not None:
             self.env.close()
 
@@ -503,7 +551,8 @@ end
             argv += ["-s", self.lua[eid]]
         argv.append(srv.url + path.replace("ORG", self.org))
         workers = srv.worker_pids() if hasattr(srv, "worker_pids") else []
-        pids = {"workers": workers, "lighttpd": [srv.pid], "mariadbd": [self.env.mariadb.pid]}
+        front = srv.pid if hasattr(srv, "pid") else srv.server.pid  # a harness Stack
+        pids = {"workers": workers, "lighttpd": [front], "mariadbd": [self.env.mariadb.pid]}
         db0 = db_counters(self.env.mariadb)
         cpu0 = {k: cpu_ticks(v) for k, v in pids.items()}
         out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -657,6 +706,8 @@ def parse_args(argv):
     ap.add_argument("--duration", type=int, help="seconds per wrk run")
     ap.add_argument("--warmup", type=int)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-apache", action="store_true",
+                    help="skip the Apache mod_proxy_fcgi rows")
     ap.add_argument("--long", action="store_true",
                     help="RSS after 1,000,000 requests (default 100,000; --quick 20,000)")
     ap.add_argument("--cold-tokens", type=int,
@@ -708,6 +759,7 @@ def main(argv):
     extra = []
     try:
         bench.start()
+        ENDPOINTS[:] = [ep for ep in ENDPOINTS if ep[1] in bench.servers]
         for ep in ENDPOINTS:
             bench.run(ep, a.warmup)
         for rnd in range(a.rounds):
