@@ -517,6 +517,46 @@ end
             say("bench: rss after %d requests: %s" % (done, points[-1][1]))
         return workers, points
 
+    def _copy_rows(self, table, key_where, replace, upto):
+        """Copies one row of lanyard.TABLE until the table has `upto` rows,
+        in batches of 100,000 from MariaDB's sequence engine, with the
+        columns in `replace` computed from `seq` (unique ids and secrets)."""
+        cols = [r[0] for r in self.env.mariadb.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'lanyard' "
+            "AND table_name = '%s' ORDER BY ordinal_position" % table)]
+        have = int(self.env.mariadb.sql("SELECT COUNT(*) FROM lanyard.%s" % table)[0][0])
+        while have < upto:
+            n = min(100000, upto - have)
+            exprs = ", ".join(replace.get(c, "t.`%s`" % c) for c in cols)
+            self.env.mariadb.sql(
+                "INSERT INTO lanyard.%s (%s) SELECT %s FROM lanyard.%s t, seq_%d_to_%d s "
+                "WHERE %s" % (table, ", ".join("`%s`" % c for c in cols), exprs, table,
+                              have + 1, have + n, key_where))
+            have += n
+        self.env.mariadb.sql("ANALYZE TABLE lanyard.%s" % table)
+
+    def scale(self, sizes, rounds, duration):
+        """check with the bench's API key while the table holds each number
+        of keys (and 100,000 users at the largest): rows copied from the
+        bench's own key and user, each with its own id and secret hash."""
+        ep = next(e for e in ENDPOINTS if e[0] == "check-apikey-ttl0")
+        key_id = self.env.mariadb.sql("SELECT id FROM lanyard.api_keys LIMIT 1")[0][0]
+        out = []
+        for size in sizes:
+            self._copy_rows("api_keys", "t.id = '%s'" % key_id,
+                            {"id": "CONCAT('Z', LPAD(s.seq, 15, '0'))",
+                             "secret_hash": "UNHEX(SHA2(CONCAT('bench-key-', s.seq), 256))"}, size)
+            if size == sizes[-1]:
+                self._copy_rows("users", "t.email = '%s'" % self.email,
+                                {"id": "CONCAT('u-', LPAD(s.seq, 12, '0'))",
+                                 "email": "CONCAT('bench-', s.seq, '@example.com')"}, 100000)
+            self.run(ep, 1)  # the new pages read once
+            rs = [self.run(ep, duration) for _ in range(rounds)]
+            out.append((size, rs))
+            say("bench: check-apikey with %d keys: %s" % (size, ", ".join(
+                "%.0f/s" % r["rps"] for r in rs)))
+        return out
+
     def signin_load(self, check_id, duration):
         """The check measured while sign-ins (scrypt, one connection: about
         one core) run beside it."""
@@ -706,6 +746,8 @@ def parse_args(argv):
     ap.add_argument("--duration", type=int, help="seconds per wrk run")
     ap.add_argument("--warmup", type=int)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-scale", dest="scale", action="store_false",
+                    help="skip the 1,000 against 1,000,000 API keys measurement")
     ap.add_argument("--no-apache", action="store_true",
                     help="skip the Apache mod_proxy_fcgi rows")
     ap.add_argument("--long", action="store_true",
@@ -723,7 +765,7 @@ def parse_args(argv):
                     help="lanyard's log.level (default info, one line per request)")
     a = ap.parse_args(argv)
     quick = a.quick
-    for key, full, short in (("rounds", 5, 2), ("duration", 10, 1), ("warmup", 2, 1),
+    for key, full, short in (("rounds", 5, 2), ("duration", 10, 1), ("warmup", 2, 0),
                              ("cold_tokens", 100000, 20000),
                              ("signin_rounds", 2, 1), ("signin_duration", 5, 2)):
         if getattr(a, key) is None:
@@ -760,7 +802,7 @@ def main(argv):
     try:
         bench.start()
         ENDPOINTS[:] = [ep for ep in ENDPOINTS if ep[1] in bench.servers]
-        for ep in ENDPOINTS:
+        for ep in ENDPOINTS if a.warmup > 0 else ():
             bench.run(ep, a.warmup)
         for rnd in range(a.rounds):
             k = rnd % len(ENDPOINTS)
@@ -770,6 +812,17 @@ def main(argv):
                 results[ep[0]].append(r)
             say("bench: round %d/%d: %s" % (rnd + 1, a.rounds, ", ".join(
                 "%s %.0f/s" % (ep[0], results[ep[0]][-1]["rps"]) for ep in ENDPOINTS)))
+        if a.scale:
+            sizes = [1000, 1000000 if not a.quick else 100000]
+            scaled = bench.scale(sizes, a.rounds, a.duration)
+            small, big = med(scaled[0][1], "rps"), med(scaled[-1][1], "rps")
+            extra += ["", "API-key `check` (auth_cache_ttl 0) with %s keys loaded%s: %s; "
+                      "the largest against the smallest: %+.1f %% (target: within 10 %%)." % (
+                          " and ".join("{:,}".format(n) for n in sizes),
+                          " (and 100,000 users)" if not a.quick else
+                          " (--quick: not 1,000,000; 100,000 users)",
+                          ", ".join("%.0f req/s (p99 %s)" % (med(rs, "rps"), fmt_ms(med(rs, "p99")))
+                                    for _, rs in scaled), (big / small - 1) * 100)]
         checkpoints = [10000, a.rss_requests]
         workers, points = bench.rss("jwt", "check-eddsa-cold", checkpoints)
         extra += ["", "Each worker's RSS (VmRSS, /proc/PID/status) of the `jwt` stack, after the "
@@ -786,7 +839,7 @@ def main(argv):
                 "%d KiB" % v if v is not None else "?" for v in vals) + " | %s (from +%d) |" % (
                     growth, points[1][0]))
         if a.signin:
-            bench.run(SIGNIN, a.warmup, a.signin_connections)  # each worker prepares its own
+            bench.run(SIGNIN, max(a.warmup, 1), a.signin_connections)  # each worker prepares its own
             for rnd in range(a.signin_rounds):
                 signin.append(bench.run(SIGNIN, a.signin_duration, a.signin_connections))
             say("bench: signin: %s" % ", ".join("%.1f/s" % r["rps"] for r in signin))
