@@ -25,6 +25,7 @@
 #include <openssl/pem.h>
 
 #include "floor.h"
+#include "lanyard/codec.h"
 
 #define KEY_MAX   16384
 #define TOKEN_MAX 8192
@@ -36,43 +37,6 @@ static EVP_PKEY *pkey;
 static EVP_MD_CTX *mdctx;
 static unsigned char secret[KEY_MAX];
 static size_t secret_len;
-
-static int b64url_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* base64url without padding; returns the decoded length or -1 */
-static long b64url_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
-{
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_val((unsigned char)s[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= outmax)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
 
 int floor_init(void)
 {
@@ -147,7 +111,7 @@ int floor_handle(FCGX_Request *req)
     unsigned char sig[512], der[80], mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     const char *tok, *dot;
-    long siglen;
+    size_t siglen = 0;
     size_t signed_len, derlen = 0;
 
     const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
@@ -161,14 +125,14 @@ int floor_handle(FCGX_Request *req)
     if (dot == NULL || strlen(tok) > TOKEN_MAX)
         return 401;
     signed_len = (size_t)(dot - tok);
-    siglen = b64url_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig));
-    if (siglen <= 0)
+    if (ly_base64url_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig), &siglen) != 0 ||
+        siglen == 0)
         return 401;
     switch (alg) {
     case HS256:
         if (HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)tok, signed_len, mac,
                  &maclen) == NULL ||
-            (long)maclen != siglen || CRYPTO_memcmp(mac, sig, maclen) != 0)
+            (size_t)maclen != siglen || CRYPTO_memcmp(mac, sig, maclen) != 0)
             return 401;
         return 200;
     case ES256:
@@ -180,9 +144,8 @@ int floor_handle(FCGX_Request *req)
     }
     if (EVP_DigestVerifyInit(mdctx, NULL, alg == EDDSA ? NULL : EVP_sha256(), NULL, pkey) != 1)
         return 500;
-    int ok =
-        EVP_DigestVerify(mdctx, alg == ES256 ? der : sig, alg == ES256 ? derlen : (size_t)siglen,
-                         (const unsigned char *)tok, signed_len);
+    int ok = EVP_DigestVerify(mdctx, alg == ES256 ? der : sig, alg == ES256 ? derlen : siglen,
+                              (const unsigned char *)tok, signed_len);
     EVP_MD_CTX_reset(mdctx);
     return ok == 1 ? 200 : 401;
 }

@@ -9,5 +9,6 @@ bench_fcgi_floor_LDADD = $(FCGI_LIBS)
 bench_sql_floor_SOURCES = bench/floor.c bench/floor.h bench/sql_floor.c
 bench_sql_floor_LDADD = $(FCGI_LIBS) $(MARIADB_LIBS)
 bench_jwt_floor_SOURCES = bench/floor.c bench/floor.h bench/jwt_floor.c
-bench_jwt_floor_LDADD = $(FCGI_LIBS) $(OPENSSL_LIBS)
+# jwt_floor takes ly_base64url_decode from liblanyard.a
+bench_jwt_floor_LDADD = liblanyard.a $(FCGI_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += bench/local.mk bench/run.py bench/README.md
