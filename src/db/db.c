@@ -37,6 +37,8 @@ struct cached_stmt {
  */
 enum unit_state { UNIT_NONE = 0, UNIT_OPEN, UNIT_STARTED, UNIT_DEAD };
 
+#define AUTONOMOUS_ATTEMPTS 5 /* of a statement of its own that a deadlock ended */
+
 struct ly_db {
     const struct ly_config *cfg;
     const struct ly_log *log;
@@ -591,7 +593,27 @@ int ly_db_exec_autonomous(struct ly_db *db, struct ly_arena *a, const char *sql,
     case UNIT_DEAD:
         return db->unit_err;
     }
-    return exec_retrying(db, a, sql, params, n_params, res);
+    /*
+     * The statement is a transaction of its own: one that a deadlock or a
+     * Galera certification failure (1213) ended applied nothing, so it runs
+     * again here, a bounded number of times. Handing LY_E_RETRY to the
+     * request's retry would run the whole handler again and count what was
+     * counted before it a second time (the address throttle, then the
+     * account's: a sign-in 429 one attempt early). The server's own retry
+     * (wsrep_retry_autocommit, 1 by default) is not enough with 20
+     * attempts on one row through two nodes.
+     */
+    enum unit_state before = db->unit;
+    for (int attempt = 1;; attempt++) {
+        int r2 = exec_retrying(db, a, sql, params, n_params, res);
+        if (r2 != LY_E_RETRY || attempt == AUTONOMOUS_ATTEMPTS)
+            return r2;
+        /* Nothing of the unit was on the server (UNIT_NONE or UNIT_OPEN): it lives on. */
+        db->unit = before;
+        db->unit_err = LY_OK;
+        ly_log_info(db->log, "autonomous statement aborted, running it again (attempt %d)",
+                    attempt + 1);
+    }
 }
 
 /* One statement (the unit, if any, already started), retried once on a connection that died idle.
