@@ -59,6 +59,8 @@ const struct key ly_cfg_keys[] = {
     {"server.max_body", K_U64, 1, GIB, "65536", 0, OFF(server.max_body), 0, NULL, NULL},
     {"server.trusted_proxies", K_CIDRLIST, 0, 0, NULL, 0,
         OFF(server.trusted_proxies), OFF(server.n_trusted_proxies), NULL, NULL},
+    {"server.metrics_from", K_CIDRLIST, 0, 0, "[127.0.0.1/32, \"::1/128\"]", 0,
+        OFF(server.metrics_from), OFF(server.n_metrics_from), NULL, NULL},
 
     {"database.host", K_HOSTS, 0, 0, "127.0.0.1", 0, OFF(database.host), OFF(database.n_hosts),
         NULL, NULL},
