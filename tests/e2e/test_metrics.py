@@ -4,6 +4,10 @@ Still to come: the scrape by a real Prometheus and the every-worker test
 (the branch report says so)."""
 
 import re
+import shutil
+import subprocess
+
+import pytest
 
 CHECK = "/api/auth/v1/check"
 
@@ -33,3 +37,15 @@ def test_metrics_count_a_known_load(http):
     after = sample(r.text, "lanyard_http_requests_total", method="GET", route=CHECK, code="4xx")
     assert after - before == n, r.text[:2000]
     assert sample(r.text, "lanyard_request_duration_seconds_count", route=CHECK) - hist0 == n
+
+
+def test_metrics_pass_promtool(http):
+    """Prometheus's own linter (Debian's prometheus ships promtool) reads the exposition."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool (Debian package prometheus) is not installed")
+    r = http.get("/api/metrics")
+    assert r.status_code == 200
+    p = subprocess.run([promtool, "check", "metrics"], input=r.content, capture_output=True,
+                       timeout=30)
+    assert p.returncode == 0, (p.stdout + p.stderr).decode()[:2000]
