@@ -52,13 +52,14 @@ install_packages() {
     # chromium, chromium-driver, python3-selenium: test_console.py (axe-core: npm ci into the build tree)
     # glewlwyd, python3-cryptography: the OpenID Connect provider of the SSO tests
     #   (tests/e2e/harness/glewlwyd.py signs its keys with python3-cryptography)
+    # prometheus: the metrics tests scrape /api/metrics with a real Prometheus (issue 20)
     local pkgs=(autoconf automake pkg-config gcc make libfcgi-dev libcurl4-openssl-dev libjson-c-dev
                 libmariadb-dev libssl-dev libyaml-dev libcmocka-dev mariadb-server lighttpd
                 apache2 libapache2-mod-fcgid nginx lua-socket
                 python3-yaml python3 python3-pytest python3-requests
                 chromium chromium-driver python3-selenium
                 glewlwyd python3-cryptography
-                clang-format cppcheck)
+                clang-format cppcheck prometheus)
     # galera-4, rsync: test_galera.py's three-node cluster (rsync SST, harness/galera.py)
     pkgs+=(galera-4 rsync)
     local missing=() p

@@ -91,6 +91,17 @@ int ly_api_audit_user(struct ly_call *c, const char *action, const char *user_id
                       const char *actor_type, const char *actor_id, struct ly_audit_target target,
                       bool success);
 
+/*
+ * SPEC §6 metrics. ly_api_route_names: the route table's rows as metrics
+ * name them (and their index, ly_api_route_index, is the row). ly_api_metrics_start claims this
+ * process's slot the first time a worker process handles or ticks; ly_api_metrics answers GET
+ * /api/metrics to server.metrics_from and 404 to anyone else.
+ */
+struct ly_metrics_names;
+const struct ly_metrics_names *ly_api_route_names(void);
+void ly_api_metrics_start(struct lanyard_ctx *ctx);
+int ly_api_metrics(struct ly_call *c);
+
 /* §5.1 */
 int ly_api_health(struct ly_call *c);
 int ly_api_jwks(struct ly_call *c);

@@ -15,6 +15,7 @@
 #include "lanyard/civil.h"
 #include "lanyard/err.h"
 #include "lanyard/mem.h"
+#include "lanyard/metrics.h"
 
 #define MAX_STMTS   256
 #define MAX_COLS    32
@@ -50,6 +51,7 @@ struct ly_db {
     size_t host;      /* database.hosts: the one connected, or the next to try */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;
+    bool was_connected; /* a connection was made before: the next one is a reconnect */
 };
 
 static int64_t mono_now(void)
@@ -193,9 +195,13 @@ int ly_db_connect(struct ly_db *db)
         }
     }
     if (m == NULL) {
+        ly_metrics_count(LY_M_DB_ERR_CONNECT);
         db->retry_at = mono_now() + 1;
         return LY_E_UNAVAILABLE;
     }
+    if (db->was_connected)
+        ly_metrics_count(LY_M_DB_RECONNECTS);
+    db->was_connected = true;
     db->conn = m;
     db->retry_at = 0;
     return LY_OK;
@@ -211,6 +217,7 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) {
         /* InnoDB rolled the transaction back (a lock wait timeout only the statement). */
         ly_log_info(db->log, "%s: transaction aborted (%u)", what, e);
+        ly_metrics_count(LY_M_DB_ERR_DEADLOCK);
         if (db->unit == UNIT_STARTED) {
             db->unit = UNIT_DEAD;
             db->unit_err = LY_E_RETRY;
@@ -219,6 +226,7 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     }
     if (is_connection_error(e)) {
         ly_log_warn(db->log, "%s: connection lost (%u): %s", what, e, msg);
+        ly_metrics_count(LY_M_DB_ERR_CONNECTION);
         disconnect(db);
         next_host(db);
         return LY_E_UNAVAILABLE;
@@ -226,11 +234,13 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (is_node_not_ready(e)) {
         /* A 503 like a server that is down; the next connect goes to another node. */
         ly_log_warn(db->log, "%s: database node not ready (%u): %s", what, e, msg);
+        ly_metrics_count(LY_M_DB_ERR_CONNECTION);
         disconnect(db);
         next_host(db);
         return LY_E_UNAVAILABLE;
     }
     ly_log_error(db->log, "%s: database error %u: %s", what, e, msg);
+    ly_metrics_count(LY_M_DB_ERR_OTHER);
     return LY_E_INTERNAL;
 }
 
