@@ -71,6 +71,7 @@ static const struct route routes[] = {
     /* method   path                          credential  {org} action         flags          body     handler */
     {{"GET",    "/api/health"},               NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_health},
     {{"GET",    "/.well-known/jwks.json"},    NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_jwks},
+    {{"GET",    "/api/openapi.json"},         NONE,     NO_ORG,              0,               NO_BODY, ly_api_openapi},
 
     {{"POST",   "/api/auth/v1/signin"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signin},
     {{"POST",   "/api/auth/v1/signup"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signup},
