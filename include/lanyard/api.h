@@ -106,6 +106,11 @@ int ly_api_metrics(struct ly_call *c);
 int ly_api_health(struct ly_call *c);
 int ly_api_jwks(struct ly_call *c);
 
+/* §6: doc/openapi.json, embedded at build time (src/api/local.mk) */
+extern const char ly_openapi_json[];
+extern const size_t ly_openapi_json_len;
+int ly_api_openapi(struct ly_call *c);
+
 /* §5.2, §5.3 */
 int ly_api_signin(struct ly_call *c);
 int ly_api_signup(struct ly_call *c);

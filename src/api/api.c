@@ -74,6 +74,7 @@ static const struct route routes[] = {
     {{"GET",    "/.well-known/jwks.json"},    NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_jwks},
     /* SPEC §6: the handler answers 404 to addresses outside server.metrics_from. */
     {{"GET",    "/api/metrics"},              NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_metrics},
+    {{"GET",    "/api/openapi.json"},         NONE,     NO_ORG,              0,               NO_BODY, ly_api_openapi},
 
     {{"POST",   "/api/auth/v1/signin"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signin},
     {{"POST",   "/api/auth/v1/signup"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signup},
