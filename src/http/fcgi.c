@@ -282,32 +282,35 @@ static void serve_accepted(const struct ly_fcgi_app *app, FCGX_Request *fr)
  * server already made to it: connect() on a unix socket succeeds as soon as
  * the connection is queued on the listening socket, and lighttpd then
  * writes the request and waits. Exiting with connections in that backlog
- * lost them (issue 18: "response not received, request sent", a 500, once
- * for a change the request had not even started). So before exiting:
+ * lost them (issue 18: lighttpd logged "response not received, request
+ * sent" and answered 500). So before exiting:
  *
  *  - when the socket is this process's own (the web server spawned us on
  *    fd 0: lighttpd's bin-path and mod_fcgid give each process its own
  *    unix socket) and a unix one, shut its receiving side: from then on a
  *    new connect() is refused (ECONNREFUSED), which the web server retries
  *    on another process, rather than queued behind a worker about to go.
- *    Not on a socket shared with siblings (the --listen parent's workers):
- *    it would refuse their connections too; there the siblings take what
- *    the backlog holds once we stop accepting. Not on TCP: Linux drops a
- *    TCP listener's queue on shutdown.
+ *    Not on TCP: Linux drops a TCP listener's queue on shutdown.
  *  - accept and answer whatever is queued, until the queue is empty. Linux
  *    checks the shutdown and queues a connection under the same socket
  *    lock, so none slips in after the last EAGAIN.
  *
  * A connection the web server keeps open (keep-conn) gets the requests it
  * has already sent. SIGTERM stays blocked throughout, as for any request.
+ *
+ * Not on a socket shared with siblings (the --listen parent's workers):
+ * shutting it would refuse their connections too, and draining it would
+ * go on as long as the load lasts (the queue refills), until the parent's
+ * SIGKILL cut a request; the siblings take what the queue holds.
  */
 static void drain_backlog(const struct ly_fcgi_app *app, FCGX_Request *fr, int listen_fd,
                           bool own_socket)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (own_socket && getsockname(listen_fd, (struct sockaddr *)&ss, &len) == 0 &&
-        ss.ss_family == AF_UNIX)
+    if (!own_socket)
+        return;
+    if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX)
         shutdown(listen_fd, SHUT_RD);
     unsigned drained = 0;
     for (;;) {
