@@ -41,6 +41,55 @@ def _load(stop, admin, results):
             results.append(("create", name, None, repr(e)))
 
 
+class Load:
+    """CLIENTS threads running _load while the with-block lasts."""
+
+    def __init__(self, admin):
+        self.stop = threading.Event()
+        self.results = []
+        self.threads = [threading.Thread(target=_load, args=(self.stop, admin, self.results))
+                        for _ in range(CLIENTS)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self.results
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=TIMEOUT * 2)
+        return False
+
+
+def assert_creations_as_answered(admin, results, unknown=lambda status: False):
+    """Every creation answered 201 exists; every other one does not, but for
+    answers whose outcome is unknown (unknown(status) true)."""
+    s = requests.Session()
+    s.headers["Authorization"] = "Bearer " + admin.token
+    for _, name, status, _ in (r for r in results if r[0] == "create"):
+        if unknown(status):
+            continue
+        r = s.get(admin.base + ORGS + "/" + name, timeout=TIMEOUT)
+        assert r.status_code == (200 if status == 201 else 404), (name, status, r.status_code)
+
+
+def replace_workers(stack, sig, rounds, pause):
+    """Send sig to a worker rounds times, each time waiting until the web
+    server (or the --listen parent) has replaced it."""
+    workers = len(stack.worker_pids())
+    assert workers >= 1, stack.worker_pids()
+    for _ in range(rounds):
+        time.sleep(pause)
+        assert wait_for(lambda: stack.worker_pids(), timeout=15), "no worker left"
+        victim = stack.worker_pids()[0]
+        os.kill(victim, sig)
+        assert wait_for(lambda: victim not in stack.worker_pids()
+                        and len(stack.worker_pids()) == workers, timeout=15), \
+            (victim, stack.worker_pids())
+    time.sleep(pause)
+
+
 def test_sigterm_races_a_stream_of_requests(stack):
     if stack.external:
         pytest.skip("needs the workers' PIDs, which an external stack does not give")
@@ -49,43 +98,14 @@ def test_sigterm_races_a_stream_of_requests(stack):
                     "(500s and read timeouts: mod_fcgid does not retry a request on a refused or "
                     "reset connection to the process it chose); open, see doc/decisions.md")
     admin = admin_of(stack)
-    workers = len(stack.worker_pids())
-    assert workers >= 1, stack.worker_pids()
-    stop = threading.Event()
-    results = []
-    threads = [threading.Thread(target=_load, args=(stop, admin, results)) for _ in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(ROUNDS):
-            time.sleep(0.25)
-            assert wait_for(lambda: stack.worker_pids(), timeout=15), "no worker left"
-            pids = stack.worker_pids()
-            victim = pids[0]
-            os.kill(victim, signal.SIGTERM)
-            # the web server (or the --listen parent) replaces the worker
-            assert wait_for(lambda: victim not in stack.worker_pids()
-                            and len(stack.worker_pids()) == workers, timeout=15), \
-                (victim, stack.worker_pids())
-        time.sleep(0.25)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=TIMEOUT * 2)
+    with Load(admin) as results:
+        replace_workers(stack, signal.SIGTERM, ROUNDS, 0.25)
     creates = [r for r in results if r[0] == "create"]
     assert len(creates) > ROUNDS * 4, "the load was too thin to race anything: %d" % len(creates)
     bad = [r for r in results if r[2] is None or r[2] >= 500]
     assert not bad, "%d of %d answers were 5xx or lost, e.g. %r\nfront end log:\n%s" % (
         len(bad), len(results), bad[:5], stack.frontend_log()[-2000:])
-    # every creation answered 201 exists; every other answer left nothing behind
-    s = requests.Session()
-    s.headers["Authorization"] = "Bearer " + admin.token
-    for _, name, status, text in creates:
-        r = s.get(admin.base + ORGS + "/" + name, timeout=TIMEOUT)
-        if status == 201:
-            assert r.status_code == 200, (name, r.status_code, r.text[:200])
-        else:
-            assert r.status_code == 404, (name, status, text, r.status_code)
+    assert_creations_as_answered(admin, results)
 
 
 def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
@@ -98,34 +118,13 @@ def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
         pytest.skip("the --listen parent (Apache stacks) only: lighttpd's and mod_fcgid's "
                     "workers each have their own socket, whose queue dies with the worker")
     admin = admin_of(stack)
-    workers = len(stack.worker_pids())
     kills = 4
-    stop = threading.Event()
-    results = []
-    threads = [threading.Thread(target=_load, args=(stop, admin, results)) for _ in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    try:
-        for _ in range(kills):
-            time.sleep(0.3)
-            victim = stack.worker_pids()[0]
-            os.kill(victim, signal.SIGKILL)
-            assert wait_for(lambda: victim not in stack.worker_pids()
-                            and len(stack.worker_pids()) == workers, timeout=15), \
-                (victim, stack.worker_pids())
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=TIMEOUT * 2)
+    with Load(admin) as results:
+        replace_workers(stack, signal.SIGKILL, kills, 0.3)
     bad = [r for r in results if r[2] is None or r[2] >= 500]
     assert len(bad) <= kills, "%d answers failed for %d kills: %r" % (len(bad), kills, bad[:5])
-    s = requests.Session()
-    s.headers["Authorization"] = "Bearer " + admin.token
-    for _, name, status, text in (r for r in results if r[0] == "create"):
-        if status is not None and status < 500:
-            r = s.get(admin.base + ORGS + "/" + name, timeout=TIMEOUT)
-            assert r.status_code == (200 if status == 201 else 404), (name, status, r.status_code)
+    assert_creations_as_answered(admin, results,
+                                 unknown=lambda status: status is None or status >= 500)
 
 
 def test_database_restart_under_load(stack):
@@ -136,12 +135,7 @@ def test_database_restart_under_load(stack):
     need_private(stack)
     admin = admin_of(stack)
     pids = sorted(stack.worker_pids())
-    stop = threading.Event()
-    results = []
-    threads = [threading.Thread(target=_load, args=(stop, admin, results)) for _ in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    try:
+    with Load(admin) as results:
         time.sleep(0.5)
         stack.mariadb.stop()
         time.sleep(1.0)
@@ -152,18 +146,10 @@ def test_database_restart_under_load(stack):
                         and all(r[2] is not None and r[2] < 500 for r in results[-8:]),
                         timeout=30), results[-8:]
         recovery = time.monotonic() - back
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=TIMEOUT * 2)
     bad = [r for r in results if r[2] is None or (r[2] >= 500 and (r[2] != 503 or not r[3]))]
     assert not bad, "%d answers were neither served nor 503 with Retry-After: %r" % (len(bad),
                                                                                       bad[:5])
     assert any(r[2] == 503 for r in results), "the load never met the database down"
     assert recovery < 15, recovery
     assert sorted(stack.worker_pids()) == pids, "workers were restarted"
-    s = requests.Session()
-    s.headers["Authorization"] = "Bearer " + admin.token
-    for _, name, status, _ in (r for r in results if r[0] == "create"):
-        r = s.get(admin.base + ORGS + "/" + name, timeout=TIMEOUT)
-        assert r.status_code == (200 if status == 201 else 404), (name, status, r.status_code)
+    assert_creations_as_answered(admin, results)
