@@ -151,5 +151,6 @@ def test_database_restart_under_load(stack):
                                                                                       bad[:5])
     assert any(r[2] == 503 for r in results), "the load never met the database down"
     assert recovery < 15, recovery
-    assert sorted(stack.worker_pids()) == pids, "workers were restarted"
+    # mod_fcgid may start another process under the load; none of the first may have gone
+    assert set(pids) <= set(stack.worker_pids()), "workers were restarted"
     assert_creations_as_answered(admin, results)
