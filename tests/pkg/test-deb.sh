@@ -88,8 +88,9 @@ mmdebstrap --variant=apt --skip=cleanup/apt/lists \
     { tail -20 "$work/mmdebstrap.log"; fail "mmdebstrap (log: $work/mmdebstrap.log)"; }
 mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+# The host's environment (TMPDIR above, the CI's variables) stays outside.
+root_env=(/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8)
+in_root() { chroot "$root" "${root_env[@]}" "$@"; }
 # No daemon starts at install (invoke-rc.d asks this).
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
@@ -111,7 +112,8 @@ say "installed: user lanyard, /etc/lanyard/jwt.pem root:lanyard 0640, units not 
 # 4. doc/operations.md, "Installing the Debian package".
 # MariaDB, as its unit would (no TCP port: the package's config uses the socket).
 mkdir -p "$root/run/mysqld"; in_root chown mysql:mysql /run/mysqld
-chroot "$root" /usr/sbin/mariadbd --user=mysql --skip-networking \
+# chroot and env exec: $! is mariadbd's PID (likewise lighttpd's below).
+chroot "$root" "${root_env[@]}" /usr/sbin/mariadbd --user=mysql --skip-networking \
     --socket=/run/mysqld/mysqld.sock >"$work/mariadb.log" 2>&1 &
 mariadb_pid=$!
 for _ in $(seq 1 60); do
@@ -163,7 +165,7 @@ sed -i -e "s/^server.port *=.*/server.port = $port/" "$root/etc/lighttpd/lighttp
 echo 'server.bind = "127.0.0.1"' >>"$root/etc/lighttpd/lighttpd.conf"
 in_root lighttpd -tt -f /etc/lighttpd/lighttpd.conf || fail "lighttpd -tt"
 mkdir -p "$root/run/lighttpd"; in_root chown www-data:www-data /run/lighttpd
-chroot "$root" /usr/sbin/lighttpd -D -f /etc/lighttpd/lighttpd.conf >"$work/lighttpd.log" 2>&1 &
+chroot "$root" "${root_env[@]}" /usr/sbin/lighttpd -D -f /etc/lighttpd/lighttpd.conf >"$work/lighttpd.log" 2>&1 &
 lighttpd_pid=$!
 
 body=
