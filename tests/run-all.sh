@@ -62,6 +62,9 @@ install_packages() {
                 clang-format cppcheck prometheus)
     # galera-4, rsync: test_galera.py's three-node cluster (rsync SST, harness/galera.py)
     pkgs+=(galera-4 rsync)
+    # dpkg-dev, debhelper, lintian, mmdebstrap: tests/pkg/test-deb.sh builds the Debian
+    # package, lints it and installs it in a fresh Debian 12 root
+    pkgs+=(dpkg-dev debhelper lintian mmdebstrap)
     local missing=() p
     for p in "${pkgs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -115,6 +118,10 @@ if step "build-asan: configure" configure_in build-asan --enable-sanitizers &&
         E2E_PYTEST_ARGS=--ignore=test_console.py \
         make -C build-asan -j"$jobs" check VERBOSE=1
 fi
+
+# The Debian package: built from an export of the tree, installed in a fresh root made by
+# mmdebstrap, configured as doc/operations.md says, /api/health through lighttpd (~3-5 min)
+step "package: deb" bash tests/pkg/test-deb.sh build
 
 if [ -f build/Makefile ]; then
     # The tarball's tree: the stacks the sanitizer tree did not run
