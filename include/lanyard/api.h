@@ -35,6 +35,15 @@ struct ly_call {
      * stay (a session revoked because its refresh token came back).
      */
     bool keep;
+    /*
+     * Set by a handler whose change can be recognised afterwards: when the
+     * COMMIT loses its connection (the outcome unknown), api.c runs it in a
+     * unit of its own on a new connection; *there true means the change was
+     * committed and the handler's answer is sent after all, instead of a 503
+     * whose retry would meet the change as done (a spent refresh token).
+     */
+    int (*witness)(struct ly_call *c, bool *there);
+    const void *witness_arg;
 };
 
 typedef int (*ly_handler_fn)(struct ly_call *c);

@@ -326,6 +326,39 @@ static int decide_org(struct ly_call *c, const struct route *route)
     return LY_OK;
 }
 
+#define WITNESS_TRIES    20  /* reads of a lost COMMIT's outcome, WITNESS_PAUSE_MS apart */
+#define WITNESS_PAUSE_MS 250 /* so about 5 s: a database restart's usual length */
+
+/*
+ * Whether the change of a COMMIT that lost its connection is there. The
+ * server may still be finishing that COMMIT, so the witness's read locks
+ * what it reads and waits for it. A database that stays away longer than
+ * the tries leaves the outcome unknown: false, and the answer is the 503.
+ */
+static bool witnessed(struct ly_call *c)
+{
+    struct ly_db *db = c->ctx->db;
+    for (int i = 0; i < WITNESS_TRIES; i++) {
+        bool there = false;
+        int r = ly_db_begin(db);
+        if (r == LY_OK && (r = c->witness(c, &there)) == LY_OK)
+            r = ly_db_commit(db);
+        else
+            ly_db_rollback(db);
+        if (r == LY_OK) {
+            ly_log_info(&c->ctx->log, "a COMMIT lost its connection; the change is %s",
+                        there ? "there: answered" : "not there: 503");
+            return there;
+        }
+        if (r != LY_E_UNAVAILABLE && r != LY_E_RETRY)
+            break;
+        struct timespec ts = {0, WITNESS_PAUSE_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ly_log_warn(&c->ctx->log, "a COMMIT lost its connection and its outcome stays unknown");
+    return false;
+}
+
 /*
  * The handler in the request's one unit of work (GET routes only read, and
  * run without one, but for the few marked WRITES). Its answer decides: a
@@ -345,6 +378,9 @@ static int run(struct ly_call *c, const struct route *route)
             bool ok = r == LY_OK && c->resp->status != 0 && c->resp->status < 400;
             if (ok || (c->keep && c->resp->status != 0)) {
                 int cr = ly_db_commit(db);
+                if (cr != LY_OK && c->witness != NULL && ly_db_commit_outcome_unknown(db) &&
+                    witnessed(c))
+                    cr = LY_OK; /* it was committed: the answer stands */
                 if (cr != LY_OK) {
                     /* The answer promised a change that did not happen: it is not sent. */
                     bool no_store = c->resp->no_store;
@@ -364,6 +400,7 @@ static int run(struct ly_call *c, const struct route *route)
         if (r != LY_E_RETRY || c->resp->status != 0 || attempt == MAX_ATTEMPTS)
             return r;
         c->keep = false;
+        c->witness = NULL;
         ly_log_info(&c->ctx->log, "retrying after a deadlock (attempt %d)", attempt + 1);
     }
 }

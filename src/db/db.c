@@ -51,7 +51,8 @@ struct ly_db {
     size_t host;      /* database.hosts: the one connected, or the next to try */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;
-    bool was_connected; /* a connection was made before: the next one is a reconnect */
+    bool was_connected;  /* a connection was made before: the next one is a reconnect */
+    bool commit_unknown; /* the last COMMIT lost its connection before its answer */
 };
 
 static int64_t mono_now(void)
@@ -717,6 +718,7 @@ int ly_db_begin(struct ly_db *db)
     db->unit = UNIT_OPEN;
     db->unit_err = LY_OK;
     db->unit_wrote = false;
+    db->commit_unknown = false;
     return LY_OK;
 }
 
@@ -729,7 +731,13 @@ int ly_db_commit(struct ly_db *db)
     case UNIT_OPEN: /* no statement ran: nothing to send */
         break;
     case UNIT_STARTED:
-        r = simple(db, "COMMIT");
+        /* A unit that started has its connection (losing it made the unit dead). */
+        if (mysql_query(db->conn, "COMMIT") != 0) {
+            unsigned e = mysql_errno(db->conn);
+            /* Sent, then the connection went: the server may have committed before it did. */
+            db->commit_unknown = is_connection_error(e);
+            r = stmt_error(db, e, "COMMIT", mysql_error(db->conn));
+        }
         break;
     case UNIT_DEAD:
         r = db->unit_err;
@@ -737,6 +745,11 @@ int ly_db_commit(struct ly_db *db)
     }
     db->unit = UNIT_NONE;
     return r;
+}
+
+bool ly_db_commit_outcome_unknown(const struct ly_db *db)
+{
+    return db->commit_unknown;
 }
 
 void ly_db_rollback(struct ly_db *db)

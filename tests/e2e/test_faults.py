@@ -12,14 +12,19 @@ creation answered 201 exists, and every creation answered otherwise does not.
 
 import os
 import signal
+import tempfile
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import TIMEOUT, need_private, wait_for
+from conftest import TIMEOUT, Client, need_private, wait_for
+from harness.dbproxy import DbProxy
 from harness.stack import unique
+from test_auth import refresh, signin
+from test_hardening import HardStack
+from test_key_auth import log_files
 from test_orgs import ME, ORGS, admin_of
 
 ROUNDS = 12       # SIGTERMs per run; the defect showed in about half of single tries
@@ -154,3 +159,63 @@ def test_database_restart_under_load(stack):
     # mod_fcgid may start another process under the load; none of the first may have gone
     assert set(pids) <= set(stack.worker_pids()), "workers were restarted"
     assert_creations_as_answered(admin, results)
+
+
+# --- a COMMIT whose answer is lost ------------------------------------------------------------
+
+@pytest.fixture
+def proxied(request, stack):
+    """A lighttpd stack whose workers reach MariaDB through harness/dbproxy.py."""
+    need_private(stack)
+    env = request.getfixturevalue("e2e_env")
+    sockdir = tempfile.mkdtemp(prefix="ly-dbp-", dir="/tmp")  # unix socket paths are short
+    proxy = DbProxy(os.path.join(sockdir, "db.sock"), env.mariadb.socket).start()
+    s = HardStack(env, "lighttpd", stack.mode, "dbproxy",
+                  edits=[("  socket: %s\n" % env.mariadb.socket,
+                          "  socket: %s\n" % proxy.listen_path)])
+    try:
+        s.precheck()
+        s.start()
+        yield s, proxy
+    finally:
+        s.stop()
+        proxy.stop()
+        os.rmdir(sockdir)
+
+
+def _worker_log_has(stack, text):
+    return any(text in open(p, errors="replace").read() for p in log_files(stack)
+               if p.endswith(".log") or p.endswith(".out"))
+
+
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
+def test_refresh_whose_commit_answer_is_lost(proxied):
+    """Issue 18: a rotation's COMMIT reached the server, which committed, and the
+    connection was lost before its answer. The worker, holding the new pair,
+    reads on a new connection that the rotation happened and answers it (it
+    used to answer 503; the client's retry with the spent token then counted as
+    reuse and ended the session). And a COMMIT lost before the server saw it
+    is a 503 after which the same refresh token works."""
+    s, proxy = proxied
+    http = Client(s.url)
+    tok = signin(http, s.admin_email, s.admin_password)
+
+    proxy.arm("after")
+    r = refresh(http, tok["refresh_token"])
+    assert proxy.fired.is_set(), "no COMMIT went through the proxy"
+    assert r.status_code == 200, r.text[:300]
+    assert wait_for(lambda: _worker_log_has(s, "the change is there: answered"), 5)
+    new = r.json()
+    assert http.get(ME, headers={"Authorization": "Bearer " + new["access_token"]}) \
+        .status_code == 200
+    # The session lives on: the new refresh token is a plain, working one.
+    proxy.arm("before")
+    r = refresh(http, new["refresh_token"])
+    assert proxy.fired.is_set()
+    assert r.status_code == 503 and r.headers.get("Retry-After"), (r.status_code, r.text[:300])
+    assert r.json()["error"] == "temporarily_unavailable"
+    assert _worker_log_has(s, "the change is not there: 503")
+    r = refresh(http, new["refresh_token"])
+    assert r.status_code == 200, r.text[:300]
+    assert http.get(ME, headers={"Authorization": "Bearer " + r.json()["access_token"]}) \
+        .status_code == 200
