@@ -124,10 +124,10 @@ fi
 step "package: deb" bash tests/pkg/test-deb.sh build
 
 if [ -f build/Makefile ]; then
-    # The tarball's tree: the stacks the sanitizer tree did not run
-    # The tarball's tree: the stacks the sanitizer tree did not run. The browser tests
-    # and the purge test (a quarter of a million rows) ran in both trees above.
-    step "build: make distcheck" env LANYARD_E2E_STACKS=lighttpd-opaque,apache-jwt,fcgid-opaque \
+    # The tarball's tree: does what it ships build and pass? Two of the stacks the
+    # sanitizer tree did not run, one per web server's config (the build tree ran all six).
+    # The browser tests and the purge test ran in both trees above.
+    step "build: make distcheck" env LANYARD_E2E_STACKS=lighttpd-opaque,apache-jwt \
         E2E_PYTEST_ARGS="--ignore=test_console.py --ignore=test_purge.py" \
         make -C build -j"$jobs" distcheck
 fi

@@ -95,6 +95,8 @@ def replace_workers(stack, sig, rounds, pause):
     time.sleep(pause)
 
 
+# About 45 s on lighttpd: the two front ends that pass it, once each per tree that runs them
+@pytest.mark.stacks("lighttpd-jwt", "apache-opaque", "apache-jwt")
 def test_sigterm_races_a_stream_of_requests(stack):
     if stack.external:
         pytest.skip("needs the workers' PIDs, which an external stack does not give")
@@ -113,6 +115,7 @@ def test_sigterm_races_a_stream_of_requests(stack):
     assert_creations_as_answered(admin, results)
 
 
+@pytest.mark.stacks("apache-jwt", "apache-opaque")
 def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
     """kill -9 of a --listen worker under load: the parent replaces it, and
     at most the one request that worker had in hand fails (the others share
@@ -132,6 +135,7 @@ def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
                                  unknown=lambda status: status is None or status >= 500)
 
 
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque", "apache-opaque", "fcgid-opaque")
 def test_database_restart_under_load(stack):
     """MariaDB stopped under a load of creations and reads, then started:
     503 with Retry-After while it is down and nothing else failing, full
