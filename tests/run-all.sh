@@ -62,6 +62,8 @@ install_packages() {
                 clang-format cppcheck prometheus)
     # galera-4, rsync: test_galera.py's three-node cluster (rsync SST, harness/galera.py)
     pkgs+=(galera-4 rsync)
+    # valgrind: the soak's workers under memcheck (soak_mixed.py, LANYARD_SOAK_VALGRIND=1)
+    pkgs+=(valgrind)
     # dpkg-dev, debhelper, lintian, mmdebstrap: tests/pkg/test-deb.sh builds the Debian
     # package, lints it and installs it in a fresh Debian 12 root
     pkgs+=(dpkg-dev debhelper lintian mmdebstrap)
@@ -100,6 +102,10 @@ if step "build: configure" configure_in build && step "build: make" make -C buil
     step "build: make check" env LANYARD_PURGE_SCALE=4 make -C build -j"$jobs" check VERBOSE=1
     # test_galera.py: a three-node Galera cluster, once, in this tree only (~2 min)
     step "build: e2e galera" make -C build check-e2e-galera
+    # soak_mixed.py for a minute with the workers under valgrind: a few thousand mixed
+    # requests, no memcheck error and no definite leak (the ten-minute soak: doc/testing.md)
+    step "build: valgrind soak" env LANYARD_SOAK_VALGRIND=1 LANYARD_SOAK_SECONDS=60 \
+        make -C build check-e2e-soak
     step "build: check-headers" make -C build check-headers
     step "clang-format" run_clang_format
     step "cppcheck" cppcheck -q --enable=warning,portability --error-exitcode=1 \

@@ -373,6 +373,12 @@ static int fetch_rows(struct ly_db *db, struct cached_stmt *c, struct ly_arena *
     struct ly_db_value *cells = ly_arena_zalloc(a, sizeof(*cells) * (rows * n + 1));
     size_t r = 0;
     for (;;) {
+        /*
+         * Connector/C reads each column's error flag after the fetch but sets
+         * it only for a truncated value (valgrind: a jump on uninitialised
+         * memory): it starts each row at 0.
+         */
+        memset(errs, 0, sizeof(errs));
         int rc = mysql_stmt_fetch(st);
         if (rc == MYSQL_NO_DATA)
             break;

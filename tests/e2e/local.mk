@@ -34,3 +34,9 @@ check-e2e-galera: all
 	  LANYARD_E2E_GALERA=1 E2E_TESTS=test_galera.py \
 	  E2E_PYTEST_ARGS='$(E2E_PYTEST_ARGS)' $(SHELL) $(srcdir)/tests/e2e/run-e2e.sh
 .PHONY: check-e2e check-e2e-galera check-e2e-harness clean-e2e dist-e2e-prune
+# the soak (soak_mixed.py, doc/testing.md "Soak"): not in make check; ten minutes by default
+check-e2e-soak: all
+	LANYARD_BUILDDIR='$(abs_top_builddir)' LANYARD_SRCDIR='$(abs_top_srcdir)' \
+	  LANYARD_E2E_STACKS=$${LANYARD_E2E_STACKS:-lighttpd-jwt} E2E_TESTS=soak_mixed.py \
+	  E2E_PYTEST_ARGS='-s $(E2E_PYTEST_ARGS)' $(SHELL) $(srcdir)/tests/e2e/run-e2e.sh
+.PHONY: check-e2e-soak
