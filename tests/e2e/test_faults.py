@@ -24,7 +24,8 @@ from harness.dbproxy import DbProxy
 from harness.stack import unique
 from test_auth import refresh, signin
 from test_hardening import HardStack
-from test_key_auth import log_files
+from test_key_auth import PASSWORD as KEY_PASSWORD
+from test_key_auth import World, key_path, log_files, new_sa, new_user
 from test_orgs import ME, ORGS, admin_of
 
 ROUNDS = 12       # SIGTERMs per run; the defect showed in about half of single tries
@@ -223,3 +224,86 @@ def test_refresh_whose_commit_answer_is_lost(proxied):
     assert r.status_code == 200, r.text[:300]
     assert http.get(ME, headers={"Authorization": "Bearer " + r.json()["access_token"]}) \
         .status_code == 200
+
+
+def _mixed_load(stop, base, user, key, sa_key_url, owner_h, results):
+    """Checks with an API key, sign-ins, and key creations each followed by the key's
+    deletion, until stop is set; every answer recorded as (what, key id, status, Retry-After)."""
+    s = requests.Session()
+    while not stop.is_set():
+        try:
+            r = s.get(base + "/api/auth/v1/check", headers=key.bearer, timeout=TIMEOUT)
+            results.append(("check", None, r.status_code, r.headers.get("Retry-After")))
+            r = s.post(base + "/api/auth/v1/signin", json={"email": user.email,
+                                                          "password": KEY_PASSWORD},
+                       timeout=TIMEOUT)
+            results.append(("signin", None, r.status_code, r.headers.get("Retry-After")))
+            r = s.post(base + sa_key_url, json={}, headers=owner_h, timeout=TIMEOUT)
+            kid = r.json().get("id") if r.status_code == 201 else None
+            results.append(("key", kid, r.status_code, r.headers.get("Retry-After")))
+            if kid:
+                r = s.delete(base + sa_key_url + "/" + kid, headers=owner_h, timeout=TIMEOUT)
+                results.append(("delete", kid, r.status_code, r.headers.get("Retry-After")))
+        except requests.RequestException as e:
+            results.append(("transport", None, None, repr(e)))
+
+
+@pytest.mark.stacks("lighttpd-jwt", "apache-opaque")
+def test_database_restart_under_checks_signins_and_key_creations(stack):
+    """Issue 18's fault schedule with its load: MariaDB stopped while clients check
+    with an API key, sign in and create (then delete) keys, then started. While it is
+    down only 503 with Retry-After; then full service; the same workers; and no
+    half-done change: the service accounts' keys are exactly those answered 201 and
+    not deleted (204), and every key that ever existed has its api_key.created event
+    (and a deleted one its api_key.deleted event), nothing without its event."""
+    need_private(stack)
+    http = Client(stack.url)
+    world = World(stack, http)
+    users = [new_user(http, world.admin_h, "fault") for _ in range(CLIENTS)]
+    sas = [new_sa(http, world.owner.h, world.org) for _ in range(CLIENTS)]
+    pids = sorted(stack.worker_pids())
+    stop, results = threading.Event(), []
+    threads = [threading.Thread(target=_mixed_load, args=(
+        stop, stack.url, users[i], world.key, key_path(world.org, sas[i]["name"]),
+        world.owner.h, results)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        stack.mariadb.stop()
+        time.sleep(1.0)
+        stack.mariadb.start()
+        n = len(results)
+        assert wait_for(lambda: len(results) > n + 40
+                        and all(r[2] is not None and r[2] < 500 for r in results[-12:]),
+                        timeout=30), results[-12:]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=TIMEOUT * 2)
+    bad = [r for r in results if r[2] is None or (r[2] >= 500 and (r[2] != 503 or not r[3]))
+           or (r[2] < 500 and r[2] not in (200, 201, 204))]
+    assert not bad, "%d answers neither as expected nor 503 with Retry-After: %r" % (len(bad),
+                                                                                      bad[:5])
+    assert any(r[2] == 503 for r in results), "the load never met the database down"
+    assert set(pids) <= set(stack.worker_pids()), "workers were restarted"
+    made = {r[1] for r in results if r[0] == "key" and r[2] == 201}
+    gone = {r[1] for r in results if r[0] == "delete" and r[2] == 204}
+    db = stack.mariadb
+    sa_ids = ",".join("'%s'" % sa["id"] for sa in sas)
+    rows = {r[0] for r in db.sql("SELECT id FROM lanyard.api_keys WHERE service_account_id IN (%s)"
+                                 % sa_ids)}
+    # A deletion answered 503 may have been applied or not: those keys may be either way.
+    unsure = {r[1] for r in results if r[0] == "delete" and r[2] != 204}
+    assert rows - unsure == made - gone - unsure, (len(rows), len(made), len(gone))
+    events = db.sql("SELECT action, target_id FROM lanyard.audit_events WHERE target_type ="
+                    " 'api_key' AND action IN ('api_key.created', 'api_key.deleted')"
+                    " AND org_id = (SELECT id FROM lanyard.organizations WHERE name = '%s')"
+                    % world.org)
+    created = {t for a, t in events if a == "api_key.created"}
+    deleted = {t for a, t in events if a == "api_key.deleted"}
+    assert len(created) == sum(1 for a, _ in events if a == "api_key.created"), "an event twice"
+    ours = created - {world.key.id}
+    assert made <= ours, "a key answered 201 without its event"
+    assert rows <= ours, "a key without its api_key.created event"
+    assert ours - rows == deleted, "a key gone without its api_key.deleted event, or the reverse"
