@@ -9,13 +9,13 @@ pinned by its lockfile, `npm ci` there) is injected by the test only."""
 import json
 import os
 import shutil
-import subprocess
 import time
 
 import pytest
 import requests
 
 from conftest import TIMEOUT, wait_for
+from harness import npm
 from harness.stack import unique, unique_email
 from test_hardening import HardStack, hard  # noqa: F401 - the module-scoped stack factory
 
@@ -24,7 +24,6 @@ from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 AXE_SUBPATH = os.path.join("node_modules", "axe-core", "axe.min.js")
 PASSWORD = "correct horse battery staple"
 ACCESS_TTL = 20
@@ -32,25 +31,11 @@ FRONTENDS = ["lighttpd", "apache"]
 
 
 def axe_script(builddir):
-    """axe-core, pinned by tests/e2e/axe/package-lock.json: from the source tree
-    when someone ran `npm ci` there, else installed once into the build tree
-    (tests/e2e/.work, which `make clean` removes: the source tree, and a
-    distcheck's read-only one, stay untouched)."""
-    src = os.path.join(E2E_DIR, "axe")
-    if os.path.exists(os.path.join(src, AXE_SUBPATH)):
-        return os.path.join(src, AXE_SUBPATH)
-    dest = os.path.join(os.path.abspath(builddir), "tests", "e2e", ".work", "axe")
-    path = os.path.join(dest, AXE_SUBPATH)
-    if not os.path.exists(path):
-        os.makedirs(dest, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
-        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=dest,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=300)
-        if r.returncode != 0 or not os.path.exists(path):
-            pytest.fail("npm ci of axe-core failed:\n" + r.stdout[-2000:], pytrace=False)
-    return path
+    """axe-core, pinned by tests/e2e/axe/package-lock.json (harness/npm.py)."""
+    try:
+        return npm.pinned(builddir, "axe", AXE_SUBPATH)
+    except npm.NpmError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="module", params=FRONTENDS)

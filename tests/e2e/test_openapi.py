@@ -7,13 +7,12 @@ response of the suite matches it is conftest.py's check (openapi_check.py)."""
 import json
 import os
 import re
-import shutil
-import subprocess
 
 import jsonschema
 import pytest
 
 import openapi_check
+from harness import npm
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 SCHEMA_SUBPATH = os.path.join("node_modules", "@apidevtools", "openapi-schemas", "schemas", "v3.1",
@@ -21,20 +20,11 @@ SCHEMA_SUBPATH = os.path.join("node_modules", "@apidevtools", "openapi-schemas",
 
 
 def meta_schema(builddir):
-    src = os.path.join(E2E_DIR, "openapi")
-    if os.path.exists(os.path.join(src, SCHEMA_SUBPATH)):
-        return os.path.join(src, SCHEMA_SUBPATH)
-    dest = os.path.join(os.path.abspath(builddir), "tests", "e2e", ".work", "openapi")
-    path = os.path.join(dest, SCHEMA_SUBPATH)
-    if not os.path.exists(path):
-        os.makedirs(dest, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
-        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=dest,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-        if r.returncode != 0 or not os.path.exists(path):
-            pytest.fail("npm ci of the OpenAPI meta-schema failed:\n" + r.stdout[-2000:], pytrace=False)
-    return path
+    """The OAS 3.1 meta-schema, pinned by tests/e2e/openapi/package-lock.json (harness/npm.py)."""
+    try:
+        return npm.pinned(builddir, "openapi", SCHEMA_SUBPATH)
+    except npm.NpmError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def test_description_is_valid_openapi_3_1():
