@@ -249,7 +249,24 @@ def _parse_raw(buf):
     for line in lines[1:]:
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
     return status, headers, body
+
+
+def _dechunk(body):
+    """The body of a chunked answer (Apache chunks its own error pages), as far as it came."""
+    out = b""
+    while True:
+        size_line, sep, rest = body.partition(b"\r\n")
+        try:
+            n = int(size_line.split(b";")[0].strip(), 16)
+        except ValueError:
+            return out
+        if not sep or n == 0:
+            return out
+        out += rest[:n]
+        body = rest[n + 2:]
 
 
 def wait_for(pred, timeout=10.0, interval=0.1):
