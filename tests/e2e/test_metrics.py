@@ -148,9 +148,11 @@ def test_prometheus_scrapes_a_known_load(prometheus, http):
 # --- the sums cover every worker ------------------------------------------------
 
 def worker_log(stack):
-    """What the workers wrote: lighttpd's error log (the workers it spawns log
-    to it), `lanyard --listen`'s log under Apache."""
+    """What the workers wrote on stderr: lighttpd's own output (the workers it
+    spawns inherit it), `lanyard --listen`'s log under Apache."""
     text = stack.frontend_log()
+    if stack.server is not None and stack.server.server is not None:
+        text += read_log(stack.server.server.log_path)
     if getattr(stack, "listen", None) is not None and stack.listen.server is not None:
         text += read_log(stack.listen.server.log_path)
     return text
