@@ -253,8 +253,13 @@ def test_metrics_404_outside_metrics_from(stack, http, e2e_env):
         c = Client(s.url)
         r = c.get("/api/metrics")
         unknown = c.get("/api/no-such-endpoint")
+        # the harness finds the workers' metrics directory by the code's rule ...
+        made = hs.metrics_dirs(s.config_path)
     finally:
         s.stop()
+    assert len(made) == 1, made
+    # ... and removes it when it stops the stack
+    assert not os.path.exists(made[0]), made
     assert r.status_code == unknown.status_code == 404, (r.status_code, r.text[:300])
     assert r.headers["Content-Type"] == unknown.headers["Content-Type"], (r.headers,
                                                                           unknown.headers)
