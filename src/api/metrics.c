@@ -50,9 +50,14 @@ int ly_api_metrics(struct ly_call *c)
 {
     struct ly_request *req = c->req;
     struct lanyard_ctx *ctx = c->ctx;
-    /* As if the route did not exist (SPEC §6), the same answer as an unknown path. */
-    if (!may_read(c))
+    /*
+     * As if the route did not exist (SPEC §6), the same answer as an unknown
+     * path, whose 404 carries Cache-Control: no-store (api.c's dispatch).
+     */
+    if (!may_read(c)) {
+        c->resp->no_store = true;
         return ly_api_fail(c, LY_E_NOT_FOUND, "no such endpoint");
+    }
     const struct ly_metrics_names *names = ly_api_route_names();
     struct ly_metrics_slot *sums = ly_arena_alloc(req->arena, sizeof(*sums));
     size_t workers = 0;

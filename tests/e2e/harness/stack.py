@@ -3,12 +3,14 @@ and a front end (lighttpd spawning workers, or Apache proxying to a
 `lanyard --listen` parent) per (front end, token mode)."""
 
 import base64
+import glob
 import os
 import secrets
 import shutil
 import tempfile
 import uuid
 import warnings
+import zlib
 
 from .apache import Apache, run_as_user
 from .lanyard import Build, ListenWorker, write_config, write_secret
@@ -29,6 +31,25 @@ def unique(prefix="t"):
 
 def unique_email(prefix="user"):
     return "%s@example.com" % unique(prefix)
+
+
+def metrics_dirs(config_path):
+    """The metrics directories of workers started with this config, named as
+    ly_metrics_dir (src/core/metrics.c) names them: /dev/shm (else /tmp)
+    /lanyard-metrics-<workers' uid>-<CRC-32 of the config's absolute path>.
+    Any uid whose directory it is: mod_fcgid's workers run as www-data."""
+    crc = zlib.crc32(os.path.realpath(config_path).encode())
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+    out = []
+    for d in glob.glob(os.path.join(base, "lanyard-metrics-*-%08x" % crc)):
+        uid = os.path.basename(d).split("-")[2]
+        try:
+            st = os.lstat(d)
+        except OSError:
+            continue
+        if uid.isdigit() and st.st_uid == int(uid):
+            out.append(d)
+    return out
 
 
 class NotReachable(Exception):
@@ -249,6 +270,11 @@ class Stack:
             self.server.stop()
         if self.listen is not None:
             self.listen.stop()
+        # The workers are gone: their metrics directory would outlive the run
+        # (in production it outlives a restart on purpose, so sums never go down).
+        if self.config_path:
+            for d in metrics_dirs(self.config_path):
+                shutil.rmtree(d, ignore_errors=True)
 
 
 class ExternalStack:
