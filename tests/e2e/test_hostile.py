@@ -529,3 +529,29 @@ def test_slow_clients_do_not_stall_the_others(request, stack, same_workers):
             t.join(30)
     for a in answers:
         assert a is not None and a.split(b"\r\n", 1)[0].split()[1] == b"401", (a or b"")[:200]
+
+
+# --- the session-wide secrets check finds what it should ---------------------------------
+
+def test_secrets_check_reports_a_leak_by_place_not_by_value(tmp_path, monkeypatch):
+    """secrets_check.report (run at the session's end by conftest) on a
+    planted leak: found in a log line, an audit row and an error body, and
+    reported as file:line without the secret; short values never register."""
+    import types
+
+    import secrets_check as sc
+    leak = "lyr_" + "S3cr3t" * 8
+    monkeypatch.setattr(sc, "SECRETS", {})
+    monkeypatch.setattr(sc, "ERROR_BODIES", [("POST", "http://x/api/auth/v1/token", 400,
+                                               '{"error_description": "%s"}' % leak)])
+    sc.add(leak, "test")
+    sc.add("validation_fail", "too short")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "error.log").write_text("fine\nrefresh %s refused\n" % leak)
+    (tmp_path / "w" / "access.log").write_text("GET /api/health 200 validation_fail\n")
+    env = types.SimpleNamespace(workdir=str(tmp_path), mariadb=types.SimpleNamespace(
+        sql=lambda q: [["42", "signin.failed", "ua " + leak], ["43", "org.created", "-"]]))
+    hits, searched = sc.report(env)
+    assert hits == ["w/error.log:2", "audit event id 42",
+                    "error body of POST http://x/api/auth/v1/token (400)"], hits
+    assert leak not in " ".join(hits) + searched
