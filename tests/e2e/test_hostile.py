@@ -35,9 +35,7 @@ PLATFORM_AUDIT = "/api/org/v1/audit-events"
 JSON = {"Content-Type": "application/json"}
 # P-256 group order (SEC 2 §2.4.2): a high-S signature is (r, n - s).
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-# Findings of issue 18 not fixed yet (strict xfails: a fix makes them fail, to be removed).
-UTF8_GAP = ("ly_json_decode lets overlong UTF-8 and UTF-16 surrogates in strings through "
-            "(RFC 8259 §8.1, RFC 3629): answered 401, not 400 invalid_json")
+# A finding of issue 18 not fixed yet (a strict xfail: a fix makes it fail, to be removed).
 APACHE_STALL = ("Apache's mod_proxy_fcgi passes the body on as it arrives: a client that "
                 "stalls mid-body holds a `lanyard --listen` worker (two in the harness) until "
                 "Apache's own timeout, and the others wait; needs a worker-side body deadline "
@@ -240,10 +238,8 @@ def test_es256_high_s_signature_is_401(stack, custom):
 @pytest.mark.parametrize("body,code", [
     (b'{"email": "a\x00b@example.com", "password": "x"}', "invalid_json"),
     (b'{"email": "\xff\xfe@example.com", "password": "x"}', "invalid_json"),
-    pytest.param(b'{"email": "EMAIL", "password": "\xc0\xaf"}', "invalid_json",
-                 marks=pytest.mark.xfail(strict=True, reason=UTF8_GAP)),
-    pytest.param(b'{"email": "EMAIL", "password": "\xed\xa0\x80"}', "invalid_json",
-                 marks=pytest.mark.xfail(strict=True, reason=UTF8_GAP)),
+    (b'{"email": "EMAIL", "password": "\xc0\xaf"}', "invalid_json"),
+    (b'{"email": "EMAIL", "password": "\xed\xa0\x80"}', "invalid_json"),
     (b'{"email": "a\\u0000b@example.com", "password": "x"}', "validation_failed"),
     # a repeated member is not malformed in a body (RFC 8259 §4: SHOULD be unique; the
     # last one counts, doc/decisions.md): wrong password y, so 401
