@@ -48,8 +48,8 @@ def _fields(obj, kind):
 
 
 def _body(data, content_type, kind):
-    if not data:
-        return
+    if not data or not isinstance(data, (bytes, str)):
+        return  # nothing, or a streamed body (a generator) that was sent as it was read
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
     if "json" in (content_type or ""):
