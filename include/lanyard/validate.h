@@ -65,6 +65,10 @@ bool ly_return_to_is_valid(const char *p);
  */
 const char *ly_utf8_clean(struct ly_arena *a, const char *s, size_t max_bytes);
 
+/* True when s[0..n) is well-formed UTF-8 (Unicode §3.9: no overlong form,
+ * surrogate, code point past U+10FFFF, truncated or stray byte). */
+bool ly_utf8_valid(const char *s, size_t n);
+
 /*
  * A new identifier: prefix followed by n random lower-case base32
  * characters ("u-", 12 → "u-k3j…"). In the arena.

@@ -139,6 +139,19 @@ static size_t utf8_sequence(const unsigned char *p, size_t n, size_t *bad)
     return 0;
 }
 
+bool ly_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, bad = 0;
+    while (i < n) {
+        size_t k = utf8_sequence(p + i, n - i, &bad);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 const char *ly_utf8_clean(struct ly_arena *a, const char *s, size_t max_bytes)
 {
     if (s == NULL)

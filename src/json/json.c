@@ -10,6 +10,7 @@
 
 #include "lanyard/civil.h"
 #include "lanyard/err.h"
+#include "lanyard/validate.h"
 
 static void put(void *p)
 {
@@ -26,7 +27,7 @@ struct json_object *ly_json_own(struct ly_arena *a, struct json_object *obj)
  * RFC 8259 grammar check. json-c is lenient even in strict mode (single
  * quotes, NaN, Infinity), and a value it accepts that another parser refuses
  * is a parser differential waiting to happen, so every text passes this
- * first. UTF-8 validity is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
+ * first. UTF-8 validity is checked here too (ly_utf8_valid), strictly.
  * json-c keeps object keys as C strings, so "a\u0000b" would become "a":
  * such a key is refused here, always.
  */
@@ -199,6 +200,9 @@ int ly_json_decode(struct ly_str text, int max_depth, unsigned flags, struct jso
 
     if (text.len == 0 || text.len > INT32_MAX || max_depth < 1 || max_depth > LY_JSON_MAX_DEPTH ||
         memchr(text.ptr, '\0', text.len) != NULL)
+        return LY_E_INVALID_JSON;
+    /* RFC 8259 §8.1: json-c's UTF-8 check lets overlong forms and surrogates through */
+    if (!ly_utf8_valid(text.ptr, text.len))
         return LY_E_INVALID_JSON;
     if (!scan_value(&s))
         return LY_E_INVALID_JSON;

@@ -59,22 +59,51 @@ static bool pkey_verify(EVP_PKEY *pkey, const EVP_MD *md, const void *in, size_t
     return ok;
 }
 
+/* The P-256 group order n (SEC 2 §2.4.2) and n/2, big-endian. */
+static const unsigned char P256_ORDER[ES256_COORD_LEN] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+static const unsigned char P256_HALF_ORDER[ES256_COORD_LEN] = {
+    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
+
+/*
+ * ECDSA is malleable: (r, n - s) verifies wherever (r, s) does. Lanyard signs
+ * with low S and its access-token verifier refuses high S (issue 18), so a
+ * token has exactly one valid encoding. s is public: no constant time needed.
+ */
+static bool es256_s_is_low(const unsigned char s[ES256_COORD_LEN])
+{
+    return memcmp(s, P256_HALF_ORDER, ES256_COORD_LEN) <= 0;
+}
+
 /* RFC 7518 §3.4: JWS carries R||S, 32 bytes each; OpenSSL speaks DER. */
 static int es256_der_to_raw(const unsigned char *der, size_t derlen, unsigned char raw[64])
 {
     const unsigned char *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
     const BIGNUM *r = NULL, *s = NULL;
+    BIGNUM *n = NULL;
     int rc = -1;
 
     if (es == NULL)
         goto out;
     ECDSA_SIG_get0(es, &r, &s);
+    /* low S only (s <= n/2): one token, one valid encoding (see es256_s_is_low) */
+    if (BN_bn2binpad(s, raw + ES256_COORD_LEN, ES256_COORD_LEN) != ES256_COORD_LEN)
+        goto out;
+    if (!es256_s_is_low(raw + ES256_COORD_LEN)) {
+        n = BN_bin2bn(P256_ORDER, ES256_COORD_LEN, NULL);
+        if (n == NULL || BN_sub(n, n, s) != 1)
+            goto out;
+        s = n;
+    }
     if (BN_bn2binpad(r, raw, ES256_COORD_LEN) != ES256_COORD_LEN ||
         BN_bn2binpad(s, raw + ES256_COORD_LEN, ES256_COORD_LEN) != ES256_COORD_LEN)
         goto out;
     rc = 0;
 out:
+    BN_free(n);
     ECDSA_SIG_free(es);
     return rc;
 }
@@ -518,7 +547,9 @@ int ly_jwt_verify(const struct ly_keyset *ks, struct ly_str token, const struct 
     /* RFC 8725 §3.1 / STYLE 9: the signature over the received bytes, before the payload */
     if (ly_jws_decode_part(parts.sig, parts.sig_len, buf, LY_JWT_MAX_LEN, &n) != 0)
         goto out;
-    if (!ly_jws_verify(ks->alg, k, token.ptr, parts.signed_len, buf, n)) {
+    if ((ks->alg == LY_ALG_ES256 &&
+         (n != ES256_SIG_LEN || !es256_s_is_low(buf + ES256_COORD_LEN))) ||
+        !ly_jws_verify(ks->alg, k, token.ptr, parts.signed_len, buf, n)) {
         reason = "signature mismatch";
         goto out;
     }

@@ -29,6 +29,7 @@ sys.path.insert(0, E2E_DIR)
 from harness import stack as hs  # noqa: E402
 from harness.proc import stop_all  # noqa: E402
 import openapi_check  # noqa: E402
+import secrets_check  # noqa: E402
 
 # Issue 20: every response a test gets is checked against doc/openapi.json.
 OPENAPI_MISMATCHES = []
@@ -46,6 +47,21 @@ def _checked_send(self, request, **kw):
 
 
 requests.Session.send = _checked_send
+
+# Issue 18: every secret the run sends or receives is registered, and none may
+# appear in a log line, an audit event or an error body (secrets_check.report,
+# run when the session's servers are done). A separate hook: it wraps whatever
+# send is installed above.
+_send_unregistered = requests.Session.send
+
+
+def _secret_registering_send(self, request, **kw):
+    r = _send_unregistered(self, request, **kw)
+    secrets_check.observe(request, r)
+    return r
+
+
+requests.Session.send = _secret_registering_send
 
 ALL_STACKS = ["%s-%s" % (f, m) for f in hs.FRONTENDS for m in hs.MODES]
 TIMEOUT = 15
@@ -127,7 +143,18 @@ def e2e_env(request):
     request.addfinalizer(env.close)
     env.start_database()
     env.prepare()
+    # after every stack's teardown, before the database stops (finalizers run last first)
+    request.addfinalizer(lambda: _fail_on_leaked_secrets(env))
     return env
+
+
+def _fail_on_leaked_secrets(env):
+    """Issue 18: no registered secret in any log line, audit event or error body."""
+    hits, searched = secrets_check.report(env)
+    print("secrets-check: searched %s: %d hits" % (searched, len(hits)))
+    if hits:
+        pytest.fail("a password, secret or token of this run appears in:\n  " +
+                    "\n  ".join(hits[:100]), pytrace=False)
 
 
 @pytest.fixture(scope="session")

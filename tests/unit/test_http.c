@@ -595,6 +595,13 @@ static void test_json_parse(void **state)
         {"trailing comma", "{\"a\":1,}", false},
         {"single quotes", "{'a':1}", false},
         {"bad UTF-8", "{\"a\":\"\xff\"}", false},
+        /* issue 18: json-c's own check lets these through */
+        {"overlong UTF-8", "{\"a\":\"\xc0\xaf\"}", false},
+        {"overlong 3-byte UTF-8", "{\"a\":\"\xe0\x80\xaf\"}", false},
+        {"UTF-16 surrogate in UTF-8", "{\"a\":\"\xed\xa0\x80\"}", false},
+        {"past U+10FFFF", "{\"a\":\"\xf4\x90\x80\x80\"}", false},
+        {"truncated UTF-8", "{\"a\":\"\xe2\x82\"}", false},
+        {"valid UTF-8", "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", true},
         {"empty", "", false},
         {"deep", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", false},
         {"NaN", "{\"a\":NaN}", false},

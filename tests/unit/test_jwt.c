@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <json.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -637,6 +638,57 @@ static void test_alg_swap(void **state)
     ly_arena_reset(&f->arena);
 }
 
+/*
+ * Issue 18: ECDSA is malleable, (r, n - s) verifies as (r, s) does. Every
+ * ES256 token Lanyard signs has a low S (s <= n/2), and the same token with
+ * S flipped to n - s is refused, so a token has one valid encoding.
+ */
+static void test_es256_low_s_only(void **state)
+{
+    static const char order_hex[] =
+        "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+    struct fixture *f = *state;
+    BIGNUM *n = NULL, *half = NULL, *sv = NULL;
+    int i;
+
+    assert_true(BN_hex2bn(&n, order_hex) > 0);
+    half = BN_dup(n);
+    assert_non_null(half);
+    assert_true(BN_rshift1(half, half) == 1);
+    for (i = 0; i < 16; i++) { /* half of plain ECDSA signatures are high-S */
+        struct ly_jwt_claims c = good_claims(), got;
+        const char *why = NULL;
+        char *tok = NULL, *flipped;
+        const char *sig;
+        unsigned char raw[64];
+        size_t rawlen, toklen;
+
+        CHECK("sign", ly_jwt_sign(f->ks[2], &c, &f->arena, &tok) == LY_OK);
+        sig = strrchr(tok, '.') + 1;
+        CHECK("sig", ly_base64url_decode(sig, strlen(sig), raw, sizeof(raw), &rawlen) == 0 &&
+                         rawlen == 64);
+        sv = BN_bin2bn(raw + 32, 32, sv);
+        assert_non_null(sv);
+        CHECK("low S", BN_cmp(sv, half) <= 0);
+        CHECK("verifies",
+              ly_jwt_verify(f->ks[2], view(tok), &expect, &f->arena, &got, &why) == LY_OK);
+        assert_true(BN_sub(sv, n, sv) == 1);
+        assert_true(BN_bn2binpad(sv, raw + 32, 32) == 32);
+        toklen = (size_t)(sig - tok);
+        flipped = ly_arena_alloc(&f->arena, toklen + ly_base64url_encoded_len(64) + 1);
+        memcpy(flipped, tok, toklen);
+        flipped[toklen + ly_base64url_encode(raw, 64, flipped + toklen)] = '\0';
+        why = NULL;
+        CHECK("high S refused",
+              ly_jwt_verify(f->ks[2], view(flipped), &expect, &f->arena, &got, &why) != LY_OK);
+        CHECK("why", why != NULL && strcmp(why, "signature mismatch") == 0);
+    }
+    BN_free(sv);
+    BN_free(half);
+    BN_free(n);
+    ly_arena_reset(&f->arena);
+}
+
 static void test_oversize(void **state)
 {
     struct fixture *f = *state;
@@ -944,6 +996,7 @@ int main(void)
         cmocka_unit_test(test_jwks),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_alg_swap),
+        cmocka_unit_test(test_es256_low_s_only),
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_looks_like),
         cmocka_unit_test(test_rfc7515_a1),
