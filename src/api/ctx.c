@@ -45,7 +45,8 @@ int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *prog
     ctx->scrypt.r = cfg->security.scrypt_r;
     ctx->scrypt.p = cfg->security.scrypt_p;
     ctx->db = ly_db_new(cfg, &ctx->log);
-    ctx->auth = (struct ly_auth){cfg, keys, &ly_auth_db_store, ctx->db, &ctx->key_uses};
+    ctx->auth = (struct ly_auth){cfg,     keys,           &ly_auth_db_store,
+                                 ctx->db, &ctx->key_uses, ly_auth_cache_new()};
     ly_arena_init(&ctx->arena, 16384);
     return LY_OK;
 }
@@ -96,6 +97,7 @@ void ly_ctx_release(struct lanyard_ctx *ctx)
         ly_seal_key_wipe(ctx->seal);
         free(ctx->seal);
     }
+    ly_auth_cache_free(ctx->auth.cache);
     ly_arena_release(&ctx->arena);
     ly_db_free(ctx->db);
     ly_keyset_free(ctx->keys);
