@@ -35,6 +35,15 @@ struct ly_call {
      * stay (a session revoked because its refresh token came back).
      */
     bool keep;
+    /*
+     * Set by a handler whose change can be recognised afterwards: when the
+     * COMMIT loses its connection (the outcome unknown), api.c runs it in a
+     * unit of its own on a new connection; *there true means the change was
+     * committed and the handler's answer is sent after all, instead of a 503
+     * whose retry would meet the change as done (a spent refresh token).
+     */
+    int (*witness)(struct ly_call *c, bool *there);
+    const void *witness_arg;
 };
 
 typedef int (*ly_handler_fn)(struct ly_call *c);
@@ -91,9 +100,25 @@ int ly_api_audit_user(struct ly_call *c, const char *action, const char *user_id
                       const char *actor_type, const char *actor_id, struct ly_audit_target target,
                       bool success);
 
+/*
+ * SPEC §6 metrics. ly_api_route_names: the route table's rows as metrics
+ * name them (and their index, ly_api_route_index, is the row). ly_api_metrics_start claims this
+ * process's slot the first time a worker process handles or ticks; ly_api_metrics answers GET
+ * /api/metrics to server.metrics_from and 404 to anyone else.
+ */
+struct ly_metrics_names;
+const struct ly_metrics_names *ly_api_route_names(void);
+void ly_api_metrics_start(struct lanyard_ctx *ctx);
+int ly_api_metrics(struct ly_call *c);
+
 /* §5.1 */
 int ly_api_health(struct ly_call *c);
 int ly_api_jwks(struct ly_call *c);
+
+/* §6: doc/openapi.json, embedded at build time (src/api/local.mk) */
+extern const char ly_openapi_json[];
+extern const size_t ly_openapi_json_len;
+int ly_api_openapi(struct ly_call *c);
 
 /* §5.2, §5.3 */
 int ly_api_signin(struct ly_call *c);

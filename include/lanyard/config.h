@@ -33,6 +33,8 @@ struct ly_config {
         uint64_t max_body;
         struct ly_cidr *trusted_proxies;
         size_t n_trusted_proxies;
+        struct ly_cidr *metrics_from; /* who may read /api/metrics (its REMOTE_ADDR) */
+        size_t n_metrics_from;
     } server;
 
     struct {

@@ -50,6 +50,13 @@ struct lanyard_ctx {
     struct ly_seal_key *seal; /* owned; NULL when security.secrets_key_file is "" */
     struct ly_httpc *httpc;   /* owned; made on the first call to an identity provider */
     struct ly_jwks_cached jwks[LY_JWKS_CACHE];
+    /*
+     * SPEC §6 metrics (include/lanyard/metrics.h): the host's directory, and
+     * whether this process tried to claim its slot there (once: a worker that
+     * cannot serves on without counts, and says so once in the log).
+     */
+    char metrics_dir[256];
+    bool metrics_tried;
 };
 
 /*

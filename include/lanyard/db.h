@@ -134,6 +134,12 @@ int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, 
 int ly_db_begin(struct ly_db *db);
 /* Commit the unit; LY_OK, or the error that ended it (the unit is closed either way). */
 int ly_db_commit(struct ly_db *db);
+/*
+ * After a failed ly_db_commit: true when the COMMIT was sent and the
+ * connection was lost before its answer, so the server may have committed.
+ * Only a read on a new connection can tell (src/api/api.c, the witness).
+ */
+bool ly_db_commit_outcome_unknown(const struct ly_db *db);
 /* Roll back and close the unit if one is open; safe to call always (from out: labels). */
 void ly_db_rollback(struct ly_db *db);
 bool ly_db_in_transaction(const struct ly_db *db);

@@ -68,6 +68,10 @@ struct ly_response {
     const char *principal; /* for the log line */
 };
 
+struct ly_cidr;
+/* true when ip (text, IPv4 or IPv6) lies in one of the n CIDRs of list. */
+bool ly_addr_in_cidrs(const struct ly_cidr *list, size_t n, const char *ip);
+
 /* A CGI parameter by name ("HTTP_X_REQUEST_ID"), or NULL. */
 const char *ly_request_env(const struct ly_request *req, const char *name);
 

@@ -13,6 +13,7 @@
 #include "lanyard/ctx.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
+#include "lanyard/metrics.h"
 #include "lanyard/pagetoken.h"
 #include "lanyard/purge.h"
 #include "lanyard/router.h"
@@ -71,6 +72,9 @@ static const struct route routes[] = {
     /* method   path                          credential  {org} action         flags          body     handler */
     {{"GET",    "/api/health"},               NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_health},
     {{"GET",    "/.well-known/jwks.json"},    NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_jwks},
+    /* SPEC §6: the handler answers 404 to addresses outside server.metrics_from. */
+    {{"GET",    "/api/metrics"},              NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_metrics},
+    {{"GET",    "/api/openapi.json"},         NONE,     NO_ORG,              0,               NO_BODY, ly_api_openapi},
 
     {{"POST",   "/api/auth/v1/signin"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signin},
     {{"POST",   "/api/auth/v1/signup"},       NONE,     NO_ORG,              0,               JSON,    ly_api_signup},
@@ -136,6 +140,23 @@ static const struct route routes[] = {
     {{"DELETE", USERS "/{}"},                 ADMIN,    NO_ORG,              0,               NO_BODY, ly_api_users_delete},
 };
 /* clang-format on */
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(N_ROUTES < LY_METRICS_ROUTES, "metrics need a row per route and one for none");
+
+const struct ly_metrics_names *ly_api_route_names(void)
+{
+    static const char *method[N_ROUTES], *pattern[N_ROUTES];
+    static struct ly_metrics_names names = {method, pattern, 0};
+    if (names.n == 0) {
+        for (size_t i = 0; i < N_ROUTES; i++) {
+            method[i] = routes[i].key.method;
+            pattern[i] = routes[i].key.pattern;
+        }
+        names.n = N_ROUTES;
+    }
+    return &names;
+}
 
 #define MAX_ATTEMPTS 3 /* of a handler whose transaction a deadlock ended */
 
@@ -305,6 +326,39 @@ static int decide_org(struct ly_call *c, const struct route *route)
     return LY_OK;
 }
 
+#define WITNESS_TRIES    20  /* reads of a lost COMMIT's outcome, WITNESS_PAUSE_MS apart */
+#define WITNESS_PAUSE_MS 250 /* so about 5 s: a database restart's usual length */
+
+/*
+ * Whether the change of a COMMIT that lost its connection is there. The
+ * server may still be finishing that COMMIT, so the witness's read locks
+ * what it reads and waits for it. A database that stays away longer than
+ * the tries leaves the outcome unknown: false, and the answer is the 503.
+ */
+static bool witnessed(struct ly_call *c)
+{
+    struct ly_db *db = c->ctx->db;
+    for (int i = 0; i < WITNESS_TRIES; i++) {
+        bool there = false;
+        int r = ly_db_begin(db);
+        if (r == LY_OK && (r = c->witness(c, &there)) == LY_OK)
+            r = ly_db_commit(db);
+        else
+            ly_db_rollback(db);
+        if (r == LY_OK) {
+            ly_log_info(&c->ctx->log, "a COMMIT lost its connection; the change is %s",
+                        there ? "there: answered" : "not there: 503");
+            return there;
+        }
+        if (r != LY_E_UNAVAILABLE && r != LY_E_RETRY)
+            break;
+        struct timespec ts = {0, WITNESS_PAUSE_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ly_log_warn(&c->ctx->log, "a COMMIT lost its connection and its outcome stays unknown");
+    return false;
+}
+
 /*
  * The handler in the request's one unit of work (GET routes only read, and
  * run without one, but for the few marked WRITES). Its answer decides: a
@@ -324,6 +378,9 @@ static int run(struct ly_call *c, const struct route *route)
             bool ok = r == LY_OK && c->resp->status != 0 && c->resp->status < 400;
             if (ok || (c->keep && c->resp->status != 0)) {
                 int cr = ly_db_commit(db);
+                if (cr != LY_OK && c->witness != NULL && ly_db_commit_outcome_unknown(db) &&
+                    witnessed(c))
+                    cr = LY_OK; /* it was committed: the answer stands */
                 if (cr != LY_OK) {
                     /* The answer promised a change that did not happen: it is not sent. */
                     bool no_store = c->resp->no_store;
@@ -343,6 +400,7 @@ static int run(struct ly_call *c, const struct route *route)
         if (r != LY_E_RETRY || c->resp->status != 0 || attempt == MAX_ATTEMPTS)
             return r;
         c->keep = false;
+        c->witness = NULL;
         ly_log_info(&c->ctx->log, "retrying after a deadlock (attempt %d)", attempt + 1);
     }
 }
@@ -367,8 +425,9 @@ static void authorize(struct ly_request *req, struct ly_response *resp, int init
         ly_response_problem(req, resp, LY_E_INTERNAL, "the request could not be answered", NULL);
 }
 
-void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_err,
-                   bool body_too_large)
+/* The answer of one request; *matched is its route, when one matched. */
+static void handle(struct ly_request *req, struct ly_response *resp, int init_err,
+                   bool body_too_large, const struct route **matched)
 {
     /* Only the begin-request record's role leads here (src/http/fcgi.c), never a parameter. */
     if (req->authorizer) {
@@ -402,6 +461,7 @@ void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_er
         ly_response_problem(req, resp, LY_E_NOT_FOUND, "no such endpoint", NULL);
         return;
     }
+    *matched = route;
     if (body_too_large) {
         answer_error(req, resp, route, LY_E_TOO_LARGE, "the request body is too large");
         return;
@@ -418,6 +478,32 @@ void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_er
         answer_error(req, resp, route, r, NULL);
     if (resp->status == 0)
         ly_response_problem(req, resp, LY_E_INTERNAL, "the request could not be answered", NULL);
+}
+
+/*
+ * SPEC §6: every request counted by its route (the pattern, never the raw
+ * path, so that the series stay few) and status class; check and me timed.
+ */
+static void count_request(const struct ly_request *req, const struct ly_response *resp,
+                          const struct route *route)
+{
+    size_t row = route != NULL ? (size_t)(route - routes) : N_ROUTES;
+    ly_metrics_request(row, resp->status);
+    if (route == NULL || (route->handler != ly_api_check && route->handler != ly_api_me))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - req->start_us;
+    ly_metrics_observe(route->handler == ly_api_check ? LY_H_CHECK : LY_H_ME, us);
+}
+
+void ly_api_handle(struct ly_request *req, struct ly_response *resp, int init_err,
+                   bool body_too_large)
+{
+    ly_api_metrics_start(req->ctx);
+    const struct route *route = NULL;
+    handle(req, resp, init_err, body_too_large, &route);
+    count_request(req, resp, route);
 }
 
 /*
@@ -442,6 +528,8 @@ static void housekeep(struct lanyard_ctx *ctx, const char *what, int r)
 
 void ly_api_tick(struct lanyard_ctx *ctx, bool idle)
 {
+    /* A worker shows in the sums (its start counted) within a second, before its first request. */
+    ly_api_metrics_start(ctx);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec;

@@ -11,6 +11,7 @@
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
+#include "lanyard/metrics.h"
 #include "lanyard/slots.h"
 #include "lanyard/throttle.h"
 
@@ -19,6 +20,7 @@
 
 static void answer_limited(struct ly_call *c, int64_t retry_after)
 {
+    ly_metrics_count(LY_M_THROTTLED);
     ly_response_header(
         c->resp, "Retry-After",
         ly_arena_printf(c->req->arena, "%lld", (long long)(retry_after > 0 ? retry_after : 1)));

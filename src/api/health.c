@@ -46,3 +46,16 @@ int ly_api_jwks(struct ly_call *c)
     ly_response_header(resp, "Cache-Control", "public, max-age=300");
     return LY_OK;
 }
+
+/* SPEC §6: the description, built into the binary: the same bytes every time, never re-serialised.
+ */
+int ly_api_openapi(struct ly_call *c)
+{
+    struct ly_response *resp = c->resp;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->body = ly_openapi_json;
+    resp->body_len = ly_openapi_json_len;
+    ly_response_header(resp, "Cache-Control", "public, max-age=300");
+    return LY_OK;
+}

@@ -16,6 +16,7 @@
 #include "lanyard/guard.h"
 #include "lanyard/hash.h"
 #include "lanyard/issue.h"
+#include "lanyard/metrics.h"
 #include "lanyard/password.h"
 #include "lanyard/sessions.h"
 #include "lanyard/token.h"
@@ -65,7 +66,7 @@ static int record_throttled(struct ly_call *c, const char *email)
     return record_refused(c, r == LY_OK ? &u : NULL);
 }
 
-int ly_api_signin(struct ly_call *c)
+static int signin(struct ly_call *c)
 {
     static const struct ly_json_field fields[] = {{"email", LY_JSON_STRING, true},
                                                   {"password", LY_JSON_STRING, true},
@@ -212,4 +213,22 @@ int ly_api_signout(struct ly_call *c)
     if (by_cookie)
         ly_issue_clear_cookie(req, resp);
     return LY_OK;
+}
+
+/* SPEC §6: sign-ins by outcome, read off the answer (every path of signin() ends in one). */
+int ly_api_signin(struct ly_call *c)
+{
+    int r = signin(c);
+    int status = c->resp->status;
+    enum ly_metric m = LY_M_SIGNIN_ERROR;
+    if (r == LY_OK && status == 200)
+        m = LY_M_SIGNIN_SUCCESS;
+    else if (status == 401)
+        m = LY_M_SIGNIN_BAD_CREDENTIALS;
+    else if (status == 429 || r == LY_E_RATE_LIMITED)
+        m = LY_M_SIGNIN_THROTTLED;
+    else if (status == 400 || status == 415)
+        m = LY_M_SIGNIN_INVALID;
+    ly_metrics_count(m);
+    return r;
 }

@@ -41,6 +41,34 @@ static int grant_error(struct ly_request *req, struct ly_response *resp, const c
     return LY_OK;
 }
 
+/*
+ * Whether the rotation whose COMMIT lost its connection happened: its new
+ * refresh token is stored (witness_arg: that token's hash). Then the new
+ * pair the worker holds is the answer; a 503 would send the client back with
+ * the spent token, and the reuse rule would end the session.
+ */
+static int refresh_witness(struct ly_call *c, bool *there)
+{
+    struct ly_refresh ref;
+    int r = ly_refresh_lookup(c->ctx->db, c->req->arena, c->witness_arg, true, &ref);
+    if (r != LY_OK && r != LY_E_NOT_FOUND)
+        return r;
+    *there = r == LY_OK;
+    return LY_OK;
+}
+
+/* The witness of the new pair in tokens, for run() (nothing when it has no refresh token). */
+static void witness_refresh(struct ly_call *c, struct json_object *tokens)
+{
+    struct json_object *rt;
+    if (!json_object_object_get_ex(tokens, "refresh_token", &rt))
+        return;
+    unsigned char *hash = ly_arena_alloc(c->req->arena, LY_SHA256_LEN);
+    ly_sha256(json_object_get_string(rt), (size_t)json_object_get_string_len(rt), hash);
+    c->witness = refresh_witness;
+    c->witness_arg = hash;
+}
+
 /* The refresh of rt (SPEC §5.3), answered in the console's form when it came as the cookie. */
 static int refresh_with(struct ly_call *c, const char *rt, bool by_cookie)
 {
@@ -87,6 +115,7 @@ static int refresh_with(struct ly_call *c, const char *rt, bool by_cookie)
     if ((r = ly_sessions_touch(ctx->db, req->arena, ref.session_id, req->now)) != LY_OK ||
         (r = ly_issue_user_tokens(req, ref.user_id, ref.session_id, &tokens)) != LY_OK)
         return r;
+    witness_refresh(c, tokens);
     resp->principal = ref.user_id;
     if (by_cookie)
         ly_issue_respond_cookie(req, resp, tokens);

@@ -95,8 +95,9 @@ enum ktype { K_STRING, K_BOOL, K_UINT, K_U64, K_DURATION, K_ENUM, K_STRLIST, K_C
 struct key {
     const char *path; /* "section.key" or "section.sub.key" */
     enum ktype type;
-    int64_t min, max;         /* integers and durations */
-    const char *def;          /* the default as YAML text; NULL for lists (empty) */
+    int64_t min, max; /* integers and durations */
+    const char
+        *def; /* the default as YAML text; a list's: items separated by spaces, or NULL (empty) */
     unsigned flags;           /* KF_* */
     size_t off;               /* the field in struct ly_config */
     size_t aux_off;           /* lists: the size_t count; KF_SECRET_FILE: the char * secret */

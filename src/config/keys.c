@@ -59,6 +59,8 @@ const struct key ly_cfg_keys[] = {
     {"server.max_body", K_U64, 1, GIB, "65536", 0, OFF(server.max_body), 0, NULL, NULL},
     {"server.trusted_proxies", K_CIDRLIST, 0, 0, NULL, 0,
         OFF(server.trusted_proxies), OFF(server.n_trusted_proxies), NULL, NULL},
+    {"server.metrics_from", K_CIDRLIST, 0, 0, "127.0.0.1/32 ::1/128", 0,
+        OFF(server.metrics_from), OFF(server.n_metrics_from), NULL, NULL},
 
     {"database.host", K_HOSTS, 0, 0, "127.0.0.1", 0, OFF(database.host), OFF(database.n_hosts),
         NULL, NULL},
@@ -612,6 +614,32 @@ static int walk_map(struct loader *ld, const struct node *map, const char *prefi
     return 0;
 }
 
+/* A list's default: its items written one after another, separated by spaces. */
+static int default_list(struct loader *ld, const struct key *k)
+{
+    struct node items[8], *ptrs[8];
+    struct node seq;
+    memset(&seq, 0, sizeof(seq));
+    seq.kind = NODE_SEQ;
+    seq.line = seq.col = 1;
+    seq.items = ptrs;
+    for (const char *p = k->def; *p != '\0' && seq.n < 8;) {
+        size_t len = strcspn(p, " ");
+        memset(&items[seq.n], 0, sizeof(items[0]));
+        items[seq.n] = (struct node){.kind = NODE_SCALAR, .line = 1, .col = 1, .plain = true};
+        items[seq.n].value = ly_xstrndup(p, len);
+        items[seq.n].len = len;
+        ptrs[seq.n] = &items[seq.n];
+        seq.n++;
+        p += len;
+        p += strspn(p, " ");
+    }
+    int r = set_value(ld, k, &seq);
+    for (size_t j = 0; j < seq.n; j++)
+        free(items[j].value);
+    return r;
+}
+
 static int apply_defaults(struct loader *ld)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -620,6 +648,11 @@ static int apply_defaults(struct loader *ld)
 
         if (ld->seen_val[i] != NULL || ly_cfg_keys[i].def == NULL)
             continue;
+        if (ly_cfg_keys[i].type == K_CIDRLIST) {
+            if (default_list(ld, &ly_cfg_keys[i]) != 0)
+                return -1;
+            continue;
+        }
         memset(&n, 0, sizeof(n));
         n.kind = NODE_SCALAR;
         n.line = n.col = 1;

@@ -15,6 +15,7 @@
 #include "lanyard/civil.h"
 #include "lanyard/err.h"
 #include "lanyard/mem.h"
+#include "lanyard/metrics.h"
 
 #define MAX_STMTS   256
 #define MAX_COLS    32
@@ -37,6 +38,8 @@ struct cached_stmt {
  */
 enum unit_state { UNIT_NONE = 0, UNIT_OPEN, UNIT_STARTED, UNIT_DEAD };
 
+#define AUTONOMOUS_ATTEMPTS 5 /* of a statement of its own that a deadlock ended */
+
 struct ly_db {
     const struct ly_config *cfg;
     const struct ly_log *log;
@@ -48,6 +51,8 @@ struct ly_db {
     size_t host;      /* database.hosts: the one connected, or the next to try */
     struct cached_stmt stmts[MAX_STMTS];
     size_t n_stmts;
+    bool was_connected;  /* a connection was made before: the next one is a reconnect */
+    bool commit_unknown; /* the last COMMIT lost its connection before its answer */
 };
 
 static int64_t mono_now(void)
@@ -191,9 +196,13 @@ int ly_db_connect(struct ly_db *db)
         }
     }
     if (m == NULL) {
+        ly_metrics_count(LY_M_DB_ERR_CONNECT);
         db->retry_at = mono_now() + 1;
         return LY_E_UNAVAILABLE;
     }
+    if (db->was_connected)
+        ly_metrics_count(LY_M_DB_RECONNECTS);
+    db->was_connected = true;
     db->conn = m;
     db->retry_at = 0;
     return LY_OK;
@@ -209,6 +218,7 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) {
         /* InnoDB rolled the transaction back (a lock wait timeout only the statement). */
         ly_log_info(db->log, "%s: transaction aborted (%u)", what, e);
+        ly_metrics_count(LY_M_DB_ERR_DEADLOCK);
         if (db->unit == UNIT_STARTED) {
             db->unit = UNIT_DEAD;
             db->unit_err = LY_E_RETRY;
@@ -217,6 +227,7 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     }
     if (is_connection_error(e)) {
         ly_log_warn(db->log, "%s: connection lost (%u): %s", what, e, msg);
+        ly_metrics_count(LY_M_DB_ERR_CONNECTION);
         disconnect(db);
         next_host(db);
         return LY_E_UNAVAILABLE;
@@ -224,11 +235,13 @@ static int stmt_error(struct ly_db *db, unsigned e, const char *what, const char
     if (is_node_not_ready(e)) {
         /* A 503 like a server that is down; the next connect goes to another node. */
         ly_log_warn(db->log, "%s: database node not ready (%u): %s", what, e, msg);
+        ly_metrics_count(LY_M_DB_ERR_CONNECTION);
         disconnect(db);
         next_host(db);
         return LY_E_UNAVAILABLE;
     }
     ly_log_error(db->log, "%s: database error %u: %s", what, e, msg);
+    ly_metrics_count(LY_M_DB_ERR_OTHER);
     return LY_E_INTERNAL;
 }
 
@@ -591,7 +604,27 @@ int ly_db_exec_autonomous(struct ly_db *db, struct ly_arena *a, const char *sql,
     case UNIT_DEAD:
         return db->unit_err;
     }
-    return exec_retrying(db, a, sql, params, n_params, res);
+    /*
+     * The statement is a transaction of its own: one that a deadlock or a
+     * Galera certification failure (1213) ended applied nothing, so it runs
+     * again here, a bounded number of times. Handing LY_E_RETRY to the
+     * request's retry would run the whole handler again and count what was
+     * counted before it a second time (the address throttle, then the
+     * account's: a sign-in 429 one attempt early). The server's own retry
+     * (wsrep_retry_autocommit, 1 by default) is not enough with 20
+     * attempts on one row through two nodes.
+     */
+    enum unit_state before = db->unit;
+    for (int attempt = 1;; attempt++) {
+        int r2 = exec_retrying(db, a, sql, params, n_params, res);
+        if (r2 != LY_E_RETRY || attempt == AUTONOMOUS_ATTEMPTS)
+            return r2;
+        /* Nothing of the unit was on the server (UNIT_NONE or UNIT_OPEN): it lives on. */
+        db->unit = before;
+        db->unit_err = LY_OK;
+        ly_log_info(db->log, "autonomous statement aborted, running it again (attempt %d)",
+                    attempt + 1);
+    }
 }
 
 /* One statement (the unit, if any, already started), retried once on a connection that died idle.
@@ -685,6 +718,7 @@ int ly_db_begin(struct ly_db *db)
     db->unit = UNIT_OPEN;
     db->unit_err = LY_OK;
     db->unit_wrote = false;
+    db->commit_unknown = false;
     return LY_OK;
 }
 
@@ -697,7 +731,13 @@ int ly_db_commit(struct ly_db *db)
     case UNIT_OPEN: /* no statement ran: nothing to send */
         break;
     case UNIT_STARTED:
-        r = simple(db, "COMMIT");
+        /* A unit that started has its connection (losing it made the unit dead). */
+        if (mysql_query(db->conn, "COMMIT") != 0) {
+            unsigned e = mysql_errno(db->conn);
+            /* Sent, then the connection went: the server may have committed before it did. */
+            db->commit_unknown = is_connection_error(e);
+            r = stmt_error(db, e, "COMMIT", mysql_error(db->conn));
+        }
         break;
     case UNIT_DEAD:
         r = db->unit_err;
@@ -705,6 +745,11 @@ int ly_db_commit(struct ly_db *db)
     }
     db->unit = UNIT_NONE;
     return r;
+}
+
+bool ly_db_commit_outcome_unknown(const struct ly_db *db)
+{
+    return db->commit_unknown;
 }
 
 void ly_db_rollback(struct ly_db *db)

@@ -265,7 +265,85 @@ static bool wait_readable(int fd, int timeout_ms, const sigset_t *mask)
     return ppoll(&p, 1, &ts, mask) > 0;
 }
 
-int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
+/* Handle the request FCGX_Accept_r gave, then let the application tick. */
+static void serve_accepted(const struct ly_fcgi_app *app, FCGX_Request *fr)
+{
+    handle_one(app, fr);
+    FCGX_Finish_r(fr);
+    ly_arena_reset(app->arena);
+    if (app->tick != NULL) {
+        app->tick(app->ctx, false);
+        ly_arena_reset(app->arena);
+    }
+}
+
+/*
+ * A worker told to stop still owes an answer to every connection the web
+ * server already made to it: connect() on a unix socket succeeds as soon as
+ * the connection is queued on the listening socket, and lighttpd then
+ * writes the request and waits. Exiting with connections in that backlog
+ * lost them (issue 18: lighttpd logged "response not received, request
+ * sent" and answered 500). So before exiting:
+ *
+ *  - when the socket is this process's own (the web server spawned us on
+ *    fd 0: lighttpd's bin-path and mod_fcgid give each process its own
+ *    unix socket) and a unix one, shut its receiving side: from then on a
+ *    new connect() is refused (ECONNREFUSED), which the web server retries
+ *    on another process, rather than queued behind a worker about to go.
+ *    Not on TCP: Linux drops a TCP listener's queue on shutdown.
+ *  - accept and answer whatever is queued, until the queue is empty. Linux
+ *    checks the shutdown and queues a connection under the same socket
+ *    lock, so none slips in after the last EAGAIN.
+ *
+ * A connection the web server keeps open (keep-conn) gets the requests it
+ * has already sent. SIGTERM stays blocked throughout, as for any request.
+ *
+ * Not on a socket shared with siblings (the --listen parent's workers):
+ * shutting it would refuse their connections too, and draining it would
+ * go on as long as the load lasts (the queue refills), until the parent's
+ * SIGKILL cut a request; the siblings take what the queue holds.
+ */
+static void drain_backlog(const struct ly_fcgi_app *app, FCGX_Request *fr, int listen_fd,
+                          bool own_socket)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (!own_socket)
+        return;
+    if (getsockname(listen_fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX)
+        shutdown(listen_fd, SHUT_RD);
+    unsigned drained = 0;
+    for (;;) {
+        if (fr->ipcFd >= 0) {
+            if (!wait_readable(fr->ipcFd, 0, NULL))
+                break;
+        } else {
+            /*
+             * Accepted here, not by FCGX_Accept_r: the SIGTERM handler set
+             * libfcgi's shutdown flag, after which it accepts nothing. Handed
+             * to it as a kept connection, it reads the request from this fd.
+             */
+            int s = accept(listen_fd, NULL, NULL);
+            if (s < 0) {
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                break; /* EAGAIN: the backlog is empty */
+            }
+            fr->ipcFd = s;
+            fr->keepConnection = 1;
+        }
+        if (FCGX_Accept_r(fr) != 0) {
+            FCGX_Free(fr, 1); /* a connection that brought no request */
+            continue;
+        }
+        serve_accepted(app, fr);
+        drained++;
+    }
+    if (drained > 0)
+        ly_log_info(app->log, "stopping: answered %u queued request(s) first", drained);
+}
+
+static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
 {
     FCGX_Request fr;
     sigset_t term, old;
@@ -318,17 +396,18 @@ int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
             ly_log_error(app->log, "FastCGI accept failed: %s", strerror(errno));
             break;
         }
-        handle_one(app, &fr);
-        FCGX_Finish_r(&fr);
-        ly_arena_reset(app->arena);
-        if (app->tick != NULL) {
-            app->tick(app->ctx, false);
-            ly_arena_reset(app->arena);
-        }
+        serve_accepted(app, &fr);
     }
+    if (stop_requested)
+        drain_backlog(app, &fr, listen_fd, own_socket);
     FCGX_Free(&fr, 1);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0;
+}
+
+int ly_fcgi_serve(const struct ly_fcgi_app *app, int listen_fd)
+{
+    return serve(app, listen_fd, true);
 }
 
 /*
@@ -361,7 +440,7 @@ static pid_t spawn_worker(const struct ly_fcgi_app *app, int listen_fd)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        _exit(ly_fcgi_serve(app, listen_fd));
+        _exit(serve(app, listen_fd, false));
     }
     if (pid < 0)
         ly_log_error(app->log, "fork failed: %s", strerror(errno));

@@ -37,25 +37,30 @@ static bool cidr_contains(const struct ly_cidr *c, int family, const unsigned ch
     return (c->addr[i] & mask) == (addr[i] & mask);
 }
 
+bool ly_addr_in_cidrs(const struct ly_cidr *list, size_t n, const char *ip)
+{
+    unsigned char addr[16];
+    int family;
+    if (inet_pton(AF_INET, ip, addr) == 1)
+        family = AF_INET;
+    else if (inet_pton(AF_INET6, ip, addr) == 1)
+        family = AF_INET6;
+    else
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (cidr_contains(&list[i], family, addr))
+            return true;
+    return false;
+}
+
 static bool is_trusted(const struct ly_config *cfg, const char *ip, size_t len)
 {
     char buf[INET6_ADDRSTRLEN + 1];
-    unsigned char addr[16];
-    int family;
     if (len == 0 || len >= sizeof(buf))
         return false;
     memcpy(buf, ip, len);
     buf[len] = '\0';
-    if (inet_pton(AF_INET, buf, addr) == 1)
-        family = AF_INET;
-    else if (inet_pton(AF_INET6, buf, addr) == 1)
-        family = AF_INET6;
-    else
-        return false;
-    for (size_t i = 0; i < cfg->server.n_trusted_proxies; i++)
-        if (cidr_contains(&cfg->server.trusted_proxies[i], family, addr))
-            return true;
-    return false;
+    return ly_addr_in_cidrs(cfg->server.trusted_proxies, cfg->server.n_trusted_proxies, buf);
 }
 
 /*

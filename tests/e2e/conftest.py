@@ -28,6 +28,24 @@ sys.path.insert(0, E2E_DIR)
 
 from harness import stack as hs  # noqa: E402
 from harness.proc import stop_all  # noqa: E402
+import openapi_check  # noqa: E402
+
+# Issue 20: every response a test gets is checked against doc/openapi.json.
+OPENAPI_MISMATCHES = []
+_send = requests.Session.send
+
+
+def _checked_send(self, request, **kw):
+    r = _send(self, request, **kw)
+    why = openapi_check.check(request.method, request.url, r.status_code,
+                              {k.lower(): v for k, v in r.headers.items()}, r.content)
+    if why is not None:
+        OPENAPI_MISMATCHES.append(why)
+        raise AssertionError("response not as doc/openapi.json documents it: " + why)
+    return r
+
+
+requests.Session.send = _checked_send
 
 ALL_STACKS = ["%s-%s" % (f, m) for f in hs.FRONTENDS for m in hs.MODES]
 TIMEOUT = 15
@@ -199,7 +217,12 @@ class Client:
                         break
             except OSError:
                 pass
-        return _parse_raw(buf)
+        status, headers, body = _parse_raw(buf)
+        line = data.split(b"\r\n", 1)[0].decode("latin-1").split()
+        if status is not None and len(line) >= 2 and line[1].startswith("/"):
+            why = openapi_check.check(line[0], line[1], status, headers, body)
+            assert why is None, "response not as doc/openapi.json documents it: " + why
+        return status, headers, body
 
 
 def _complete(buf):

@@ -12,7 +12,7 @@ EXTRA_DIST += tests/e2e etc/systemd/lanyard.service
 EXTRA_DIST += etc/systemd/lanyard-purge.service etc/systemd/lanyard-purge.timer
 dist-hook: dist-e2e-prune
 dist-e2e-prune:
-	rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache $(distdir)/tests/e2e/axe/node_modules
+	rm -rf $(distdir)/tests/e2e/.work $(distdir)/tests/e2e/.pytest_cache $(distdir)/tests/e2e/axe/node_modules $(distdir)/tests/e2e/openapi/node_modules
 	find $(distdir)/tests/e2e \( -name __pycache__ -o -name '*.log' -o -name '*.trs' \
 	  -o -name .dirstamp -o -name '*.pyc' \) -prune -exec rm -rf {} +
 

@@ -28,7 +28,7 @@ rank_of_folder() {
 # a .c file of that folder are listed here.
 folder_of_header() {
     case $1 in
-    mem | arena | str | err | log | ct | rand | validate | slots | civil | page) echo core ;;
+    mem | arena | str | err | log | ct | rand | validate | slots | civil | page | metrics) echo core ;;
     codec) echo codec ;;
     hash | password | seal) echo crypto ;;
     json) echo json ;;

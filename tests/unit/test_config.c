@@ -10,6 +10,7 @@
 #include "lanyard/config.h"
 
 #include "lanyard/err.h"
+#include "lanyard/http.h"
 #include "lanyard/log.h"
 
 #include <errno.h>
@@ -214,6 +215,19 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->server.public_url, "http://127.0.0.1:8080");
     assert_int_equal(cfg->server.max_body, 65536);
     assert_int_equal(cfg->server.n_trusted_proxies, 0);
+    /* SPEC §2: metrics_from defaults to the loopback addresses, IPv4 and IPv6 */
+    assert_int_equal(cfg->server.n_metrics_from, 2);
+    assert_int_equal(cfg->server.metrics_from[0].family, AF_INET);
+    assert_int_equal(cfg->server.metrics_from[0].prefix, 32);
+    assert_memory_equal(cfg->server.metrics_from[0].addr, "\x7f\0\0\x01", 4);
+    assert_int_equal(cfg->server.metrics_from[1].family, AF_INET6);
+    assert_int_equal(cfg->server.metrics_from[1].prefix, 128);
+    assert_int_equal(cfg->server.metrics_from[1].addr[15], 1);
+    assert_true(ly_addr_in_cidrs(cfg->server.metrics_from, 2, "127.0.0.1"));
+    assert_true(ly_addr_in_cidrs(cfg->server.metrics_from, 2, "::1"));
+    assert_false(ly_addr_in_cidrs(cfg->server.metrics_from, 2, "127.0.0.2"));
+    assert_false(ly_addr_in_cidrs(cfg->server.metrics_from, 2, "10.0.0.1"));
+    assert_false(ly_addr_in_cidrs(cfg->server.metrics_from, 2, "not-an-address"));
     assert_string_equal(cfg->database.host, "127.0.0.1");
     assert_int_equal(cfg->database.n_hosts, 0);
     assert_null(cfg->database.hosts);
@@ -378,6 +392,8 @@ static const struct load_case ok_cases[] = {
     {"explicit document markers", "---\n" NOPW "...\n", NULL},
     {"comments and blank lines", "# c\n\n" NOPW "# end\n", NULL},
     {"null list is empty", NOPW "server: {trusted_proxies: ~}\n", NULL},
+    {"metrics_from: an empty list lets nobody read", NOPW "server: {metrics_from: []}\n", NULL},
+    {"metrics_from: networks", NOPW "server: {metrics_from: [10.0.0.0/8, 'fd00::/8']}\n", NULL},
     {"integer seconds as a duration", NOPW "tokens: {access_ttl: 900, leeway: 0}\n", NULL},
     {"quoted duration", NOPW "tokens: {access_ttl: '15m'}\n", NULL},
     {"opaque mode needs no key file", NOPW "tokens: {mode: opaque, jwt: {key_file: ''}}\n", NULL},
@@ -521,6 +537,14 @@ static const struct load_case err_cases[] = {
     {"enum: control chars shown escaped", "log: {format: \"x\\ty\"}\n", "1:15: not 'x\\x09y'"},
 
     /* lists and CIDRs */
+    {"metrics_from: not a list", "server: {metrics_from: 127.0.0.1/32}\n",
+     "1:24: 'server.metrics_from' must be a list, not a scalar"},
+    {"metrics_from: host bits", "server:\n  metrics_from: [10.1.2.3/8]\n",
+     "2:18: 'server.metrics_from': '10.1.2.3/8' has bits set after the prefix length"},
+    {"metrics_from: junk", "server: {metrics_from: [localhost]}\n",
+     "1:25: 'server.metrics_from': 'localhost' is not a CIDR"},
+    {"metrics_from: misspelt", "server: {metric_from: []}\n",
+     "1:10: unknown key 'server.metric_from'"},
     {"cidr: not a list", "server: {trusted_proxies: 10.0.0.0/8}\n",
      "1:27: 'server.trusted_proxies' must be a list, not a scalar"},
     {"cidr: prefix too long", "server:\n  trusted_proxies:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n",

@@ -80,8 +80,8 @@ class MariaDB:
             os.unlink(self.socket)
         argv = [self.mariadbd, "--no-defaults", "--datadir=" + self.datadir,
                 "--socket=" + self.socket] + self._server_args() + ["--pid-file=" + self.pid_file,
-                "--log-error=" + self.log_file, "--innodb-buffer-pool-size=64M",
-                "--innodb-log-file-size=32M", "--innodb-flush-log-at-trx-commit=2",
+                "--log-error=" + self.log_file, "--innodb-buffer-pool-size=256M",
+                "--innodb-log-file-size=128M", "--innodb-flush-log-at-trx-commit=2",
                 "--skip-log-bin", "--skip-name-resolve", "--max-connections=200",
                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"]
         argv += self._root_args()

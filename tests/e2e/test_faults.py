@@ -1,0 +1,225 @@
+"""Faults under load (issue 18), through the real stack: a worker's SIGTERM
+racing a steady stream of requests, writes included; a worker's kill -9; the
+database restarted under load.
+
+A worker told to stop must answer every request the web server has already
+handed it (accepted, or still queued on its listening socket) and must not
+leave a change done without its answer. So, while clients create
+organizations and read /me, the test sends SIGTERM to one worker after
+another and then checks every answer: no 5xx and no dropped connection, every
+creation answered 201 exists, and every creation answered otherwise does not.
+"""
+
+import os
+import signal
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import TIMEOUT, Client, need_private, wait_for
+from harness.dbproxy import DbProxy
+from harness.stack import unique
+from test_auth import refresh, signin
+from test_hardening import HardStack
+from test_key_auth import log_files
+from test_orgs import ME, ORGS, admin_of
+
+ROUNDS = 12       # SIGTERMs per run; the defect showed in about half of single tries
+CLIENTS = 4
+
+
+def _load(stop, admin, results):
+    """Create organizations and read /me until stop is set; record every answer."""
+    s = requests.Session()
+    s.headers["Authorization"] = "Bearer " + admin.token
+    while not stop.is_set():
+        name = unique("sigterm")
+        try:
+            r = s.post(admin.base + ORGS, json={"name": name}, timeout=TIMEOUT)
+            results.append(("create", name, r.status_code, r.headers.get("Retry-After")))
+            r = s.get(admin.base + ME, timeout=TIMEOUT)
+            results.append(("me", None, r.status_code, r.headers.get("Retry-After")))
+        except requests.RequestException as e:
+            results.append(("create", name, None, repr(e)))
+
+
+class Load:
+    """CLIENTS threads running _load while the with-block lasts."""
+
+    def __init__(self, admin):
+        self.stop = threading.Event()
+        self.results = []
+        self.threads = [threading.Thread(target=_load, args=(self.stop, admin, self.results))
+                        for _ in range(CLIENTS)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self.results
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=TIMEOUT * 2)
+        return False
+
+
+def assert_creations_as_answered(admin, results, unknown=lambda status: False):
+    """Every creation answered 201 exists; every other one does not, but for
+    answers whose outcome is unknown (unknown(status) true)."""
+    s = requests.Session()
+    s.headers["Authorization"] = "Bearer " + admin.token
+    for _, name, status, _ in (r for r in results if r[0] == "create"):
+        if unknown(status):
+            continue
+        r = s.get(admin.base + ORGS + "/" + name, timeout=TIMEOUT)
+        assert r.status_code == (200 if status == 201 else 404), (name, status, r.status_code)
+
+
+def replace_workers(stack, sig, rounds, pause):
+    """Send sig to a worker rounds times, each time waiting until the web
+    server (or the --listen parent) has replaced it."""
+    workers = len(stack.worker_pids())
+    assert workers >= 1, stack.worker_pids()
+    for _ in range(rounds):
+        time.sleep(pause)
+        assert wait_for(lambda: stack.worker_pids(), timeout=15), "no worker left"
+        victim = stack.worker_pids()[0]
+        os.kill(victim, sig)
+        assert wait_for(lambda: victim not in stack.worker_pids()
+                        and len(stack.worker_pids()) == workers, timeout=15), \
+            (victim, stack.worker_pids())
+    time.sleep(pause)
+
+
+# About 45 s on lighttpd: the two front ends that pass it, once each per tree that runs them
+@pytest.mark.stacks("lighttpd-jwt", "apache-opaque", "apache-jwt")
+def test_sigterm_races_a_stream_of_requests(stack):
+    if stack.external:
+        pytest.skip("needs the workers' PIDs, which an external stack does not give")
+    if stack.frontend == "fcgid":
+        pytest.skip("mod_fcgid: a SIGTERM from outside its process manager still loses requests "
+                    "(500s and read timeouts: mod_fcgid does not retry a request on a refused or "
+                    "reset connection to the process it chose); open, see doc/decisions.md")
+    admin = admin_of(stack)
+    with Load(admin) as results:
+        replace_workers(stack, signal.SIGTERM, ROUNDS, 0.25)
+    creates = [r for r in results if r[0] == "create"]
+    assert len(creates) > ROUNDS * 4, "the load was too thin to race anything: %d" % len(creates)
+    bad = [r for r in results if r[2] is None or r[2] >= 500]
+    assert not bad, "%d of %d answers were 5xx or lost, e.g. %r\nfront end log:\n%s" % (
+        len(bad), len(results), bad[:5], stack.frontend_log()[-2000:])
+    assert_creations_as_answered(admin, results)
+
+
+@pytest.mark.stacks("apache-jwt", "apache-opaque")
+def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
+    """kill -9 of a --listen worker under load: the parent replaces it, and
+    at most the one request that worker had in hand fails (the others share
+    the listening socket and take what its queue held). Every creation
+    answered 201 exists; one answered 5xx may or may not (the worker died
+    with its outcome unknown)."""
+    if stack.external or stack.frontend != "apache":
+        pytest.skip("the --listen parent (Apache stacks) only: lighttpd's and mod_fcgid's "
+                    "workers each have their own socket, whose queue dies with the worker")
+    admin = admin_of(stack)
+    kills = 4
+    with Load(admin) as results:
+        replace_workers(stack, signal.SIGKILL, kills, 0.3)
+    bad = [r for r in results if r[2] is None or r[2] >= 500]
+    assert len(bad) <= kills, "%d answers failed for %d kills: %r" % (len(bad), kills, bad[:5])
+    assert_creations_as_answered(admin, results,
+                                 unknown=lambda status: status is None or status >= 500)
+
+
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque", "apache-opaque", "fcgid-opaque")
+def test_database_restart_under_load(stack):
+    """MariaDB stopped under a load of creations and reads, then started:
+    503 with Retry-After while it is down and nothing else failing, full
+    service within seconds, the same workers, and every creation is there
+    exactly when its answer was 201."""
+    need_private(stack)
+    admin = admin_of(stack)
+    pids = sorted(stack.worker_pids())
+    with Load(admin) as results:
+        time.sleep(0.5)
+        stack.mariadb.stop()
+        time.sleep(1.0)
+        stack.mariadb.start()
+        back = time.monotonic()
+        n = len(results)
+        assert wait_for(lambda: len(results) > n + 20
+                        and all(r[2] is not None and r[2] < 500 for r in results[-8:]),
+                        timeout=30), results[-8:]
+        recovery = time.monotonic() - back
+    bad = [r for r in results if r[2] is None or (r[2] >= 500 and (r[2] != 503 or not r[3]))]
+    assert not bad, "%d answers were neither served nor 503 with Retry-After: %r" % (len(bad),
+                                                                                      bad[:5])
+    assert any(r[2] == 503 for r in results), "the load never met the database down"
+    assert recovery < 15, recovery
+    # mod_fcgid may start another process under the load; none of the first may have gone
+    assert set(pids) <= set(stack.worker_pids()), "workers were restarted"
+    assert_creations_as_answered(admin, results)
+
+
+# --- a COMMIT whose answer is lost ------------------------------------------------------------
+
+@pytest.fixture
+def proxied(request, stack):
+    """A lighttpd stack whose workers reach MariaDB through harness/dbproxy.py."""
+    need_private(stack)
+    env = request.getfixturevalue("e2e_env")
+    sockdir = tempfile.mkdtemp(prefix="ly-dbp-", dir="/tmp")  # unix socket paths are short
+    proxy = DbProxy(os.path.join(sockdir, "db.sock"), env.mariadb.socket).start()
+    s = HardStack(env, "lighttpd", stack.mode, "dbproxy",
+                  edits=[("  socket: %s\n" % env.mariadb.socket,
+                          "  socket: %s\n" % proxy.listen_path)])
+    try:
+        s.precheck()
+        s.start()
+        yield s, proxy
+    finally:
+        s.stop()
+        proxy.stop()
+        os.rmdir(sockdir)
+
+
+def _worker_log_has(stack, text):
+    return any(text in open(p, errors="replace").read() for p in log_files(stack)
+               if p.endswith(".log") or p.endswith(".out"))
+
+
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
+def test_refresh_whose_commit_answer_is_lost(proxied):
+    """Issue 18: a rotation's COMMIT reached the server, which committed, and the
+    connection was lost before its answer. The worker, holding the new pair,
+    reads on a new connection that the rotation happened and answers it (it
+    used to answer 503; the client's retry with the spent token then counted as
+    reuse and ended the session). And a COMMIT lost before the server saw it
+    is a 503 after which the same refresh token works."""
+    s, proxy = proxied
+    http = Client(s.url)
+    tok = signin(http, s.admin_email, s.admin_password)
+
+    proxy.arm("after")
+    r = refresh(http, tok["refresh_token"])
+    assert proxy.fired.is_set(), "no COMMIT went through the proxy"
+    assert r.status_code == 200, r.text[:300]
+    assert wait_for(lambda: _worker_log_has(s, "the change is there: answered"), 5)
+    new = r.json()
+    assert http.get(ME, headers={"Authorization": "Bearer " + new["access_token"]}) \
+        .status_code == 200
+    # The session lives on: the new refresh token is a plain, working one.
+    proxy.arm("before")
+    r = refresh(http, new["refresh_token"])
+    assert proxy.fired.is_set()
+    assert r.status_code == 503 and r.headers.get("Retry-After"), (r.status_code, r.text[:300])
+    assert r.json()["error"] == "temporarily_unavailable"
+    assert _worker_log_has(s, "the change is not there: 503")
+    r = refresh(http, new["refresh_token"])
+    assert r.status_code == 200, r.text[:300]
+    assert http.get(ME, headers={"Authorization": "Bearer " + r.json()["access_token"]}) \
+        .status_code == 200
