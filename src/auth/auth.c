@@ -12,6 +12,7 @@
 #include "lanyard/ct.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
+#include "lanyard/metrics.h"
 #include "lanyard/token.h"
 
 /* Longer Authorization values are refused before any decoding (STYLE 8). */
@@ -144,12 +145,15 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
     ly_sha256(token.ptr, token.len, hash);
     struct ly_principal q;
     struct ly_auth_cached meta;
-    void *slot = ly_auth_cache_get(in->auth->cache, LY_CRED_JWT, hash, in->now, in->a, &q, &meta);
+    /* Read before the lookup: a revocation committed during it makes the slot stale. */
+    uint64_t gen = ly_metrics_generation();
+    void *slot =
+        ly_auth_cache_get(in->auth->cache, LY_CRED_JWT, hash, in->now, gen, in->a, &q, &meta);
     if (slot == NULL) {
         int r = jwt_principal(in, token, &q, why);
         if (r != LY_OK)
             return r;
-        meta = (struct ly_auth_cached){.valid_until = q.expires_at};
+        meta = (struct ly_auth_cached){.valid_until = q.expires_at, .generation = gen};
     }
     int64_t ttl = cfg->security.auth_cache_ttl;
     if (cfg->tokens.jwt.check_revocation && meta.live_until <= in->now) {
@@ -158,6 +162,7 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
             return r;
         /* auth_cache_ttl > 0 lets the lookup's answer stand that long; 0 looks every time. */
         meta.live_until = ttl > 0 ? cache_until(in->now, ttl, q.expires_at) : 0;
+        meta.generation = gen;
         if (slot != NULL)
             ly_auth_cache_update(slot, &meta);
     }
@@ -188,8 +193,9 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
     /* auth_cache_ttl > 0: a signed-out session or a revoked token lags by at most that. */
     int64_t ttl = in->auth->cfg->security.auth_cache_ttl;
     struct ly_auth_cached meta;
-    if (ttl > 0 &&
-        ly_auth_cache_get(in->auth->cache, LY_CRED_OPAQUE, hash, in->now, in->a, p, &meta) != NULL)
+    uint64_t gen = ly_metrics_generation(); /* before the lookup, as in verify_jwt */
+    if (ttl > 0 && ly_auth_cache_get(in->auth->cache, LY_CRED_OPAQUE, hash, in->now, gen, in->a, p,
+                                     &meta) != NULL)
         return LY_OK;
     struct ly_access acc;
     int r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
@@ -216,7 +222,8 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
         p->resource = acc.resource;
     }
     if (ttl > 0) {
-        meta = (struct ly_auth_cached){.valid_until = cache_until(in->now, ttl, p->expires_at)};
+        meta = (struct ly_auth_cached){.valid_until = cache_until(in->now, ttl, p->expires_at),
+                                       .generation = gen};
         ly_auth_cache_put(in->auth->cache, LY_CRED_OPAQUE, hash, in->now, p, &meta);
     }
     return LY_OK;
@@ -305,10 +312,11 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
     int64_t ttl = in->auth->cfg->security.auth_cache_ttl;
     unsigned char pair[LY_SHA256_LEN];
     bool cached = ttl > 0 && in->auth->cache != NULL && pair_hash(key_id, secret, pair);
+    uint64_t gen = ly_metrics_generation(); /* before the lookup, as in verify_jwt */
     if (cached) {
         struct ly_auth_cached meta;
-        void *slot =
-            ly_auth_cache_get(in->auth->cache, LY_CRED_API_KEY, pair, in->now, in->a, p, &meta);
+        void *slot = ly_auth_cache_get(in->auth->cache, LY_CRED_API_KEY, pair, in->now, gen, in->a,
+                                       p, &meta);
         if (slot != NULL) {
             p->cred = kind;
             /* SPEC §5.11 still holds: the use is noted as a lookup would have. */
@@ -352,7 +360,8 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
     int64_t last_used = note_use(in->auth, &k, in->now);
     if (cached) {
         struct ly_auth_cached meta = {.valid_until = cache_until(in->now, ttl, k.expires_at),
-                                      .last_used = last_used};
+                                      .last_used = last_used,
+                                      .generation = gen};
         ly_auth_cache_put(in->auth->cache, LY_CRED_API_KEY, pair, in->now, p, &meta);
     }
     return LY_OK;

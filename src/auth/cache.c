@@ -11,6 +11,7 @@
 #include "lanyard/arena.h"
 #include "lanyard/ct.h"
 #include "lanyard/mem.h"
+#include "lanyard/metrics.h"
 
 /* Room for subject, session, key, org id and name, resource: ids are short, names up to 63. */
 #define TEXT_MAX 448
@@ -113,17 +114,31 @@ static struct slot *find(struct ly_auth_cache *c, enum ly_cred_kind kind,
 }
 
 void *ly_auth_cache_get(struct ly_auth_cache *c, enum ly_cred_kind kind,
-                        const unsigned char hash[LY_SHA256_LEN], int64_t now, struct ly_arena *a,
-                        struct ly_principal *p, struct ly_auth_cached *meta)
+                        const unsigned char hash[LY_SHA256_LEN], int64_t now, uint64_t gen,
+                        struct ly_arena *a, struct ly_principal *p, struct ly_auth_cached *meta)
 {
     if (c == NULL)
         return NULL;
     struct slot *s = find(c, kind, hash, now);
-    if (s == NULL)
+    if (s == NULL) {
+        ly_metrics_count(LY_M_AUTH_CACHE_MISS);
         return NULL;
+    }
+    struct ly_auth_cached m = s->meta;
+    if (m.generation != gen) {
+        /* A JWT's signature result stands; only what a lookup established is dropped. */
+        bool looked_up = kind != LY_CRED_JWT || m.live_until != 0;
+        ly_metrics_count(looked_up ? LY_M_AUTH_CACHE_STALE : LY_M_AUTH_CACHE_HIT);
+        if (kind != LY_CRED_JWT)
+            return NULL;
+        m.live_until = 0;
+        m.generation = gen;
+    } else {
+        ly_metrics_count(LY_M_AUTH_CACHE_HIT);
+    }
     s->used = ++c->clock;
     unpack(s, a, p);
-    *meta = s->meta;
+    *meta = m;
     return s;
 }
 

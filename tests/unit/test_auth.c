@@ -853,7 +853,7 @@ static void test_cache_bound(void **state)
         /* the first credential is used all along: it stays */
         struct ly_principal q;
         struct ly_auth_cached m;
-        if (i % 2 == 0 && ly_auth_cache_get(cache, LY_CRED_JWT, first, NOW, &a, &q, &m) == NULL)
+        if (i % 2 == 0 && ly_auth_cache_get(cache, LY_CRED_JWT, first, NOW, 0, &a, &q, &m) == NULL)
             fail_msg("a recently used slot was evicted at %zu", i);
     }
     CHECK("never more than its slots", ly_auth_cache_live(cache, NOW) <= slots);
@@ -861,9 +861,9 @@ static void test_cache_bound(void **state)
     struct ly_principal q;
     struct ly_auth_cached m;
     CHECK("another kind with the same hash is a miss",
-          ly_auth_cache_get(cache, LY_CRED_OPAQUE, first, NOW, &a, &q, &m) == NULL);
+          ly_auth_cache_get(cache, LY_CRED_OPAQUE, first, NOW, 0, &a, &q, &m) == NULL);
     CHECK("expired slots are not served",
-          ly_auth_cache_get(cache, LY_CRED_JWT, first, NOW + 60, &a, &q, &m) == NULL &&
+          ly_auth_cache_get(cache, LY_CRED_JWT, first, NOW + 60, 0, &a, &q, &m) == NULL &&
               ly_auth_cache_live(cache, NOW + 60) == 0);
     char big[600];
     memset(big, 'x', sizeof(big) - 1);
