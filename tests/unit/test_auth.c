@@ -877,13 +877,44 @@ static void test_cache_bound(void **state)
     ly_arena_release(&a);
 }
 
+/* A slot filled under another revocation generation: a miss, but a JWT keeps its signature. */
+static void test_cache_generation(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_auth_cache *cache = ly_auth_cache_new();
+    struct ly_principal p = {.type = LY_PRINCIPAL_USER, .subject = "u-aaaaaaaaaaaa"}, q;
+    struct ly_auth_cached m;
+    unsigned char jwt[LY_SHA256_LEN], key[LY_SHA256_LEN];
+    ly_sha256("jwt", 3, jwt);
+    ly_sha256("key", 3, key);
+    ly_auth_cache_put(
+        cache, LY_CRED_JWT, jwt, NOW, &p,
+        &(struct ly_auth_cached){.valid_until = NOW + 60, .live_until = NOW + 30, .generation = 7});
+    ly_auth_cache_put(cache, LY_CRED_API_KEY, key, NOW, &p,
+                      &(struct ly_auth_cached){.valid_until = NOW + 30, .generation = 7});
+    CHECK("the same generation is a hit",
+          ly_auth_cache_get(cache, LY_CRED_API_KEY, key, NOW, 7, &a, &q, &m) != NULL &&
+              ly_auth_cache_get(cache, LY_CRED_JWT, jwt, NOW, 7, &a, &q, &m) != NULL &&
+              m.live_until == NOW + 30);
+    CHECK("an API key of an older generation is a miss",
+          ly_auth_cache_get(cache, LY_CRED_API_KEY, key, NOW, 8, &a, &q, &m) == NULL);
+    CHECK("a JWT of an older generation keeps its signature, not its session lookup",
+          ly_auth_cache_get(cache, LY_CRED_JWT, jwt, NOW, 8, &a, &q, &m) != NULL &&
+              m.live_until == 0 && m.generation == 8 && strcmp(q.subject, p.subject) == 0);
+    ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_credentials), cmocka_unit_test(test_principal_fields),
-        cmocka_unit_test(test_key_uses),    cmocka_unit_test(test_tokens_and_masks),
-        cmocka_unit_test(test_challenges),  cmocka_unit_test(test_cache_jwt),
-        cmocka_unit_test(test_cache_ttl),   cmocka_unit_test(test_cache_bound),
+        cmocka_unit_test(test_credentials),      cmocka_unit_test(test_principal_fields),
+        cmocka_unit_test(test_key_uses),         cmocka_unit_test(test_tokens_and_masks),
+        cmocka_unit_test(test_challenges),       cmocka_unit_test(test_cache_jwt),
+        cmocka_unit_test(test_cache_ttl),        cmocka_unit_test(test_cache_bound),
+        cmocka_unit_test(test_cache_generation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
