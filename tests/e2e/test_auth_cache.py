@@ -14,9 +14,8 @@ import pytest
 
 from conftest import Client, need_private, wait_for
 from test_auth import SIGNOUT
-from test_hardening import HardStack
 from test_key_auth import (ME, _delete, _personal_key_world, World, assert_bearer_refused,
-                           bearer, burst, served_by, signin)
+                           bearer, custom, burst, served_by, signin)
 from test_metrics import sample
 
 CACHE = ("security:\n", "security:\n  auth_cache_ttl: 10s\n")
@@ -25,35 +24,10 @@ REVOCATION = ("    algorithm: EdDSA\n", "    algorithm: EdDSA\n    check_revocat
 pytestmark = pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
 
 
-@pytest.fixture(scope="module")
-def custom(request):
-    """custom(name, **HardStack kw): a private lighttpd stack of this module in the
-    stack's token mode, started once per module."""
-    started = {}
-
-    def make(name, mode, **kw):
-        key = (name, mode)
-        if key not in started:
-            s = HardStack(request.getfixturevalue("e2e_env"), "lighttpd", mode, "cache-" + name,
-                          **kw)
-            s.precheck()
-            try:
-                s.start()
-            except Exception:
-                s.stop()
-                raise
-            started[key] = s
-        return started[key]
-
-    yield make
-    for s in started.values():
-        s.stop()
-
-
 @pytest.fixture
 def four(stack, custom):
     need_private(stack)
-    s = custom("procs4", stack.mode, procs=4, edits=[CACHE, REVOCATION])
+    s = custom("cache-procs4", "lighttpd", stack.mode, procs=4, edits=[CACHE, REVOCATION])
     assert len(set(s.worker_pids())) == 4
     return s
 
@@ -131,7 +105,7 @@ def test_an_expired_cached_jwt_is_refused(stack, custom):
         pytest.skip("JWT expiry: the opaque stack's tokens expire in the database, not the cache")
     need_private(stack)
     short = ("tokens:\n", "tokens:\n  access_ttl: 2s\n  leeway: 0s\n")
-    s = custom("short", "jwt", edits=[CACHE, short])
+    s = custom("cache-short", "lighttpd", "jwt", edits=[CACHE, short])
     http = Client(s.url)
     tok = signin(http, s.admin_email, s.admin_password)
     h = bearer(tok["access_token"])
