@@ -44,6 +44,12 @@ struct ly_call {
      */
     int (*witness)(struct ly_call *c, bool *there);
     const void *witness_arg;
+    /*
+     * The unit recorded a change that can revoke or narrow a credential
+     * (ly_api_audit of such an action): once it commits, api.c bumps the
+     * host's revocation generation (lanyard/metrics.h), never before.
+     */
+    bool revokes;
 };
 
 typedef int (*ly_handler_fn)(struct ly_call *c);

@@ -100,13 +100,33 @@ struct ly_key_uses {
     int64_t next_flush;
 };
 
+/*
+ * The worker's cache of verified credentials, keyed by the SHA-256 of the
+ * credential: JWT access tokens whose signature and claims were verified
+ * (until exp, whatever security.auth_cache_ttl says), and with
+ * auth_cache_ttl > 0 the principal an opaque token or an API key resolved
+ * to, and a JWT's session liveness under check_revocation (for at most
+ * that long, never past the credential's expiry). A fixed number of slots,
+ * set-associative with least-recently-used eviction in each set: it never
+ * grows. The slots are opaque outside src/auth/cache.c.
+ */
+#define LY_AUTH_CACHE_WAYS 4
+#define LY_AUTH_CACHE_SETS 256 /* 1,024 slots, about 600 KiB per worker */
+struct ly_auth_cache;
+
+struct ly_auth_cache *ly_auth_cache_new(void);
+void ly_auth_cache_free(struct ly_auth_cache *c);
+/* Slots holding a credential still usable at now (for tests and the bench). */
+size_t ly_auth_cache_live(const struct ly_auth_cache *c, int64_t now);
+
 /* The layer's state for one worker (borrowed pointers outlive it). */
 struct ly_auth {
     const struct ly_config *cfg;
     const struct ly_keyset *keys; /* NULL in opaque mode */
     const struct ly_auth_store *store;
     struct ly_db *db;
-    struct ly_key_uses *uses; /* NULL: last use not recorded */
+    struct ly_key_uses *uses;    /* NULL: last use not recorded */
+    struct ly_auth_cache *cache; /* NULL: nothing cached */
 };
 
 enum ly_auth_scheme { LY_SCHEME_NONE = 0, LY_SCHEME_BEARER, LY_SCHEME_BASIC, LY_SCHEME_OTHER };

@@ -41,7 +41,10 @@ enum ly_metric {
     LY_M_DB_ERR_OTHER,           /* any other server error (a 500) */
     LY_M_DB_RECONNECTS,          /* connections made after the worker's first */
     LY_M_WORKER_STARTS,
-    LY_M_WORKER_RESTARTS, /* starts that took over the slot of a worker that had exited */
+    LY_M_WORKER_RESTARTS,  /* starts that took over the slot of a worker that had exited */
+    LY_M_AUTH_CACHE_HIT,   /* a credential answered from the worker's cache */
+    LY_M_AUTH_CACHE_MISS,  /* not in the cache (or expired there): verified in full */
+    LY_M_AUTH_CACHE_STALE, /* in the cache, but filled before the host's last revocation */
     LY_M_N
 };
 
@@ -94,6 +97,24 @@ bool ly_metrics_claimed(void);
 void ly_metrics_count(enum ly_metric m);
 void ly_metrics_request(size_t route, int status);
 void ly_metrics_observe(enum ly_metrics_hist h, int64_t us);
+
+/*
+ * The host's revocation generation: one 64-bit counter in the file
+ * "revocations" of dir (the metrics directory), mapped shared. Every change
+ * that can revoke or narrow a credential bumps it after its transaction
+ * commits; the verified-credential cache (lanyard/auth.h) treats a slot
+ * filled under another generation as a miss, so no revocation on this
+ * host waits for security.auth_cache_ttl. Open maps it for the rest of the
+ * process's life (LY_OK, or LY_E_IO with a reason in err; a second call is
+ * a no-op).
+ */
+int ly_metrics_generation_open(const char *dir, char *err, size_t errlen);
+/* true once the counter is mapped. */
+bool ly_metrics_generation_mapped(void);
+/* The counter (an acquire load); 0 when not mapped. */
+uint64_t ly_metrics_generation(void);
+/* Bump it (an atomic add); nothing when not mapped. */
+void ly_metrics_generation_bump(void);
 
 /*
  * The sums over every slot of dir with this layout, into *out (zeroed

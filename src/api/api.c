@@ -371,6 +371,7 @@ static int run(struct ly_call *c, const struct route *route)
     bool unit = strcmp(route->key.method, "GET") != 0 || (route->flags & WRITES) != 0;
     int r;
     for (int attempt = 1;; attempt++) {
+        c->revokes = false;
         if (unit && (r = ly_db_begin(db)) != LY_OK)
             return r;
         r = route->handler(c);
@@ -381,6 +382,9 @@ static int run(struct ly_call *c, const struct route *route)
                 if (cr != LY_OK && c->witness != NULL && ly_db_commit_outcome_unknown(db) &&
                     witnessed(c))
                     cr = LY_OK; /* it was committed: the answer stands */
+                /* After the commit: a bump before it would let a worker cache the old state. */
+                if (c->revokes && (cr == LY_OK || ly_db_commit_outcome_unknown(db)))
+                    ly_metrics_generation_bump();
                 if (cr != LY_OK) {
                     /* The answer promised a change that did not happen: it is not sent. */
                     bool no_store = c->resp->no_store;
@@ -626,12 +630,33 @@ int ly_api_fail(struct ly_call *c, int err, const char *detail)
     return err;
 }
 
+/*
+ * The actions of SPEC §5.12 that cannot revoke or narrow a credential; every
+ * other one (deletions, updates, removals, revocations, reuse) bumps the
+ * host's revocation generation once its unit commits. A list of the harmless
+ * ones, so that an action added later errs on the side of a bump.
+ */
+static bool action_revokes(const char *action)
+{
+    static const char *const harmless[] = {
+        "signin.succeeded", "signin.failed",           "org.created",
+        "member.added",     "service_account.created", "api_key.created",
+        "device.approved",  "device.denied",           "user.created",
+    };
+    for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++)
+        if (strcmp(action, harmless[i]) == 0)
+            return false;
+    return true;
+}
+
 /* An event of this call, with everything but its organization filled in. */
 static struct ly_audit_event audit_event(struct ly_call *c, const char *action,
                                          const char *actor_type, const char *actor_id,
                                          struct ly_audit_target target, bool success)
 {
     const struct ly_principal *p = c->who;
+    if (action_revokes(action)) /* a refused change too: reuse detection records one */
+        c->revokes = true;
     if (actor_type == NULL && p != NULL) {
         actor_type = p->type == LY_PRINCIPAL_USER ? "user" : "service_account";
         actor_id = p->subject;

@@ -10,10 +10,32 @@
 #include "lanyard/err.h"
 #include "lanyard/httpc.h"
 #include "lanyard/jwt.h"
+#include "lanyard/metrics.h"
 #include "lanyard/mem.h"
 #include "lanyard/oidc.h"
 #include "lanyard/seal.h"
 #include "lanyard/settings.h"
+
+/*
+ * The verified-credential cache, only once the host's revocation generation
+ * is mapped (lanyard/metrics.h): without it a revocation made by another
+ * worker would wait for auth_cache_ttl, so the cache is off rather than wrong.
+ */
+static struct ly_auth_cache *cache_new(const struct ly_config *cfg, struct ly_log *log)
+{
+    if (cfg->path == NULL)
+        return NULL; /* a config built in memory (tests): no host to share revocations with */
+    char dir[256], err[512];
+    int r = ly_metrics_dir(cfg->path, dir, sizeof(dir));
+    if (r == LY_OK)
+        r = ly_metrics_generation_open(dir, err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "the metrics directory's name is too long");
+    if (r == LY_OK)
+        return ly_auth_cache_new();
+    ly_log_warn(log, "the verified-credential cache is off in this worker: %s", err);
+    return NULL;
+}
 
 int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *program, char *err,
                 size_t errlen)
@@ -45,7 +67,8 @@ int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *prog
     ctx->scrypt.r = cfg->security.scrypt_r;
     ctx->scrypt.p = cfg->security.scrypt_p;
     ctx->db = ly_db_new(cfg, &ctx->log);
-    ctx->auth = (struct ly_auth){cfg, keys, &ly_auth_db_store, ctx->db, &ctx->key_uses};
+    ctx->auth = (struct ly_auth){cfg,     keys,           &ly_auth_db_store,
+                                 ctx->db, &ctx->key_uses, cache_new(cfg, &ctx->log)};
     ly_arena_init(&ctx->arena, 16384);
     return LY_OK;
 }
@@ -96,6 +119,7 @@ void ly_ctx_release(struct lanyard_ctx *ctx)
         ly_seal_key_wipe(ctx->seal);
         free(ctx->seal);
     }
+    ly_auth_cache_free(ctx->auth.cache);
     ly_arena_release(&ctx->arena);
     ly_db_free(ctx->db);
     ly_keyset_free(ctx->keys);

@@ -5,10 +5,14 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "internal.h"
 #include "lanyard/codec.h"
 #include "lanyard/ct.h"
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
+#include "lanyard/metrics.h"
 #include "lanyard/token.h"
 
 /* Longer Authorization values are refused before any decoding (STYLE 8). */
@@ -64,15 +68,14 @@ static bool is_api_key(const struct ly_auth *auth, struct ly_str s)
     return s.len > n && memcmp(s.ptr, prefix, n) == 0 && s.ptr[n] == '_';
 }
 
-static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
-                      const char **why)
+/* The signature and the claims, and the principal they make (no lookup). */
+static int jwt_principal(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
+                         const char **why)
 {
     const struct ly_config *cfg = in->auth->cfg;
     struct ly_jwt_claims c;
     struct ly_jwt_expect expect = {cfg->tokens.issuer, cfg->tokens.audience, in->now,
                                    cfg->tokens.leeway};
-    if (in->auth->keys == NULL)
-        return refuse(why, "JWT access tokens are not accepted");
     const char *jwhy = NULL;
     if (ly_jwt_verify(in->auth->keys, token, &expect, in->a, &c, &jwhy) != LY_OK)
         return refuse(why, jwhy ? jwhy : "invalid token");
@@ -80,26 +83,6 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
         return refuse(why, "invalid token");
     if (c.principal_type == LY_PRINCIPAL_SERVICE_ACCOUNT && (c.org == NULL || c.client_id == NULL))
         return refuse(why, "invalid token");
-    /* SPEC §4: with check_revocation, one indexed lookup confirms the session is live. */
-    if (cfg->tokens.jwt.check_revocation && c.principal_type == LY_PRINCIPAL_USER) {
-        bool live = false;
-        int r = in->auth->store->session_live(in->auth->db, in->a, c.sid, &live);
-        if (r != LY_OK)
-            return r;
-        if (!live)
-            return refuse(why, "the session has ended");
-    }
-    /* ... and for a service account, that the key it was exchanged with still stands. */
-    if (cfg->tokens.jwt.check_revocation && c.principal_type == LY_PRINCIPAL_SERVICE_ACCOUNT) {
-        struct ly_api_key k;
-        int r = in->auth->store->api_key(in->auth->db, in->a, c.client_id, &k);
-        if (r == LY_E_NOT_FOUND || (r == LY_OK && (k.owner_type != LY_PRINCIPAL_SERVICE_ACCOUNT ||
-                                                   strcmp(k.owner_id, c.sub) != 0 ||
-                                                   (k.expires_at >= 0 && k.expires_at <= in->now))))
-            return refuse(why, "the API key it was issued for is revoked or expired");
-        if (r != LY_OK)
-            return r;
-    }
     memset(p, 0, sizeof(*p));
     p->type = c.principal_type;
     p->subject = c.sub;
@@ -112,6 +95,80 @@ static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly
         p->org_name = c.org;
         p->resource = c.resource;
     }
+    return LY_OK;
+}
+
+/* SPEC §4 check_revocation: the one indexed lookup that says the token still stands. */
+static int jwt_still_stands(const struct verify_in *in, const struct ly_principal *p,
+                            const char **why)
+{
+    if (p->type == LY_PRINCIPAL_USER) {
+        bool live = false;
+        int r = in->auth->store->session_live(in->auth->db, in->a, p->session_id, &live);
+        if (r != LY_OK)
+            return r;
+        if (!live)
+            return refuse(why, "the session has ended");
+        return LY_OK;
+    }
+    /* ... and for a service account, that the key it was exchanged with still stands. */
+    struct ly_api_key k;
+    int r = in->auth->store->api_key(in->auth->db, in->a, p->key_id, &k);
+    if (r == LY_E_NOT_FOUND || (r == LY_OK && (k.owner_type != LY_PRINCIPAL_SERVICE_ACCOUNT ||
+                                               strcmp(k.owner_id, p->subject) != 0 ||
+                                               (k.expires_at >= 0 && k.expires_at <= in->now))))
+        return refuse(why, "the API key it was issued for is revoked or expired");
+    return r;
+}
+
+/* The end of a cached answer: now + ttl, never past the credential's own expiry (-1: none). */
+static int64_t cache_until(int64_t now, int64_t ttl, int64_t expires_at)
+{
+    int64_t until = now + ttl;
+    return expires_at >= 0 && expires_at < until ? expires_at : until;
+}
+
+static int verify_jwt(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
+                      const char **why)
+{
+    const struct ly_config *cfg = in->auth->cfg;
+    if (in->auth->keys == NULL)
+        return refuse(why, "JWT access tokens are not accepted");
+    /*
+     * A verified signature stays verified: the keys are the worker's for
+     * its life (a reload starts new workers, with an empty cache), so a
+     * token seen before is not verified again until its exp. The cache
+     * serves it only while now < exp; in the leeway after exp the full
+     * verification decides, as it always did.
+     */
+    unsigned char hash[LY_SHA256_LEN];
+    ly_sha256(token.ptr, token.len, hash);
+    struct ly_principal q;
+    struct ly_auth_cached meta;
+    /* Read before the lookup: a revocation committed during it makes the slot stale. */
+    uint64_t gen = ly_metrics_generation();
+    void *slot =
+        ly_auth_cache_get(in->auth->cache, LY_CRED_JWT, hash, in->now, gen, in->a, &q, &meta);
+    if (slot == NULL) {
+        int r = jwt_principal(in, token, &q, why);
+        if (r != LY_OK)
+            return r;
+        meta = (struct ly_auth_cached){.valid_until = q.expires_at, .generation = gen};
+    }
+    int64_t ttl = cfg->security.auth_cache_ttl;
+    if (cfg->tokens.jwt.check_revocation && meta.live_until <= in->now) {
+        int r = jwt_still_stands(in, &q, why);
+        if (r != LY_OK)
+            return r;
+        /* auth_cache_ttl > 0 lets the lookup's answer stand that long; 0 looks every time. */
+        meta.live_until = ttl > 0 ? cache_until(in->now, ttl, q.expires_at) : 0;
+        meta.generation = gen;
+        if (slot != NULL)
+            ly_auth_cache_update(slot, &meta);
+    }
+    if (slot == NULL)
+        ly_auth_cache_put(in->auth->cache, LY_CRED_JWT, hash, in->now, &q, &meta);
+    *p = q;
     return LY_OK;
 }
 
@@ -133,6 +190,13 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
     unsigned char hash[LY_SHA256_LEN];
     if (!token_hash(LY_ACCESS_PREFIX, token, hash))
         return refuse(why, "malformed token");
+    /* auth_cache_ttl > 0: a signed-out session or a revoked token lags by at most that. */
+    int64_t ttl = in->auth->cfg->security.auth_cache_ttl;
+    struct ly_auth_cached meta;
+    uint64_t gen = ly_metrics_generation(); /* before the lookup, as in verify_jwt */
+    if (ttl > 0 && ly_auth_cache_get(in->auth->cache, LY_CRED_OPAQUE, hash, in->now, gen, in->a, p,
+                                     &meta) != NULL)
+        return LY_OK;
     struct ly_access acc;
     int r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
     if (r == LY_E_NOT_FOUND)
@@ -156,6 +220,11 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
         p->org_name = acc.org_name;
         p->role = acc.role;
         p->resource = acc.resource;
+    }
+    if (ttl > 0) {
+        meta = (struct ly_auth_cached){.valid_until = cache_until(in->now, ttl, p->expires_at),
+                                       .generation = gen};
+        ly_auth_cache_put(in->auth->cache, LY_CRED_OPAQUE, hash, in->now, p, &meta);
     }
     return LY_OK;
 }
@@ -183,25 +252,44 @@ static int verify_refresh(const struct verify_in *in, struct ly_str token, struc
     return LY_OK;
 }
 
-/* Note a key's use in this minute, unless the database or the notes have it. */
-static void note_use(const struct ly_auth *auth, const struct ly_api_key *k, int64_t now)
+/*
+ * Note a key's use in this minute, unless the database or the notes have
+ * it. Returns the last minute of use now known to be recorded or noted
+ * (a use the full notes drop stays unrecorded until a flush makes room).
+ */
+static int64_t note_use(const struct ly_auth *auth, const struct ly_api_key *k, int64_t now)
 {
     struct ly_key_uses *u = auth->uses;
     int64_t minute = now - now % 60;
     if (u == NULL || k->last_used_at >= minute)
-        return;
+        return k->last_used_at;
     for (size_t i = 0; i < u->n; i++) {
         if (strcmp(u->e[i].id, k->id) == 0) {
             u->e[i].minute = minute;
-            return;
+            return minute;
         }
     }
     /* Full: this use goes unrecorded until a flush makes room (last_used_at lags a little). */
     if (u->n == LY_KEY_USES_MAX)
-        return;
+        return k->last_used_at;
     memcpy(u->e[u->n].id, k->id, LY_KEY_ID_LEN + 1);
     u->e[u->n].minute = minute;
     u->n++;
+    return minute;
+}
+
+/* The cache key of an API key given as (KEYID, secret); false if too long to be one. */
+static bool pair_hash(struct ly_str key_id, struct ly_str secret, unsigned char out[LY_SHA256_LEN])
+{
+    char buf[MAX_BASIC];
+    if (key_id.len + 1 + secret.len > sizeof(buf))
+        return false;
+    memcpy(buf, key_id.ptr, key_id.len);
+    buf[key_id.len] = ':';
+    memcpy(buf + key_id.len + 1, secret.ptr, secret.len);
+    ly_sha256(buf, key_id.len + 1 + secret.len, out);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return true;
 }
 
 static enum ly_role weaker(enum ly_role x, enum ly_role y)
@@ -216,6 +304,28 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
     char id[LY_KEY_ID_LEN + 1];
     memcpy(id, key_id.ptr, LY_KEY_ID_LEN);
     id[LY_KEY_ID_LEN] = '\0';
+    /*
+     * auth_cache_ttl > 0: the principal the pair resolved to stands that
+     * long (a deleted key lags by at most that), keyed by the hash of the
+     * whole pair, so Bearer and Basic share one slot.
+     */
+    int64_t ttl = in->auth->cfg->security.auth_cache_ttl;
+    unsigned char pair[LY_SHA256_LEN];
+    bool cached = ttl > 0 && in->auth->cache != NULL && pair_hash(key_id, secret, pair);
+    uint64_t gen = ly_metrics_generation(); /* before the lookup, as in verify_jwt */
+    if (cached) {
+        struct ly_auth_cached meta;
+        void *slot = ly_auth_cache_get(in->auth->cache, LY_CRED_API_KEY, pair, in->now, gen, in->a,
+                                       p, &meta);
+        if (slot != NULL) {
+            p->cred = kind;
+            /* SPEC §5.11 still holds: the use is noted as a lookup would have. */
+            struct ly_api_key used = {.id = p->key_id, .last_used_at = meta.last_used};
+            meta.last_used = note_use(in->auth, &used, in->now);
+            ly_auth_cache_update(slot, &meta);
+            return LY_OK;
+        }
+    }
     struct ly_api_key k;
     int r = in->auth->store->api_key(in->auth->db, in->a, id, &k);
     if (r == LY_E_NOT_FOUND)
@@ -247,7 +357,13 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
     p->resource = k.resource;
     p->expires_at = k.expires_at;
     p->complete = true; /* never platform-administrator rights through a key */
-    note_use(in->auth, &k, in->now);
+    int64_t last_used = note_use(in->auth, &k, in->now);
+    if (cached) {
+        struct ly_auth_cached meta = {.valid_until = cache_until(in->now, ttl, k.expires_at),
+                                      .last_used = last_used,
+                                      .generation = gen};
+        ly_auth_cache_put(in->auth->cache, LY_CRED_API_KEY, pair, in->now, p, &meta);
+    }
     return LY_OK;
 }
 

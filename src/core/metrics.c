@@ -30,6 +30,8 @@ static const int64_t bucket_us[LY_METRICS_BUCKETS] = {
  * writes through it.
  */
 static struct ly_metrics_slot *mine;
+/* This process's mapping of the host's revocation generation (ly_metrics_generation_open). */
+static uint64_t *generation;
 
 static inline void bump(uint64_t *p, uint64_t n)
 {
@@ -130,6 +132,53 @@ int ly_metrics_claim(const char *dir, uint64_t layout, char *err, size_t errlen)
     }
     snprintf(err, errlen, "metrics directory %s: no slot free or usable", dir);
     return LY_E_IO;
+}
+
+int ly_metrics_generation_open(const char *dir, char *err, size_t errlen)
+{
+    if (generation != NULL)
+        return LY_OK;
+    int r = ensure_dir(dir, err, errlen);
+    if (r != LY_OK)
+        return r;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/revocations", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s cannot be opened: %s", path, strerror(errno));
+        return LY_E_IO;
+    }
+    /* Growing a file to its size keeps what another process wrote; a new one reads 0. */
+    struct stat st;
+    void *m = MAP_FAILED;
+    if (fstat(fd, &st) == 0 &&
+        (st.st_size >= (off_t)sizeof(uint64_t) || ftruncate(fd, sizeof(uint64_t)) == 0))
+        m = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd); /* the mapping stays */
+    if (m == MAP_FAILED) {
+        snprintf(err, errlen, "%s cannot be mapped: %s", path, strerror(e));
+        return LY_E_IO;
+    }
+    generation = m;
+    return LY_OK;
+}
+
+bool ly_metrics_generation_mapped(void)
+{
+    return generation != NULL;
+}
+
+uint64_t ly_metrics_generation(void)
+{
+    return generation == NULL ? 0 : __atomic_load_n(generation, __ATOMIC_ACQUIRE);
+}
+
+void ly_metrics_generation_bump(void)
+{
+    /* Many writers (every worker and lanyardctl): a locked add, off the hot path. */
+    if (generation != NULL)
+        __atomic_add_fetch(generation, 1, __ATOMIC_RELEASE);
 }
 
 bool ly_metrics_claimed(void)
@@ -300,6 +349,18 @@ int ly_metrics_render(FILE *fp, const struct ly_metrics_slot *s, size_t workers,
             "Worker processes started in place of one that had exited.");
     fprintf(fp, "lanyard_worker_restarts_total %llu\n",
             (unsigned long long)s->counters[LY_M_WORKER_RESTARTS]);
+    counter(fp, "lanyard_auth_cache_total",
+            "Credentials the verified-credential cache answered (hit), did not hold (miss), or "
+            "held from before the host's last revocation (stale).");
+    static const struct {
+        enum ly_metric m;
+        const char *result;
+    } results[] = {{LY_M_AUTH_CACHE_HIT, "hit"},
+                   {LY_M_AUTH_CACHE_MISS, "miss"},
+                   {LY_M_AUTH_CACHE_STALE, "stale"}};
+    for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+        fprintf(fp, "lanyard_auth_cache_total{result=\"%s\"} %llu\n", results[i].result,
+                (unsigned long long)s->counters[results[i].m]);
     fprintf(fp,
             "# HELP lanyard_worker_slots Worker slots summed (workers alive and exited).\n"
             "# TYPE lanyard_worker_slots gauge\nlanyard_worker_slots %zu\n",

@@ -22,6 +22,7 @@
 #include "lanyard/err.h"
 #include "lanyard/jwt.h"
 #include "lanyard/log.h"
+#include "lanyard/metrics.h"
 #include "lanyard/migrate.h"
 #include "lanyard/orgs.h"
 #include "lanyard/password.h"
@@ -86,6 +87,24 @@ static void close_session(struct session *s)
     ly_arena_release(&s->arena);
     ly_db_free(s->db);
     ly_config_free(s->cfg);
+}
+
+/*
+ * After a committed change that revokes or narrows a credential: bump the
+ * host's revocation generation (lanyard/metrics.h), so that the workers'
+ * caches drop what they verified before. Run as another user than the
+ * workers, the bump cannot be made: said, since then auth_cache_ttl applies.
+ */
+static void revoked(const char *config_path)
+{
+    char dir[256], err[512];
+    if (ly_metrics_dir(config_path, dir, sizeof(dir)) == LY_OK &&
+        ly_metrics_generation_open(dir, err, sizeof(err)) == LY_OK) {
+        ly_metrics_generation_bump();
+        return;
+    }
+    fprintf(stderr, "note: this host's workers may answer from their caches for up to "
+                    "security.auth_cache_ttl (the revocation generation could not be bumped)\n");
 }
 
 static int64_t now_seconds(void)
@@ -418,8 +437,11 @@ static int cmd_user(const char *config_path, int argc, char **argv)
                      LY_OK ||
                  (r = ly_db_commit(s.db)) != LY_OK)
             rc = fail("cannot %s user '%s': %s", sub, email, ly_err_str(r));
-        else
+        else {
+            if (disable)
+                revoked(config_path);
             printf("%s user %s\n", disable ? "disabled" : "enabled", email);
+        }
         ly_db_rollback(s.db);
         close_session(&s);
         return rc;
@@ -513,8 +535,10 @@ static int cmd_key(const char *config_path, int argc, char **argv)
                 rc = fail("no key '%s'", id);
             else if (r != LY_OK)
                 rc = fail("cannot revoke key '%s': %s", id, ly_err_str(r));
-            else
+            else {
+                revoked(config_path);
                 printf("revoked key %s\n", id);
+            }
             ly_db_rollback(s.db);
         }
         close_session(&s);

@@ -19,7 +19,7 @@
 #include "lanyard/err.h"
 #include "lanyard/hash.h"
 #include "lanyard/json.h"
-#include "lanyard/mem.h"
+#include "lanyard/arena.h"
 
 #define ES256_COORD_LEN 32
 #define ES256_SIG_LEN   64
@@ -46,16 +46,26 @@ out:
     return r;
 }
 
+/*
+ * The verifying context is the process's, made once and reset after each
+ * use: verification is on every JWT check's cold path, and a worker runs
+ * one request at a time (a new context per check was one allocation and
+ * set-up per request for nothing).
+ */
+static EVP_MD_CTX *verify_ctx;
+
 static bool pkey_verify(EVP_PKEY *pkey, const EVP_MD *md, const void *in, size_t n,
                         const unsigned char *sig, size_t siglen)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     bool ok = false;
 
-    if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) == 1 &&
-        EVP_DigestVerify(ctx, sig, siglen, in, n) == 1)
+    if (verify_ctx == NULL)
+        verify_ctx = EVP_MD_CTX_new();
+    if (verify_ctx != NULL && EVP_DigestVerifyInit(verify_ctx, NULL, md, NULL, pkey) == 1 &&
+        EVP_DigestVerify(verify_ctx, sig, siglen, in, n) == 1)
         ok = true;
-    EVP_MD_CTX_free(ctx);
+    if (verify_ctx != NULL)
+        EVP_MD_CTX_reset(verify_ctx); /* drops the key's reference, keeps the context */
     return ok;
 }
 
@@ -533,7 +543,8 @@ int ly_jwt_verify(const struct ly_keyset *ks, struct ly_str token, const struct 
     }
     if (ly_jws_split(token.ptr, token.len, &parts) != 0)
         goto out;
-    buf = ly_xmalloc(LY_JWT_MAX_LEN);
+    /* The request's arena, not malloc: the decoded parts live as long as the check. */
+    buf = ly_arena_alloc(a, LY_JWT_MAX_LEN);
 
     if (ly_jws_decode_part(parts.hdr, parts.hdr_len, buf, LY_JWT_MAX_LEN, &n) != 0)
         goto out;
@@ -567,7 +578,6 @@ int ly_jwt_verify(const struct ly_keyset *ks, struct ly_str token, const struct 
 out:
     json_object_put(hdr);
     json_object_put(pl);
-    free(buf);
     if (r != LY_OK && why != NULL)
         *why = reason;
     return r;

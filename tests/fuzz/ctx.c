@@ -114,7 +114,8 @@ struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode)
     ctx->scrypt.r = configs[i].security.scrypt_r;
     ctx->scrypt.p = configs[i].security.scrypt_p;
     ctx->db = ly_db_new(&configs[i], &ctx->log);
-    ctx->auth = (struct ly_auth){ctx->cfg, ctx->keys, &ly_auth_db_store, ctx->db, &ctx->key_uses};
+    ctx->auth =
+        (struct ly_auth){ctx->cfg, ctx->keys, &ly_auth_db_store, ctx->db, &ctx->key_uses, NULL};
     ready[i] = true;
     return ctx;
 }

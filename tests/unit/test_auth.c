@@ -27,6 +27,8 @@
 #include "lanyard/jwt.h"
 #include "lanyard/token.h"
 
+#include "../../src/auth/internal.h"
+
 #define NOW     1900000000 /* 2030-03-17 */
 #define ISSUER  "https://id.example"
 #define PREFIX  "lyk"
@@ -51,6 +53,8 @@ static struct {
 } t;
 
 static int touches; /* calls of the fake key_touch */
+static int lookups; /* calls of the fake access, api_key and session_live */
+static bool gone;   /* the fake store has deleted t.key and ended ses-live */
 
 static struct ly_config cfg;
 static struct ly_keyset *keys, *other_keys;
@@ -69,6 +73,9 @@ static int fake_access(struct ly_db *db, struct ly_arena *a,
     (void)now;
     if (db == DB_DOWN)
         return LY_E_UNAVAILABLE;
+    lookups++;
+    if (gone)
+        return LY_E_NOT_FOUND;
     memset(out, 0, sizeof(*out));
     out->expires_at = NOW + 900;
     if (same_hash(hash, t.opaque_user)) {
@@ -112,6 +119,9 @@ static int fake_api_key(struct ly_db *db, struct ly_arena *a, const char *key_id
     (void)a;
     if (db == DB_DOWN)
         return LY_E_UNAVAILABLE;
+    lookups++;
+    if (gone && strcmp(key_id, t.key_id) == 0)
+        return LY_E_NOT_FOUND;
     static const struct {
         const char *id, *token;
         bool personal, expired, disabled;
@@ -162,7 +172,8 @@ static int fake_session_live(struct ly_db *db, struct ly_arena *a, const char *s
     (void)a;
     if (db == DB_DOWN)
         return LY_E_UNAVAILABLE;
-    *live = strcmp(sid, "ses-live") == 0;
+    lookups++;
+    *live = !gone && strcmp(sid, "ses-live") == 0;
     return LY_OK;
 }
 
@@ -449,7 +460,8 @@ static void test_credentials(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cfg.tokens.jwt.check_revocation = cases[i].revocation;
-        struct ly_auth auth = {&cfg, keys, &fake_store, cases[i].db_down ? DB_DOWN : NULL, NULL};
+        struct ly_auth auth = {&cfg, keys, &fake_store, cases[i].db_down ? DB_DOWN : NULL,
+                               NULL, NULL};
         struct ly_principal p = {.subject = "untouched"};
         struct ly_auth_failure fail = {LY_SCHEME_OTHER, "sentinel"};
         int r = ly_auth_credential(&auth, &a, NOW, cases[i].header, LY_CREDS_ON_REQUEST, &p, &fail);
@@ -476,7 +488,7 @@ static void test_principal_fields(void **state)
     (void)state;
     struct ly_arena a;
     ly_arena_init(&a, 8192);
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL, NULL};
     struct ly_principal p;
     struct ly_auth_failure fail;
 
@@ -510,7 +522,7 @@ static void test_principal_fields(void **state)
                      LY_OK);
     CHECK("disabled user: refused on completion",
           ly_auth_complete(&auth, &a, &p) == LY_E_INVALID_TOKEN);
-    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, NULL};
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, NULL, NULL};
     assert_int_equal(
         ly_auth_credential(&down, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p, &fail),
         LY_OK);
@@ -555,7 +567,7 @@ static void test_key_uses(void **state)
     ly_arena_init(&a, 8192);
     static struct ly_key_uses uses;
     memset(&uses, 0, sizeof(uses));
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, &uses};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, &uses, NULL};
     struct ly_principal p;
     struct ly_auth_failure fail;
     touches = 0;
@@ -583,7 +595,7 @@ static void test_key_uses(void **state)
     CHECK("busy: no second write within the minute", touches == 2 && uses.n == 1);
     assert_int_equal(ly_auth_flush_uses(&auth, &a, NOW + 6, true), LY_OK);
     CHECK("idle: written at once", touches == 3 && uses.n == 0);
-    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, &uses};
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, &uses, NULL};
     assert_int_equal(
         ly_auth_credential(&auth, &a, NOW + 70, bearer(&a, t.key), LY_CREDS_ON_REQUEST, &p, &fail),
         LY_OK);
@@ -598,7 +610,7 @@ static void test_tokens_and_masks(void **state)
     (void)state;
     struct ly_arena a;
     ly_arena_init(&a, 8192);
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL, NULL};
     struct ly_principal p = {.subject = "untouched"};
     struct ly_auth_failure fail;
 
@@ -634,7 +646,7 @@ static void test_tokens_and_masks(void **state)
           ly_auth_credential(&auth, &a, NOW, t.basic, LY_CREDS_ACCESS, &p, &fail) ==
                   LY_E_INVALID_TOKEN &&
               fail.scheme == LY_SCHEME_BASIC);
-    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL, NULL};
+    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL, NULL, NULL};
     CHECK("JWT in opaque mode",
           ly_auth_credential(&opaque, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p,
                              &fail) == LY_E_INVALID_TOKEN &&
@@ -689,12 +701,220 @@ static void test_challenges(void **state)
     ly_arena_release(&a);
 }
 
+static int check_at(const struct ly_auth *auth, struct ly_arena *a, int64_t now, const char *cred)
+{
+    struct ly_principal p;
+    struct ly_auth_failure fail;
+    const char *h = strncmp(cred, "Basic ", 6) == 0 ? cred : bearer(a, cred);
+    return ly_auth_credential(auth, a, now, h, LY_CREDS_ON_REQUEST, &p, &fail);
+}
+
+/* The verified-token cache: JWTs until exp, whatever auth_cache_ttl says. */
+static void test_cache_jwt(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_config c = cfg;
+    struct ly_auth_cache *cache = ly_auth_cache_new();
+    struct ly_auth auth = {&c, keys, &fake_store, NULL, NULL, cache};
+    /* The other key cannot verify our tokens: accepted with it means served from the cache. */
+    struct ly_auth rekeyed = {&c, other_keys, &fake_store, NULL, NULL, cache};
+    gone = false;
+    CHECK("miss: verified in full", check_at(&auth, &a, NOW, t.jwt_user) == LY_OK);
+    CHECK("one slot filled", ly_auth_cache_live(cache, NOW) == 1);
+    CHECK("hit: not verified again", check_at(&rekeyed, &a, NOW + 1, t.jwt_user) == LY_OK);
+    struct ly_principal p;
+    struct ly_auth_failure fail;
+    CHECK("a hit gives the same principal",
+          ly_auth_credential(&rekeyed, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p,
+                             &fail) == LY_OK &&
+              p.type == LY_PRINCIPAL_USER && strcmp(p.subject, "u-aaaaaaaaaaaa") == 0 &&
+              strcmp(p.session_id, "ses-live") == 0 && p.expires_at == NOW + 600 &&
+              p.cred == LY_CRED_JWT && !p.complete);
+    /* The same first bytes, another signature: another hash, verified in full and refused. */
+    char forged[2048];
+    snprintf(forged, sizeof(forged), "%s", t.jwt_user);
+    size_t n = strlen(forged);
+    forged[n - 2] = forged[n - 2] == 'A' ? 'B' : 'A';
+    CHECK("another token with the same prefix is not a hit",
+          check_at(&auth, &a, NOW, forged) == LY_E_INVALID_TOKEN);
+    CHECK("a refused token takes no slot", ly_auth_cache_live(cache, NOW) == 1);
+    /* exp is exp: at exp the cache is out of it and the verifier's leeway decides. */
+    char short_lived[2048];
+    sign(keys, short_lived, "u-aaaaaaaaaaaa", "ses-live", NULL, NOW + 10);
+    CHECK("short-lived token cached", check_at(&auth, &a, NOW, short_lived) == LY_OK);
+    CHECK("... served before exp", check_at(&rekeyed, &a, NOW + 9, short_lived) == LY_OK);
+    CHECK("... never at exp", check_at(&rekeyed, &a, NOW + 10, short_lived) == LY_E_INVALID_TOKEN);
+    CHECK("... in the leeway, verified in full",
+          check_at(&auth, &a, NOW + 20, short_lived) == LY_OK);
+    CHECK("... past the leeway, refused",
+          check_at(&auth, &a, NOW + 40, short_lived) == LY_E_INVALID_TOKEN);
+    CHECK("an expired token is never cached",
+          check_at(&auth, &a, NOW, t.jwt_expired) == LY_E_INVALID_TOKEN);
+
+    /* check_revocation with auth_cache_ttl 0: the session lookup on every use, hit or not. */
+    c.tokens.jwt.check_revocation = true;
+    lookups = 0;
+    CHECK("revocation checked on a hit",
+          check_at(&auth, &a, NOW, t.jwt_user) == LY_OK && lookups == 1);
+    gone = true;
+    CHECK("a signed-out session is refused at once, cached or not",
+          check_at(&auth, &a, NOW, t.jwt_user) == LY_E_INVALID_TOKEN && lookups == 2);
+    gone = false;
+    /* ... with auth_cache_ttl 2s: the lookup's answer stands for at most 2 s. */
+    c.security.auth_cache_ttl = 2;
+    lookups = 0;
+    CHECK("ttl: looked up once", check_at(&auth, &a, NOW, t.jwt_user) == LY_OK &&
+                                     check_at(&auth, &a, NOW + 1, t.jwt_user) == LY_OK &&
+                                     lookups == 1);
+    gone = true;
+    CHECK("ttl: the signed-out session lags", check_at(&auth, &a, NOW + 1, t.jwt_user) == LY_OK);
+    CHECK("ttl: ... by at most the ttl",
+          check_at(&auth, &a, NOW + 2, t.jwt_user) == LY_E_INVALID_TOKEN);
+    gone = false;
+    ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
+/* auth_cache_ttl for API keys and opaque tokens; 0 is no cache. */
+static void test_cache_ttl(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_config c = cfg;
+    static struct ly_key_uses uses;
+    memset(&uses, 0, sizeof(uses));
+    struct ly_auth_cache *cache = ly_auth_cache_new();
+    struct ly_auth auth = {&c, keys, &fake_store, NULL, &uses, cache};
+    gone = false;
+    lookups = 0;
+    CHECK("ttl 0: every use looked up", check_at(&auth, &a, NOW, t.key) == LY_OK &&
+                                            check_at(&auth, &a, NOW, t.key) == LY_OK &&
+                                            check_at(&auth, &a, NOW, t.opaque_user) == LY_OK &&
+                                            check_at(&auth, &a, NOW, t.opaque_user) == LY_OK &&
+                                            lookups == 4 && ly_auth_cache_live(cache, NOW) == 0);
+    gone = true;
+    CHECK("ttl 0: a deleted key is refused at once",
+          check_at(&auth, &a, NOW, t.key) == LY_E_INVALID_TOKEN);
+    gone = false;
+    c.security.auth_cache_ttl = 2;
+    lookups = 0;
+    CHECK("ttl 2: looked up once", check_at(&auth, &a, NOW, t.key) == LY_OK &&
+                                       check_at(&auth, &a, NOW + 1, t.key) == LY_OK &&
+                                       check_at(&auth, &a, NOW + 1, t.basic) == LY_OK &&
+                                       lookups == 1);
+    CHECK("ttl 2: a wrong secret is still refused",
+          check_at(&auth, &a, NOW, t.wrong_secret) == LY_E_INVALID_TOKEN &&
+              check_at(&auth, &a, NOW, t.basic_wrong) == LY_E_INVALID_TOKEN);
+    CHECK("ttl 2: opaque looked up once", check_at(&auth, &a, NOW, t.opaque_sa) == LY_OK &&
+                                              check_at(&auth, &a, NOW + 1, t.opaque_sa) == LY_OK &&
+                                              lookups == 4);
+    gone = true;
+    CHECK("a deleted key lags", check_at(&auth, &a, NOW + 1, t.key) == LY_OK);
+    CHECK("... by at most the ttl", check_at(&auth, &a, NOW + 2, t.key) == LY_E_INVALID_TOKEN);
+    CHECK("a revoked opaque token lags by at most the ttl",
+          check_at(&auth, &a, NOW + 1, t.opaque_sa) == LY_OK &&
+              check_at(&auth, &a, NOW + 2, t.opaque_sa) == LY_E_INVALID_TOKEN);
+    gone = false;
+    CHECK("never past the key's own expiry",
+          check_at(&auth, &a, NOW, t.expired) == LY_E_INVALID_TOKEN);
+    /* SPEC §5.11 through the cache: the use is noted once per minute, hit or miss. */
+    memset(&uses, 0, sizeof(uses));
+    touches = 0;
+    CHECK("a hit notes the use", check_at(&auth, &a, NOW + 120, t.key) == LY_OK &&
+                                     check_at(&auth, &a, NOW + 121, t.key) == LY_OK && uses.n == 1);
+    assert_int_equal(ly_auth_flush_uses(&auth, &a, NOW + 121, true), LY_OK);
+    CHECK("... not again in the minute",
+          check_at(&auth, &a, NOW + 121, t.key) == LY_OK && uses.n == 0 && touches == 1);
+    ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
+/* The cache's slots: bounded, least recently used evicted. */
+static void test_cache_bound(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_auth_cache *cache = ly_auth_cache_new();
+    const size_t slots = LY_AUTH_CACHE_SETS * LY_AUTH_CACHE_WAYS;
+    struct ly_principal p = {.type = LY_PRINCIPAL_USER, .subject = "u-aaaaaaaaaaaa"};
+    struct ly_auth_cached meta = {.valid_until = NOW + 60};
+    unsigned char first[LY_SHA256_LEN], h[LY_SHA256_LEN];
+    ly_sha256("0", 1, first);
+    ly_auth_cache_put(cache, LY_CRED_JWT, first, NOW, &p, &meta);
+    for (size_t i = 1; i < 4 * slots; i++) {
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%zu", i);
+        ly_sha256(text, (size_t)n, h);
+        ly_auth_cache_put(cache, LY_CRED_JWT, h, NOW, &p, &meta);
+        /* the first credential is used all along: it stays */
+        struct ly_principal q;
+        struct ly_auth_cached m;
+        if (i % 2 == 0 && ly_auth_cache_get(cache, LY_CRED_JWT, first, NOW, 0, &a, &q, &m) == NULL)
+            fail_msg("a recently used slot was evicted at %zu", i);
+    }
+    CHECK("never more than its slots", ly_auth_cache_live(cache, NOW) <= slots);
+    CHECK("full after four times as many", ly_auth_cache_live(cache, NOW) >= slots - slots / 8);
+    struct ly_principal q;
+    struct ly_auth_cached m;
+    CHECK("another kind with the same hash is a miss",
+          ly_auth_cache_get(cache, LY_CRED_OPAQUE, first, NOW, 0, &a, &q, &m) == NULL);
+    CHECK("expired slots are not served",
+          ly_auth_cache_get(cache, LY_CRED_JWT, first, NOW + 60, 0, &a, &q, &m) == NULL &&
+              ly_auth_cache_live(cache, NOW + 60) == 0);
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    struct ly_principal huge = {.subject = big};
+    ly_sha256("big", 3, h);
+    ly_auth_cache_put(cache, LY_CRED_JWT, h, NOW + 60, &huge,
+                      &(struct ly_auth_cached){.valid_until = NOW + 120});
+    CHECK("a principal too big for a slot is not cached", ly_auth_cache_live(cache, NOW + 60) == 0);
+    ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
+/* A slot filled under another revocation generation: a miss, but a JWT keeps its signature. */
+static void test_cache_generation(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_auth_cache *cache = ly_auth_cache_new();
+    struct ly_principal p = {.type = LY_PRINCIPAL_USER, .subject = "u-aaaaaaaaaaaa"}, q;
+    struct ly_auth_cached m;
+    unsigned char jwt[LY_SHA256_LEN], key[LY_SHA256_LEN];
+    ly_sha256("jwt", 3, jwt);
+    ly_sha256("key", 3, key);
+    ly_auth_cache_put(
+        cache, LY_CRED_JWT, jwt, NOW, &p,
+        &(struct ly_auth_cached){.valid_until = NOW + 60, .live_until = NOW + 30, .generation = 7});
+    ly_auth_cache_put(cache, LY_CRED_API_KEY, key, NOW, &p,
+                      &(struct ly_auth_cached){.valid_until = NOW + 30, .generation = 7});
+    CHECK("the same generation is a hit",
+          ly_auth_cache_get(cache, LY_CRED_API_KEY, key, NOW, 7, &a, &q, &m) != NULL &&
+              ly_auth_cache_get(cache, LY_CRED_JWT, jwt, NOW, 7, &a, &q, &m) != NULL &&
+              m.live_until == NOW + 30);
+    CHECK("an API key of an older generation is a miss",
+          ly_auth_cache_get(cache, LY_CRED_API_KEY, key, NOW, 8, &a, &q, &m) == NULL);
+    CHECK("a JWT of an older generation keeps its signature, not its session lookup",
+          ly_auth_cache_get(cache, LY_CRED_JWT, jwt, NOW, 8, &a, &q, &m) != NULL &&
+              m.live_until == 0 && m.generation == 8 && strcmp(q.subject, p.subject) == 0);
+    ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_credentials), cmocka_unit_test(test_principal_fields),
-        cmocka_unit_test(test_key_uses),    cmocka_unit_test(test_tokens_and_masks),
-        cmocka_unit_test(test_challenges),
+        cmocka_unit_test(test_credentials),      cmocka_unit_test(test_principal_fields),
+        cmocka_unit_test(test_key_uses),         cmocka_unit_test(test_tokens_and_masks),
+        cmocka_unit_test(test_challenges),       cmocka_unit_test(test_cache_jwt),
+        cmocka_unit_test(test_cache_ttl),        cmocka_unit_test(test_cache_bound),
+        cmocka_unit_test(test_cache_generation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
