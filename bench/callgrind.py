@@ -8,11 +8,12 @@ does (tests/e2e/harness/mariadb.py, imported), migrates it and seeds an
 organization, a user who is its admin and a service account's API key, all
 through lanyardctl and in-process requests of bench/check_inproc (sign-in,
 membership, key creation: the service's own code). Then it runs each kind
-under `valgrind --tool=callgrind --collect-atstart=no
---toggle-collect=measured_request`, so that only the N measured requests count
-(not the start-up, the warm-up request or the minting of tokens), and
+under `valgrind --tool=callgrind`; check_inproc zeroes the statistics after
+its warm-up request and dumps them after its last measured one
+(valgrind/callgrind.h), so that only the N measured requests count, calls
+included (not the start-up, the warm-up or the minting of tokens). It
 prints a Markdown table: Ir per request and the top functions by inclusive
-Ir. The details (self cost by object, watched functions, call counts) go to
+and by self Ir. The details (self cost by object, watched functions, call counts) go to
 bench/results/callgrind-<UTC time>.md. Everything it starts is stopped by PID.
 See bench/README.md.
 """
@@ -234,8 +235,7 @@ class Run:
         for old in os.listdir(self.work):  # an earlier run's dumps
             if old.startswith(os.path.basename(out)):
                 os.unlink(self.path(old))
-        argv = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-                "--toggle-collect=" + ENTRY, "--callgrind-out-file=" + out,
+        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
                 "--log-file=" + self.path("valgrind.%s.log" % slug),
                 self.inproc, "--config", self.configs[config], "run", uri, "-n", str(self.a.n)]
         if cred is not None:
@@ -261,7 +261,7 @@ class Run:
 
 def measured_dump(out):
     """The dump check_inproc asked for after its last measured request
-    (CALLGRIND_DUMP_STATS_AT), zeroed after the warm-up; else the file at exit."""
+    (CALLGRIND_DUMP_STATS_AT), zeroed after the warm-up."""
     d, base = os.path.split(out)
     for name in sorted(os.listdir(d)):
         if name.startswith(base) and name != base:
@@ -269,7 +269,8 @@ def measured_dump(out):
                 head = f.read(4096)
             if "trigger: client request: measured" in head.lower():
                 return os.path.join(d, name)
-    return out
+    raise RuntimeError("%s: no dump of the measured requests: was bench/check_inproc built "
+                       "without valgrind/callgrind.h (Debian: valgrind)?" % out)
 
 
 def parse_callgrind(path):
@@ -330,8 +331,8 @@ def parse_callgrind(path):
             elif key == "calls":
                 calls_in[(cfn, cob or ob)] += int(val.split()[0])
                 pending_call = True
-            elif line.startswith("totals:") or line.startswith("summary:"):
-                total = max(total, int(line.split()[1]))
+            elif line.startswith("summary:"):
+                total = int(line.split()[1])
     incl = collections.Counter()
     for k in set(self_ir) | set(call_ir):
         incl[k] = self_ir[k] + call_ir[k]
@@ -447,9 +448,11 @@ def context(a):
     return ["- commit `%s`%s; build `%s`, CFLAGS `%s`; %s; %s" % (
                 commit, dirty, os.path.relpath(a.builddir, SRCDIR), cflags,
                 cmd(["valgrind", "--version"]), platform.release()),
-            "- `valgrind --tool=callgrind --collect-atstart=no --toggle-collect=%s`: "
-            "%d measured requests per kind after one warm-up; `log.level: info`; "
-            "Ir = instructions executed in user space (system calls not counted)" % (ENTRY, a.n)]
+            "- `valgrind --tool=callgrind`, statistics zeroed after one warm-up request and "
+            "dumped after the last of %d measured requests per kind (check_inproc's "
+            "`CALLGRIND_ZERO_STATS`/`CALLGRIND_DUMP_STATS_AT`); `log.level: info`; Ir = "
+            "instructions executed in user space by the worker process (system calls, the "
+            "kernel and mariadbd not counted)" % a.n]
 
 
 def parse_args(argv):

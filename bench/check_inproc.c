@@ -15,11 +15,12 @@
  * what src/http/fcgi.c's loop does between accepting a request and the
  * next accept: ly_request_init, ly_api_handle, the response header block
  * and body written out (here to memory, not to the FastCGI stream), the
- * request log line, the arena reset and the tick. The measured requests
- * call it through measured_request(), never inlined, so `valgrind
- * --tool=callgrind --collect-atstart=no --toggle-collect=measured_request`
- * counts exactly that, and not the start-up or the warm-up. The FastCGI record parsing of libfcgi
- * and the socket I/O are not in it: they are the floor's cost too.
+ * request log line, the arena reset and the tick. Under callgrind, the
+ * statistics are zeroed after the warm-up and dumped after the last
+ * measured request (valgrind/callgrind.h), so the dump holds the measured
+ * requests and nothing else, call counts included. The FastCGI record
+ * parsing of libfcgi and the socket I/O are not in it: they are the
+ * floor's cost too.
  *
  * With --bearer-file, a file of one token is sent on every request (a
  * token seen before); a file of N + 1 tokens gives the warm-up the first
@@ -152,8 +153,11 @@ __attribute__((noinline)) static int bench_request(struct lanyard_ctx *ctx, char
 }
 
 /*
- * The measured requests go through here and the warm-up does not: callgrind's
- * --toggle-collect=measured_request then counts only these.
+ * The measured requests go through here and the warm-up does not, so that
+ * a profile names them apart (and `--collect-atstart=no
+ * --toggle-collect=measured_request` counts their costs without
+ * callgrind.h, though not their call counts, which callgrind keeps even
+ * while it does not collect).
  */
 __attribute__((noinline)) static int measured_request(struct lanyard_ctx *ctx, char *const *env)
 {
