@@ -392,6 +392,55 @@ def table(results, n):
     return lines
 
 
+# Where a request's instructions go, by the service's own functions (inclusive
+# Ir; nested columns are parts of the one before them). The header block is
+# write_response, inlined into bench_request: its snprintf calls.
+CONCERNS = [
+    ("set-up", ("ly_request_init",)),
+    ("↳ request id", ("ly_rand_base62",)),
+    ("↳ CGI lookups", ("ly_request_env",)),
+    ("route", ("ly_router_match",)),
+    ("credential", ("ly_auth_request",)),
+    ("↳ SHA-256", ("ly_sha256",)),
+    ("↳ JWT verify", ("ly_jwt_verify",)),
+    ("statements", ("ly_db_exec",)),
+    ("JSON answer", ("ly_response_json",)),
+    ("log line", ("ly_log_request",)),
+    ("header block", (("bench_request", "snprintf"),)),
+    ("arena reset", ("ly_arena_reset",)),
+    ("tick", ("ly_api_tick",)),
+]
+MALLOC = ("malloc", "calloc", "realloc")
+MALLOC_SELF = ("malloc", "_int_malloc", "calloc", "realloc", "_int_realloc", "free", "_int_free",
+               "malloc_consolidate", "unlink_chunk.constprop.0", "tcache_init.part.0")
+
+
+def incl_of(p, names):
+    total = 0
+    for nm in names:
+        if isinstance(nm, tuple):
+            total += p["edges"].get(nm, 0)
+        else:
+            total += sum(ir for (fn, _o), ir in p["incl"].items() if fn == nm)
+    return total
+
+
+def concern_table(results, n):
+    head = ["kind", "Ir/req"] + [c for c, _ in CONCERNS] + ["malloc+free", "allocs/req"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for p in results:
+        total = p["total"]
+        cells = [p["kind"], "{:,}".format(round(total / n))]
+        for _c, names in CONCERNS:
+            ir = incl_of(p, names)
+            cells.append("%.0f%%" % pct(ir, total) if ir else "–")
+        m = sum(ir for (fn, _o), ir in p["self"].items() if fn in MALLOC_SELF)
+        cells.append("%.1f%%" % pct(m, total))
+        cells.append("%.0f" % (sum(p["fn_calls"].get(f, 0) for f in MALLOC) / n))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def label(fn, ob):
     """A function's name; an address without a symbol is named by its object."""
     fn = short(fn)
@@ -501,7 +550,11 @@ def main(argv):
     finally:
         run.stop()
     head = ["# Lanyard instruction counts (callgrind), %s" % started, ""] + context(a) + [""]
-    text = "\n".join(head + table(results, a.n)) + "\n"
+    text = "\n".join(head + table(results, a.n) + [
+        "", "Where the instructions go: inclusive Ir of the service's own functions, as a share "
+        "of the request (↳: part of the column before); malloc+free is the allocator's own "
+        "Ir, allocs/req the calls to malloc, calloc and realloc.", ""] +
+        concern_table(results, a.n)) + "\n"
     print(text)
     full = text + "\n## Details\n" + "\n".join(details(results, a.n)) + "\n"
     for d in (a.results_dir, os.path.join(a.builddir, "bench", "results")):
