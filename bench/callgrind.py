@@ -366,19 +366,34 @@ def pct(part, whole):
     return 100.0 * part / whole if whole else 0.0
 
 
-def table(results, n):
-    lines = ["| kind | request | Ir per request | top 5 functions by inclusive Ir "
-             "(share of the request; wrappers folded) | top 5 by self Ir |",
-             "|---|---|---:|---|---|"]
+def table(results, n, base=None):
+    """base: {kind: Ir per request} of an earlier run (--baseline), for a column of
+    the change against it."""
+    cols = ["kind", "request", "Ir per request"] + (["vs baseline"] if base else []) + [
+        "top 5 functions by inclusive Ir (share of the request; wrappers folded)",
+        "top 5 by self Ir"]
+    lines = ["| " + " | ".join(cols) + " |",
+             "|---|---|---:|" + ("---:|" if base else "") + "---|---|"]
     for p in results:
         total = p["total"]
+        delta = ""
+        if base:
+            old = base.get(p["kind"])
+            delta = ("%+.1f%% | " % (pct(total / n - old, old))) if old else "– | "
         tops = ", ".join("`%s` %.0f%%" % (label(fn, o), pct(ir, total))
                          for ir, fn, o in top_inclusive(p, 5))
         selfs = ", ".join("`%s` %.0f%%" % (label(fn, o), pct(ir, total))
                           for ir, fn, o in top_self(p, 5))
-        lines.append("| %s | `GET %s` | %s | %s | %s |" % (
-            p["kind"], p["uri"], "{:,}".format(round(total / n)), tops, selfs))
+        lines.append("| %s | `GET %s` | %s | %s%s | %s |" % (
+            p["kind"], p["uri"], "{:,}".format(round(total / n)), delta, tops, selfs))
     return lines
+
+
+def load_baseline(path):
+    """{kind: Ir per request} and the commit from an earlier run's .json."""
+    with open(path) as f:
+        data = json.load(f)
+    return data["ir_per_request"], data.get("commit", "?")
 
 
 # Where a request's instructions go, by the service's own functions (inclusive
@@ -467,14 +482,20 @@ def details(results, n):
     return lines
 
 
+def cmd(argv):
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, cwd=SRCDIR, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def commit_of():
+    return cmd(["git", "rev-parse", "--short", "HEAD"]) or "?"
+
+
 def context(a):
-    def cmd(argv):
-        try:
-            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, cwd=SRCDIR, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    commit = cmd(["git", "rev-parse", "--short", "HEAD"]) or "?"
+    commit = commit_of()
     dirty = " (with uncommitted changes)" if cmd(["git", "status", "--porcelain", "-uno"]) else ""
     cflags = "?"
     try:
@@ -502,6 +523,8 @@ def parse_args(argv):
     ap.add_argument("--results-dir", default=os.path.join(BENCH_DIR, "results"))
     ap.add_argument("-n", type=int, default=200, help="measured requests per kind (default 200)")
     ap.add_argument("--kinds", help="comma-separated substrings: run only the kinds matching one")
+    ap.add_argument("--baseline", help="an earlier run's callgrind-<time>.json: a column of "
+                                       "the change in Ir per request against it")
     a = ap.parse_args(argv)
     if a.n < 1 or a.n > 100000:
         ap.error("-n must be 1 to 100000")
@@ -519,6 +542,7 @@ def main(argv):
         if not kinds:
             raise SystemExit("callgrind: no kind matches --kinds %s" % a.kinds)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    base, base_commit = load_baseline(a.baseline) if a.baseline else (None, None)
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)
@@ -538,8 +562,12 @@ def main(argv):
         return 1
     finally:
         run.stop()
-    head = ["# Lanyard instruction counts (callgrind), %s" % started, ""] + context(a) + [""]
-    text = "\n".join(head + table(results, a.n) + [
+    head = ["# Lanyard instruction counts (callgrind), %s" % started, ""] + context(a)
+    if base:
+        head.append("- vs baseline: %s (commit `%s`)" % (os.path.basename(a.baseline),
+                                                          base_commit))
+    head.append("")
+    text = "\n".join(head + table(results, a.n, base) + [
         "", "Where the instructions go: inclusive Ir of the service's own functions, as a share "
         "of the request (↳: part of the column before); malloc+free is the allocator's own "
         "Ir, allocs/req the calls to malloc, calloc and realloc.", ""] +
@@ -552,7 +580,11 @@ def main(argv):
             path = os.path.join(d, "callgrind-%s.md" % started.replace(":", ""))
             with open(path, "w") as f:
                 f.write(full)
-            say("callgrind: details in %s" % path)
+            with open(path[:-3] + ".json", "w") as f:  # for a later --baseline
+                json.dump({"started": started, "commit": commit_of(), "n": a.n,
+                           "ir_per_request": {p["kind"]: round(p["total"] / a.n)
+                                              for p in results}}, f, indent=1)
+            say("callgrind: details in %s (and .json, for --baseline)" % path)
             break
         except OSError:
             continue
