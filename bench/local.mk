@@ -10,7 +10,7 @@ EXTRA_DIST += bench/local.mk bench/run.py bench/README.md
 noinst_PROGRAMS += bench/check_inproc
 bench_check_inproc_SOURCES = bench/check_inproc.c
 bench_check_inproc_LDADD = $(LY_LIBS)
-EXTRA_DIST += bench/callgrind.py bench/callgrind.sh
+EXTRA_DIST += bench/callgrind.py bench/callgrind.sh bench/callgrind-baseline.json
 
 # Instruction counts per credential kind under callgrind (bench/README.md);
 # slow under valgrind, so never part of make check.
