@@ -103,7 +103,7 @@ static void set_request_id(struct ly_request *req)
             return;
         }
     }
-    ly_rand_base62(req->request_id, 22);
+    ly_rand_base62_public(req->request_id, 22);
 }
 
 int ly_request_init(struct ly_request *req, const struct ly_config *cfg, struct ly_arena *arena,
