@@ -22,11 +22,18 @@ struct ly_config;
 #define LY_MAX_PATH_PARAMS 4
 #define LY_MAX_HEADER_LEN  8192 /* a header value longer than this is a 400 */
 
+/* The CGI parameters read on every request: request.c's table, in its order. */
+#define LY_REQUEST_ENV_SLOTS 11
+#define LY_ENV_AUTHORIZATION 10
+
 struct ly_request {
     struct lanyard_ctx *ctx; /* the application's, never looked into by http/ */
     const struct ly_config *cfg;
     struct ly_arena *arena;
     char *const *env; /* the CGI/FastCGI parameters, NAME=value */
+    /* The values of the names ly_request_env knows, filled by ly_request_init (request.c). */
+    const char *env_slot[LY_REQUEST_ENV_SLOTS];
+    bool env_indexed;
     const char *method;
     const char *raw_path;     /* REQUEST_URI up to '?', as received */
     struct ly_str query;      /* after '?', raw */
