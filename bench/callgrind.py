@@ -398,10 +398,12 @@ def load_baseline(path):
 
 # Where a request's instructions go, by the service's own functions (inclusive
 # Ir; nested columns are parts of the one before them). The header block is
-# write_response, inlined into bench_request: its snprintf calls.
+# write_response, inlined into bench_request: ly_response_head (its snprintf
+# calls before hotpath's change). The request id is ly_rand_base62_public
+# (ly_rand_base62 before it).
 CONCERNS = [
     ("set-up", ("ly_request_init",)),
-    ("↳ request id", ("ly_rand_base62",)),
+    ("↳ request id", ("ly_rand_base62", "ly_rand_base62_public")),
     ("↳ CGI lookups", ("ly_request_env",)),
     ("route", ("ly_router_match",)),
     ("credential", ("ly_auth_request",)),
@@ -410,7 +412,7 @@ CONCERNS = [
     ("statements", ("ly_db_exec",)),
     ("JSON answer", ("ly_response_json",)),
     ("log line", ("ly_log_request",)),
-    ("header block", (("bench_request", "snprintf"),)),
+    ("header block", (("bench_request", "snprintf"), "ly_response_head")),
     ("arena reset", ("ly_arena_reset",)),
     ("tick", ("ly_api_tick",)),
 ]

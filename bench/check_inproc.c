@@ -82,27 +82,11 @@ static void out_put(const char *s, size_t n)
     out_len += n;
 }
 
-/* As write_response() in src/http/fcgi.c: the header block with snprintf, then the body. */
+/* As write_response() in src/http/fcgi.c: the header block (ly_response_head), then the body. */
 static void write_response(const struct ly_request *req, const struct ly_response *resp)
 {
     char head[4096];
-    size_t n = 0;
-#define HEAD(...)                                                                                  \
-    do {                                                                                           \
-        int k_ = snprintf(head + n, sizeof(head) - n, __VA_ARGS__);                                \
-        if (k_ > 0 && (size_t)k_ < sizeof(head) - n)                                               \
-            n += (size_t)k_;                                                                       \
-    } while (0)
-    HEAD("Status: %d %s\r\n", resp->status, ly_http_reason(resp->status));
-    if (resp->content_type != NULL)
-        HEAD("Content-Type: %s\r\nContent-Length: %zu\r\n", resp->content_type, resp->body_len);
-    HEAD("X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n", req->request_id);
-    if (resp->no_store)
-        HEAD("Cache-Control: no-store\r\n");
-    for (size_t i = 0; i < resp->n_headers; i++)
-        HEAD("%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
-    HEAD("\r\n");
-#undef HEAD
+    size_t n = ly_response_head(req, resp, head, sizeof(head));
     out_put(head, n);
     if (resp->body_len > 0)
         out_put(resp->body, resp->body_len);

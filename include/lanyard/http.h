@@ -121,6 +121,14 @@ int ly_percent_decode(struct ly_arena *a, struct ly_str s, bool plus_is_space, c
 
 /* Set a header (replacing one of the same name). name and value are borrowed. */
 void ly_response_header(struct ly_response *resp, const char *name, const char *value);
+/*
+ * The FastCGI header block of resp (Status, Content-Type and -Length,
+ * X-Request-Id, the fixed and the set headers, the empty line) into buf:
+ * its length, at most cap - 1. A piece that does not fit is left out whole.
+ */
+size_t ly_response_head(const struct ly_request *req, const struct ly_response *resp, char *buf,
+                        size_t cap);
+
 bool ly_response_has_header(const struct ly_response *resp, const char *name);
 
 /* A JSON answer: status and obj (serialised, then released). */
