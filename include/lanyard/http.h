@@ -22,11 +22,18 @@ struct ly_config;
 #define LY_MAX_PATH_PARAMS 4
 #define LY_MAX_HEADER_LEN  8192 /* a header value longer than this is a 400 */
 
+/* The CGI parameters read on every request: request.c's table, in its order. */
+#define LY_REQUEST_ENV_SLOTS 11
+#define LY_ENV_AUTHORIZATION 10
+
 struct ly_request {
     struct lanyard_ctx *ctx; /* the application's, never looked into by http/ */
     const struct ly_config *cfg;
     struct ly_arena *arena;
     char *const *env; /* the CGI/FastCGI parameters, NAME=value */
+    /* The values of the names ly_request_env knows, filled by ly_request_init (request.c). */
+    const char *env_slot[LY_REQUEST_ENV_SLOTS];
+    bool env_indexed;
     const char *method;
     const char *raw_path;     /* REQUEST_URI up to '?', as received */
     struct ly_str query;      /* after '?', raw */
@@ -118,6 +125,14 @@ int ly_percent_decode(struct ly_arena *a, struct ly_str s, bool plus_is_space, c
 
 /* Set a header (replacing one of the same name). name and value are borrowed. */
 void ly_response_header(struct ly_response *resp, const char *name, const char *value);
+/*
+ * The FastCGI header block of resp (Status, Content-Type and -Length,
+ * X-Request-Id, the fixed and the set headers, the empty line) into buf:
+ * its length, at most cap - 1. A piece that does not fit is left out whole.
+ */
+size_t ly_response_head(const struct ly_request *req, const struct ly_response *resp, char *buf,
+                        size_t cap);
+
 bool ly_response_has_header(const struct ly_response *resp, const char *name);
 
 /* A JSON answer: status and obj (serialised, then released). */

@@ -19,6 +19,14 @@ void ly_rand_base32_upper(char *out, size_t n);
 /* n uniformly chosen characters of 0-9A-Za-z (rejection sampling), NUL-terminated. */
 void ly_rand_base62(char *out, size_t n);
 
+/*
+ * Like ly_rand_base62, for identifiers that are not secrets (request ids):
+ * drawn from a per-process buffer of CSPRNG bytes, emptied in a forked
+ * child. Never for a token, key, nonce or anything else that must stay
+ * unguessable after another id from the same buffer has been seen.
+ */
+void ly_rand_base62_public(char *out, size_t n);
+
 /* n characters from alphabet (uniform, rejection sampling), NUL-terminated. */
 void ly_rand_from_alphabet(char *out, size_t n, const char *alphabet);
 

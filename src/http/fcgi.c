@@ -151,30 +151,15 @@ static bool read_body(FCGX_Request *fr, char *buf, size_t n)
 }
 
 /*
- * The header block is formatted with snprintf: libfcgi's FCGX_FPrintF has
- * its own printf that does not know every conversion (%zu among them).
+ * The header block is made by ly_response_head, then written in one piece:
+ * libfcgi's FCGX_FPrintF has its own printf that does not know every
+ * conversion (%zu among them).
  */
 static void write_response(FCGX_Request *fr, const struct ly_request *req,
                            const struct ly_response *resp)
 {
     char head[4096];
-    size_t n = 0;
-#define HEAD(...)                                                                                  \
-    do {                                                                                           \
-        int k_ = snprintf(head + n, sizeof(head) - n, __VA_ARGS__);                                \
-        if (k_ > 0 && (size_t)k_ < sizeof(head) - n)                                               \
-            n += (size_t)k_;                                                                       \
-    } while (0)
-    HEAD("Status: %d %s\r\n", resp->status, ly_http_reason(resp->status));
-    if (resp->content_type != NULL)
-        HEAD("Content-Type: %s\r\nContent-Length: %zu\r\n", resp->content_type, resp->body_len);
-    HEAD("X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\n", req->request_id);
-    if (resp->no_store)
-        HEAD("Cache-Control: no-store\r\n");
-    for (size_t i = 0; i < resp->n_headers; i++)
-        HEAD("%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
-    HEAD("\r\n");
-#undef HEAD
+    size_t n = ly_response_head(req, resp, head, sizeof(head));
     FCGX_PutStr(head, (int)n, fr->out);
     if (resp->body_len > 0)
         FCGX_PutStr(resp->body, (int)resp->body_len, fr->out);

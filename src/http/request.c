@@ -13,13 +13,66 @@
 #include "lanyard/err.h"
 #include "lanyard/rand.h"
 
+/*
+ * The parameters the service reads on every request, found in one pass over
+ * env by ly_request_init (issue 17: a strncmp scan per lookup cost more than
+ * the rest of the set-up). The order is that of the slots in struct
+ * ly_request; a name not listed here is looked up by a scan.
+ */
+#define N(s)                                                                                       \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} known_env[LY_REQUEST_ENV_SLOTS] = {
+    N("REMOTE_ADDR"),    N("HTTP_X_FORWARDED_FOR"), N("HTTP_X_REQUEST_ID"),  N("REQUEST_METHOD"),
+    N("REQUEST_URI"),    N("SCRIPT_NAME"),          N("CONTENT_TYPE"),       N("HTTP_USER_AGENT"),
+    N("CONTENT_LENGTH"), N("HTTP_COOKIE"),          N("HTTP_AUTHORIZATION"),
+};
+#undef N
+
+static int known_slot(const char *name, size_t n)
+{
+    for (int i = 0; i < LY_REQUEST_ENV_SLOTS; i++)
+        if (known_env[i].len == n && memcmp(known_env[i].name, name, n) == 0)
+            return i;
+    return -1;
+}
+
 const char *ly_request_env(const struct ly_request *req, const char *name)
 {
     size_t n = strlen(name);
+    if (req->env_indexed) {
+        int i = known_slot(name, n);
+        if (i >= 0)
+            return req->env_slot[i];
+    }
     for (char *const *e = req->env; e != NULL && *e != NULL; e++)
         if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
             return *e + n + 1;
     return NULL;
+}
+
+/*
+ * One pass over env: the first value of each known name into its slot (as a
+ * scan would find it), and whether a header other than Authorization is too
+ * long to be one.
+ */
+static void index_env(struct ly_request *req, bool *oversized)
+{
+    for (char *const *e = req->env; e != NULL && *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t n = eq != NULL ? (size_t)(eq - *e) : strlen(*e);
+        int i = eq != NULL ? known_slot(*e, n) : -1;
+        if (i >= 0 && req->env_slot[i] == NULL)
+            req->env_slot[i] = eq + 1;
+        if (n >= 5 && memcmp(*e, "HTTP_", 5) == 0 && i != LY_ENV_AUTHORIZATION &&
+            (eq != NULL ? n + 1 + strlen(eq + 1) : n) > LY_MAX_HEADER_LEN)
+            *oversized = true;
+    }
+    req->env_indexed = true;
 }
 
 static bool cidr_contains(const struct ly_cidr *c, int family, const unsigned char *addr)
@@ -108,7 +161,7 @@ static void set_request_id(struct ly_request *req)
             return;
         }
     }
-    ly_rand_base62(req->request_id, 22);
+    ly_rand_base62_public(req->request_id, 22);
 }
 
 int ly_request_init(struct ly_request *req, const struct ly_config *cfg, struct ly_arena *arena,
@@ -123,6 +176,8 @@ int ly_request_init(struct ly_request *req, const struct ly_config *cfg, struct 
     req->now = (int64_t)ts.tv_sec;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     req->start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    bool oversized = false;
+    index_env(req, &oversized);
     set_request_id(req);
 
     const char *m = ly_request_env(req, "REQUEST_METHOD");
@@ -151,10 +206,8 @@ int ly_request_init(struct ly_request *req, const struct ly_config *cfg, struct 
     if (ms.len == 0 || ms.len > 16 || !ly_str_is_token_chars(ms) || req->raw_path[0] != '/')
         return LY_E_INVALID_REQUEST;
     /* A credential too long to be one is a 401 of the authentication layer (RFC 6750 §3.1). */
-    for (char *const *e = env; e != NULL && *e != NULL; e++)
-        if (strncmp(*e, "HTTP_", 5) == 0 && strncmp(*e, "HTTP_AUTHORIZATION=", 19) != 0 &&
-            strlen(*e) > LY_MAX_HEADER_LEN)
-            return LY_E_INVALID_REQUEST;
+    if (oversized)
+        return LY_E_INVALID_REQUEST;
     const char *cl = ly_request_env(req, "CONTENT_LENGTH");
     if (cl != NULL && cl[0] != '\0' &&
         ly_str_to_u64(ly_str_from(cl), UINT64_MAX, &req->content_length) != 0)

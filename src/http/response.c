@@ -102,3 +102,106 @@ bool ly_response_has_header(const struct ly_response *resp, const char *name)
             return true;
     return false;
 }
+
+/*
+ * The pieces of a header block: each is appended whole or not at all, as the
+ * snprintf-per-line block it replaces did, so a block that would overflow
+ * loses the piece that does not fit and nothing else.
+ */
+struct head {
+    char *buf;
+    size_t cap, n, start;
+    bool over;
+};
+
+static void head_begin(struct head *h)
+{
+    h->start = h->n;
+    h->over = false;
+}
+
+static void head_put(struct head *h, const char *s, size_t k)
+{
+    if (h->over || k >= h->cap - h->n) {
+        h->over = true;
+        return;
+    }
+    memcpy(h->buf + h->n, s, k);
+    h->n += k;
+}
+
+#define HEAD_LIT(h, s) head_put(h, s, sizeof(s) - 1)
+
+static void head_str(struct head *h, const char *s)
+{
+    head_put(h, s, strlen(s));
+}
+
+static void head_uint(struct head *h, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    head_put(h, tmp + i, sizeof(tmp) - i);
+}
+
+static void head_end(struct head *h)
+{
+    /* the piece needs room for a NUL after it, as snprintf's did */
+    if (h->over || h->n >= h->cap)
+        h->n = h->start;
+}
+
+size_t ly_response_head(const struct ly_request *req, const struct ly_response *resp, char *buf,
+                        size_t cap)
+{
+    struct head h = {buf, cap, 0, 0, false};
+    if (cap == 0)
+        return 0;
+    head_begin(&h);
+    HEAD_LIT(&h, "Status: ");
+    if (resp->status < 0) {
+        HEAD_LIT(&h, "-");
+        head_uint(&h, 0ULL - (unsigned long long)(long long)resp->status);
+    } else {
+        head_uint(&h, (unsigned long long)resp->status);
+    }
+    HEAD_LIT(&h, " ");
+    head_str(&h, ly_http_reason(resp->status));
+    HEAD_LIT(&h, "\r\n");
+    head_end(&h);
+    if (resp->content_type != NULL) {
+        head_begin(&h);
+        HEAD_LIT(&h, "Content-Type: ");
+        head_str(&h, resp->content_type);
+        HEAD_LIT(&h, "\r\nContent-Length: ");
+        head_uint(&h, (unsigned long long)resp->body_len);
+        HEAD_LIT(&h, "\r\n");
+        head_end(&h);
+    }
+    head_begin(&h);
+    HEAD_LIT(&h, "X-Request-Id: ");
+    head_str(&h, req->request_id);
+    HEAD_LIT(&h, "\r\nX-Content-Type-Options: nosniff\r\n");
+    head_end(&h);
+    if (resp->no_store) {
+        head_begin(&h);
+        HEAD_LIT(&h, "Cache-Control: no-store\r\n");
+        head_end(&h);
+    }
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        head_begin(&h);
+        head_str(&h, resp->headers[i].name);
+        HEAD_LIT(&h, ": ");
+        head_str(&h, resp->headers[i].value);
+        HEAD_LIT(&h, "\r\n");
+        head_end(&h);
+    }
+    head_begin(&h);
+    HEAD_LIT(&h, "\r\n");
+    head_end(&h);
+    return h.n;
+}

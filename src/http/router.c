@@ -36,26 +36,37 @@ static int split_path(struct ly_arena *a, const char *raw, const char **segs, si
     return 0;
 }
 
+/*
+ * One walk along the pattern and the segments together, stopping at the
+ * first byte that differs (issue 17: finding each pattern segment's end and
+ * each path segment's length again for every route of the table cost more
+ * than the comparisons). A decoded segment that holds a '/' matches no
+ * literal segment, as before.
+ */
 static bool pattern_match(const char *pattern, const char **segs, size_t n, const char **params,
                           size_t *n_params)
 {
     size_t i = 0, np = 0;
     const char *p = pattern;
     while (*p == '/') {
-        const char *start = p + 1;
-        const char *end = strchr(start, '/');
-        size_t len = end ? (size_t)(end - start) : strlen(start);
+        p++;
         if (i >= n)
             return false;
-        if (len == 2 && start[0] == '{' && start[1] == '}') {
+        if (p[0] == '{' && p[1] == '}' && (p[2] == '/' || p[2] == '\0')) {
             if (segs[i][0] == '\0' || np == LY_MAX_PATH_PARAMS)
                 return false;
             params[np++] = segs[i];
-        } else if (strlen(segs[i]) != len || memcmp(segs[i], start, len) != 0) {
-            return false;
+            p += 2;
+        } else {
+            const char *q = segs[i];
+            while (*p != '\0' && *p != '/' && *p == *q) {
+                p++;
+                q++;
+            }
+            if ((*p != '\0' && *p != '/') || *q != '\0')
+                return false;
         }
         i++;
-        p = start + len;
     }
     if (i != n)
         return false;

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -739,12 +741,120 @@ static void test_json_fields(void **state)
     ly_arena_reset(&f->ctx.arena);
 }
 
+/* The one-pass index of the CGI parameters answers as the scan it replaced. */
+static void test_env_index(void **state)
+{
+    struct fixture *f = *state;
+    char big[LY_MAX_HEADER_LEN + 32] = "HTTP_X_BIG=";
+    memset(big + 11, 'a', LY_MAX_HEADER_LEN);
+    char bigauth[LY_MAX_HEADER_LEN + 32] = "HTTP_AUTHORIZATION=";
+    memset(bigauth + 19, 'a', LY_MAX_HEADER_LEN);
+    char *env[] = {(char *)"REQUEST_METHOD=GET",    (char *)"REQUEST_URI=/x",
+                   (char *)"HTTP_USER_AGENT=first", (char *)"HTTP_USER_AGENT=second",
+                   (char *)"HTTP_COOKIE",           (char *)"LANYARD_CHECK_ORG=o1",
+                   (char *)"CONTENT_TYPE_X=no",     NULL};
+    struct ly_request req;
+    CHECK("init", init(f, &req, env) == LY_OK);
+    CHECK("first of a name given twice", strcmp(req.user_agent, "first") == 0);
+    CHECK("first by lookup too", strcmp(ly_request_env(&req, "HTTP_USER_AGENT"), "first") == 0);
+    CHECK("an entry without '=' is no value", ly_request_env(&req, "HTTP_COOKIE") == NULL);
+    CHECK("a longer name is not a prefix match", req.content_type == NULL);
+    CHECK("a known name that is absent", ly_request_env(&req, "REMOTE_ADDR") == NULL);
+    CHECK("a name outside the table is scanned for",
+          strcmp(ly_request_env(&req, "LANYARD_CHECK_ORG"), "o1") == 0);
+    CHECK("absent outside the table", ly_request_env(&req, "LANYARD_CHECK_ROLE") == NULL);
+    char *env_big[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", big, NULL};
+    CHECK("an over-long header is refused", init(f, &req, env_big) == LY_E_INVALID_REQUEST);
+    char *env_auth[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", bigauth, NULL};
+    CHECK("an over-long Authorization is the auth layer's", init(f, &req, env_auth) == LY_OK);
+    ly_arena_reset(&f->ctx.arena);
+}
+
+/* Request ids from the buffer: distinct, and not the same in a forked child as in its parent. */
+static void test_request_id_buffer(void **state)
+{
+    struct fixture *f = *state;
+    char *env[] = {(char *)"REQUEST_METHOD=GET", (char *)"REQUEST_URI=/x", NULL};
+    char seen[64][LY_REQUEST_ID_MAX + 1];
+    for (size_t i = 0; i < 64; i++) {
+        struct ly_request req;
+        CHECK("init", init(f, &req, env) == LY_OK);
+        CHECK("22 base62 characters",
+              strlen(req.request_id) == 22 && ly_str_is_token_chars(ly_str_from(req.request_id)));
+        memcpy(seen[i], req.request_id, sizeof(seen[i]));
+        for (size_t j = 0; j < i; j++)
+            CHECK("no id twice", strcmp(seen[i], seen[j]) != 0);
+    }
+    int fds[2];
+    CHECK("pipe", pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK("fork", pid >= 0);
+    if (pid == 0) {
+        struct ly_request req;
+        init(f, &req, env);
+        ssize_t w = write(fds[1], req.request_id, 22);
+        _exit(w == 22 ? 0 : 1);
+    }
+    struct ly_request req;
+    CHECK("init", init(f, &req, env) == LY_OK);
+    char child[23] = "";
+    CHECK("child's id read", read(fds[0], child, 22) == 22);
+    int status = 0;
+    CHECK("child waited for",
+          waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK("the child does not repeat its parent's next id", strcmp(child, req.request_id) != 0);
+}
+
+/* The header block: every piece in order, and a piece that does not fit is left out whole. */
+static void test_response_head(void **state)
+{
+    (void)state;
+    struct ly_request req;
+    memset(&req, 0, sizeof(req));
+    strcpy(req.request_id, "rid1");
+    struct ly_response resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.status = 200;
+    resp.content_type = "application/json";
+    resp.body_len = 1234;
+    resp.no_store = true;
+    ly_response_header(&resp, "X-Lanyard-Subject", "u1");
+    ly_response_header(&resp, "Vary", "Authorization");
+    char buf[4096];
+    size_t n = ly_response_head(&req, &resp, buf, sizeof(buf));
+    static const char want[] = "Status: 200 OK\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 1234\r\n"
+                               "X-Request-Id: rid1\r\nX-Content-Type-Options: nosniff\r\n"
+                               "Cache-Control: no-store\r\n"
+                               "X-Lanyard-Subject: u1\r\nVary: Authorization\r\n\r\n";
+    CHECK("the whole block", n == sizeof(want) - 1 && memcmp(buf, want, n) == 0);
+    memset(&resp, 0, sizeof(resp));
+    resp.status = 204;
+    n = ly_response_head(&req, &resp, buf, sizeof(buf));
+    static const char want204[] = "Status: 204 No Content\r\n"
+                                  "X-Request-Id: rid1\r\nX-Content-Type-Options: nosniff\r\n\r\n";
+    CHECK("no body: no Content-Type", n == sizeof(want204) - 1 && memcmp(buf, want204, n) == 0);
+    char big[200];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ly_response_header(&resp, "X-Big", big);
+    char small[100];
+    n = ly_response_head(&req, &resp, small, sizeof(small));
+    CHECK("the header too big for the block is left out, the rest kept",
+          n == sizeof(want204) - 1 && memcmp(small, want204, n) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_client_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_id_buffer, setup, teardown),
+        cmocka_unit_test(test_response_head),
         cmocka_unit_test_setup_teardown(test_query_and_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_match, setup, teardown),
