@@ -10,9 +10,11 @@ every error body the run received are searched for any of them; a hit is
 reported by where it is (file:line, audit event id, error response), never
 by the secret itself.
 
-Only strings of at least MIN_LEN characters are registered, so short values
-that occur naturally cannot match by chance; the run's passwords, keys and
-tokens are all longer.
+Only strings of at least MIN_LEN characters, MIN_DISTINCT of them different,
+are registered, so short values that occur naturally cannot match by chance,
+nor can the filler a test sends to probe a limit ("xxxx…", which is a path or
+a resource elsewhere in the logs); the run's passwords, keys and tokens are
+all longer and more varied.
 """
 
 import base64
@@ -21,6 +23,7 @@ import os
 from urllib.parse import parse_qsl
 
 MIN_LEN = 16
+MIN_DISTINCT = 8
 SECRET_FIELDS = {"password", "current_password", "new_password", "client_secret",
                  "refresh_token", "access_token", "secret", "token", "device_code",
                  "subject_token", "id_token"}
@@ -32,7 +35,7 @@ ERROR_BODIES = []   # (method, url, status, body text)
 
 
 def add(value, kind):
-    if isinstance(value, str) and len(value) >= MIN_LEN:
+    if isinstance(value, str) and len(value) >= MIN_LEN and len(set(value)) >= MIN_DISTINCT:
         SECRETS.setdefault(value, kind)
 
 
