@@ -66,6 +66,6 @@ EXTRA_DIST += tests/fuzz/corpus tests/fuzz/dict tests/fuzz/build.sh tests/fuzz/R
 
 # For tests/fuzz/build.sh: the flags and libraries a target links with.
 fuzz-print-flags:
-	@echo "CPPFLAGS=$(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MARIADB_CFLAGS)"
-	@echo "LIBS=$(FCGI_LIBS) $(MARIADB_LIBS) $(YAML_LIBS) $(JSONC_LIBS) $(OPENSSL_LIBS)"
+	@echo "CPPFLAGS=$(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MARIADB_CFLAGS) $(CURL_CFLAGS)"
+	@echo "LIBS=$(FCGI_LIBS) $(MARIADB_LIBS) $(YAML_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)"
 .PHONY: fuzz-print-flags
