@@ -36,6 +36,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct lanyard_ctx;
 struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode);
 
+/*
+ * The same in JWT mode against a live database (fuzz_live, tests/fuzz/live.sh):
+ * MariaDB at the unix socket, password the lanyard account's (both borrowed).
+ */
+struct lanyard_ctx *fuzz_ctx_live(const char *socket, const char *password);
+
+/*
+ * The invariants every answer keeps (fuzz_request, fuzz_live): a status in
+ * 200..599 and never 500 (an unhandled path); a body comes with
+ * application/json or application/problem+json and is one JSON value; 503
+ * has Retry-After, 405 has Allow, 401 outside the OAuth endpoints and
+ * sign-in has WWW-Authenticate; no header value holds CR or LF; the request
+ * id is 1-128 token characters. A broken one aborts.
+ */
+struct ly_request;
+struct ly_response;
+void fuzz_check_response(const struct ly_request *req, const struct ly_response *resp);
+
 /* A user's JWT signed with ctx's key, valid at now, in a (for @JWT@ in inputs). */
 struct ly_arena;
 char *fuzz_fresh_jwt(struct lanyard_ctx *ctx, struct ly_arena *a, int64_t now);
