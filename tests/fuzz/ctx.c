@@ -189,9 +189,14 @@ void fuzz_check_response(const struct ly_request *req, const struct ly_response 
 
     if (resp->content_type == NULL) {
         FUZZ_CHECK(resp->body_len == 0);
-        /* no body: 204, the check's yes (SPEC §5.7), or a redirect that says where */
-        bool check = req->raw_path != NULL && strcmp(req->raw_path, "/api/auth/v1/check") == 0;
-        FUZZ_CHECK(resp->status == 204 || (resp->status == 200 && check) ||
+        /*
+         * no body: 204, the check's yes (SPEC §5.7), a revocation's 200
+         * (RFC 7009 §2.2), or a redirect that says where
+         */
+        bool empty_ok =
+            req->raw_path != NULL && (strcmp(req->raw_path, "/api/auth/v1/check") == 0 ||
+                                      strcmp(req->raw_path, "/api/auth/v1/revoke") == 0);
+        FUZZ_CHECK(resp->status == 204 || (resp->status == 200 && empty_ok) ||
                    (resp->status >= 300 && resp->status < 400 && header(resp, "Location") != NULL));
     } else {
         bool problem = strcmp(resp->content_type, "application/problem+json") == 0;
