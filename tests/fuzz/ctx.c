@@ -231,3 +231,25 @@ void fuzz_check_response(const struct ly_request *req, const struct ly_response 
         FUZZ_CHECK(strpbrk(resp->headers[i].value, "\r\n") == NULL); /* no header injection */
     }
 }
+
+int fuzz_request_start(struct lanyard_ctx *ctx, struct ly_request *req, char **env,
+                       struct ly_str rest, bool *too_large)
+{
+    int r = ly_request_init(req, ctx->cfg, &ctx->arena, env);
+    req->ctx = ctx;
+    if (r != LY_OK) {
+        FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
+    } else if (req->content_length > ctx->cfg->server.max_body) {
+        *too_large = true;
+    } else if (req->content_length > 0) {
+        if (req->content_length > rest.len) {
+            r = LY_E_INVALID_REQUEST; /* the body ended early */
+        } else {
+            char *buf = ly_arena_alloc(req->arena, (size_t)req->content_length + 1);
+            memcpy(buf, rest.ptr, (size_t)req->content_length);
+            buf[req->content_length] = '\0';
+            req->body = (struct ly_str){buf, (size_t)req->content_length};
+        }
+    }
+    return r;
+}

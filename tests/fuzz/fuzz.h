@@ -9,12 +9,14 @@
 #ifndef LY_FUZZ_H
 #define LY_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lanyard/config.h"
+#include "lanyard/str.h"
 
 /* One input; returns 0. Called once per input, in any order. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,6 +55,15 @@ struct lanyard_ctx *fuzz_ctx_live(const char *socket, const char *password);
 struct ly_request;
 struct ly_response;
 void fuzz_check_response(const struct ly_request *req, const struct ly_response *resp);
+
+/*
+ * ly_request_init on env, then the body as handle_one() (src/http/fcgi.c)
+ * reads it from rest: *too_large past server.max_body, LY_E_INVALID_REQUEST
+ * when rest is shorter than CONTENT_LENGTH. Returns init's error for
+ * ly_api_handle.
+ */
+int fuzz_request_start(struct lanyard_ctx *ctx, struct ly_request *req, char **env,
+                       struct ly_str rest, bool *too_large);
 
 /* A user's JWT signed with ctx's key, valid at now, in a (for @JWT@ in inputs). */
 struct ly_arena;

@@ -97,23 +97,8 @@ static int serve(char **env, struct ly_str body, struct json_object **json)
     struct ly_response resp;
     memset(&resp, 0, sizeof(resp));
     ly_arena_init(&ctx->arena, 4096);
-    int r = ly_request_init(&req, ctx->cfg, &ctx->arena, env);
-    req.ctx = ctx;
     bool too_large = false;
-    if (r != LY_OK) {
-        FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
-    } else if (req.content_length > ctx->cfg->server.max_body) {
-        too_large = true;
-    } else if (req.content_length > 0) {
-        if (req.content_length > body.len) {
-            r = LY_E_INVALID_REQUEST; /* the body ended early */
-        } else {
-            char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
-            memcpy(buf, body.ptr, (size_t)req.content_length);
-            buf[req.content_length] = '\0';
-            req.body = (struct ly_str){buf, (size_t)req.content_length};
-        }
-    }
+    int r = fuzz_request_start(ctx, &req, env, body, &too_large);
     ly_api_handle(&req, &resp, r, too_large);
     fuzz_check_response(&req, &resp);
     if (resp.status >= 500 && resp.status != 503) {

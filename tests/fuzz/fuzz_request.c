@@ -77,23 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* as handle_one() in src/http/fcgi.c */
     memset(&resp, 0, sizeof(resp));
-    int r = ly_request_init(&req, ctx->cfg, &ctx->arena, env);
-    req.ctx = ctx;
     bool too_large = false;
-    if (r != LY_OK) {
-        FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
-    } else if (req.content_length > ctx->cfg->server.max_body) {
-        too_large = true;
-    } else if (req.content_length > 0) {
-        if (req.content_length > rest.len) {
-            r = LY_E_INVALID_REQUEST;
-        } else {
-            char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
-            memcpy(buf, rest.ptr, (size_t)req.content_length);
-            buf[req.content_length] = '\0';
-            req.body = (struct ly_str){buf, (size_t)req.content_length};
-        }
-    }
+    int r = fuzz_request_start(ctx, &req, env, rest, &too_large);
     ly_api_handle(&req, &resp, r, too_large);
     fuzz_check_response(&req, &resp);
     if (getenv("FUZZ_VERBOSE") != NULL) /* for corpus work: what each input reached */
