@@ -16,6 +16,7 @@ for t in "$@"; do
     dict=
     [ -f "$srcdir/tests/fuzz/dict/$t.dict" ] && dict="-dict=$srcdir/tests/fuzz/dict/$t.dict"
     rm -f "$out/logs/fuzz-0.log"
+    # shellcheck disable=SC2086 # $dict is empty or one word
     (cd "$out/logs" && "$out/fuzz_$t" -max_total_time="$secs" -jobs=1 -workers=1 \
         -rss_limit_mb=4096 -timeout=25 -print_final_stats=1 \
         -artifact_prefix="$out/artifacts/$t-" $dict "$out/corpus/$t" >/dev/null 2>&1) || true
