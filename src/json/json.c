@@ -196,14 +196,15 @@ static size_t count_members(struct json_object *o)
 
 int ly_json_decode(struct ly_str text, int max_depth, unsigned flags, struct json_object **out)
 {
-    struct scan s = {text.ptr, text.ptr + text.len, 0, max_depth, flags, 0};
-
+    /* checked before the scan is set up: an empty body may be {NULL, 0}, and NULL + 0 is undefined
+     */
     if (text.len == 0 || text.len > INT32_MAX || max_depth < 1 || max_depth > LY_JSON_MAX_DEPTH ||
         memchr(text.ptr, '\0', text.len) != NULL)
         return LY_E_INVALID_JSON;
     /* RFC 8259 §8.1: json-c's UTF-8 check lets overlong forms and surrogates through */
     if (!ly_utf8_valid(text.ptr, text.len))
         return LY_E_INVALID_JSON;
+    struct scan s = {text.ptr, text.ptr + text.len, 0, max_depth, flags, 0};
     if (!scan_value(&s))
         return LY_E_INVALID_JSON;
     skip_ws(&s);

@@ -38,7 +38,7 @@ cflags="-g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recove
 for src in "$srcdir"/tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     extra=
-    case $name in fuzz_request|fuzz_auth) extra="$srcdir/tests/fuzz/ctx.c" ;; esac
+    case $name in fuzz_request|fuzz_auth|fuzz_live) extra="$srcdir/tests/fuzz/ctx.c" ;; esac
     echo "  CCLD     $out/$name"
     # shellcheck disable=SC2086 # word splitting of the flag lists is intended
     $CC $cflags $cppflags -I"$srcdir/tests/fuzz" -o "$out/$name" "$src" $extra \

@@ -9,6 +9,7 @@
 #include "banned.h"
 
 #include <arpa/inet.h>
+#include <json-c/json.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,17 +18,19 @@
 #include "lanyard/ctx.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
+#include "lanyard/http.h"
 #include "lanyard/jwt.h"
 #include "lanyard/log.h"
+#include "lanyard/str.h"
 
 #include "fuzz.h"
 
 #define PUBLIC_URL "http://127.0.0.1:8080"
 
-static struct ly_config configs[2];
+static struct ly_config configs[3]; /* JWT, opaque, JWT against a live database */
 static struct ly_cidr proxies[2];
-static struct lanyard_ctx ctxs[2];
-static bool ready[2];
+static struct lanyard_ctx ctxs[3];
+static bool ready[3];
 
 static void fill_config(struct ly_config *cfg, enum ly_token_mode mode)
 {
@@ -96,14 +99,20 @@ static struct ly_keyset *make_keys(struct ly_config *cfg)
     return ks;
 }
 
-struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode)
+/* ctxs[i] in mode, its database at socket (NULL: none) with password (what the file held). */
+static struct lanyard_ctx *make_ctx(size_t i, enum ly_token_mode mode, const char *socket,
+                                    const char *password)
 {
-    size_t i = mode == LY_TOKENS_OPAQUE ? 1 : 0;
     struct lanyard_ctx *ctx = &ctxs[i];
 
     if (ready[i])
         return ctx;
     fill_config(&configs[i], mode);
+    if (socket != NULL) {
+        configs[i].database.socket = (char *)socket;
+        configs[i].database.password_secret = (char *)password;
+        configs[i].database.connect_timeout = 5;
+    }
     memset(ctx, 0, sizeof(*ctx));
     ctx->cfg = &configs[i];
     ly_log_init(&ctx->log, "fuzz");
@@ -118,6 +127,16 @@ struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode)
         (struct ly_auth){ctx->cfg, ctx->keys, &ly_auth_db_store, ctx->db, &ctx->key_uses, NULL};
     ready[i] = true;
     return ctx;
+}
+
+struct lanyard_ctx *fuzz_ctx(enum ly_token_mode mode)
+{
+    return make_ctx(mode == LY_TOKENS_OPAQUE ? 1 : 0, mode, NULL, NULL);
+}
+
+struct lanyard_ctx *fuzz_ctx_live(const char *socket, const char *password)
+{
+    return make_ctx(2, LY_TOKENS_JWT, socket, password);
 }
 
 char *fuzz_fresh_jwt(struct lanyard_ctx *ctx, struct ly_arena *a, int64_t now)
@@ -137,4 +156,101 @@ char *fuzz_fresh_jwt(struct lanyard_ctx *ctx, struct ly_arena *a, int64_t now)
     char *tok = NULL;
     FUZZ_CHECK(ly_jwt_sign(ctx->keys, &c, a, &tok) == LY_OK);
     return tok;
+}
+
+static const char *header(const struct ly_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+static bool is_oauth_path(const char *p)
+{
+    return strcmp(p, "/api/auth/v1/token") == 0 || strcmp(p, "/api/auth/v1/device") == 0 ||
+           strcmp(p, "/api/auth/v1/revoke") == 0 || strcmp(p, "/api/auth/v1/introspect") == 0;
+}
+
+void fuzz_check_response(const struct ly_request *req, const struct ly_response *resp)
+{
+    FUZZ_CHECK(resp->status >= 200 && resp->status <= 599);
+    if (resp->status == 500) {
+        fprintf(stderr, "500 for %s %s: %.*s\n", req->method, req->raw_path ? req->raw_path : "-",
+                (int)resp->body_len, resp->body ? resp->body : "");
+        FUZZ_CHECK(resp->status != 500);
+    }
+    /* No parameter makes a responder request the FastCGI authorizer (src/api/check.c). */
+    FUZZ_CHECK(!req->authorizer);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        FUZZ_CHECK(strncmp(resp->headers[i].name, "Variable-", 9) != 0);
+    size_t rid = strlen(req->request_id);
+    FUZZ_CHECK(rid >= 1 && rid <= LY_REQUEST_ID_MAX &&
+               ly_str_is_token_chars((struct ly_str){req->request_id, rid}));
+
+    if (resp->content_type == NULL) {
+        FUZZ_CHECK(resp->body_len == 0);
+        /*
+         * no body: 204, the check's yes (SPEC §5.7), a revocation's 200
+         * (RFC 7009 §2.2), or a redirect that says where
+         */
+        bool empty_ok =
+            req->raw_path != NULL && (strcmp(req->raw_path, "/api/auth/v1/check") == 0 ||
+                                      strcmp(req->raw_path, "/api/auth/v1/revoke") == 0);
+        FUZZ_CHECK(resp->status == 204 || (resp->status == 200 && empty_ok) ||
+                   (resp->status >= 300 && resp->status < 400 && header(resp, "Location") != NULL));
+    } else {
+        bool problem = strcmp(resp->content_type, "application/problem+json") == 0;
+        FUZZ_CHECK(problem || strcmp(resp->content_type, "application/json") == 0);
+        FUZZ_CHECK(resp->body != NULL && resp->body_len > 0 && resp->body_len < 1024 * 1024);
+        struct json_tokener *tok = json_tokener_new();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        struct json_object *o = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
+        FUZZ_CHECK(o != NULL && json_tokener_get_parse_end(tok) == resp->body_len);
+        if (problem) {
+            struct json_object *st = NULL;
+            FUZZ_CHECK(json_object_object_get_ex(o, "status", &st) &&
+                       json_object_get_int(st) == resp->status);
+            FUZZ_CHECK(json_object_object_get_ex(o, "code", NULL));
+        }
+        json_object_put(o);
+        json_tokener_free(tok);
+    }
+    if (resp->status == 503)
+        FUZZ_CHECK(header(resp, "Retry-After") != NULL);
+    if (resp->status == 405)
+        FUZZ_CHECK(header(resp, "Allow") != NULL);
+    /* sign-in refusals are 401 without a challenge (SPEC §5.2): no credential was asked for */
+    if (resp->status == 401 && req->raw_path != NULL && !is_oauth_path(req->raw_path) &&
+        strcmp(req->raw_path, "/api/auth/v1/signin") != 0)
+        FUZZ_CHECK(header(resp, "WWW-Authenticate") != NULL);
+    if (req->raw_path != NULL && strncmp(req->raw_path, "/api/auth/v1/", 13) == 0)
+        FUZZ_CHECK(resp->no_store);
+    FUZZ_CHECK(resp->n_headers <= LY_MAX_RESPONSE_HEADERS);
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        FUZZ_CHECK(resp->headers[i].name != NULL && resp->headers[i].value != NULL);
+        FUZZ_CHECK(strpbrk(resp->headers[i].value, "\r\n") == NULL); /* no header injection */
+    }
+}
+
+int fuzz_request_start(struct lanyard_ctx *ctx, struct ly_request *req, char **env,
+                       struct ly_str rest, bool *too_large)
+{
+    int r = ly_request_init(req, ctx->cfg, &ctx->arena, env);
+    req->ctx = ctx;
+    if (r != LY_OK) {
+        FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
+    } else if (req->content_length > ctx->cfg->server.max_body) {
+        *too_large = true;
+    } else if (req->content_length > 0) {
+        if (req->content_length > rest.len) {
+            r = LY_E_INVALID_REQUEST; /* the body ended early */
+        } else {
+            char *buf = ly_arena_alloc(req->arena, (size_t)req->content_length + 1);
+            memcpy(buf, rest.ptr, (size_t)req->content_length);
+            buf[req->content_length] = '\0';
+            req->body = (struct ly_str){buf, (size_t)req->content_length};
+        }
+    }
+    return r;
 }

@@ -6,7 +6,9 @@
  * The first byte holds flags: bit 0 opaque mode, bit 1 "@JWT@" in the value
  * becomes a JWT freshly signed with the worker's key, bit 2
  * tokens.jwt.check_revocation, bit 3 no Authorization header at all. The
- * rest (up to a NUL, as a CGI parameter ends there) is the header's value.
+ * rest (up to a NUL, as a CGI parameter ends there) is the header's value;
+ * with bit 4 it is the decoded Basic credential instead (KEYID:secret, sent
+ * as "Basic " and its base64), so mutations reach the pair's checks.
  * Invariants: LY_OK exactly for a Bearer credential that is the JWT we
  * signed (JWT mode, no revocation check); LY_E_UNAVAILABLE only when the
  * database was needed (a well-formed lya_ token or API key, Basic with a
@@ -109,6 +111,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ly_request req;
     FUZZ_CHECK(ly_request_init(&req, ctx->cfg, &ctx->arena, env) == LY_OK);
     const char *jwt = sign && ctx->keys ? fuzz_fresh_jwt(ctx, req.arena, req.now) : NULL;
+    if (data[0] & 16) {
+        char *b = ly_arena_alloc(req.arena, 6 + ly_base64_encoded_len(n) + 1);
+        memcpy(b, "Basic ", 6);
+        size_t bl = ly_base64_encode(v, n, b + 6);
+        b[6 + bl] = '\0';
+        v = b;
+        n = 6 + bl;
+    }
     if (!absent)
         env[2] = header_line(req.arena, v, n, jwt);
     /* Authorization is the authentication layer's to judge, however long. */

@@ -10,7 +10,12 @@
  * return 0, 1 or LY_E_INVALID_REQUEST, and a value found is no longer than
  * the text it came from. The rest is also read as a Cookie header
  * (ly_cookie_get): 0, 1 or LY_E_INVALID_REQUEST, and a value found is a
- * run of cookie-octets no longer than the header.
+ * run of cookie-octets no longer than the header; the console's session
+ * cookie (lanyard_refresh, SPEC §5.14) is looked up too. The rest is also
+ * the body of a device-authorization (RFC 8628 §3.1) or introspection
+ * (RFC 7662 §2.1) request, x-www-form-urlencoded, read as their handlers
+ * read it (ly_api_oauth_param): the same answer as ly_form_get for every
+ * parameter they take.
  */
 #include "build-config.h"
 #include "banned.h"
@@ -18,9 +23,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "lanyard/api.h"
 #include "lanyard/arena.h"
 #include "lanyard/err.h"
 #include "lanyard/http.h"
+#include "lanyard/issue.h"
 #include "lanyard/mem.h"
 #include "lanyard/str.h"
 
@@ -119,6 +126,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_lookup(r3, v, text.len);
     for (const char *p = r3 == 0 ? v : ""; *p != '\0'; p++)
         FUZZ_CHECK(*p > 0x20 && *p < 0x7f && *p != '"' && *p != ',' && *p != ';' && *p != '\\');
+
+    v = NULL;
+    int r4 = ly_cookie_get(&arena, text, LY_REFRESH_COOKIE, &v);
+    check_lookup(r4, v, text.len);
+
+    /* the device and introspection forms, as their handlers read them */
+    static const char *const oauth[] = {"client_id",       "scope",      "token",
+                                        "token_type_hint", "grant_type", "device_code",
+                                        "client_secret"};
+    req.form = true;
+    req.body = text;
+    for (size_t i = 0; i < sizeof(oauth) / sizeof(oauth[0]); i++) {
+        const char *a = NULL, *b = NULL;
+        int ra = ly_api_oauth_param(&req, oauth[i], &a);
+        int rb = ly_form_get(&arena, text, oauth[i], &b);
+        check_lookup(ra, a, text.len);
+        FUZZ_CHECK(ra == rb && (ra != 0 || strcmp(a, b) == 0));
+    }
 
     ly_arena_release(&arena);
     return 0;

@@ -47,73 +47,6 @@ static char *param(struct ly_arena *a, const char *s, size_t n, const char *jwt)
                            (int)(n - (size_t)(mark - s) - 5), mark + 5);
 }
 
-static const char *header(const struct ly_response *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_headers; i++)
-        if (strcmp(r->headers[i].name, name) == 0)
-            return r->headers[i].value;
-    return NULL;
-}
-
-static bool is_oauth_path(const char *p)
-{
-    return strcmp(p, "/api/auth/v1/token") == 0 || strcmp(p, "/api/auth/v1/device") == 0 ||
-           strcmp(p, "/api/auth/v1/revoke") == 0 || strcmp(p, "/api/auth/v1/introspect") == 0;
-}
-
-static void check_response(const struct ly_request *req, const struct ly_response *resp)
-{
-    FUZZ_CHECK(resp->status >= 200 && resp->status <= 599);
-    if (resp->status == 500) {
-        fprintf(stderr, "500 for %s %s: %.*s\n", req->method, req->raw_path ? req->raw_path : "-",
-                (int)resp->body_len, resp->body ? resp->body : "");
-        FUZZ_CHECK(resp->status != 500);
-    }
-    /* No parameter makes a responder request the FastCGI authorizer (src/api/check.c). */
-    FUZZ_CHECK(!req->authorizer);
-    for (size_t i = 0; i < resp->n_headers; i++)
-        FUZZ_CHECK(strncmp(resp->headers[i].name, "Variable-", 9) != 0);
-    size_t rid = strlen(req->request_id);
-    FUZZ_CHECK(rid >= 1 && rid <= LY_REQUEST_ID_MAX &&
-               ly_str_is_token_chars((struct ly_str){req->request_id, rid}));
-
-    if (resp->content_type == NULL) {
-        FUZZ_CHECK(resp->body_len == 0);
-        FUZZ_CHECK(resp->status == 204);
-    } else {
-        bool problem = strcmp(resp->content_type, "application/problem+json") == 0;
-        FUZZ_CHECK(problem || strcmp(resp->content_type, "application/json") == 0);
-        FUZZ_CHECK(resp->body != NULL && resp->body_len > 0 && resp->body_len < 1024 * 1024);
-        struct json_tokener *tok = json_tokener_new();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        struct json_object *o = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
-        FUZZ_CHECK(o != NULL && json_tokener_get_parse_end(tok) == resp->body_len);
-        if (problem) {
-            struct json_object *st = NULL;
-            FUZZ_CHECK(json_object_object_get_ex(o, "status", &st) &&
-                       json_object_get_int(st) == resp->status);
-            FUZZ_CHECK(json_object_object_get_ex(o, "code", NULL));
-        }
-        json_object_put(o);
-        json_tokener_free(tok);
-    }
-    if (resp->status == 503)
-        FUZZ_CHECK(header(resp, "Retry-After") != NULL);
-    if (resp->status == 405)
-        FUZZ_CHECK(header(resp, "Allow") != NULL);
-    /* sign-in refusals are 401 without a challenge (SPEC §5.2): no credential was asked for */
-    if (resp->status == 401 && req->raw_path != NULL && !is_oauth_path(req->raw_path) &&
-        strcmp(req->raw_path, "/api/auth/v1/signin") != 0)
-        FUZZ_CHECK(header(resp, "WWW-Authenticate") != NULL);
-    if (req->raw_path != NULL && strncmp(req->raw_path, "/api/auth/v1/", 13) == 0)
-        FUZZ_CHECK(resp->no_store);
-    FUZZ_CHECK(resp->n_headers <= LY_MAX_RESPONSE_HEADERS);
-    for (size_t i = 0; i < resp->n_headers; i++) {
-        FUZZ_CHECK(resp->headers[i].name != NULL && resp->headers[i].value != NULL);
-        FUZZ_CHECK(strpbrk(resp->headers[i].value, "\r\n") == NULL); /* no header injection */
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct lanyard_ctx *ctx = fuzz_ctx(LY_TOKENS_JWT);
@@ -144,25 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* as handle_one() in src/http/fcgi.c */
     memset(&resp, 0, sizeof(resp));
-    int r = ly_request_init(&req, ctx->cfg, &ctx->arena, env);
-    req.ctx = ctx;
     bool too_large = false;
-    if (r != LY_OK) {
-        FUZZ_CHECK(r == LY_E_INVALID_REQUEST);
-    } else if (req.content_length > ctx->cfg->server.max_body) {
-        too_large = true;
-    } else if (req.content_length > 0) {
-        if (req.content_length > rest.len) {
-            r = LY_E_INVALID_REQUEST;
-        } else {
-            char *buf = ly_arena_alloc(req.arena, (size_t)req.content_length + 1);
-            memcpy(buf, rest.ptr, (size_t)req.content_length);
-            buf[req.content_length] = '\0';
-            req.body = (struct ly_str){buf, (size_t)req.content_length};
-        }
-    }
+    int r = fuzz_request_start(ctx, &req, env, rest, &too_large);
     ly_api_handle(&req, &resp, r, too_large);
-    check_response(&req, &resp);
+    fuzz_check_response(&req, &resp);
     if (getenv("FUZZ_VERBOSE") != NULL) /* for corpus work: what each input reached */
         fprintf(stderr, "%d %s %.*s\n", resp.status, req.raw_path, (int)resp.body_len,
                 resp.body ? resp.body : "");

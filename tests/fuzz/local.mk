@@ -60,12 +60,21 @@ tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_SRCS)
 tests_fuzz_fuzz_config_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/config"'
 tests_fuzz_fuzz_config_LDADD = $(LY_LIBS)
 
+# fuzz_live needs a MariaDB: live-check.sh starts the private one of live.sh
+# (skipped, 77, when mariadbd is not installed) and replays corpus/live.
+check_PROGRAMS += tests/fuzz/fuzz_live
+TESTS += tests/fuzz/live-check.sh
+tests_fuzz_fuzz_live_SOURCES = tests/fuzz/fuzz_live.c tests/fuzz/ctx.c $(FUZZ_SRCS)
+tests_fuzz_fuzz_live_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_CORPUS='"$(FUZZ_CORPUS_DIR)/live"'
+tests_fuzz_fuzz_live_LDADD = $(LY_LIBS)
+
 # The corpora go into the tarball whole (make distcheck replays them), with
 # the libFuzzer build script, its notes and the dictionaries.
-EXTRA_DIST += tests/fuzz/corpus tests/fuzz/dict tests/fuzz/build.sh tests/fuzz/README.md
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/dict tests/fuzz/build.sh tests/fuzz/README.md \
+	tests/fuzz/live.sh tests/fuzz/live-check.sh tests/fuzz/campaign.sh
 
 # For tests/fuzz/build.sh: the flags and libraries a target links with.
 fuzz-print-flags:
-	@echo "CPPFLAGS=$(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MARIADB_CFLAGS)"
-	@echo "LIBS=$(FCGI_LIBS) $(MARIADB_LIBS) $(YAML_LIBS) $(JSONC_LIBS) $(OPENSSL_LIBS)"
+	@echo "CPPFLAGS=$(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MARIADB_CFLAGS) $(CURL_CFLAGS)"
+	@echo "LIBS=$(FCGI_LIBS) $(MARIADB_LIBS) $(YAML_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)"
 .PHONY: fuzz-print-flags
