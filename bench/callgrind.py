@@ -35,6 +35,9 @@ sys.dont_write_bytecode = True  # nothing written to the source tree
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import provenance  # noqa: E402 (bench/provenance.py)
 
 from harness.lanyard import Build, write_secret  # noqa: E402
 from harness.lanyard import config_yaml as harness_config_yaml  # noqa: E402
@@ -484,28 +487,15 @@ def details(results, n):
     return lines
 
 
-def cmd(argv):
-    try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True, cwd=SRCDIR, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
+cmd = provenance.cmd
 
 
 def commit_of():
-    return cmd(["git", "rev-parse", "--short", "HEAD"]) or "?"
+    return provenance.build_info(".")[0]
 
 
 def context(a):
-    commit = commit_of()
-    dirty = " (with uncommitted changes)" if cmd(["git", "status", "--porcelain", "-uno"]) else ""
-    cflags = "?"
-    try:
-        with open(os.path.join(a.builddir, "Makefile")) as f:
-            m = re.search(r"^CFLAGS = (.*)$", f.read(), re.M)
-            cflags = m.group(1) if m else "?"
-    except OSError:
-        pass
+    commit, dirty, cflags = provenance.build_info(a.builddir)
     return ["- commit `%s`%s; build `%s`, CFLAGS `%s`; %s; %s" % (
                 commit, dirty, os.path.relpath(a.builddir, SRCDIR), cflags,
                 cmd(["valgrind", "--version"]), platform.release()),

@@ -11,7 +11,7 @@ bench_sql_floor_LDADD = $(FCGI_LIBS) $(MARIADB_LIBS)
 bench_jwt_floor_SOURCES = bench/floor.c bench/floor.h bench/jwt_floor.c
 # jwt_floor takes ly_base64url_decode from liblanyard.a
 bench_jwt_floor_LDADD = liblanyard.a $(FCGI_LIBS) $(OPENSSL_LIBS)
-EXTRA_DIST += bench/local.mk bench/run.py bench/README.md
+EXTRA_DIST += bench/local.mk bench/run.py bench/provenance.py bench/README.md
 
 # check_inproc: in-process requests against a real worker context, for
 # callgrind's instruction counts (bench/callgrind.py); built, never installed.

@@ -39,6 +39,9 @@ sys.dont_write_bytecode = True  # nothing written to the source tree
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import provenance  # noqa: E402 (bench/provenance.py)
 
 from harness.lighttpd import Lighttpd  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
@@ -624,21 +627,7 @@ def fmt_ms(v):
 
 
 def context_lines(a, bench):
-    def cmd(argv):
-        try:
-            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, cwd=SRCDIR, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    commit = cmd(["git", "rev-parse", "--short", "HEAD"]) or "?"
-    dirty = " (with uncommitted changes)" if cmd(["git", "status", "--porcelain", "-uno"]) else ""
-    cflags = "?"
-    try:
-        with open(os.path.join(a.builddir, "Makefile")) as f:
-            m = re.search(r"^CFLAGS = (.*)$", f.read(), re.M)
-            cflags = m.group(1) if m else "?"
-    except OSError:
-        pass
+    commit, dirty, cflags = provenance.build_info(a.builddir)
     model = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -646,7 +635,7 @@ def context_lines(a, bench):
             model = m.group(1) if m else ""
     except OSError:
         pass
-    lighttpd_v = cmd(["lighttpd", "-v"]).split(" ")[0] or "lighttpd"
+    lighttpd_v = provenance.cmd(["lighttpd", "-v"]).split(" ")[0] or "lighttpd"
     return [
         "- commit `%s`%s; build `%s` (CFLAGS `%s`%s)" % (
             commit, dirty, os.path.relpath(a.builddir, SRCDIR), cflags,
