@@ -106,6 +106,11 @@ MaxRequestWorkers 32
 MinSpareThreads 4
 MaxSpareThreads 32
 Timeout 30
+# A keep-alive connection idle for the default 5 s is closed; a request the
+# client sends on it just then is lost ("Remote end closed connection"), which
+# a slow (sanitized) run meets between two requests of one test. The suite is
+# not about keep-alive: a minute.
+KeepAliveTimeout 60
 TypesConfig "{types}"
 DocumentRoot "{docroot}"
 <Directory />

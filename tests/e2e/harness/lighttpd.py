@@ -25,6 +25,8 @@ server.port          = {port}
 server.errorlog      = "{workdir}/error.log"
 server.pid-file      = "{workdir}/lighttpd.pid"
 server.tag           = "lighttpd"
+# a minute of keep-alive idle, not 5 s (see harness/apache.py's KeepAliveTimeout)
+server.max-keep-alive-idle = 60
 server.modules       = ( "mod_accesslog" )
 accesslog.filename   = "{workdir}/access.log"
 
