@@ -78,3 +78,8 @@ fuzz-print-flags:
 	@echo "CPPFLAGS=$(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MARIADB_CFLAGS) $(CURL_CFLAGS)"
 	@echo "LIBS=$(FCGI_LIBS) $(MARIADB_LIBS) $(YAML_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)"
 .PHONY: fuzz-print-flags
+# live-check.sh's private MariaDB (datadir, secrets, logs) under the build tree
+clean-local: clean-fuzz-live
+clean-fuzz-live:
+	-rm -rf tests/fuzz/live-out
+.PHONY: clean-fuzz-live
