@@ -29,6 +29,10 @@ struct ly_str ly_str_trim(struct ly_str a); /* strips SP and HTAB at both ends *
  */
 int ly_str_to_u64(struct ly_str s, uint64_t max, uint64_t *out);
 
+/* v in decimal, as "%llu" would write it, into out (no NUL); returns its length. */
+#define LY_U64_DEC_MAX 20
+size_t ly_str_from_u64(uint64_t v, char out[LY_U64_DEC_MAX]);
+
 /* true if every byte of s is in [A-Za-z0-9._-] (the request-id alphabet) */
 bool ly_str_is_token_chars(struct ly_str s);
 

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lanyard/str.h"
+
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void ly_log_init(struct ly_log *log, const char *program)
@@ -72,17 +74,13 @@ static size_t put(char *buf, size_t pos, size_t cap, const char *s)
 /* Append v in decimal, as "%lld" would. */
 static size_t put_ll(char *buf, size_t pos, size_t cap, long long v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp) - 1;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    tmp[i] = '\0';
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    char tmp[1 + LY_U64_DEC_MAX + 1];
+    size_t n = 0;
     if (v < 0)
-        tmp[--i] = '-';
-    return put(buf, pos, cap, tmp + i);
+        tmp[n++] = '-';
+    n += ly_str_from_u64(v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, tmp + n);
+    tmp[n] = '\0';
+    return put(buf, pos, cap, tmp);
 }
 
 /* Append s to buf as the inside of a JSON string; stops quietly when full. */

@@ -126,3 +126,15 @@ bool ly_str_is_clean_utf8(struct ly_str s, size_t max_chars)
     }
     return true;
 }
+
+size_t ly_str_from_u64(uint64_t v, char out[LY_U64_DEC_MAX])
+{
+    char tmp[LY_U64_DEC_MAX];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}

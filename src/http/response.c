@@ -10,6 +10,7 @@
 
 #include "lanyard/config.h"
 #include "lanyard/err.h"
+#include "lanyard/str.h"
 
 void ly_response_header(struct ly_response *resp, const char *name, const char *value)
 {
@@ -139,13 +140,8 @@ static void head_str(struct head *h, const char *s)
 
 static void head_uint(struct head *h, unsigned long long v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    head_put(h, tmp + i, sizeof(tmp) - i);
+    char tmp[LY_U64_DEC_MAX];
+    head_put(h, tmp, ly_str_from_u64(v, tmp));
 }
 
 static void head_end(struct head *h)

@@ -91,6 +91,29 @@ static void test_str_to_u64(void **state)
     }
 }
 
+static void test_str_from_u64(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *desc;
+        uint64_t v;
+        const char *want;
+    } cases[] = {
+        {"zero", 0, "0"},
+        {"one digit", 7, "7"},
+        {"a power of ten", 1000, "1000"},
+        {"uint64 max", UINT64_MAX, "18446744073709551615"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[LY_U64_DEC_MAX + 1];
+        memset(out, 'x', sizeof(out));
+        size_t n = ly_str_from_u64(cases[i].v, out);
+        CHECK(cases[i].desc, n == strlen(cases[i].want));
+        CHECK(cases[i].desc, memcmp(out, cases[i].want, n) == 0);
+        CHECK(cases[i].desc, n == LY_U64_DEC_MAX || out[n] == 'x'); /* no NUL written */
+    }
+}
+
 static void test_utf8(void **state)
 {
     (void)state;
@@ -594,13 +617,21 @@ static void test_slots(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena),     cmocka_unit_test(test_str_to_u64),
-        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_names),
-        cmocka_unit_test(test_emails),    cmocka_unit_test(test_passwords_policy),
-        cmocka_unit_test(test_ids),       cmocka_unit_test(test_times),
-        cmocka_unit_test(test_civil),     cmocka_unit_test(test_utf8_clean),
-        cmocka_unit_test(test_errors),    cmocka_unit_test(test_slots),
-        cmocka_unit_test(test_resources), cmocka_unit_test(test_domains),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_str_to_u64),
+        cmocka_unit_test(test_str_from_u64),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_emails),
+        cmocka_unit_test(test_passwords_policy),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_civil),
+        cmocka_unit_test(test_utf8_clean),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_resources),
+        cmocka_unit_test(test_domains),
         cmocka_unit_test(test_return_to),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
