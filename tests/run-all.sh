@@ -62,6 +62,9 @@ install_packages() {
                 clang-format cppcheck prometheus)
     # galera-4, rsync: test_galera.py's three-node cluster (rsync SST, harness/galera.py)
     pkgs+=(galera-4 rsync)
+    # python3-jsonschema: every e2e response is validated against doc/openapi.json
+    #   (tests/e2e/openapi_check.py, imported by conftest.py)
+    pkgs+=(python3-jsonschema)
     # valgrind: the soak's workers under memcheck (soak_mixed.py, LANYARD_SOAK_VALGRIND=1)
     pkgs+=(valgrind)
     # dpkg-dev, debhelper, lintian, mmdebstrap: tests/pkg/test-deb.sh builds the Debian
