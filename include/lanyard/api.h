@@ -12,6 +12,7 @@
 #define LY_API_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lanyard/auth.h"
 #include "lanyard/http.h"
@@ -44,6 +45,12 @@ struct ly_call {
      */
     int (*witness)(struct ly_call *c, bool *there);
     const void *witness_arg;
+    /*
+     * The id of the unit's first audit event (0: none yet). Without a
+     * witness of its own, a unit that recorded one is witnessed by it: the
+     * event and the change commit together or not at all.
+     */
+    uint64_t event_id;
     /*
      * The unit recorded a change that can revoke or narrow a credential
      * (ly_api_audit of such an action): once it commits, api.c bumps the

@@ -34,15 +34,28 @@ struct ly_audit_event {
     bool success;
 };
 
-/* Record e (org_id/org_name as given), in the caller's unit of work. */
-int ly_audit_insert(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e);
+/*
+ * Record e (org_id/org_name as given), in the caller's unit of work. *id
+ * (id may be NULL) is the event's id, by which ly_audit_exists tells later
+ * whether the unit committed.
+ */
+int ly_audit_insert(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e,
+                    uint64_t *id);
 
 /*
  * Record e once for each organization user_id belongs to, or once with no
  * organization when it belongs to none (SPEC §5.12: events about a user).
  */
 int ly_audit_insert_per_org(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e,
-                            const char *user_id);
+                            const char *user_id, uint64_t *id);
+
+/*
+ * *there: the event id, written by the request request_id, is stored. The
+ * read takes a shared lock, so it waits for a COMMIT still in progress;
+ * the request id guards against an id handed out again after a restart.
+ */
+int ly_audit_exists(struct ly_db *db, struct ly_arena *a, uint64_t id, const char *request_id,
+                    bool *there);
 
 /* Which events ly_audit_list returns. */
 struct ly_audit_filter {

@@ -335,6 +335,12 @@ static int decide_org(struct ly_call *c, const struct route *route)
  * what it reads and waits for it. A database that stays away longer than
  * the tries leaves the outcome unknown: false, and the answer is the 503.
  */
+/* The witness of a unit that recorded an audit event (struct ly_call, event_id). */
+static int event_witness(struct ly_call *c, bool *there)
+{
+    return ly_audit_exists(c->ctx->db, c->req->arena, c->event_id, c->req->request_id, there);
+}
+
 static bool witnessed(struct ly_call *c)
 {
     struct ly_db *db = c->ctx->db;
@@ -379,6 +385,8 @@ static int run(struct ly_call *c, const struct route *route)
             bool ok = r == LY_OK && c->resp->status != 0 && c->resp->status < 400;
             if (ok || (c->keep && c->resp->status != 0)) {
                 int cr = ly_db_commit(db);
+                if (c->witness == NULL && c->event_id != 0)
+                    c->witness = event_witness;
                 if (cr != LY_OK && c->witness != NULL && ly_db_commit_outcome_unknown(db) &&
                     witnessed(c))
                     cr = LY_OK; /* it was committed: the answer stands */
@@ -405,6 +413,7 @@ static int run(struct ly_call *c, const struct route *route)
             return r;
         c->keep = false;
         c->witness = NULL;
+        c->event_id = 0;
         ly_log_info(&c->ctx->log, "retrying after a deadlock (attempt %d)", attempt + 1);
     }
 }
@@ -682,7 +691,7 @@ int ly_api_audit(struct ly_call *c, const char *action, const char *org_id, cons
     struct ly_audit_event e = audit_event(c, action, NULL, NULL, target, success);
     e.org_id = org_id;
     e.org_name = org_name;
-    return ly_audit_insert(c->ctx->db, c->req->arena, &e);
+    return ly_audit_insert(c->ctx->db, c->req->arena, &e, c->event_id ? NULL : &c->event_id);
 }
 
 int ly_api_audit_user(struct ly_call *c, const char *action, const char *user_id,
@@ -690,5 +699,6 @@ int ly_api_audit_user(struct ly_call *c, const char *action, const char *user_id
                       bool success)
 {
     struct ly_audit_event e = audit_event(c, action, actor_type, actor_id, target, success);
-    return ly_audit_insert_per_org(c->ctx->db, c->req->arena, &e, user_id);
+    return ly_audit_insert_per_org(c->ctx->db, c->req->arena, &e, user_id,
+                                   c->event_id ? NULL : &c->event_id);
 }

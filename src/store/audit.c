@@ -37,20 +37,25 @@ static void event_params(struct ly_arena *a, const struct ly_audit_event *e,
     p[9] = LY_DB_S(e->success ? "success" : "failure");
 }
 
-int ly_audit_insert(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e)
+int ly_audit_insert(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e,
+                    uint64_t *id)
 {
     struct ly_db_value p[N_EVENT_PARAMS + 2];
     p[0] = LY_DB_S(e->org_id);
     p[1] = LY_DB_S(e->org_name);
     event_params(a, e, p + 2);
-    return ly_db_exec(db, a,
-                      "INSERT INTO audit_events (org_id, org_name, " EVENT_INSERT_COLS ")"
-                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      p, N_EVENT_PARAMS + 2, NULL);
+    struct ly_db_result res;
+    int r = ly_db_exec(db, a,
+                       "INSERT INTO audit_events (org_id, org_name, " EVENT_INSERT_COLS ")"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       p, N_EVENT_PARAMS + 2, &res);
+    if (r == LY_OK && id != NULL)
+        *id = res.insert_id;
+    return r;
 }
 
 int ly_audit_insert_per_org(struct ly_db *db, struct ly_arena *a, const struct ly_audit_event *e,
-                            const char *user_id)
+                            const char *user_id, uint64_t *id)
 {
     struct ly_db_value p[N_EVENT_PARAMS + 1];
     event_params(a, e, p);
@@ -62,12 +67,33 @@ int ly_audit_insert_per_org(struct ly_db *db, struct ly_arena *a, const struct l
                        " FROM memberships m JOIN organizations o ON o.id = m.org_id"
                        " WHERE m.user_id = ? ORDER BY o.name",
                        p, N_EVENT_PARAMS + 1, &res);
-    if (r != LY_OK || res.affected > 0)
+    if (r != LY_OK)
         return r;
+    if (res.affected > 0) {
+        /* An INSERT … SELECT's insert id is its first row's. */
+        if (id != NULL)
+            *id = res.insert_id;
+        return LY_OK;
+    }
     struct ly_audit_event none = *e;
     none.org_id = NULL;
     none.org_name = NULL;
-    return ly_audit_insert(db, a, &none);
+    return ly_audit_insert(db, a, &none, id);
+}
+
+int ly_audit_exists(struct ly_db *db, struct ly_arena *a, uint64_t id, const char *request_id,
+                    bool *there)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_I(id), LY_DB_S(request_id)};
+    int r = ly_db_exec(db, a,
+                       "SELECT 1 FROM audit_events WHERE id = ? AND request_id = ?"
+                       " LOCK IN SHARE MODE",
+                       p, 2, &res);
+    if (r != LY_OK)
+        return r;
+    *there = res.n_rows == 1;
+    return LY_OK;
 }
 
 #define EVENT_COLS                                                                                 \

@@ -25,7 +25,7 @@ from harness.stack import unique
 from test_auth import refresh, signin
 from test_hardening import HardStack
 from test_key_auth import PASSWORD as KEY_PASSWORD
-from test_key_auth import World, key_path, log_files, new_sa, new_user
+from test_key_auth import Key, World, key_path, log_files, new_sa, new_user
 from test_orgs import ME, ORGS, admin_of
 
 ROUNDS = 12       # SIGTERMs per run; the defect showed in about half of single tries
@@ -188,9 +188,13 @@ def proxied(request, stack):
         os.rmdir(sockdir)
 
 
-def _worker_log_has(stack, text):
-    return any(text in open(p, errors="replace").read() for p in log_files(stack)
+def _worker_log_count(stack, text):
+    return sum(open(p, errors="replace").read().count(text) for p in log_files(stack)
                if p.endswith(".log") or p.endswith(".out"))
+
+
+def _worker_log_has(stack, text):
+    return _worker_log_count(stack, text) > 0
 
 
 @pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
@@ -224,6 +228,58 @@ def test_refresh_whose_commit_answer_is_lost(proxied):
     assert r.status_code == 200, r.text[:300]
     assert http.get(ME, headers={"Authorization": "Bearer " + r.json()["access_token"]}) \
         .status_code == 200
+
+
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
+def test_creations_whose_commit_answer_is_lost(proxied):
+    """The same loss for creations, witnessed by the audit event their unit wrote
+    (src/api/api.c, event_witness): a key whose COMMIT was committed is answered
+    201 with its secret, which works (a 503 would leave a key whose secret nobody
+    has); an organization likewise, so its creator's retry does not meet 409. A
+    COMMIT lost before the server saw it is a 503, nothing was made, and the retry
+    makes it."""
+    s, proxy = proxied
+    http = Client(s.url)
+    world = World(s, http)
+    sa = new_sa(http, world.owner.h, world.org)
+    url = key_path(world.org, sa["name"])
+    answered = _worker_log_count(s, "the change is there: answered")
+    refused = _worker_log_count(s, "the change is not there: 503")
+
+    proxy.arm("after")
+    r = http.post(url, json={"display_name": "lost answer"}, headers=world.owner.h)
+    assert proxy.fired.is_set(), "no COMMIT went through the proxy"
+    assert r.status_code == 201, r.text[:300]
+    key = Key(r.json(), world.org, sa)
+    assert wait_for(lambda: _worker_log_count(s, "the change is there: answered") > answered, 5)
+
+    proxy.arm("before")
+    r = http.post(url, json={"display_name": "never made"}, headers=world.owner.h)
+    assert proxy.fired.is_set()
+    assert r.status_code == 503 and r.headers.get("Retry-After"), (r.status_code, r.text[:300])
+    assert _worker_log_count(s, "the change is not there: 503") > refused
+    r = http.get(url, headers=world.owner.h)
+    assert r.status_code == 200, r.text[:300]
+    assert [k["id"] for k in r.json()["items"]] == [key.id], r.json()
+    r = http.post(url, json={"display_name": "made on the retry"}, headers=world.owner.h)
+    assert r.status_code == 201, r.text[:300]
+    # Last: a key's check writes its last use after the answer, a COMMIT of its own.
+    r = http.get("/api/auth/v1/check", headers={"Authorization": "Bearer " + key.token})
+    assert r.status_code == 200, r.text[:300]
+
+    name = unique("lostorg")
+    proxy.arm("after")
+    r = http.post(ORGS, json={"name": name}, headers=world.owner.h)
+    assert proxy.fired.is_set()
+    assert r.status_code == 201, r.text[:300]
+    assert http.get(ORGS + "/" + name, headers=world.owner.h).status_code == 200
+    name = unique("lostorg")
+    proxy.arm("before")
+    r = http.post(ORGS, json={"name": name}, headers=world.owner.h)
+    assert r.status_code == 503, r.text[:300]
+    assert http.get(ORGS + "/" + name, headers=world.owner.h).status_code == 404
+    r = http.post(ORGS, json={"name": name}, headers=world.owner.h)
+    assert r.status_code == 201, r.text[:300]
 
 
 def _mixed_load(stop, base, user, key, sa_key_url, owner_h, results):
