@@ -80,6 +80,14 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "stacks(*ids): run this test only on these stacks")
+    config.addinivalue_line("markers", "neutral: the API's logic, which no front end changes: "
+                            "on LANYARD_E2E_NEUTRAL_STACKS only, when that is set")
+
+
+def _neutral_stacks():
+    """LANYARD_E2E_NEUTRAL_STACKS: where the tests marked neutral run (unset: everywhere)."""
+    v = os.environ.get("LANYARD_E2E_NEUTRAL_STACKS", "")
+    return [s.strip() for s in v.split(",") if s.strip()]
 
 
 def _enabled_stacks(config):
@@ -101,6 +109,10 @@ def pytest_generate_tests(metafunc):
                                     % (metafunc.definition.nodeid, unknown, ", ".join(ALL_STACKS)))
     if marker and ids != ["external"]:
         ids = [i for i in ids if i in marker.args]
+    neutral = _neutral_stacks()
+    if neutral and ids != ["external"] and metafunc.definition.get_closest_marker("neutral"):
+        # Only narrowing: a test whose own stacks are none of these keeps its own.
+        ids = [i for i in ids if i in neutral] or ids
     if not ids:
         # Only the stacks LANYARD_E2E_STACKS chose run: the others' tests are
         # deselected (pytest_collection_modifyitems), not skipped.

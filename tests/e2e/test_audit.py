@@ -27,6 +27,9 @@ from test_keys import (MY_KEYS, keys_path, new_key, new_personal_key, new_sa, or
 from test_orgs import (ME, ORGS, PASSWORD, SIGNIN, USERS, Caller, add, assert_problem,
                        members_path, new_org, new_user, signin, walk)
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 PLATFORM = "/api/org/v1/audit-events"
 TOKEN = "/api/auth/v1/token"
 SIGNOUT = "/api/auth/v1/signout"

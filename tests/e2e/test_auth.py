@@ -17,6 +17,9 @@ from harness import stack as hs
 from harness.stack import unique_email
 from test_foundation import assert_common_headers, assert_oauth_error, assert_problem, media_type
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 SIGNIN = "/api/auth/v1/signin"
 SIGNUP = "/api/auth/v1/signup"
 SIGNOUT = "/api/auth/v1/signout"

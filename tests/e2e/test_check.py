@@ -281,13 +281,12 @@ def counters(stack):
     return {k: int(v) for k, v in rows}
 
 
-def per_request(stack, http, headers, query, expect_status=200, tries=5):
+def per_request(stack, http, headers, query, want, expect_status=200, tries=5):
     """Com_stmt_execute's delta over N checks, divided by N, and the writes
     (Com_insert/update/delete/replace, which MariaDB also counts for prepared
     statements) in the same span: the quietest of a few tries (other stacks'
-    idle workers on the session's server only ever add statements)."""
-    assert check(http, headers, **query).status_code == expect_status
-    time.sleep(1.2)  # an idle tick writes the key's noted use first (SPEC §5.11)
+    idle workers on the session's server only ever add statements, so a try
+    that shows exactly `want` and no write is the quietest there can be)."""
     best = None
     for _ in range(tries):
         c0 = counters(stack)
@@ -299,6 +298,8 @@ def per_request(stack, http, headers, query, expect_status=200, tries=5):
         n, writes = d["Com_stmt_execute"] / N, sum(d[k] for k in COUNTERS[1:])
         if best is None or (n, writes) < best:
             best = (n, writes)
+        if best == (want, 0):
+            break
     return best
 
 
@@ -326,11 +327,16 @@ def test_statement_count_of_each_path(stack, count_stack):
         ("api key org= role=", key.bearer, {"org": org, "role": "member"}, 1),
         ("api key resource=", key.bearer, {"resource": RESOURCE}, 1),
     ]
+    # Each path once first, then one pause: an idle tick writes a key's noted use
+    # (SPEC §5.11) before any count starts.
+    for p in paths:
+        assert check(http, p[1], **p[2]).status_code == (p[4] if len(p) > 4 else 200)
+    time.sleep(1.2)
     got = {}
     for p in paths:
         name, h, q, want = p[:4]
         status = p[4] if len(p) > 4 else 200
-        got[name] = (per_request(s, http, h, q, status), want)
+        got[name] = (per_request(s, http, h, q, want, status), want)
     print("statements per check on %s: %s" % (s.id, {k: v[0][0] for k, v in got.items()}))
     assert all(v[0] == w for v, w in got.values()), got
     assert all(v[1] == 0 for v, _ in got.values()), "SPEC §5.7: no write on the check: %s" % got

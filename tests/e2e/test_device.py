@@ -25,6 +25,9 @@ from test_key_auth import log_files
 from test_keys import (as_key, assert_no_store, base62, new_key, new_personal_key, new_sa)
 from test_orgs import ME, Caller, admin_of, assert_problem, new_org, new_user
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 DEVICE = "/api/auth/v1/device"
 APPROVE = "/api/auth/v1/device/approve"
 TOKEN = "/api/auth/v1/token"

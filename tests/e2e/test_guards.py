@@ -12,10 +12,15 @@ lets two demotions of the last two owners through.
 
 import urllib.parse
 
+import pytest
+
 from conftest import need_private
 from harness.stack import unique
 from test_foundation import assert_problem
 from test_hardening import ORGS, USERS, admin_headers, bearer, new_user, patch, signin
+
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
 
 ME_KEYS = "/api/org/v1/me/keys"
 

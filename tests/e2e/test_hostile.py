@@ -435,10 +435,14 @@ def test_duplicated_authorization_is_401_invalid_token(stack, http, same_workers
 def test_duplicated_or_bad_content_length_is_refused(stack, same_workers, lengths):
     body = b'{"email":"a@example.com","password":"xxxxxxxxxxxx"}'
     assert len(body) == 51
+    # mod_fcgid waits for the rest of a chunked body that is not valid chunked
+    # encoding and answers nothing: a few seconds tell that as well as fifteen
+    fcgid_chunked = stack.frontend == "fcgid" and b"chunked" in lengths
     ans = raw(stack, b"POST " + SIGNIN.encode() + b" HTTP/1.0\r\nHost: x\r\n"
-              b"Content-Type: application/json\r\n" + lengths + b"\r\n" + body)
-    if stack.frontend == "fcgid" and b"chunked" in lengths and ans[0] is None:
-        return  # mod_fcgid: the body is not valid chunked encoding, Apache hangs up
+              b"Content-Type: application/json\r\n" + lengths + b"\r\n" + body,
+              timeout=3 if fcgid_chunked else 15)
+    if fcgid_chunked and ans[0] is None:
+        return
     assert_frontend_refusal(stack, ans)
 
 

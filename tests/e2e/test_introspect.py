@@ -21,6 +21,9 @@ from test_foundation import assert_common_headers, media_type
 from test_key_auth import (RESOURCE, World, assert_oauth_error, basic_value, bearer, exchange,
                            new_user, personal_key, signin)
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 INTROSPECT = "/api/auth/v1/introspect"
 ACCESS_FIELDS = {"active", "token_type", "sub", "principal_type", "iss", "exp", "iat",
                  "client_id", "aud"}

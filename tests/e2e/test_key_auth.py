@@ -28,6 +28,9 @@ from harness.stack import unique, unique_email
 from test_foundation import assert_common_headers, health_ok, media_type, opaque_token
 from test_hardening import HardStack
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 ORGS = "/api/org/v1/orgs"
 USERS = "/api/org/v1/users"
 ME = "/api/org/v1/me"

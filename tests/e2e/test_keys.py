@@ -29,6 +29,9 @@ from test_orgs import (ME, ORGS, USERS, Caller, add, admin_of, assert_problem, m
                        PASSWORD, new_org, new_user, signin, walk)
 from test_orgs import admin, world  # noqa: F401 (fixtures: an organization with every role)
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 MY_KEYS = ME + "/keys"
 SA_KEYS = {"id", "name", "identifier", "organization", "role", "display_name", "description",
            "created_at"}

@@ -20,6 +20,9 @@ from harness import fcgi
 from harness.lanyard import ListenWorker
 from harness.stack import unique, unique_email
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 ORGS = "/api/org/v1/orgs"
 USERS = "/api/org/v1/users"
 ME = "/api/org/v1/me"

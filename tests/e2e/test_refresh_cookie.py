@@ -18,6 +18,9 @@ from test_auth import (ME, PASSWORD, REFRESH, SIGNIN, SIGNOUT, TOKEN, TOKEN_KEYS
 from test_foundation import assert_oauth_error, assert_problem
 from test_hardening import hard  # noqa: F401 (fixture: stacks with an edited config)
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 COOKIE = re.compile(r"^lanyard_refresh=(lyr_[0-9A-Za-z]{49}); Path=/api/auth/v1/; HttpOnly; "
                     r"SameSite=Strict; Max-Age=2592000$")
 COOKIE_SECURE = re.compile(COOKIE.pattern[:-1] + "; Secure$")

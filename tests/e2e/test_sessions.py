@@ -5,11 +5,16 @@ session as sign-out ends them."""
 import datetime
 import time
 
+import pytest
+
 from conftest import Client
 from harness.stack import unique, unique_email
 from test_auth import (PASSWORD, admin_token, assert_oauth_error, assert_rejected_token, bearer,
                        new_user, refresh, signin)
 from test_foundation import assert_problem
+
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
 
 SESSIONS = "/api/org/v1/me/sessions"
 SIGNIN = "/api/auth/v1/signin"

@@ -20,6 +20,9 @@ from test_key_auth import log_files
 from test_login import USER_CODE, Cli
 from test_orgs import ME, ORGS, admin, assert_problem, world  # noqa: F401
 
+# the API's logic, the same through every front end (conftest.py, "neutral")
+pytestmark = pytest.mark.neutral
+
 SSO_KEYS = {"issuer", "client_id", "email_domains", "default_role", "redirect_uri", "created_at",
             "updated_at"}
 DISCOVER = "/api/auth/v1/sso/discover"
