@@ -15,24 +15,34 @@ src=$(pwd)
 jobs=${JOBS:-2}
 t_all=$(date +%s)
 failed=()
+failures=()
 timings=()
+steplog=$(mktemp)
+trap 'rm -f "$steplog"' EXIT
 
 step() { # step NAME COMMAND... : run, time, record
     local name=$1 t0 rc
     shift
     printf '\n=== %s ===\n' "$name"
     t0=$(date +%s)
-    "$@"
-    rc=$?
+    "$@" 2>&1 | tee "$steplog"
+    rc=${PIPESTATUS[0]}
     timings+=("$(printf '%-28s %4ss  %s' "$name" $(( $(date +%s) - t0 )) \
         "$([ $rc -eq 0 ] && echo ok || echo "FAILED ($rc)")")")
-    [ $rc -eq 0 ] || failed+=("$name")
+    if [ $rc -ne 0 ]; then
+        failed+=("$name")
+        # What failed, for the summary: a long log's tail may not show it
+        # (pytest's -r lines, automake's FAIL lines, make's errors)
+        mapfile -t -O "${#failures[@]}" failures < <(grep -E \
+            '^(FAILED|ERROR|FAIL:|XPASS) |^make.*\*\*\*' "$steplog" | sed "s|^|  $name: |" | head -20)
+    fi
     return $rc
 }
 
 finish() {
     printf '\n=== summary ===\n'
     printf '%s\n' "${timings[@]}"
+    [ ${#failures[@]} -eq 0 ] || { echo "what failed:"; printf '%s\n' "${failures[@]}"; }
     local total=$(( $(date +%s) - t_all ))
     local n_failed=${#failed[@]} n_passed=$(( ${#timings[@]} - ${#failed[@]} ))
     if [ "$n_failed" -eq 0 ]; then
@@ -143,6 +153,6 @@ if [ -f build/Makefile ]; then
     # check and the OpenAPI files, on the two stacks the sanitizer tree did not run.
     step "build: make distcheck" env LANYARD_E2E_STACKS=lighttpd-opaque,apache-jwt \
         E2E_TESTS="test_foundation.py test_check.py test_openapi.py" \
-        make -C build -j"$jobs" distcheck
+        make -C build -j"$jobs" distcheck VERBOSE=1
 fi
 finish

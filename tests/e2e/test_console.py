@@ -99,14 +99,23 @@ class Console:
                 text, self.b.find_element(By.TAG_NAME, "body").text[:2000]))
 
     def fill(self, form_id, **values):
+        # A page draws its forms after its fetches: a status line ("Organization x
+        # created.") can show before the page it announces (seen under load in CI)
         for k, v in values.items():
-            el = self.b.find_element(By.ID, "%s-%s" % (form_id, k))
+            el = self.element("%s-%s" % (form_id, k))
             if el.tag_name == "select":
                 el.find_element(By.CSS_SELECTOR, "option[value='%s']" % v).click()
             else:
                 el.clear()
                 el.send_keys(v)
         self.b.find_element(By.ID, form_id + "-submit").click()
+
+    def element(self, el_id, timeout=TIMEOUT):
+        try:
+            return WebDriverWait(self.b, timeout).until(lambda b: b.find_element(By.ID, el_id))
+        except TimeoutException:
+            raise AssertionError("no #%s on the page; page says: %s" % (
+                el_id, self.b.find_element(By.TAG_NAME, "body").text[:2000]))
 
     def click(self, label):
         """The button whose aria-label (or text) is label; confirms its dialog."""
