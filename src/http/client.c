@@ -38,6 +38,7 @@ struct xfer {
     bool too_large;
     char *content_type;
     char *location;
+    char detail[CURL_ERROR_SIZE]; /* curl's own account of a failure, more than its code's name */
 };
 
 static bool global_done;
@@ -248,6 +249,7 @@ static int setup(struct ly_httpc *c, const struct ly_httpc_req *req, struct ly_a
     SET(CURLOPT_WRITEDATA, x);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_ERRORBUFFER, x->detail);
 
     if (strcmp(req->method, "POST") == 0) {
         const char *body = req->body != NULL ? req->body : "";
@@ -308,12 +310,11 @@ int ly_httpc_do(struct ly_httpc *c, const struct ly_httpc_req *req, struct ly_ar
             set_err(err, errlen, "%s %s: the answer is longer than %zu bytes", req->method, where,
                     c->max_body);
             r = LY_E_TOO_LARGE;
-        } else if (e == CURLE_UNSUPPORTED_PROTOCOL || e == CURLE_URL_MALFORMAT) {
-            set_err(err, errlen, "%s %s: %s", req->method, where, curl_easy_strerror(e));
-            r = LY_E_INVALID_REQUEST;
         } else {
-            set_err(err, errlen, "%s %s: %s", req->method, where, curl_easy_strerror(e));
-            r = LY_E_UNAVAILABLE;
+            set_err(err, errlen, "%s %s: %s", req->method, where,
+                    x.detail[0] != '\0' ? x.detail : curl_easy_strerror(e));
+            r = e == CURLE_UNSUPPORTED_PROTOCOL || e == CURLE_URL_MALFORMAT ? LY_E_INVALID_REQUEST
+                                                                            : LY_E_UNAVAILABLE;
         }
         goto out;
     }

@@ -169,7 +169,8 @@ def sso_org(stack, world, idp):  # noqa: F811
     r = world.owner.put(sso_path(world.org), {
         "issuer": idp.issuer, "client_id": client_id, "client_secret": secret,
         "email_domains": [domain.upper(), domain], "default_role": "admin"})
-    assert r.status_code == 200, r.text
+    # on failure: what the provider's proxy forwarded last, and with what status
+    assert r.status_code == 200, (r.text, idp.proxy.requests[-4:])
     world.domain = domain
     world.client_id = client_id
     world.client_secret = secret
