@@ -2,7 +2,6 @@
 with --org on an empty database, user create/disable/enable, key
 create/revoke."""
 
-import os
 import re
 
 import pytest
