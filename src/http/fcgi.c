@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -201,7 +202,8 @@ static bool read_body_to_end(FCGX_Request *fr, struct ly_arena *a, uint64_t max,
     return true;
 }
 
-static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
+/* late: the body did not arrive in time (serve_shared); it is answered as a short one. */
+static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr, bool late)
 {
     struct ly_request req;
     struct ly_response resp;
@@ -214,6 +216,8 @@ static void handle_one(const struct ly_fcgi_app *app, FCGX_Request *fr)
     bool too_large = false;
     if (r != LY_OK) {
         /* answered by the application, which knows the route's error form */
+    } else if (late) {
+        r = LY_E_INVALID_REQUEST;
     } else if (req.authorizer) {
         /* An authorizer is sent no body (FastCGI §6.3): waiting for one would hang. */
     } else if (ly_request_env(&req, "CONTENT_LENGTH") == NULL) {
@@ -251,9 +255,9 @@ static bool wait_readable(int fd, int timeout_ms, const sigset_t *mask)
 }
 
 /* Handle the request FCGX_Accept_r gave, then let the application tick. */
-static void serve_accepted(const struct ly_fcgi_app *app, FCGX_Request *fr)
+static void serve_accepted(const struct ly_fcgi_app *app, FCGX_Request *fr, bool late)
 {
-    handle_one(app, fr);
+    handle_one(app, fr, late);
     FCGX_Finish_r(fr);
     ly_arena_reset(app->arena);
     if (app->tick != NULL) {
@@ -321,11 +325,241 @@ static void drain_backlog(const struct ly_fcgi_app *app, FCGX_Request *fr, int l
             FCGX_Free(fr, 1); /* a connection that brought no request */
             continue;
         }
-        serve_accepted(app, fr);
+        serve_accepted(app, fr, false);
         drained++;
     }
     if (drained > 0)
         ly_log_info(app->log, "stopping: answered %u queued request(s) first", drained);
+}
+
+/*
+ * Apache's mod_proxy_fcgi connects to a worker as soon as it has a request's
+ * headers and passes the body on as the client sends it; lighttpd and
+ * mod_fcgid read the whole body first. A client that stalled mid-body held
+ * a --listen worker until Apache's own timeout, and with every worker so
+ * held the others waited (issue 18). So a worker on the shared socket
+ * accepts a connection itself and looks at what has arrived without taking
+ * it (MSG_PEEK, so that libfcgi still reads all of it): a request whose
+ * FCGI_STDIN has ended is served at once, as before; one still arriving is
+ * parked, and the worker serves others while it comes (epoll, edge
+ * triggered: a peeked byte stays queued, so only new bytes may wake us).
+ * A request that has not wholly arrived PARK_MS after its connection is
+ * answered as a body shorter than its length (400), without reading on.
+ */
+#define PARK_MAX 32              /* connections one worker holds while their requests arrive */
+#define PARK_MS  5000            /* from the connection to the request's last byte */
+#define PEEK_MAX (64 * 1024 + 8) /* this much queued and more to come: a fast sender, served */
+
+enum arrival {
+    ARRIVED_NOTHING, /* not even the parameters */
+    ARRIVED_PARAMS,  /* the parameters, not all the body */
+    ARRIVED_WHOLE,   /* all of it, or something libfcgi must see (garbage, a management record) */
+    ARRIVED_GONE,    /* the web server closed or reset it before the request was whole */
+};
+
+/* What of a FastCGI request is queued on fd; peek holds PEEK_MAX bytes. */
+static enum arrival arrival(int fd, unsigned char *peek)
+{
+    ssize_t n = recv(fd, peek, PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return ARRIVED_GONE;
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? ARRIVED_NOTHING
+                                                                         : ARRIVED_GONE;
+    if ((size_t)n == PEEK_MAX)
+        return ARRIVED_WHOLE;
+    bool params = false, authorizer = false;
+    for (size_t at = 0; at + FCGI_HEADER_LEN <= (size_t)n;) {
+        const unsigned char *h = peek + at;
+        size_t clen = (size_t)h[4] << 8 | h[5];
+        if (h[0] != FCGI_VERSION_1 || (h[2] == 0 && h[3] == 0) || h[1] == FCGI_ABORT_REQUEST)
+            return ARRIVED_WHOLE;
+        if (at + FCGI_HEADER_LEN + clen + h[6] > (size_t)n)
+            break;
+        if (h[1] == FCGI_BEGIN_REQUEST && clen >= 2)
+            authorizer = (h[8] << 8 | h[9]) == FCGI_AUTHORIZER;
+        /* An authorizer is sent no body (FastCGI §6.3): its parameters are all of it. */
+        if (h[1] == FCGI_PARAMS && clen == 0) {
+            if (authorizer)
+                return ARRIVED_WHOLE;
+            params = true;
+        }
+        if (h[1] == FCGI_STDIN && clen == 0)
+            return ARRIVED_WHOLE;
+        at += FCGI_HEADER_LEN + clen + h[6];
+    }
+    return params ? ARRIVED_PARAMS : ARRIVED_NOTHING;
+}
+
+/* A connection accepted here, handed to libfcgi as a kept one: it reads the request from fd. */
+static void serve_fd(const struct ly_fcgi_app *app, FCGX_Request *fr, int fd, bool late)
+{
+    fr->ipcFd = fd;
+    fr->keepConnection = 1;
+    if (FCGX_Accept_r(fr) != 0) {
+        FCGX_Free(fr, 1); /* a connection that brought no request */
+        return;
+    }
+    if (late)
+        fr->keepConnection = 0; /* its unread body must not be taken for the next request */
+    serve_accepted(app, fr, late);
+}
+
+struct parked {
+    int fd;
+    int64_t deadline_us; /* 0: a kept connection between requests, which may idle */
+    bool hung_up;        /* the web server closed its side: what has not arrived will not */
+};
+
+#define PARK_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+/* After fd was served: back into the park, idle, when the web server keeps it for its next request.
+ */
+static void keep_or_close(FCGX_Request *fr, int ep, int fd, struct parked *park, size_t *n)
+{
+    if (fr->ipcFd != fd)
+        return; /* libfcgi closed it */
+    fr->ipcFd = -1;
+    struct epoll_event ev = {.events = PARK_EVENTS, .data.fd = fd};
+    if (*n < PARK_MAX && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+        park[(*n)++] = (struct parked){fd, 0, false};
+    else
+        close(fd);
+}
+
+static void unpark(int ep, struct parked *park, size_t *n, size_t i)
+{
+    epoll_ctl(ep, EPOLL_CTL_DEL, park[i].fd, NULL);
+    park[i] = park[--*n];
+}
+
+/* Look again at parked connection i; true when it left the park (served or closed). */
+static bool revisit(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, struct parked *park,
+                    size_t *n, size_t i, unsigned char *peek, int64_t now)
+{
+    int fd = park[i].fd;
+    enum arrival a = arrival(fd, peek);
+    if (a == ARRIVED_NOTHING && park[i].deadline_us == 0 && !park[i].hung_up)
+        return false; /* a kept connection, idle */
+    if (park[i].deadline_us == 0)
+        park[i].deadline_us = now + PARK_MS * 1000LL; /* its next request has begun */
+    bool late = a != ARRIVED_WHOLE && now >= park[i].deadline_us;
+    if (a != ARRIVED_WHOLE && a != ARRIVED_GONE && !late && !park[i].hung_up)
+        return false;
+    bool hung_up = park[i].hung_up;
+    unpark(ep, park, n, i);
+    if (a != ARRIVED_WHOLE && (a != ARRIVED_PARAMS || !late || hung_up)) {
+        close(fd); /* nobody is there to answer, or nothing to answer yet */
+        return true;
+    }
+    serve_fd(app, fr, fd, late);
+    keep_or_close(fr, ep, fd, park, n);
+    return true;
+}
+
+/* Accept one connection from the shared socket: served when whole, else parked. */
+static void take_new(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, int listen_fd,
+                     struct parked *park, size_t *n, unsigned char *peek)
+{
+    int fd = accept(listen_fd, NULL, NULL);
+    if (fd < 0)
+        return; /* EAGAIN: a sibling took it */
+    if (arrival(fd, peek) != ARRIVED_WHOLE) {
+        struct epoll_event ev = {.events = PARK_EVENTS, .data.fd = fd};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            park[(*n)++] = (struct parked){fd, mono_us() + PARK_MS * 1000LL, false};
+            return;
+        }
+        /* Not watched: served as it comes, as without the park. */
+    }
+    serve_fd(app, fr, fd, false);
+    keep_or_close(fr, ep, fd, park, n);
+}
+
+/*
+ * The worker loop on a socket shared with siblings (the --listen parent's).
+ * SIGTERM is unblocked only in epoll_pwait, as in serve(); once told to stop,
+ * a worker accepts nothing more, answers its parked requests as they arrive
+ * (or at their deadline, within the parent's grace) and closes the idle.
+ */
+static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int listen_fd,
+                         const sigset_t *waiting)
+{
+    struct parked park[PARK_MAX];
+    size_t n = 0;
+    unsigned char *peek = ly_xmalloc(PEEK_MAX);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN, .data.fd = listen_fd};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0) {
+        ly_log_error(app->log, "epoll: %s", strerror(errno));
+        goto out;
+    }
+    /* libfcgi is never to accept on its own: a request it took would not be looked at first. */
+    fr->listen_sock = -1;
+    bool listening = true;
+    for (;;) {
+        bool want = !stop_requested && n < PARK_MAX;
+        if (want != listening) {
+            lev.events = want ? EPOLLIN : 0;
+            epoll_ctl(ep, EPOLL_CTL_MOD, listen_fd, &lev);
+            listening = want;
+        }
+        if (stop_requested) {
+            for (size_t i = n; i-- > 0;)
+                if (park[i].deadline_us == 0 && arrival(park[i].fd, peek) == ARRIVED_NOTHING) {
+                    int fd = park[i].fd;
+                    unpark(ep, park, &n, i);
+                    close(fd);
+                }
+            if (n == 0)
+                break;
+        }
+        int64_t now = mono_us();
+        int timeout = 1000;
+        for (size_t i = 0; i < n; i++)
+            if (park[i].deadline_us != 0) {
+                int64_t left = (park[i].deadline_us - now + 999) / 1000;
+                timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+            }
+        struct epoll_event evs[PARK_MAX + 1];
+        int k = epoll_pwait(ep, evs, PARK_MAX + 1, timeout, waiting);
+        if (k < 0 && errno != EINTR) {
+            ly_log_error(app->log, "epoll_pwait: %s", strerror(errno));
+            break;
+        }
+        if (k == 0) {
+            if (!stop_requested && app->tick != NULL)
+                app->tick(app->ctx, true);
+            ly_arena_reset(app->arena);
+        }
+        now = mono_us();
+        bool new_conn = false;
+        for (int e = 0; e < k; e++) {
+            if (evs[e].data.fd == listen_fd) {
+                new_conn = true;
+                continue;
+            }
+            for (size_t i = 0; i < n; i++)
+                if (park[i].fd == evs[e].data.fd) {
+                    if (evs[e].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                        park[i].hung_up = true;
+                    revisit(app, fr, ep, park, &n, i, peek, now);
+                    break;
+                }
+        }
+        /* Deadlines: the oldest first, each looked at once. */
+        for (size_t i = n; i-- > 0;)
+            if (park[i].deadline_us != 0 && now >= park[i].deadline_us)
+                revisit(app, fr, ep, park, &n, i, peek, now);
+        if (new_conn && !stop_requested && n < PARK_MAX)
+            take_new(app, fr, ep, listen_fd, park, &n, peek);
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        close(park[i].fd);
+    if (ep >= 0)
+        close(ep);
+    free(peek);
 }
 
 static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
@@ -358,6 +592,10 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
     sigset_t waiting = old;
     sigdelset(&waiting, SIGTERM);
     sigdelset(&waiting, SIGINT);
+    if (!own_socket) {
+        serve_shared(app, &fr, listen_fd, &waiting);
+        goto out;
+    }
     while (!stop_requested) {
         /*
          * A second without a request is idle time: the application's tick
@@ -381,10 +619,11 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
             ly_log_error(app->log, "FastCGI accept failed: %s", strerror(errno));
             break;
         }
-        serve_accepted(app, &fr);
+        serve_accepted(app, &fr, false);
     }
     if (stop_requested)
         drain_backlog(app, &fr, listen_fd, own_socket);
+out:
     FCGX_Free(&fr, 1);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0;

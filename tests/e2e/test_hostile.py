@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -28,6 +29,7 @@ from harness.stack import unique, unique_email
 from test_auth import (ME, SIGNIN, USERS, _key_edits, admin_token, assert_rejected_token, bearer,
                        custom, jwt_parts, new_user, signin)  # noqa: F401 (custom: a fixture)
 from test_foundation import assert_oauth_error, assert_problem
+from test_metrics import worker_log
 
 ORGS = "/api/org/v1/orgs"
 TOKEN = "/api/auth/v1/token"
@@ -35,18 +37,6 @@ PLATFORM_AUDIT = "/api/org/v1/audit-events"
 JSON = {"Content-Type": "application/json"}
 # P-256 group order (SEC 2 §2.4.2): a high-S signature is (r, n - s).
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-# A finding of issue 18 not fixed yet (a strict xfail: a fix makes it fail, to be removed).
-APACHE_STALL = ("Apache's mod_proxy_fcgi passes the body on as it arrives: a client that "
-                "stalls mid-body holds a `lanyard --listen` worker (two in the harness) until "
-                "Apache's own timeout, and the others wait; needs a worker-side body deadline "
-                "or mod_reqtimeout in the shipped snippet")
-
-
-def xfail_on_apache(request, stack):
-    if stack.frontend == "apache":
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=APACHE_STALL))
-
-
 # The statuses a front end answers itself for a request it refuses to pass on.
 FRONTEND_REFUSALS = {"lighttpd": {400, 431}, "apache": {400, 404}, "fcgid": {400, 404}}
 
@@ -474,11 +464,13 @@ def _served_meanwhile(stack, seconds):
     return n
 
 
-def test_short_body_does_not_hang_a_worker(request, stack, same_workers):
-    """Content-Length 1000 and 9 bytes sent: the front end waits for the rest
-    (no worker is given the request yet) and others are served meanwhile; a
-    client that gives up leaves nothing behind."""
-    xfail_on_apache(request, stack)
+def test_short_body_does_not_hang_a_worker(stack, same_workers):
+    """Content-Length 1000 and 9 bytes sent, by more clients than there are
+    workers: others are served meanwhile, and a client that gives up leaves
+    nothing behind. lighttpd and mod_fcgid wait for the body before they
+    give a worker the request; Apache's mod_proxy_fcgi connects at once and
+    passes the body on as it comes, and the `--listen` worker parks such a
+    connection until its request has arrived (src/http/fcgi.c, serve_shared)."""
     head = ("POST %s HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: 1000\r\n\r\n" % SIGNIN).encode()
     held = []
@@ -501,11 +493,10 @@ def test_short_body_does_not_hang_a_worker(request, stack, same_workers):
     assert_problem(Client(stack.url).get(ME), 401, "unauthenticated")
 
 
-def test_slow_clients_do_not_stall_the_others(request, stack, same_workers):
+def test_slow_clients_do_not_stall_the_others(stack, same_workers):
     """Four clients send a request a byte per 100 ms (3 s each) while another
     is served promptly throughout; each slow request is then answered
     normally."""
-    xfail_on_apache(request, stack)
     body = json.dumps({"email": unique_email(), "password": "wrong password, slowly"}).encode()
     req = (b"POST " + SIGNIN.encode() + b" HTTP/1.0\r\nHost: x\r\n"
            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
@@ -536,6 +527,42 @@ def test_slow_clients_do_not_stall_the_others(request, stack, same_workers):
             t.join(30)
     for a in answers:
         assert a is not None and a.split(b"\r\n", 1)[0].split()[1] == b"401", (a or b"")[:200]
+
+
+def test_body_stalled_past_the_deadline_is_400_and_frees_the_worker(stack, same_workers):
+    """Apache (`--listen`): a body that has not wholly arrived 5 s after
+    Apache connected to the worker (PARK_MS, src/http/fcgi.c) is answered like
+    one shorter than its Content-Length, 400, without waiting on: the
+    worker's log line says so, not before 4.5 s, and the sign-in did not
+    happen. (Apache itself is then still reading the client's body, and
+    relays nothing until its own timeout: the client sees no 5xx meanwhile.)
+    lighttpd and mod_fcgid never pass a request on before its body, so
+    their own timeouts apply there."""
+    if stack.frontend != "apache":
+        pytest.skip("only mod_proxy_fcgi passes a request on before its body has arrived")
+    rid = "stall-" + os.urandom(6).hex()
+    line = re.compile(r"request_id=%s: method=POST path=%s status=(\d+)" % (rid, SIGNIN))
+    head = ("POST %s HTTP/1.0\r\nHost: x\r\nX-Request-Id: %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            % (SIGNIN, rid)).encode()
+    with socket.create_connection(("127.0.0.1", Client(stack.url).port), timeout=20) as c:
+        t = time.monotonic()
+        c.sendall(head + b'{"email":')
+        assert _served_meanwhile(stack, 3.0) >= 3
+        assert not line.search(worker_log(stack)), "answered before the deadline"
+        got = None
+        while time.monotonic() - t < 12 and got is None:
+            got = line.search(worker_log(stack))
+            time.sleep(0.2)
+        waited = time.monotonic() - t
+        c.settimeout(0.5)
+        try:
+            seen = c.recv(100)
+        except socket.timeout:
+            seen = None
+    assert got is not None, "no answer 12 s after the request"
+    assert got.group(1) == "400" and 4.5 < waited < 9, (got.group(0), waited)
+    assert seen is None or seen == b"" or seen[9:10] == b"4", seen
 
 
 # --- the session-wide secrets check finds what it should ---------------------------------
