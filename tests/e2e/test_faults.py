@@ -125,7 +125,9 @@ def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
     with its outcome unknown)."""
     if stack.external or stack.frontend != "apache":
         pytest.skip("the --listen parent (Apache stacks) only: lighttpd's and mod_fcgid's "
-                    "workers each have their own socket, whose queue dies with the worker")
+                    "workers each have their own socket, whose queue dies with the worker "
+                    "(lighttpd in front of --listen: test_kill9_behind_lighttpd_with_the_"
+                    "listen_parent)")
     admin = admin_of(stack)
     kills = 4
     with Load(admin) as results:
@@ -134,6 +136,52 @@ def test_kill9_of_a_worker_loses_only_the_request_in_hand(stack):
     assert len(bad) <= kills, "%d answers failed for %d kills: %r" % (len(bad), kills, bad[:5])
     assert_creations_as_answered(admin, results,
                                  unknown=lambda status: status is None or status >= 500)
+
+
+class LighttpdListen(HardStack):
+    """lighttpd in front of a `lanyard --listen` parent on a unix socket: the
+    shipped snippet with `var.lanyard_bin = ""` (doc/operations.md)."""
+    lighttpd_listen = True
+
+
+@pytest.fixture
+def lighttpd_listen(request, stack):
+    need_private(stack)
+    s = LighttpdListen(request.getfixturevalue("e2e_env"), "lighttpd", stack.mode, "listen")
+    try:
+        s.precheck()
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.mark.stacks("lighttpd-jwt")
+def test_kill9_behind_lighttpd_with_the_listen_parent(lighttpd_listen):
+    """What a deployment gets when a worker's crash must cost at most the
+    request in hand under lighttpd: lighttpd without bin-path, in front of the
+    --listen parent. Four kill -9 of a worker under load: the parent replaces
+    each, at most one answer per kill fails, every creation is there exactly
+    as its answer says. (With bin-path, lighttpd gives each worker a socket
+    of its own, whose queue dies with it: see test_kill9_… above.)"""
+    s = lighttpd_listen
+    assert s.server.worker_pids() == [], "lighttpd spawned workers of its own"
+    assert len(s.worker_pids()) == 2, s.worker_pids()
+    admin = admin_of(s)
+    kills = 4
+    with Load(admin) as results:
+        replace_workers(s, signal.SIGKILL, kills, 0.3)
+    assert len(results) > 50, len(results)
+    bad = [r for r in results if r[2] is None or r[2] >= 500]
+    assert len(bad) <= kills, "%d answers failed for %d kills: %r" % (len(bad), kills, bad[:5])
+    assert_creations_as_answered(admin, results,
+                                 unknown=lambda status: status is None or status >= 500)
+    # SIGTERM through the same path: the requests in hand finish, nothing fails
+    with Load(admin) as results:
+        replace_workers(s, signal.SIGTERM, 3, 0.3)
+    bad = [r for r in results if r[2] is None or r[2] >= 500]
+    assert not bad, bad[:5]
+    assert_creations_as_answered(admin, results)
 
 
 @pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque", "apache-opaque", "fcgid-opaque")

@@ -99,16 +99,19 @@ def write_config(path, **kw):
 
 
 class ListenWorker:
-    """`lanyard --listen 127.0.0.1:PORT --workers N --config CFG`, the backend of
-    Apache mod_proxy_fcgi; stopped by PID."""
+    """`lanyard --listen 127.0.0.1:PORT --workers N --config CFG` (or on the unix
+    socket unix_path), the backend of Apache mod_proxy_fcgi, or of lighttpd
+    with no bin-path; stopped by PID."""
 
-    def __init__(self, build, config, workdir, workers=2, name="lanyard-listen", prefork=True):
+    def __init__(self, build, config, workdir, workers=2, name="lanyard-listen", prefork=True,
+                 unix_path=None):
         self.build = build
         self.config = config
         self.workdir = workdir
         self.workers = workers
         self.name = name
         self.prefork = prefork  # False: a stub that serves in the parent itself
+        self.unix_path = unix_path
         self.port = None
         self.server = None
 
@@ -118,21 +121,24 @@ class ListenWorker:
 
     @property
     def addr(self):
-        return ("127.0.0.1", self.port)
+        return self.unix_path or ("127.0.0.1", self.port)
 
     def start(self, timeout=30.0):
+        if self.unix_path:
+            return self._start_on(None, timeout)
         return with_free_port(lambda port: self._start_on(port, timeout))
 
     def _start_on(self, port, timeout):
         log = os.path.join(self.workdir, "%s.log" % self.name)
+        where = self.unix_path or "127.0.0.1:%d" % port
         argv = [self.build.lanyard, "--config", self.config,
-                "--listen", "127.0.0.1:%d" % port, "--workers", str(self.workers)]
+                "--listen", where, "--workers", str(self.workers)]
         srv = Server(self.name, argv, log, env=self.build.env())
         srv.start()
         self.port = port
         self.server = srv
         try:
-            srv.wait_until(self.ready, timeout, "FastCGI on 127.0.0.1:%d" % port)
+            srv.wait_until(self.ready, timeout, "FastCGI on %s" % where)
         except StartError as e:
             srv.stop()
             if "in use" in str(e).lower():

@@ -1,5 +1,6 @@
 """A private lighttpd on 127.0.0.1 that spawns the lanyard workers itself
-(mod_fastcgi bin-path), configured by including the shipped
+(mod_fastcgi bin-path), or with an empty bin-path connects to a `lanyard
+--listen` socket, configured by including the shipped
 etc/lighttpd/lanyard.conf as a user would."""
 
 import os
@@ -78,7 +79,7 @@ class Lighttpd(FrontEnd):
                                   console=self.console))
         open(os.path.join(self.workdir, "error.log"), "w").close()
         sockdir = os.path.dirname(self.fcgi_socket)
-        for name in os.listdir(sockdir):
+        for name in os.listdir(sockdir) if self.worker_bin else ():  # "": a --listen socket
             if name.startswith(os.path.basename(self.fcgi_socket)):
                 os.unlink(os.path.join(sockdir, name))
         srv = Server("lighttpd", [_lighttpd_bin(), "-D", "-f", self.conf_path],

@@ -150,6 +150,9 @@ class Stack:
     """One front end in one token mode, with its own lanyard config."""
 
     external = False
+    # lighttpd with no bin-path, in front of a `lanyard --listen` parent on a unix
+    # socket (the shipped snippet with var.lanyard_bin = ""), instead of spawning
+    lighttpd_listen = False
 
     def __init__(self, env, frontend, mode):
         if frontend not in FRONTENDS or mode not in MODES:
@@ -189,12 +192,22 @@ class Stack:
         self.listen = ListenWorker(self.build, self.config_path, self.dir, workers=2).start()
         return "127.0.0.1:%d" % self.listen.port
 
+    def _start_unix_backend(self, port):
+        self._write_config(port)
+        if self.listen is not None:
+            self.listen.stop()
+        self.listen = ListenWorker(self.build, self.config_path, self.dir, workers=2,
+                                   unix_path=self.server.fcgi_socket).start()
+
     def start(self):
         if self.frontend == "lighttpd":
+            sock = os.path.join(self.env.sockdir, self.id + ".sock")
             self.server = Lighttpd(workdir=self.dir, srcdir=self.build.srcdir,
-                                   worker_bin=self.build.lanyard, lanyard_config=self.config_path,
-                                   fcgi_socket=os.path.join(self.env.sockdir, self.id + ".sock"),
-                                   env=self.build.env(), procs=2, before_start=self._write_config)
+                                   worker_bin="" if self.lighttpd_listen else self.build.lanyard,
+                                   lanyard_config=self.config_path, fcgi_socket=sock,
+                                   env=self.build.env(), procs=2,
+                                   before_start=self._start_unix_backend if self.lighttpd_listen
+                                   else self._write_config)
         elif self.frontend == "apache":
             self.server = Apache(workdir=self.dir, srcdir=self.build.srcdir, env=self.build.env(),
                                  before_start=self._start_backend, console=self._console())
@@ -258,7 +271,7 @@ class Stack:
 
     def worker_pids(self):
         """PIDs of the lanyard workers serving this front end (by parent PID)."""
-        if self.frontend == "apache":
+        if self.listen is not None:
             return self.listen.worker_pids()
         return self.server.worker_pids()
 
