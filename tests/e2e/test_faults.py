@@ -104,7 +104,8 @@ def test_sigterm_races_a_stream_of_requests(stack):
     if stack.frontend == "fcgid":
         pytest.skip("mod_fcgid: a SIGTERM from outside its process manager still loses requests "
                     "(500s and read timeouts: mod_fcgid does not retry a request on a refused or "
-                    "reset connection to the process it chose); open, see doc/decisions.md")
+                    "reset connection to the process it chose), which no worker can change: "
+                    "mod_proxy_fcgi to --listen is the deployment for that (doc/decisions.md)")
     admin = admin_of(stack)
     with Load(admin) as results:
         replace_workers(stack, signal.SIGTERM, ROUNDS, 0.25)
