@@ -16,6 +16,7 @@ LANYARD_E2E_WORKDIR (default BUILDDIR/tests/e2e/.work), LANYARD_E2E_STACKS
 import collections
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -78,7 +79,15 @@ def pytest_addoption(parser):
                 help="comma-separated stack ids to run (default: all)")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
 def pytest_configure(config):
+    # A run stopped with SIGTERM (a CI timeout, kill PID) still stops its servers:
+    # pytest tears the fixtures down on KeyboardInterrupt, and atexit runs stop_all.
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
     config.addinivalue_line("markers", "stacks(*ids): run this test only on these stacks")
     config.addinivalue_line("markers", "neutral: the API's logic, which no front end changes: "
                             "on LANYARD_E2E_NEUTRAL_STACKS only, when that is set")
