@@ -18,6 +18,7 @@ from conftest import TIMEOUT, wait_for
 from harness import npm
 from harness.stack import unique, unique_email
 from test_hardening import HardStack, hard  # noqa: F401 - the module-scoped stack factory
+from test_sso import provider_trouble
 
 from selenium import webdriver  # noqa: E402 (python3-selenium: run-all.sh installs it; never a skip)
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
@@ -95,8 +96,15 @@ class Console:
         try:
             WebDriverWait(self.b, timeout).until(lambda b: text in b.find_element(By.TAG_NAME, "body").text)
         except TimeoutException:
-            raise AssertionError("%r not on the page; page says: %s" % (
-                text, self.b.find_element(By.TAG_NAME, "body").text[:2000]))
+            raise AssertionError("%r not on the page; %s" % (text, self.page_state()))
+
+    def page_state(self):
+        """What a failure message needs: the status line and every error shown
+        (a long page hides them past its first 2000 characters), then the page."""
+        shown = [e.text for e in self.b.find_elements(By.CSS_SELECTOR, "#status, [role=alert]")
+                 if e.text.strip()]
+        return "status and errors: %r; page says: %s" % (
+            shown, self.b.find_element(By.TAG_NAME, "body").text[:2000])
 
     def fill(self, form_id, **values):
         # A page draws its forms after its fetches: a status line ("Organization x
@@ -114,8 +122,7 @@ class Console:
         try:
             return WebDriverWait(self.b, timeout).until(lambda b: b.find_element(By.ID, el_id))
         except TimeoutException:
-            raise AssertionError("no #%s on the page; page says: %s" % (
-                el_id, self.b.find_element(By.TAG_NAME, "body").text[:2000]))
+            raise AssertionError("no #%s on the page; %s" % (el_id, self.page_state()))
 
     def click(self, label):
         """The button whose aria-label (or text) is label; confirms its dialog."""
@@ -545,7 +552,10 @@ def test_sso_signin_through_the_provider(c, idp):
     c.wait_text("Single sign-on is not configured")
     c.fill("sso", issuer=idp.issuer, client_id=client_id, client_secret=secret,
            email_domains=domain, default_role="member")
-    c.wait_text("Single sign-on of %s saved." % org)
+    try:
+        c.wait_text("Single sign-on of %s saved." % org)
+    except AssertionError as e:
+        raise AssertionError("%s\n%r" % (e, provider_trouble(site, idp))) from None
     assert c.b.find_element(By.ID, "sso-redirect").get_attribute("value") == callback
     assert secret not in c.b.find_element(By.TAG_NAME, "main").text
     c.axe()

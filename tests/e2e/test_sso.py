@@ -18,6 +18,7 @@ from conftest import Client
 from harness.stack import unique
 from test_key_auth import log_files
 from test_login import USER_CODE, Cli
+from test_metrics import worker_log
 from test_orgs import ME, ORGS, admin, assert_problem, world  # noqa: F401
 
 # the API's logic, the same through every front end (conftest.py, "neutral")
@@ -160,6 +161,15 @@ class Browser:
 
 
 @pytest.fixture
+def provider_trouble(stack, idp):
+    """For a failed configuration's message: what the provider's proxy
+    forwarded last (method, path, status) and the workers' last `sso:` log
+    lines, which hold libcurl's own words for a failed fetch (the client is
+    told only "the provider cannot be reached")."""
+    lines = [ln for ln in worker_log(stack).splitlines() if " sso: " in ln]
+    return {"proxy": idp.proxy.requests[-4:], "workers": lines[-4:]}
+
+
 def sso_org(stack, world, idp):  # noqa: F811
     """world's organization with the provider configured, a domain of its own."""
     client_id = unique("lanyard")
@@ -169,8 +179,7 @@ def sso_org(stack, world, idp):  # noqa: F811
     r = world.owner.put(sso_path(world.org), {
         "issuer": idp.issuer, "client_id": client_id, "client_secret": secret,
         "email_domains": [domain.upper(), domain], "default_role": "admin"})
-    # on failure: what the provider's proxy forwarded last, and with what status
-    assert r.status_code == 200, (r.text, idp.proxy.requests[-4:])
+    assert r.status_code == 200, (r.text, provider_trouble(stack, idp))
     world.domain = domain
     world.client_id = client_id
     world.client_secret = secret
