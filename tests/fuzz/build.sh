@@ -29,7 +29,8 @@ if [ ! -f Makefile ]; then
     "$srcdir/configure" -q CC="$CC" CFLAGS="-g -O1 -fsanitize=fuzzer-no-link" \
         --enable-sanitizers --disable-werror
 fi
-make -s liblanyard.a
+# lanyardctl too: live.sh seeds fuzz_live's database with it (migrate, bootstrap)
+make -s liblanyard.a lanyardctl
 flags=$(make -s fuzz-print-flags)
 cppflags=$(printf '%s\n' "$flags" | sed -n 's/^CPPFLAGS=//p')
 libs=$(printf '%s\n' "$flags" | sed -n 's/^LIBS=//p')
