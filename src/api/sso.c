@@ -83,7 +83,7 @@ static struct json_object *sso_json(struct ly_call *c, const struct ly_sso *s)
 static int fetch(struct ly_call *c, const char *url, struct ly_httpc_resp *out, const char **why)
 {
     struct ly_httpc *h;
-    char err[160];
+    char err[256];
     struct ly_httpc_resp resp;
     if (!provider_url_ok(url)) {
         *why = "the provider's URLs must be https (or http on a loopback address)";
@@ -465,7 +465,7 @@ static int exchange(struct ly_call *c, const struct ly_sso *s, const char *code,
     char *secret = NULL;
     size_t secret_len = 0;
     struct ly_httpc *h;
-    char err[160];
+    char err[256];
     if (ly_seal_open(c->ctx->seal, s->org_id, s->client_secret_sealed, req->arena, &secret,
                      &secret_len) != LY_OK) {
         ly_log_error(&c->ctx->log,

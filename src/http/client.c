@@ -311,8 +311,19 @@ int ly_httpc_do(struct ly_httpc *c, const struct ly_httpc_req *req, struct ly_ar
                     c->max_body);
             r = LY_E_TOO_LARGE;
         } else {
-            set_err(err, errlen, "%s %s: %s", req->method, where,
-                    x.detail[0] != '\0' ? x.detail : curl_easy_strerror(e));
+            /*
+             * Which connection failed, so that a garbled answer (HTTP/0.9: no
+             * status line) tells a reused connection's leftovers from a new one.
+             */
+            long fresh = 0, local = 0;
+            char conn[64] = "";
+            curl_easy_getinfo(c->h, CURLINFO_NUM_CONNECTS, &fresh);
+            curl_easy_getinfo(c->h, CURLINFO_LOCAL_PORT, &local);
+            if (local > 0)
+                snprintf(conn, sizeof(conn), " (%s connection, local port %ld)",
+                         fresh > 0 ? "new" : "reused", local);
+            set_err(err, errlen, "%s %s: %s%s", req->method, where,
+                    x.detail[0] != '\0' ? x.detail : curl_easy_strerror(e), conn);
             r = e == CURLE_UNSUPPORTED_PROTOCOL || e == CURLE_URL_MALFORMAT ? LY_E_INVALID_REQUEST
                                                                             : LY_E_UNAVAILABLE;
         }

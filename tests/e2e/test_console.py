@@ -572,7 +572,11 @@ def test_sso_signin_through_the_provider(c, idp):
     def sent_to_provider(_):
         return [p for (m, p, _st) in idp.proxy.requests[seen:]
                 if m == "GET" and p.startswith("/api/oidc/auth?")]
-    auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    try:
+        auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    except TimeoutException:
+        raise AssertionError("the browser did not reach the provider; at %s; %s\n%r" % (
+            c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
     assert "client_id=" + client_id in auth and "code_challenge_method=S256" in auth, auth
     back = idp.authorize(idp.proxy.url + auth, username, "the provider's password")
     assert back.startswith(callback + "?"), back
@@ -597,7 +601,11 @@ def test_sso_signin_through_the_provider(c, idp):
     seen = len(idp.proxy.requests)
     c.b.find_element(By.ID, "signin-email").send_keys("%s@%s" % (username, domain))
     c.b.find_element(By.ID, "signin-sso").click()
-    auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    try:
+        auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    except TimeoutException:
+        raise AssertionError("the browser did not reach the provider; at %s; %s\n%r" % (
+            c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
     c.b.get(idp.authorize(idp.proxy.url + auth, username, "the provider's password"))
     c.wait_idle()
     text = c.b.find_element(By.ID, "sso-error").text

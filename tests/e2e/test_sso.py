@@ -10,6 +10,7 @@ a domain of its own, and its own provider users."""
 import queue
 import subprocess
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -160,16 +161,18 @@ class Browser:
         return self.callback(self.at_provider(r.headers["Location"], username))
 
 
-@pytest.fixture
 def provider_trouble(stack, idp):
-    """For a failed configuration's message: what the provider's proxy
-    forwarded last (method, path, status) and the workers' last `sso:` log
-    lines, which hold libcurl's own words for a failed fetch (the client is
-    told only "the provider cannot be reached")."""
+    """For a failed step's message: what reached the provider's proxy last
+    (arrived: time, method, path) and what it answered (method, path,
+    status), and the workers' last `sso:` log lines, which hold libcurl's
+    own words for a failed fetch (the client is told only "the provider
+    cannot be reached")."""
     lines = [ln for ln in worker_log(stack).splitlines() if " sso: " in ln]
-    return {"proxy": idp.proxy.requests[-4:], "workers": lines[-4:]}
+    return {"now": time.time(), "arrived": idp.proxy.arrived[-4:],
+            "answered": idp.proxy.requests[-4:], "workers": lines[-4:]}
 
 
+@pytest.fixture
 def sso_org(stack, world, idp):  # noqa: F811
     """world's organization with the provider configured, a domain of its own."""
     client_id = unique("lanyard")

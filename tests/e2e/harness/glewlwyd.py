@@ -237,7 +237,9 @@ class TamperProxy:
       over any sane cap on a provider's answer.
 
     `tampered` counts the rewritten responses, `requests` lists
-    (method, path, status) of everything forwarded. Request bodies must come
+    (method, path, status) of everything forwarded, once answered;
+    `arrived` lists (time, method, path) as each request comes in (a
+    request still waiting on Glewlwyd is there and not in `requests`). Request bodies must come
     with a Content-Length (libcurl, urllib and requests send one); upstream
     responses are read whole, one upstream connection per request."""
 
@@ -249,6 +251,7 @@ class TamperProxy:
         self._tamper = None
         self.tampered = 0
         self.requests = []
+        self.arrived = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -266,6 +269,10 @@ class TamperProxy:
         class Srv(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = False
+            # socketserver's default listen backlog is 5: a browser opening its
+            # connections at once while the accepting thread waits for the GIL
+            # would have its SYNs dropped and retried seconds later
+            request_queue_size = 128
 
         self.server = Srv((host, 0), Handler)
         self.port = self.server.server_address[1]
@@ -295,6 +302,8 @@ class TamperProxy:
             self.server = None
 
     def _forward(self, h):
+        with self._lock:
+            self.arrived.append((time.time(), h.command, h.path))
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else None
         headers = {k: v for k, v in h.headers.items()
