@@ -555,7 +555,7 @@ def test_sso_signin_through_the_provider(c, idp):
     try:
         c.wait_text("Single sign-on of %s saved." % org)
     except AssertionError as e:
-        raise AssertionError("%s\n%r" % (e, provider_trouble(site, idp))) from None
+        raise AssertionError("%s\n%s" % (e, provider_trouble(site, idp))) from None
     assert c.b.find_element(By.ID, "sso-redirect").get_attribute("value") == callback
     assert secret not in c.b.find_element(By.TAG_NAME, "main").text
     c.axe()
@@ -575,7 +575,7 @@ def test_sso_signin_through_the_provider(c, idp):
     try:
         auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
     except TimeoutException:
-        raise AssertionError("the browser did not reach the provider; at %s; %s\n%r" % (
+        raise AssertionError("the browser did not reach the provider; at %s; %s\n%s" % (
             c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
     assert "client_id=" + client_id in auth and "code_challenge_method=S256" in auth, auth
     back = idp.authorize(idp.proxy.url + auth, username, "the provider's password")
@@ -604,7 +604,7 @@ def test_sso_signin_through_the_provider(c, idp):
     try:
         auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
     except TimeoutException:
-        raise AssertionError("the browser did not reach the provider; at %s; %s\n%r" % (
+        raise AssertionError("the browser did not reach the provider; at %s; %s\n%s" % (
             c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
     c.b.get(idp.authorize(idp.proxy.url + auth, username, "the provider's password"))
     c.wait_idle()

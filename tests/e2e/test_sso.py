@@ -162,14 +162,18 @@ class Browser:
 
 
 def provider_trouble(stack, idp):
-    """For a failed step's message: what reached the provider's proxy last
-    (arrived: time, method, path) and what it answered (method, path,
-    status), and the workers' last `sso:` log lines, which hold libcurl's
-    own words for a failed fetch (the client is told only "the provider
-    cannot be reached")."""
+    """For a failed step's message, as text (pytest shortens a long repr):
+    what reached the provider's proxy last (arrived: time, client port,
+    method, path) and what it answered (method, path, status), and the
+    workers' last `sso:` log lines, which hold libcurl's own words for a
+    failed fetch (the client is told only "the provider cannot be reached")
+    and the local port of a failed connection, to look up in arrived."""
     lines = [ln for ln in worker_log(stack).splitlines() if " sso: " in ln]
-    return {"now": time.time(), "arrived": idp.proxy.arrived[-4:],
-            "answered": idp.proxy.requests[-4:], "workers": lines[-4:]}
+    return "\n".join(["now %.3f" % time.time()]
+                     + ["arrived %r" % (a,) for a in idp.proxy.arrived[-8:]]
+                     + ["answered %r" % (a,) for a in idp.proxy.requests[-4:]]
+                     + ["odd %r" % (a,) for a in idp.proxy.odd[-4:]]
+                     + ["worker " + ln for ln in lines[-4:]])
 
 
 @pytest.fixture
@@ -182,7 +186,7 @@ def sso_org(stack, world, idp):  # noqa: F811
     r = world.owner.put(sso_path(world.org), {
         "issuer": idp.issuer, "client_id": client_id, "client_secret": secret,
         "email_domains": [domain.upper(), domain], "default_role": "admin"})
-    assert r.status_code == 200, (r.text, provider_trouble(stack, idp))
+    assert r.status_code == 200, "%s\n%s" % (r.text, provider_trouble(stack, idp))
     world.domain = domain
     world.client_id = client_id
     world.client_secret = secret

@@ -30,11 +30,15 @@ import gzip
 import http.client
 import http.server
 import json
+import multiprocessing.connection
 import os
 import secrets
 import shutil
+import socket
 import socketserver
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -217,7 +221,7 @@ _HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
         "trailer", "transfer-encoding", "upgrade", "content-length", "expect"}
 
 
-class TamperProxy:
+class _ProxyCore:
     """A threaded HTTP forwarder on a 127.0.0.1 port in front of an upstream
     (Glewlwyd). Transparent while `tamper` is None; with tamper="payload" or
     tamper="kid" it rewrites the id_token in every JSON response of a token
@@ -238,8 +242,11 @@ class TamperProxy:
 
     `tampered` counts the rewritten responses, `requests` lists
     (method, path, status) of everything forwarded, once answered;
-    `arrived` lists (time, method, path) as each request comes in (a
-    request still waiting on Glewlwyd is there and not in `requests`). Request bodies must come
+    `arrived` lists (time, client port, method, path) as each request comes in (a
+    request still waiting on Glewlwyd is there and not in `requests`);
+    `odd` lists (time, client port, error status, reason, raw request line)
+    of every request refused unparsed or not in HTTP/1.1, so that a
+    client's "Received HTTP/0.9" can be traced to what this proxy read. Request bodies must come
     with a Content-Length (libcurl, urllib and requests send one); upstream
     responses are read whole, one upstream connection per request."""
 
@@ -252,6 +259,7 @@ class TamperProxy:
         self.tampered = 0
         self.requests = []
         self.arrived = []
+        self.odd = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -263,6 +271,15 @@ class TamperProxy:
 
             def _forward(self):
                 proxy._forward(self)
+
+            def send_error(self, code, message=None, explain=None):
+                # A request http.server could not parse is answered here, not
+                # forwarded; before its version is read, without a status line
+                # (its HTTP/0.9 form): what it read is kept in `odd`
+                with proxy._lock:
+                    proxy.odd.append((time.time(), self.client_address[1], code, message,
+                                      getattr(self, "raw_requestline", b"")[:160]))
+                super().send_error(code, message, explain)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _forward
 
@@ -303,7 +320,11 @@ class TamperProxy:
 
     def _forward(self, h):
         with self._lock:
-            self.arrived.append((time.time(), h.command, h.path))
+            self.arrived.append((time.time(), h.client_address[1], h.command, h.path))
+            if h.request_version != "HTTP/1.1":
+                # answered without a status line (http.server's HTTP/0.9), or as 1.0
+                self.odd.append((time.time(), h.client_address[1], None, h.request_version,
+                                 h.raw_requestline[:160]))
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else None
         headers = {k: v for k, v in h.headers.items()
@@ -367,6 +388,133 @@ class TamperProxy:
             self.tampered += 1
         out = json.dumps(doc).encode("utf-8")
         return gzip.compress(out) if enc == "gzip" else out
+
+
+
+def _proxy_child(fd, upstream_port, host):
+    """The proxy process's entry point (TamperProxy starts it): fd is its end of the pipe."""
+    _proxy_main(multiprocessing.connection.Connection(fd), upstream_port, host)
+
+
+def _proxy_main(conn, upstream_port, host):
+    """The proxy's own process: a _ProxyCore, and its state asked for over conn."""
+    core = _ProxyCore(upstream_port, host)
+    conn.send(core.port)
+    try:
+        while True:
+            try:
+                op, args = conn.recv()
+            except EOFError:
+                break  # the test process is gone
+            try:
+                if op == "get":
+                    with core._lock:
+                        v = getattr(core, args[0])
+                        v = list(v) if isinstance(v, list) else v
+                elif op == "set_tamper":
+                    core.tamper = args[0]
+                    v = None
+                elif op == "set_upstream":
+                    core.upstream_port = args[0]
+                    v = None
+                elif op == "stop":
+                    conn.send((True, None))
+                    break
+                else:
+                    raise ValueError("unknown proxy operation %r" % (op,))
+                conn.send((True, v))
+            except Exception as e:  # noqa: BLE001 - sent back, raised in the test
+                conn.send((False, e))
+    finally:
+        core.stop()
+
+
+class TamperProxy:
+    """_ProxyCore (above: what it forwards and tampers with) in a process of
+    its own (a fresh interpreter, started and stopped by its PID), its state
+    asked for over a socket pair. Not a thread of the test process: there, a
+    request line from some other thread's socket once reached a client of
+    the proxy (curl saw "HTTP/0.9", sub-millisecond) and a browser's request
+    to it went unanswered, both in full CI runs only; in its own process the
+    proxy's sockets are its own. The attributes read as the core's do:
+    `requests`, `arrived` and `odd` are copies taken when read."""
+
+    MODES = _ProxyCore.MODES
+
+    def __init__(self, upstream_port=None, host="127.0.0.1"):
+        mine, theirs = socket.socketpair()
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        code = ("import sys; sys.path.insert(0, %r); from harness.glewlwyd import _proxy_child; "
+                "_proxy_child(%d, %r, %r)" % (here, theirs.fileno(), upstream_port, host))
+        self._proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),),
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+        self._conn = multiprocessing.connection.Connection(mine.detach())
+        self._lock = threading.Lock()
+        if not self._conn.poll(30):
+            self._proc.kill()
+            raise StartError("the provider's proxy did not start")
+        self.port = self._conn.recv()
+        self.pid = self._proc.pid
+
+    def _call(self, op, *args):
+        with self._lock:
+            self._conn.send((op, args))
+            ok, v = self._conn.recv()
+        if not ok:
+            raise v
+        return v
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def upstream_port(self):
+        return self._call("get", "upstream_port")
+
+    @upstream_port.setter
+    def upstream_port(self, port):
+        self._call("set_upstream", port)
+
+    @property
+    def tamper(self):
+        return self._call("get", "tamper")
+
+    @tamper.setter
+    def tamper(self, mode):
+        self._call("set_tamper", mode)
+
+    @property
+    def tampered(self):
+        return self._call("get", "tampered")
+
+    @property
+    def requests(self):
+        return self._call("get", "requests")
+
+    @property
+    def arrived(self):
+        return self._call("get", "arrived")
+
+    @property
+    def odd(self):
+        return self._call("get", "odd")
+
+    def stop(self):
+        if self._proc is None:
+            return
+        try:
+            self._call("stop")
+        except (OSError, EOFError):
+            pass
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()  # by its PID
+            self._proc.wait(5)
+        self._conn.close()
+        self._proc = None
 
 
 def tamper_jwt(token, mode):
