@@ -432,12 +432,13 @@ def _proxy_main(conn, upstream_port, host):
 class TamperProxy:
     """_ProxyCore (above: what it forwards and tampers with) in a process of
     its own (a fresh interpreter, started and stopped by its PID), its state
-    asked for over a socket pair. Not a thread of the test process: there, a
-    request line from some other thread's socket once reached a client of
-    the proxy (curl saw "HTTP/0.9", sub-millisecond) and a browser's request
-    to it went unanswered, both in full CI runs only; in its own process the
-    proxy's sockets are its own. The attributes read as the core's do:
-    `requests`, `arrived` and `odd` are copies taken when read."""
+    asked for over a socket pair. Not a thread of the test process: there,
+    in full CI runs only, a worker's new connection to it was answered
+    without a status line within a millisecond (curl: "HTTP/0.9") and a
+    browser's request to it went unanswered; the cause was not found, and
+    in its own process the proxy's sockets are its own (doc/testing.md).
+    The attributes read as the core's do: `requests`, `arrived` and `odd`
+    are copies taken when read."""
 
     MODES = _ProxyCore.MODES
 
