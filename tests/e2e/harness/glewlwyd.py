@@ -429,6 +429,13 @@ def _proxy_main(conn, upstream_port, host):
         core.stop()
 
 
+def _proxy_state(name, set_op=None):
+    """An attribute of TamperProxy: the core's, read from its process (and
+    written there by set_op, when it may be)."""
+    setter = None if set_op is None else (lambda self, v: self._call(set_op, v))
+    return property(lambda self: self._call("get", name), setter)
+
+
 class TamperProxy:
     """_ProxyCore (above: what it forwards and tampers with) in a process of
     its own (a fresh interpreter, started and stopped by its PID), its state
@@ -470,37 +477,12 @@ class TamperProxy:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
-    @property
-    def upstream_port(self):
-        return self._call("get", "upstream_port")
-
-    @upstream_port.setter
-    def upstream_port(self, port):
-        self._call("set_upstream", port)
-
-    @property
-    def tamper(self):
-        return self._call("get", "tamper")
-
-    @tamper.setter
-    def tamper(self, mode):
-        self._call("set_tamper", mode)
-
-    @property
-    def tampered(self):
-        return self._call("get", "tampered")
-
-    @property
-    def requests(self):
-        return self._call("get", "requests")
-
-    @property
-    def arrived(self):
-        return self._call("get", "arrived")
-
-    @property
-    def odd(self):
-        return self._call("get", "odd")
+    upstream_port = _proxy_state("upstream_port", "set_upstream")
+    tamper = _proxy_state("tamper", "set_tamper")
+    tampered = _proxy_state("tampered")
+    requests = _proxy_state("requests")
+    arrived = _proxy_state("arrived")
+    odd = _proxy_state("odd")
 
     def stop(self):
         if self._proc is None:
