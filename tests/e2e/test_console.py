@@ -532,6 +532,23 @@ SSO_CODES = ["invalid_state", "provider_error", "invalid_id_token", "email_not_v
              "unavailable"]
 
 
+def sso_button_to_provider(c, idp, email):
+    """Type email on the sign-in page and press "Sign in with SSO": the path
+    of the authorization request the browser then sends the provider."""
+    seen = len(idp.proxy.requests)
+    c.b.find_element(By.ID, "signin-email").send_keys(email)
+    c.b.find_element(By.ID, "signin-sso").click()
+
+    def sent_to_provider(_):
+        return [p for (m, p, _st) in idp.proxy.requests[seen:]
+                if m == "GET" and p.startswith("/api/oidc/auth?")]
+    try:
+        return WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
+    except TimeoutException:
+        raise AssertionError("the browser did not reach the provider; at %s; %s\n%s" % (
+            c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
+
+
 def test_sso_signin_through_the_provider(c, idp):
     """An owner configures the provider in the console; a person of its domain
     signs in with the SSO button, the browser going to the real provider and
@@ -565,18 +582,7 @@ def test_sso_signin_through_the_provider(c, idp):
     idp.add_user(username, "the provider's password", email)
     c.sign_out()
     c.open("#/signin")
-    seen = len(idp.proxy.requests)
-    c.b.find_element(By.ID, "signin-email").send_keys(email)
-    c.b.find_element(By.ID, "signin-sso").click()
-
-    def sent_to_provider(_):
-        return [p for (m, p, _st) in idp.proxy.requests[seen:]
-                if m == "GET" and p.startswith("/api/oidc/auth?")]
-    try:
-        auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
-    except TimeoutException:
-        raise AssertionError("the browser did not reach the provider; at %s; %s\n%s" % (
-            c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
+    auth = sso_button_to_provider(c, idp, email)
     assert "client_id=" + client_id in auth and "code_challenge_method=S256" in auth, auth
     back = idp.authorize(idp.proxy.url + auth, username, "the provider's password")
     assert back.startswith(callback + "?"), back
@@ -598,14 +604,7 @@ def test_sso_signin_through_the_provider(c, idp):
     idp.add_user(username, "the provider's password", "%s@%s" % (username, domain),
                  email_verified=False)
     c.open("#/signin")
-    seen = len(idp.proxy.requests)
-    c.b.find_element(By.ID, "signin-email").send_keys("%s@%s" % (username, domain))
-    c.b.find_element(By.ID, "signin-sso").click()
-    try:
-        auth = WebDriverWait(c.b, TIMEOUT).until(sent_to_provider)[0]
-    except TimeoutException:
-        raise AssertionError("the browser did not reach the provider; at %s; %s\n%s" % (
-            c.b.current_url, c.page_state(), provider_trouble(c.site, idp))) from None
+    auth = sso_button_to_provider(c, idp, "%s@%s" % (username, domain))
     c.b.get(idp.authorize(idp.proxy.url + auth, username, "the provider's password"))
     c.wait_idle()
     text = c.b.find_element(By.ID, "sso-error").text

@@ -287,7 +287,7 @@ class _ProxyCore:
             daemon_threads = True
             allow_reuse_address = False
             # socketserver's default listen backlog is 5: a browser opening its
-            # connections at once while the accepting thread waits for the GIL
+            # connections at once while the accepting thread waits its turn
             # would have its SYNs dropped and retried seconds later
             request_queue_size = 128
 
@@ -391,13 +391,13 @@ class _ProxyCore:
 
 
 
+_PROXY_SETTABLE = ("tamper", "upstream_port")
+
+
 def _proxy_child(fd, upstream_port, host):
-    """The proxy process's entry point (TamperProxy starts it): fd is its end of the pipe."""
-    _proxy_main(multiprocessing.connection.Connection(fd), upstream_port, host)
-
-
-def _proxy_main(conn, upstream_port, host):
-    """The proxy's own process: a _ProxyCore, and its state asked for over conn."""
+    """The proxy's own process (TamperProxy starts it): a _ProxyCore, its
+    state read and set over fd, this end of the socket pair."""
+    conn = multiprocessing.connection.Connection(fd)
     core = _ProxyCore(upstream_port, host)
     conn.send(core.port)
     try:
@@ -411,11 +411,8 @@ def _proxy_main(conn, upstream_port, host):
                     with core._lock:
                         v = getattr(core, args[0])
                         v = list(v) if isinstance(v, list) else v
-                elif op == "set_tamper":
-                    core.tamper = args[0]
-                    v = None
-                elif op == "set_upstream":
-                    core.upstream_port = args[0]
+                elif op == "set" and args[0] in _PROXY_SETTABLE:
+                    setattr(core, args[0], args[1])  # tamper's setter checks the mode
                     v = None
                 elif op == "stop":
                     conn.send((True, None))
@@ -429,10 +426,10 @@ def _proxy_main(conn, upstream_port, host):
         core.stop()
 
 
-def _proxy_state(name, set_op=None):
+def _proxy_state(name):
     """An attribute of TamperProxy: the core's, read from its process (and
-    written there by set_op, when it may be)."""
-    setter = None if set_op is None else (lambda self, v: self._call(set_op, v))
+    set there, for those in _PROXY_SETTABLE)."""
+    setter = (lambda self, v: self._call("set", name, v)) if name in _PROXY_SETTABLE else None
     return property(lambda self: self._call("get", name), setter)
 
 
@@ -463,7 +460,6 @@ class TamperProxy:
             self._proc.kill()
             raise StartError("the provider's proxy did not start")
         self.port = self._conn.recv()
-        self.pid = self._proc.pid
 
     def _call(self, op, *args):
         with self._lock:
@@ -477,8 +473,8 @@ class TamperProxy:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
-    upstream_port = _proxy_state("upstream_port", "set_upstream")
-    tamper = _proxy_state("tamper", "set_tamper")
+    upstream_port = _proxy_state("upstream_port")
+    tamper = _proxy_state("tamper")
     tampered = _proxy_state("tampered")
     requests = _proxy_state("requests")
     arrived = _proxy_state("arrived")
