@@ -346,9 +346,10 @@ static void drain_backlog(const struct ly_fcgi_app *app, FCGX_Request *fr, int l
  * A request that has not wholly arrived PARK_MS after its connection is
  * answered as a body shorter than its length (400), without reading on.
  */
-#define PARK_MAX 32              /* connections one worker holds while their requests arrive */
-#define PARK_MS  5000            /* from the connection to the request's last byte */
-#define PEEK_MAX (64 * 1024 + 8) /* this much queued and more to come: a fast sender, served */
+#define PARK_MAX       32   /* connections one worker holds while their requests arrive */
+#define PARK_MS        5000 /* from the connection to the request's last byte */
+#define PEEK_MAX       (64 * 1024 + 8) /* this much queued and more to come: a fast sender, served */
+#define ARRIVE_WAIT_MS 100             /* a new connection's request awaited before it is parked */
 
 enum arrival {
     ARRIVED_NOTHING, /* not even the parameters */
@@ -457,17 +458,52 @@ static bool revisit(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, str
     return true;
 }
 
+/*
+ * What has arrived on a connection just accepted, after waiting up to
+ * ARRIVE_WAIT_MS for the rest of its request. The web server writes a
+ * request just after it connects, so most are whole within microseconds;
+ * parking those at once would let this worker accept more connections while
+ * it serves, each a request lost with it if it is killed. Only a request
+ * still incomplete after the wait (a stalled body) is parked. wait_ep is an
+ * empty epoll set kept for this: edge triggered, it wakes on new bytes only.
+ */
+static enum arrival arrival_soon(int wait_ep, int fd, unsigned char *peek)
+{
+    enum arrival a = arrival(fd, peek);
+    if (a == ARRIVED_WHOLE || a == ARRIVED_GONE)
+        return a;
+    struct epoll_event ev = {.events = PARK_EVENTS, .data.fd = fd};
+    if (epoll_ctl(wait_ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return a;
+    int64_t end = mono_us() + ARRIVE_WAIT_MS * 1000LL;
+    for (int64_t left = ARRIVE_WAIT_MS * 1000LL; left > 0; left = end - mono_us()) {
+        struct epoll_event got;
+        int k = epoll_wait(wait_ep, &got, 1, (int)((left + 999) / 1000));
+        if (k < 0 && errno != EINTR)
+            break;
+        a = arrival(fd, peek);
+        if (a == ARRIVED_WHOLE || a == ARRIVED_GONE || (k > 0 && (got.events & EPOLLRDHUP)))
+            break;
+    }
+    epoll_ctl(wait_ep, EPOLL_CTL_DEL, fd, NULL);
+    return a;
+}
+
 /* Accept one connection from the shared socket: served when whole, else parked. */
-static void take_new(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, int listen_fd,
-                     struct parked *park, size_t *n, unsigned char *peek)
+static void take_new(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, int wait_ep,
+                     int listen_fd, struct parked *park, size_t *n, unsigned char *peek)
 {
     int fd = accept(listen_fd, NULL, NULL);
     if (fd < 0)
         return; /* EAGAIN: a sibling took it */
-    if (arrival(fd, peek) != ARRIVED_WHOLE) {
+    int64_t accepted_us = mono_us();
+    if (arrival_soon(wait_ep, fd, peek) != ARRIVED_WHOLE) {
         struct epoll_event ev = {.events = PARK_EVENTS, .data.fd = fd};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
-            park[(*n)++] = (struct parked){fd, mono_us() + PARK_MS * 1000LL, false};
+            ly_log_debug(app->log,
+                         "parked a connection whose request is still arriving (%zu parked)",
+                         *n + 1);
+            park[(*n)++] = (struct parked){fd, accepted_us + PARK_MS * 1000LL, false};
             return;
         }
         /* Not watched: served as it comes, as without the park. */
@@ -489,8 +525,9 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
     size_t n = 0;
     unsigned char *peek = ly_xmalloc(PEEK_MAX);
     int ep = epoll_create1(EPOLL_CLOEXEC);
+    int wait_ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event lev = {.events = EPOLLIN, .data.fd = listen_fd};
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0) {
+    if (ep < 0 || wait_ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0) {
         ly_log_error(app->log, "epoll: %s", strerror(errno));
         goto out;
     }
@@ -552,13 +589,15 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
             if (park[i].deadline_us != 0 && now >= park[i].deadline_us)
                 revisit(app, fr, ep, park, &n, i, peek, now);
         if (new_conn && !stop_requested && n < PARK_MAX)
-            take_new(app, fr, ep, listen_fd, park, &n, peek);
+            take_new(app, fr, ep, wait_ep, listen_fd, park, &n, peek);
     }
 out:
     for (size_t i = 0; i < n; i++)
         close(park[i].fd);
     if (ep >= 0)
         close(ep);
+    if (wait_ep >= 0)
+        close(wait_ep);
     free(peek);
 }
 
