@@ -53,6 +53,7 @@ struct ly_db {
     size_t n_stmts;
     bool was_connected;  /* a connection was made before: the next one is a reconnect */
     bool commit_unknown; /* the last COMMIT lost its connection before its answer */
+    bool wsrep;          /* the server connected to is a Galera node (wsrep_on) */
 };
 
 static int64_t mono_now(void)
@@ -174,6 +175,26 @@ static MYSQL *connect_to(struct ly_db *db, const char *host, unsigned port)
     return m;
 }
 
+/*
+ * Whether the server is a Galera node, asked once per connection: health's
+ * readiness query (ly_db_ping) reads information_schema, which costs the
+ * server several times a primary-key lookup, and only a Galera node needs
+ * it. A server without the variable (or a failed query) is not one.
+ */
+static bool is_wsrep_on(MYSQL *m)
+{
+    bool on = false;
+    if (mysql_query(m, "SELECT @@global.wsrep_on") != 0)
+        return false;
+    MYSQL_RES *res = mysql_store_result(m);
+    if (res == NULL)
+        return false;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    on = row != NULL && row[0] != NULL && (strcmp(row[0], "1") == 0 || strcmp(row[0], "ON") == 0);
+    mysql_free_result(res);
+    return on;
+}
+
 int ly_db_connect(struct ly_db *db)
 {
     if (db->conn != NULL)
@@ -200,6 +221,7 @@ int ly_db_connect(struct ly_db *db)
         db->retry_at = mono_now() + 1;
         return LY_E_UNAVAILABLE;
     }
+    db->wsrep = is_wsrep_on(m);
     if (db->was_connected)
         ly_metrics_count(LY_M_DB_RECONNECTS);
     db->was_connected = true;
@@ -691,21 +713,25 @@ int ly_db_ping(struct ly_db *db)
 {
     struct ly_arena a;
     struct ly_db_result res;
+    if (ly_db_connect(db) != LY_OK)
+        return LY_E_UNAVAILABLE;
     ly_arena_init(&a, 1024);
     /*
-     * Not SELECT 1: a Galera node outside the primary component answers a
-     * statement that names no table. This one names a table, so such a node
-     * refuses it (1047, not ready); a node that lets it through still says
-     * wsrep_ready OFF; a server without Galera (or with wsrep_on OFF, whose
-     * wsrep_ready is OFF too) has no such row.
+     * On a Galera node, not SELECT 1: a node outside the primary component
+     * answers a statement that names no table. This one names a table, so
+     * such a node refuses it (1047, not ready); a node that lets it through
+     * still says wsrep_ready OFF; with wsrep_on OFF since the connection was
+     * made there is no such row. Any other server: SELECT 1 is the round trip.
      */
+    bool galera = db->wsrep;
     int r = ly_db_exec(db, &a,
-                       "SELECT s.VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS s"
-                       " JOIN information_schema.GLOBAL_VARIABLES v"
-                       " ON v.VARIABLE_NAME = 'WSREP_ON' AND v.VARIABLE_VALUE = 'ON'"
-                       " WHERE s.VARIABLE_NAME = 'WSREP_READY'",
+                       galera ? "SELECT s.VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS s"
+                                " JOIN information_schema.GLOBAL_VARIABLES v"
+                                " ON v.VARIABLE_NAME = 'WSREP_ON' AND v.VARIABLE_VALUE = 'ON'"
+                                " WHERE s.VARIABLE_NAME = 'WSREP_READY'"
+                              : "SELECT 1",
                        NULL, 0, &res);
-    if (r == LY_OK && res.n_rows > 0) {
+    if (r == LY_OK && galera && res.n_rows > 0) {
         const char *v = ly_db_str(&res, 0, 0);
         if (v == NULL || strcmp(v, "ON") != 0) {
             disconnect(db);
