@@ -773,6 +773,8 @@ def parse_args(argv):
                     help="RSS after 1,000,000 requests (default 100,000; --quick 20,000)")
     ap.add_argument("--cold-tokens", type=int,
                     help="distinct EdDSA tokens for the cache-cold row (default 100000; 20000)")
+    ap.add_argument("--only", type=lambda v: v.split(","), metavar="ROW,ROW",
+                    help="measure these rows only (and their floors), e.g. check-hs256,health")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--no-signin", dest="signin", action="store_false",
                     help="skip the (scrypt-bound) sign-in measurement")
@@ -783,6 +785,8 @@ def parse_args(argv):
     ap.add_argument("--log-level", default="info", choices=("error", "warn", "info", "debug"),
                     help="lanyard's log.level (default info, one line per request)")
     a = ap.parse_args(argv)
+    if a.only:
+        a.scale = a.signin = False
     quick = a.quick
     for key, full, short in (("rounds", 5, 2), ("duration", 10, 1), ("warmup", 2, 0),
                              ("cold_tokens", 100000, 20000),
@@ -821,6 +825,15 @@ def main(argv):
     try:
         bench.start()
         ENDPOINTS[:] = [ep for ep in ENDPOINTS if ep[1] in bench.servers]
+        if a.only:
+            unknown = set(a.only) - {ep[0] for ep in ENDPOINTS}
+            if unknown:
+                raise SystemExit("bench: --only: no such row: %s" % ", ".join(sorted(unknown)))
+            keep = set(a.only) | {"floor"}  # every floor's own ratio is to it
+            for ep in ENDPOINTS:
+                if ep[0] in a.only:
+                    keep |= {ep[5], JWT_FLOOR_OF.get(ep[4])} - {None}
+            ENDPOINTS[:] = [ep for ep in ENDPOINTS if ep[0] in keep]
         for ep in ENDPOINTS if a.warmup > 0 else ():
             bench.run(ep, a.warmup)
         for rnd in range(a.rounds):
@@ -833,21 +846,22 @@ def main(argv):
                 "%s %.0f/s" % (ep[0], results[ep[0]][-1]["rps"]) for ep in ENDPOINTS)))
         if a.scale:
             extra += scale_report(a, bench)
-        checkpoints = [10000, a.rss_requests]
-        workers, points = bench.rss("jwt", "check-eddsa-cold", checkpoints)
-        extra += ["", "Each worker's RSS (VmRSS, /proc/PID/status) of the `jwt` stack, after the "
-                  "rounds above, then after more `check` requests with cold EdDSA tokens%s:" % (
-                      "" if a.rss_requests >= 1000000 else
-                      " (%d, not 1,000,000: `--long` does that)" % a.rss_requests), "",
-                  "| worker | " + " | ".join("after +%d requests" % n for n, _ in points)
-                  + " | growth |", "|---|" + "---:|" * (len(points) + 1)]
-        for pid in workers:
-            vals = [p[1].get(pid) for p in points]
-            growth = ("%+d KiB" % (vals[-1] - vals[1]) if None not in (vals[1], vals[-1])
-                      else "?")
-            extra.append("| %d | " % pid + " | ".join(
-                "%d KiB" % v if v is not None else "?" for v in vals) + " | %s (from +%d) |" % (
-                    growth, points[1][0]))
+        if not a.only:  # the extras measure rows of their own
+            checkpoints = [10000, a.rss_requests]
+            workers, points = bench.rss("jwt", "check-eddsa-cold", checkpoints)
+            extra += ["", "Each worker's RSS (VmRSS, /proc/PID/status) of the `jwt` stack, after the "
+                      "rounds above, then after more `check` requests with cold EdDSA tokens%s:" % (
+                          "" if a.rss_requests >= 1000000 else
+                          " (%d, not 1,000,000: `--long` does that)" % a.rss_requests), "",
+                      "| worker | " + " | ".join("after +%d requests" % n for n, _ in points)
+                      + " | growth |", "|---|" + "---:|" * (len(points) + 1)]
+            for pid in workers:
+                vals = [p[1].get(pid) for p in points]
+                growth = ("%+d KiB" % (vals[-1] - vals[1]) if None not in (vals[1], vals[-1])
+                          else "?")
+                extra.append("| %d | " % pid + " | ".join(
+                    "%d KiB" % v if v is not None else "?" for v in vals) + " | %s (from +%d) |" % (
+                        growth, points[1][0]))
         if a.signin:
             bench.run(SIGNIN, max(a.warmup, 1), a.signin_connections)  # each worker prepares its own
             for rnd in range(a.signin_rounds):
