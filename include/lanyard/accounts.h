@@ -16,6 +16,7 @@
 #include "lanyard/page.h"
 
 struct ly_db;
+struct ly_db_result;
 
 struct ly_service_account {
     const char *id; /* sa-… */
@@ -27,6 +28,19 @@ struct ly_service_account {
     const char *description;
     int64_t created_at;
 };
+
+/*
+ * The columns ly_accounts_read reads, for the aliases of service_accounts
+ * (s) and of its organization (o), given as string literals.
+ */
+#define LY_ACCOUNT_COLS(s, o)                                                                      \
+    s ".id, " s ".org_id, " o ".name, " s ".name, " s ".role, " s ".display_name, " s              \
+      ".description, " s ".created_at"
+#define LY_ACCOUNT_N_COLS 8
+
+/* The account in row of res, whose columns from col on are LY_ACCOUNT_COLS. */
+void ly_accounts_read(const struct ly_db_result *res, size_t row, size_t col,
+                      struct ly_service_account *out);
 
 /* The service account id with its organization. LY_E_NOT_FOUND when there is none. */
 int ly_accounts_get(struct ly_db *db, struct ly_arena *a, const char *id,

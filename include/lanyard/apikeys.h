@@ -54,6 +54,13 @@ struct ly_api_key {
 int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
                     struct ly_api_key *out);
 
+/*
+ * ly_api_keys_get with the owner's identity (for /me) in the same
+ * statement: the user with the key's organization only, or the account.
+ */
+int ly_api_keys_identity(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                         struct ly_api_key *out, struct ly_identity *who);
+
 /* The key key_id if it is owner_id's (sa-… or u-…). LY_E_NOT_FOUND otherwise. */
 int ly_api_keys_find(struct ly_db *db, struct ly_arena *a, const char *owner_id, const char *key_id,
                      struct ly_api_key *out);

@@ -45,6 +45,11 @@ enum ly_cred_kind {
 #define LY_CREDS_API_KEY    (LY_CRED_BIT(LY_CRED_API_KEY) | LY_CRED_BIT(LY_CRED_BASIC))
 #define LY_CREDS_ON_REQUEST (LY_CREDS_ACCESS | LY_CREDS_API_KEY)
 #define LY_CREDS_ANY        (LY_CREDS_ON_REQUEST | LY_CRED_BIT(LY_CRED_REFRESH))
+/*
+ * Not a kind, a wish in accept: that the credential's lookup also fetch
+ * the caller's identity (ly_principal.identity), for /me in one statement.
+ */
+#define LY_AUTH_IDENTITY (1u << 16)
 
 /* Who is calling, typed (SPEC §4). Strings live in the arena given to the layer. */
 struct ly_principal {
@@ -65,6 +70,12 @@ struct ly_principal {
     const char *resource;   /* the resource a scoped key is bound to; NULL unscoped */
     int64_t expires_at;     /* of the credential; -1 never */
     bool complete;          /* platform_admin / org / role known (ly_auth_complete) */
+    /*
+     * With LY_AUTH_IDENTITY, what /me shows, when the lookup that verified
+     * the credential fetched it: opaque tokens and API keys not answered
+     * from the cache. NULL otherwise (the handler then looks it up).
+     */
+    const struct ly_identity *identity;
 };
 
 /* The lookups the layer makes; signatures are the store's own. */
@@ -75,6 +86,12 @@ struct ly_auth_store {
                    bool lock, struct ly_refresh *out);
     int (*api_key)(struct ly_db *db, struct ly_arena *a, const char *key_id,
                    struct ly_api_key *out);
+    /* The two above with the identity (NULL: the layer uses those and leaves it unset). */
+    int (*access_identity)(struct ly_db *db, struct ly_arena *a,
+                           const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                           struct ly_access *out, struct ly_identity *who);
+    int (*api_key_identity)(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                            struct ly_api_key *out, struct ly_identity *who);
     int (*session_live)(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live);
     int (*user)(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out);
     int (*account)(struct ly_db *db, struct ly_arena *a, const char *id,

@@ -19,6 +19,8 @@
 #include "lanyard/page.h"
 
 struct ly_db;
+struct ly_db_result;
+struct ly_service_account;
 struct ly_user;
 
 enum ly_role { LY_ROLE_NONE = 0, LY_ROLE_MEMBER = 1, LY_ROLE_ADMIN = 2, LY_ROLE_OWNER = 3 };
@@ -50,12 +52,43 @@ const char *ly_role_name(enum ly_role role); /* "owner", "admin", "member" */
 enum ly_role ly_role_parse(const char *s);   /* LY_ROLE_NONE when unknown */
 
 /*
+ * Who a caller is, as /me shows it (SPEC §5.8): a user with the
+ * organizations they belong to, or a service account. The credential's own
+ * lookup can fetch it in the same statement (ly_access_identity,
+ * ly_api_keys_identity), so that /me costs one.
+ */
+struct ly_identity {
+    const struct ly_user *user;           /* users; NULL for a service account */
+    const struct ly_org_membership *orgs; /* a user's, by name; a personal key's: its own */
+    size_t n_orgs;
+    const struct ly_service_account *account; /* service accounts; NULL for a user */
+};
+
+/*
+ * The columns ly_orgs_read_identity reads, for the aliases of users (u),
+ * of their memberships (m) and of those organizations (o), given as string
+ * literals: one row per membership, or one with o's columns NULL.
+ */
+#define LY_ORGS_IDENTITY_COLS(u, m, o)                                                             \
+    u ".id, " u ".email, " u ".display_name, " u ".platform_admin, " u ".disabled, " u             \
+      ".created_at, " u ".updated_at, " o ".name, " o ".display_name, " m ".role"
+#define LY_ORGS_IDENTITY_N_COLS 10
+
+/*
+ * The user and their memberships from every row of res, whose columns from
+ * col on are LY_ORGS_IDENTITY_COLS: out->user stays NULL when the user's id
+ * is (a service account's row), and a row without an organization adds none.
+ */
+void ly_orgs_read_identity(const struct ly_db_result *res, size_t col, struct ly_arena *a,
+                           struct ly_identity *out);
+
+/*
  * The user user_id (password_hash not read) and the organizations they
  * belong to with their role, ordered by name, in one query (for /me).
  * LY_E_NOT_FOUND when there is no such user. Everything in a.
  */
 int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
-                     struct ly_user *user, struct ly_org_membership **out, size_t *n);
+                     struct ly_identity *out);
 
 /*
  * Create organization name (display_name may be NULL) with owner_user_id as

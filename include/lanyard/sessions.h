@@ -135,4 +135,12 @@ struct ly_access {
 int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                      int64_t now, struct ly_access *out);
 
+/*
+ * ly_access_lookup with the caller's identity (for /me) in the same
+ * statement: the user and their memberships, or the service account.
+ */
+int ly_access_identity(struct ly_db *db, struct ly_arena *a,
+                       const unsigned char hash[LY_SHA256_LEN], int64_t now, struct ly_access *out,
+                       struct ly_identity *who);
+
 #endif

@@ -46,6 +46,8 @@ enum body {
 #define MINTS 4u
 /* A GET that writes (SPEC §5.15's redirects): it runs in a unit of work like any other write. */
 #define WRITES 8u
+/* The handler shows the caller's identity, which the credential's lookup fetches. */
+#define IDENTITY 16u
 
 struct route {
     struct ly_route_key key; /* first: what the matcher reads */
@@ -91,7 +93,7 @@ static const struct route routes[] = {
     {{"GET",    "/api/auth/v1/sso/{}/start"}, NONE,     NO_ORG,              WRITES,          NO_BODY, ly_api_sso_start},
     {{"GET",    "/api/auth/v1/sso/callback"}, NONE,     NO_ORG,              WRITES,          NO_BODY, ly_api_sso_callback},
 
-    {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_me},
+    {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED | IDENTITY, NO_BODY, ly_api_me},
 
     {{"POST",   ORGS},                        ANY,      NO_ORG,              0,               JSON,    ly_api_orgs_create},
     {{"GET",    ORGS},                        ANY,      NO_ORG,              0,               NO_BODY, ly_api_orgs_list},
@@ -262,7 +264,8 @@ static int authenticate(struct ly_call *c, const struct route *route)
         return LY_OK;
     struct ly_principal *p = ly_arena_zalloc(c->req->arena, sizeof(*p));
     struct ly_auth_failure fail = {LY_SCHEME_NONE, NULL};
-    int r = ly_auth_request(&ctx->auth, c->req, LY_CREDS_ON_REQUEST, p, &fail);
+    unsigned accept = LY_CREDS_ON_REQUEST | ((route->flags & IDENTITY) ? LY_AUTH_IDENTITY : 0);
+    int r = ly_auth_request(&ctx->auth, c->req, accept, p, &fail);
     if (r != LY_OK)
         return refuse_caller(c, route, r, &fail);
     c->who = p;

@@ -24,17 +24,20 @@ const struct ly_auth_store ly_auth_db_store = {
     .access = ly_access_lookup,
     .refresh = ly_refresh_lookup,
     .api_key = ly_api_keys_get,
+    .access_identity = ly_access_identity,
+    .api_key_identity = ly_api_keys_identity,
     .session_live = ly_sessions_is_live,
     .user = ly_users_get,
     .account = ly_accounts_get,
     .key_touch = ly_api_keys_touch,
 };
 
-/* What one verifier gets: the layer, the arena and the clock. */
+/* What one verifier gets: the layer, the arena, the clock and whether to fetch the identity. */
 struct verify_in {
     const struct ly_auth *auth;
     struct ly_arena *a;
     int64_t now;
+    bool identity; /* LY_AUTH_IDENTITY */
 };
 
 static int refuse(const char **why, const char *text)
@@ -198,7 +201,14 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
                                      &meta) != NULL)
         return LY_OK;
     struct ly_access acc;
-    int r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
+    struct ly_identity *who = NULL;
+    int r;
+    if (in->identity && in->auth->store->access_identity != NULL) {
+        who = ly_arena_zalloc(in->a, sizeof(*who));
+        r = in->auth->store->access_identity(in->auth->db, in->a, hash, in->now, &acc, who);
+    } else {
+        r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
+    }
     if (r == LY_E_NOT_FOUND)
         return refuse(why, "the token is unknown, expired or revoked");
     if (r != LY_OK)
@@ -221,6 +231,7 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
         p->role = acc.role;
         p->resource = acc.resource;
     }
+    p->identity = who;
     if (ttl > 0) {
         meta = (struct ly_auth_cached){.valid_until = cache_until(in->now, ttl, p->expires_at),
                                        .generation = gen};
@@ -327,7 +338,14 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
         }
     }
     struct ly_api_key k;
-    int r = in->auth->store->api_key(in->auth->db, in->a, id, &k);
+    struct ly_identity *who = NULL;
+    int r;
+    if (in->identity && in->auth->store->api_key_identity != NULL) {
+        who = ly_arena_zalloc(in->a, sizeof(*who));
+        r = in->auth->store->api_key_identity(in->auth->db, in->a, id, &k, who);
+    } else {
+        r = in->auth->store->api_key(in->auth->db, in->a, id, &k);
+    }
     if (r == LY_E_NOT_FOUND)
         return refuse(why, "the API key is unknown or revoked");
     if (r != LY_OK)
@@ -357,6 +375,7 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
     p->resource = k.resource;
     p->expires_at = k.expires_at;
     p->complete = true; /* never platform-administrator rights through a key */
+    p->identity = who;
     int64_t last_used = note_use(in->auth, &k, in->now);
     if (cached) {
         struct ly_auth_cached meta = {.valid_until = cache_until(in->now, ttl, k.expires_at),
@@ -447,7 +466,7 @@ static int dispatch(const struct ly_auth *auth, struct ly_arena *a, int64_t now,
             fail->why = "this kind of credential is not accepted here";
             return LY_E_INVALID_TOKEN;
         }
-        struct verify_in in = {auth, a, now};
+        struct verify_in in = {auth, a, now, (accept & LY_AUTH_IDENTITY) != 0};
         struct ly_principal p;
         const char *why = NULL;
         int r = k->verify(&in, cred, &p, &why);
@@ -504,7 +523,7 @@ int ly_auth_key_pair(const struct ly_auth *auth, struct ly_arena *a, int64_t now
     fail->why = "invalid credentials";
     if (!ly_apikey_check_pair(auth->cfg->api_keys.prefix, key_id, secret))
         return LY_E_INVALID_TOKEN;
-    struct verify_in in = {auth, a, now};
+    struct verify_in in = {auth, a, now, false};
     struct ly_principal p;
     const char *why = NULL;
     int r = verify_key_pair(&in, key_id, secret, LY_CRED_BASIC, &p, &why);

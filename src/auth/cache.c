@@ -72,6 +72,7 @@ static struct slot *set_of(struct ly_auth_cache *c, const unsigned char hash[LY_
 static bool pack(struct slot *s, const struct ly_principal *p)
 {
     struct ly_principal q = *p;
+    q.identity = NULL; /* the request's arena holds it: a hit is answered without it */
     const char **in[] = STRINGS(&q);
     size_t off = 0;
     for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {

@@ -18,7 +18,7 @@
 #include "lanyard/metrics.h"
 
 #define MAX_STMTS   256
-#define MAX_COLS    32
+#define MAX_COLS    40 /* the widest: an API key with the identity of /me (36) */
 #define MAX_PARAMS  32
 #define CELL_INLINE 256
 

@@ -12,21 +12,20 @@
 
 #define ACCOUNT_ID_LEN 12 /* "sa-" + 12 base32 */
 
-/* The columns row_to_account reads, in its order; s is service_accounts, o organizations. */
-#define ACCOUNT_COLS                                                                               \
-    "s.id, s.org_id, o.name, s.name, s.role, s.display_name, s.description, s.created_at"
+/* The columns of every query here; s is service_accounts, o organizations. */
+#define ACCOUNT_COLS LY_ACCOUNT_COLS("s", "o")
 
-static void row_to_account(const struct ly_db_result *res, size_t row,
-                           struct ly_service_account *out)
+void ly_accounts_read(const struct ly_db_result *res, size_t row, size_t col,
+                      struct ly_service_account *out)
 {
-    out->id = ly_db_str(res, row, 0);
-    out->org_id = ly_db_str(res, row, 1);
-    out->org_name = ly_db_str(res, row, 2);
-    out->name = ly_db_str(res, row, 3);
-    out->role = ly_role_parse(ly_db_str(res, row, 4));
-    out->display_name = ly_db_str(res, row, 5);
-    out->description = ly_db_str(res, row, 6);
-    out->created_at = ly_db_int(res, row, 7, 0);
+    out->id = ly_db_str(res, row, col);
+    out->org_id = ly_db_str(res, row, col + 1);
+    out->org_name = ly_db_str(res, row, col + 2);
+    out->name = ly_db_str(res, row, col + 3);
+    out->role = ly_role_parse(ly_db_str(res, row, col + 4));
+    out->display_name = ly_db_str(res, row, col + 5);
+    out->description = ly_db_str(res, row, col + 6);
+    out->created_at = ly_db_int(res, row, col + 7, 0);
 }
 
 /* The one account sql (selecting ACCOUNT_COLS) finds; LY_E_NOT_FOUND when none. */
@@ -36,7 +35,7 @@ static int one_account(struct ly_db *db, struct ly_arena *a, const char *sql,
     struct ly_db_result res;
     int r = ly_db_exec_one(db, a, sql, p, n, &res);
     if (r == LY_OK)
-        row_to_account(&res, 0, out);
+        ly_accounts_read(&res, 0, 0, out);
     return r;
 }
 
@@ -122,7 +121,7 @@ int ly_accounts_list(struct ly_db *db, struct ly_arena *a, const char *org_id,
     size_t count = res.n_rows > page->size ? page->size : res.n_rows;
     struct ly_service_account *list = ly_arena_zalloc(a, sizeof(*list) * (count + 1));
     for (size_t i = 0; i < count; i++)
-        row_to_account(&res, i, &list[i]);
+        ly_accounts_read(&res, i, 0, &list[i]);
     *out = list;
     *n = count;
     *more = res.n_rows > page->size;

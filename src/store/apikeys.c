@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "lanyard/accounts.h"
 #include "lanyard/db.h"
 #include "lanyard/err.h"
 
@@ -49,33 +50,63 @@ static void row_to_key(const struct ly_db_result *res, size_t row, struct ly_api
     k->lifetime = ly_db_cell(res, row, 13)->kind == LY_DB_NULL ? -1 : ly_db_int(res, row, 13, 0);
 }
 
+/*
+ * What authentication reads besides KEY_COLS, and its joins: SPEC §4, one
+ * round trip by primary key that also yields the owner, its role and state;
+ * every join follows a primary key.
+ */
+#define AUTH_COLS   ", k.secret_hash, COALESCE(s.role, m.role), u.disabled, COALESCE(s.id, u.id)"
+#define AUTH_N_COLS (N_KEY_COLS + 4)
+#define AUTH_FROM                                                                                  \
+    KEY_FROM " LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id"
+
+static int row_to_auth_key(const struct ly_db_result *res, struct ly_api_key *out)
+{
+    const struct ly_db_value *h = res->n_rows == 1 ? ly_db_cell(res, 0, N_KEY_COLS) : NULL;
+    if (h == NULL)
+        return LY_E_NOT_FOUND;
+    if (h->kind != LY_DB_BLOB || h->len != LY_SHA256_LEN)
+        return LY_E_INTERNAL;
+    row_to_key(res, 0, out);
+    memcpy(out->secret_hash, h->s, LY_SHA256_LEN);
+    out->owner_role = ly_role_parse(ly_db_str(res, 0, N_KEY_COLS + 1));
+    out->owner_disabled = ly_db_int(res, 0, N_KEY_COLS + 2, 0) != 0;
+    out->owner_exists = ly_db_str(res, 0, N_KEY_COLS + 3) != NULL;
+    return LY_OK;
+}
+
 int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
                     struct ly_api_key *out)
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(key_id)};
-    /*
-     * SPEC §4: one round trip by primary key that also yields the owner,
-     * its role and state; every join follows a primary key.
-     */
+    int r = ly_db_exec(db, a, "SELECT " KEY_COLS AUTH_COLS AUTH_FROM " WHERE k.id = ?", p, 1, &res);
+    return r != LY_OK ? r : row_to_auth_key(&res, out);
+}
+
+int ly_api_keys_identity(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                         struct ly_api_key *out, struct ly_identity *who)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(key_id)};
+    /* The same row, with the owner's columns that /me shows (no more joins). */
     int r = ly_db_exec(db, a,
-                       "SELECT " KEY_COLS ", k.secret_hash, COALESCE(s.role, m.role),"
-                       " u.disabled, COALESCE(s.id, u.id)" KEY_FROM
-                       " LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id"
-                       " WHERE k.id = ?",
+                       "SELECT " KEY_COLS AUTH_COLS
+                       ", " LY_ORGS_IDENTITY_COLS("u", "m", "o") ", " LY_ACCOUNT_COLS("s", "o")
+                           AUTH_FROM " WHERE k.id = ?",
                        p, 1, &res);
+    if (r == LY_OK)
+        r = row_to_auth_key(&res, out);
     if (r != LY_OK)
         return r;
-    const struct ly_db_value *h = res.n_rows == 1 ? ly_db_cell(&res, 0, N_KEY_COLS) : NULL;
-    if (h == NULL)
-        return LY_E_NOT_FOUND;
-    if (h->kind != LY_DB_BLOB || h->len != LY_SHA256_LEN)
-        return LY_E_INTERNAL;
-    row_to_key(&res, 0, out);
-    memcpy(out->secret_hash, h->s, LY_SHA256_LEN);
-    out->owner_role = ly_role_parse(ly_db_str(&res, 0, N_KEY_COLS + 1));
-    out->owner_disabled = ly_db_int(&res, 0, N_KEY_COLS + 2, 0) != 0;
-    out->owner_exists = ly_db_str(&res, 0, N_KEY_COLS + 3) != NULL;
+    struct ly_identity id;
+    ly_orgs_read_identity(&res, AUTH_N_COLS, a, &id);
+    if (out->owner_type == LY_PRINCIPAL_SERVICE_ACCOUNT && out->owner_exists) {
+        struct ly_service_account *sa = ly_arena_zalloc(a, sizeof(*sa));
+        ly_accounts_read(&res, 0, AUTH_N_COLS + LY_ORGS_IDENTITY_N_COLS, sa);
+        id.account = sa;
+    }
+    *who = id;
     return LY_OK;
 }
 

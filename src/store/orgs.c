@@ -83,8 +83,37 @@ static void row_to_org(const struct ly_db_result *r, size_t row, struct ly_org *
     o->member_count = ly_db_int(r, row, 5, 0);
 }
 
+void ly_orgs_read_identity(const struct ly_db_result *res, size_t col, struct ly_arena *a,
+                           struct ly_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (res->n_rows == 0 || ly_db_str(res, 0, col) == NULL)
+        return;
+    struct ly_user *u = ly_arena_zalloc(a, sizeof(*u));
+    u->id = ly_db_str(res, 0, col);
+    u->email = ly_db_str(res, 0, col + 1);
+    u->display_name = ly_db_str(res, 0, col + 2);
+    u->platform_admin = ly_db_int(res, 0, col + 3, 0) != 0;
+    u->disabled = ly_db_int(res, 0, col + 4, 1) != 0;
+    u->created_at = ly_db_int(res, 0, col + 5, 0);
+    u->updated_at = ly_db_int(res, 0, col + 6, 0);
+    struct ly_org_membership *list = ly_arena_zalloc(a, sizeof(*list) * res->n_rows);
+    size_t count = 0;
+    for (size_t i = 0; i < res->n_rows; i++) {
+        if (ly_db_str(res, i, col + 7) == NULL)
+            continue; /* the one row of a user without organizations */
+        list[count].name = ly_db_str(res, i, col + 7);
+        list[count].display_name = ly_db_str(res, i, col + 8);
+        list[count].role = ly_role_parse(ly_db_str(res, i, col + 9));
+        count++;
+    }
+    out->user = u;
+    out->orgs = list;
+    out->n_orgs = count;
+}
+
 int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
-                     struct ly_user *user, struct ly_org_membership **out, size_t *n)
+                     struct ly_identity *out)
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {LY_DB_S(user_id)};
@@ -92,38 +121,18 @@ int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
      * SPEC §6: /me costs at most two indexed queries, and an opaque token's
      * lookup is already one; so the user and their organizations come in one.
      */
-    int r = ly_db_exec(db, a,
-                       "SELECT u.id, u.email, u.display_name, u.platform_admin, u.disabled,"
-                       " u.created_at, u.updated_at,"
-                       " o.name, o.display_name, m.role"
-                       " FROM users u LEFT JOIN memberships m ON m.user_id = u.id"
-                       " LEFT JOIN organizations o ON o.id = m.org_id"
-                       " WHERE u.id = ? ORDER BY o.name",
-                       p, 1, &res);
+    int r =
+        ly_db_exec(db, a,
+                   "SELECT " LY_ORGS_IDENTITY_COLS(
+                       "u", "m", "o") " FROM users u LEFT JOIN memberships m ON m.user_id = u.id"
+                                      " LEFT JOIN organizations o ON o.id = m.org_id"
+                                      " WHERE u.id = ? ORDER BY o.name",
+                   p, 1, &res);
     if (r != LY_OK)
         return r;
     if (res.n_rows == 0)
         return LY_E_NOT_FOUND;
-    struct ly_org_membership *list = ly_arena_zalloc(a, sizeof(*list) * (res.n_rows + 1));
-    size_t count = 0;
-    for (size_t i = 0; i < res.n_rows; i++) {
-        if (ly_db_str(&res, i, 7) == NULL)
-            continue; /* the one row of a user without organizations */
-        list[count].name = ly_db_str(&res, i, 7);
-        list[count].display_name = ly_db_str(&res, i, 8);
-        list[count].role = ly_role_parse(ly_db_str(&res, i, 9));
-        count++;
-    }
-    user->id = ly_db_str(&res, 0, 0);
-    user->email = ly_db_str(&res, 0, 1);
-    user->display_name = ly_db_str(&res, 0, 2);
-    user->password_hash = NULL;
-    user->platform_admin = ly_db_int(&res, 0, 3, 0) != 0;
-    user->disabled = ly_db_int(&res, 0, 4, 1) != 0;
-    user->created_at = ly_db_int(&res, 0, 5, 0);
-    user->updated_at = ly_db_int(&res, 0, 6, 0);
-    *out = list;
-    *n = count;
+    ly_orgs_read_identity(&res, 0, a, out);
     return LY_OK;
 }
 

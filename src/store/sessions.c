@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "lanyard/accounts.h"
 #include "lanyard/civil.h"
 #include "lanyard/db.h"
 #include "lanyard/str.h"
@@ -238,42 +239,85 @@ int ly_access_delete(struct ly_db *db, struct ly_arena *a, const unsigned char h
     return ly_db_exec(db, a, "DELETE FROM access_tokens WHERE token_hash = ?", p, 1, NULL);
 }
 
+/*
+ * The columns row_to_access reads, FROM and WHERE of an opaque token's
+ * lookup. One indexed lookup by primary key; the joins follow primary keys
+ * too. A user token needs a live session and an enabled user; a service
+ * account's, a key that has not expired (a rotation's grace ends it).
+ */
+#define ACCESS_COLS                                                                                \
+    "t.user_id, t.session_id, t.service_account_id, t.api_key_id, t.expires_at, u.platform_admin," \
+    " sa.org_id, o.name, sa.role, k.resource"
+#define ACCESS_N_COLS 10
+#define ACCESS_FROM                                                                                \
+    " FROM access_tokens t"                                                                        \
+    " LEFT JOIN sessions s ON s.id = t.session_id"                                                 \
+    " LEFT JOIN users u ON u.id = t.user_id"                                                       \
+    " LEFT JOIN service_accounts sa ON sa.id = t.service_account_id"                               \
+    " LEFT JOIN organizations o ON o.id = sa.org_id"                                               \
+    " LEFT JOIN api_keys k ON k.id = t.api_key_id"
+#define ACCESS_WHERE                                                                               \
+    " WHERE t.token_hash = ? AND t.expires_at > ?"                                                 \
+    " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))"                     \
+    " AND (t.api_key_id IS NULL OR k.expires_at IS NULL OR k.expires_at > ?)"
+
+static void row_to_access(const struct ly_db_result *res, struct ly_access *out)
+{
+    out->user_id = ly_db_str(res, 0, 0);
+    out->session_id = ly_db_str(res, 0, 1);
+    out->service_account_id = ly_db_str(res, 0, 2);
+    out->api_key_id = ly_db_str(res, 0, 3);
+    out->expires_at = ly_db_int(res, 0, 4, 0);
+    out->platform_admin = ly_db_int(res, 0, 5, 0) != 0;
+    out->org_id = ly_db_str(res, 0, 6);
+    out->org_name = ly_db_str(res, 0, 7);
+    out->role = ly_role_parse(ly_db_str(res, 0, 8));
+    out->resource = ly_db_str(res, 0, 9);
+}
+
 int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char hash[LY_SHA256_LEN],
                      int64_t now, struct ly_access *out)
 {
     struct ly_db_result res;
     struct ly_db_value p[] = {H(hash), LY_DB_T(now), LY_DB_T(now)};
-    /*
-     * One indexed lookup by primary key; the joins follow primary keys too.
-     * A user token needs a live session and an enabled user; a service
-     * account's, a key that has not expired (a rotation's grace ends it).
-     */
-    int r = ly_db_exec(db, a,
-                       "SELECT t.user_id, t.session_id, t.service_account_id, t.api_key_id,"
-                       " t.expires_at, u.platform_admin, sa.org_id, o.name, sa.role, k.resource"
-                       " FROM access_tokens t"
-                       " LEFT JOIN sessions s ON s.id = t.session_id"
-                       " LEFT JOIN users u ON u.id = t.user_id"
-                       " LEFT JOIN service_accounts sa ON sa.id = t.service_account_id"
-                       " LEFT JOIN organizations o ON o.id = sa.org_id"
-                       " LEFT JOIN api_keys k ON k.id = t.api_key_id"
-                       " WHERE t.token_hash = ? AND t.expires_at > ?"
-                       " AND (t.session_id IS NULL OR (s.revoked_at IS NULL AND u.disabled = 0))"
-                       " AND (t.api_key_id IS NULL OR k.expires_at IS NULL OR k.expires_at > ?)",
-                       p, 3, &res);
+    int r = ly_db_exec(db, a, "SELECT " ACCESS_COLS ACCESS_FROM ACCESS_WHERE, p, 3, &res);
     if (r != LY_OK)
         return r;
     if (res.n_rows != 1)
         return LY_E_NOT_FOUND;
-    out->user_id = ly_db_str(&res, 0, 0);
-    out->session_id = ly_db_str(&res, 0, 1);
-    out->service_account_id = ly_db_str(&res, 0, 2);
-    out->api_key_id = ly_db_str(&res, 0, 3);
-    out->expires_at = ly_db_int(&res, 0, 4, 0);
-    out->platform_admin = ly_db_int(&res, 0, 5, 0) != 0;
-    out->org_id = ly_db_str(&res, 0, 6);
-    out->org_name = ly_db_str(&res, 0, 7);
-    out->role = ly_role_parse(ly_db_str(&res, 0, 8));
-    out->resource = ly_db_str(&res, 0, 9);
+    row_to_access(&res, out);
+    return LY_OK;
+}
+
+int ly_access_identity(struct ly_db *db, struct ly_arena *a,
+                       const unsigned char hash[LY_SHA256_LEN], int64_t now, struct ly_access *out,
+                       struct ly_identity *who)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {H(hash), LY_DB_T(now), LY_DB_T(now)};
+    /*
+     * The lookup above, joined with what /me shows: a user's memberships
+     * (one row each, by ix_memberships_user) or the account's columns.
+     */
+    int r = ly_db_exec(
+        db, a,
+        "SELECT " ACCESS_COLS
+        ", " LY_ORGS_IDENTITY_COLS("u", "m", "mo") ", " LY_ACCOUNT_COLS("sa", "o") ACCESS_FROM
+        " LEFT JOIN memberships m ON m.user_id = t.user_id"
+        " LEFT JOIN organizations mo ON mo.id = m.org_id" ACCESS_WHERE " ORDER BY mo.name",
+        p, 3, &res);
+    if (r != LY_OK)
+        return r;
+    if (res.n_rows == 0)
+        return LY_E_NOT_FOUND;
+    row_to_access(&res, out);
+    struct ly_identity id;
+    ly_orgs_read_identity(&res, ACCESS_N_COLS, a, &id);
+    if (out->service_account_id != NULL) {
+        struct ly_service_account *sa = ly_arena_zalloc(a, sizeof(*sa));
+        ly_accounts_read(&res, 0, ACCESS_N_COLS + LY_ORGS_IDENTITY_N_COLS, sa);
+        id.account = sa;
+    }
+    *who = id;
     return LY_OK;
 }

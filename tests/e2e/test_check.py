@@ -9,6 +9,7 @@ resource= is 400 invalid_request; org= of an organization that does not exist
 is 403 (a yes/no endpoint never 404s); refresh tokens are not credentials here
 (401)."""
 
+import itertools
 import time
 
 import pytest
@@ -258,6 +259,9 @@ def test_refused_credentials(http, cw):
 N = 20
 
 
+_COUNT_STACKS = itertools.count()
+
+
 @pytest.fixture
 def count_stack(stack, hard):  # noqa: F811 - the fixture imported above
     """This front end and mode on a private database, one worker where the
@@ -266,8 +270,9 @@ def count_stack(stack, hard):  # noqa: F811 - the fixture imported above
     need_private(stack)
     db = PrivateDB(stack.env).create()
     try:
-        yield hard("count", stack.frontend, stack.mode, procs=1, db_name=db.name,
-                   admin=(db.admin_email, db.admin_password))
+        # A stack of its own for each test: the database is dropped at the test's end.
+        yield hard("count%d" % next(_COUNT_STACKS), stack.frontend, stack.mode, procs=1,
+                   db_name=db.name, admin=(db.admin_email, db.admin_password))
     finally:
         db.drop()
 
@@ -281,8 +286,8 @@ def counters(stack):
     return {k: int(v) for k, v in rows}
 
 
-def per_request(stack, http, headers, query, want, expect_status=200, tries=5):
-    """Com_stmt_execute's delta over N checks, divided by N, and the writes
+def per_request(stack, http, headers, query, want, expect_status=200, tries=5, call=check):
+    """Com_stmt_execute's delta over N calls (checks unless call says), divided by N, and the writes
     (Com_insert/update/delete/replace, which MariaDB also counts for prepared
     statements) in the same span: the quietest of a few tries (other stacks'
     idle workers on the session's server only ever add statements, so a try
@@ -291,7 +296,7 @@ def per_request(stack, http, headers, query, want, expect_status=200, tries=5):
     for _ in range(tries):
         c0 = counters(stack)
         for _ in range(N):
-            r = check(http, headers, **query)
+            r = call(http, headers, **query)
             assert r.status_code == expect_status, r.text[:300]
         c1 = counters(stack)
         d = {k: c1[k] - c0[k] for k in COUNTERS}
@@ -340,3 +345,63 @@ def test_statement_count_of_each_path(stack, count_stack):
     print("statements per check on %s: %s" % (s.id, {k: v[0][0] for k, v in got.items()}))
     assert all(v[0] == w for v, w in got.values()), got
     assert all(v[1] == 0 for v, _ in got.values()), "SPEC §5.7: no write on the check: %s" % got
+
+
+def me(http, headers=None):
+    return http.get("/api/org/v1/me", headers=headers or {})
+
+
+def test_me_statement_count_of_each_credential(stack, count_stack):
+    """SPEC §5.8: /me costs at most two indexed queries. An opaque token's or
+    an API key's lookup brings the identity too, so those cost one (the
+    credential's), and a JWT one (the identity's); the answer is the same
+    as the two-statement path gives (the ttl-0 stack has no cache to answer
+    from, so each call runs its statements)."""
+    s = count_stack
+    http = Client(s.url)
+    admin_h = admin_headers(http, s)
+    owner = new_user(http, admin_h, "owner")
+    org = new_org(http, owner.h)
+    other = new_org(http, owner.h, "other")
+    sa = new_sa(http, owner.h, org)
+    key = new_key(http, owner.h, org, sa)
+    token = sa_token(http, key)
+    mine = personal_key(http, owner, org, role="member")
+    paths = [
+        ("user token", owner.h, 1),
+        ("sa token", bearer(token), 1),
+        ("api key bearer", key.bearer, 1),
+        ("api key basic", key.basic, 1),
+        ("personal key", mine.bearer, 1),
+    ]
+    answers = {}
+    for name, h, _ in paths:
+        r = me(http, h)
+        assert r.status_code == 200, (name, r.text[:300])
+        answers[name] = r.json()
+    # What each shows, against what the store holds (the one-statement path must not differ).
+    u = answers["user token"]
+    assert u["type"] == "user" and u["user"]["id"] == owner.id, u
+    assert sorted(o["name"] for o in u["organizations"]) == sorted([org, other]), u
+    assert all(o["role"] == "owner" for o in u["organizations"]), u
+    assert u["credential"]["format"] == s.mode, u
+    for name in ("sa token", "api key bearer", "api key basic"):
+        a = answers[name]
+        assert a["type"] == "service_account" and a["service_account"]["id"] == sa["id"], (name, a)
+        assert a["service_account"]["organization"] == org, (name, a)
+        assert a["service_account"]["name"] == sa["name"], (name, a)
+    p = answers["personal key"]
+    assert p["type"] == "user" and p["user"]["id"] == owner.id, p
+    # only the key's organization, with the key's role (weaker than the owner's own)
+    assert p["organizations"] == [dict(o, role="member") for o in u["organizations"]
+                                  if o["name"] == org], (p, u)
+    assert p["user"]["platform_admin"] is False, p
+    assert {k: p["user"][k] for k in ("email", "display_name", "created_at")} == \
+        {k: u["user"][k] for k in ("email", "display_name", "created_at")}, (p, u)
+    time.sleep(1.2)  # an idle tick writes the keys' noted uses before any count starts
+    got = {}
+    for name, h, want in paths:
+        got[name] = (per_request(s, http, h, {}, want, call=me), want)
+    print("statements per /me on %s: %s" % (s.id, {k: v[0][0] for k, v in got.items()}))
+    assert all(v[0] == w for v, w in got.values()), got
+    assert all(v[1] == 0 for v, _ in got.values()), "no write on /me: %s" % got

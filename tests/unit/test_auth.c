@@ -212,9 +212,68 @@ static int fake_account(struct ly_db *db, struct ly_arena *a, const char *id,
     return LY_OK;
 }
 
-static const struct ly_auth_store fake_store = {fake_access,       fake_refresh, fake_api_key,
-                                                fake_session_live, fake_user,    fake_account,
-                                                fake_key_touch};
+static int identities; /* calls of the fake access_identity and api_key_identity */
+
+/* What the identity lookups give: a user with one organization, or the account. */
+static void fake_identity(struct ly_arena *a, const char *user_id, const char *account_id,
+                          struct ly_identity *who)
+{
+    memset(who, 0, sizeof(*who));
+    if (user_id != NULL) {
+        struct ly_user *u = ly_arena_zalloc(a, sizeof(*u));
+        struct ly_org_membership *m = ly_arena_zalloc(a, sizeof(*m));
+        u->id = user_id;
+        u->email = "ada@example.com";
+        *m = (struct ly_org_membership){"acme", NULL, LY_ROLE_MEMBER};
+        who->user = u;
+        who->orgs = m;
+        who->n_orgs = 1;
+    } else {
+        struct ly_service_account *sa = ly_arena_zalloc(a, sizeof(*sa));
+        fake_account(NULL, a, account_id, sa);
+        who->account = sa;
+    }
+}
+
+static int fake_access_identity(struct ly_db *db, struct ly_arena *a,
+                                const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                                struct ly_access *out, struct ly_identity *who)
+{
+    struct ly_access acc;
+    int r = fake_access(db, a, hash, now, &acc);
+    if (r != LY_OK)
+        return r;
+    identities++;
+    fake_identity(a, acc.user_id, acc.service_account_id, who);
+    *out = acc;
+    return LY_OK;
+}
+
+static int fake_api_key_identity(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                                 struct ly_api_key *out, struct ly_identity *who)
+{
+    struct ly_api_key k;
+    int r = fake_api_key(db, a, key_id, &k);
+    if (r != LY_OK)
+        return r;
+    identities++;
+    bool personal = k.owner_type == LY_PRINCIPAL_USER;
+    fake_identity(a, personal ? k.owner_id : NULL, personal ? NULL : k.owner_id, who);
+    *out = k;
+    return LY_OK;
+}
+
+static const struct ly_auth_store fake_store = {
+    .access = fake_access,
+    .refresh = fake_refresh,
+    .api_key = fake_api_key,
+    .access_identity = fake_access_identity,
+    .api_key_identity = fake_api_key_identity,
+    .session_live = fake_session_live,
+    .user = fake_user,
+    .account = fake_account,
+    .key_touch = fake_key_touch,
+};
 
 static struct ly_keyset *make_keys(const char *dir, const char *name)
 {
@@ -832,6 +891,83 @@ static void test_cache_ttl(void **state)
     ly_arena_release(&a);
 }
 
+static int who_at(const struct ly_auth *auth, struct ly_arena *a, int64_t now, const char *cred,
+                  unsigned accept, struct ly_principal *p)
+{
+    struct ly_auth_failure fail;
+    const char *h = strncmp(cred, "Basic ", 6) == 0 ? cred : bearer(a, cred);
+    memset(p, 0xa5, sizeof(*p)); /* whatever the caller's memory held */
+    return ly_auth_credential(auth, a, now, h, accept, p, &fail);
+}
+
+/* LY_AUTH_IDENTITY: the identity comes with the credential's own lookup, one call in all. */
+static void test_identity(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    struct ly_config c = cfg;
+    struct ly_auth_cache *cache = ly_auth_cache_new();
+    struct ly_auth auth = {&c, keys, &fake_store, NULL, NULL, cache};
+    const unsigned want = LY_CREDS_ON_REQUEST | LY_AUTH_IDENTITY;
+    struct ly_principal p;
+    gone = false;
+    lookups = identities = 0;
+    CHECK("opaque user token: the user and their organizations, in the one lookup",
+          who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_OK && lookups == 1 &&
+              identities == 1 && p.identity != NULL && p.identity->user != NULL &&
+              strcmp(p.identity->user->id, p.subject) == 0 && p.identity->n_orgs == 1 &&
+              p.identity->account == NULL);
+    CHECK("opaque account token: the account",
+          who_at(&auth, &a, NOW, t.opaque_sa, want, &p) == LY_OK && identities == 2 &&
+              p.identity != NULL && p.identity->user == NULL && p.identity->account != NULL &&
+              strcmp(p.identity->account->id, p.subject) == 0);
+    CHECK("account key: the account", who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK &&
+                                          identities == 3 && p.identity != NULL &&
+                                          p.identity->account != NULL);
+    CHECK("personal key: the user", who_at(&auth, &a, NOW, t.personal, want, &p) == LY_OK &&
+                                        identities == 4 && p.identity != NULL &&
+                                        p.identity->user != NULL);
+    CHECK("the identity lookups answer the credential as the plain ones do",
+          who_at(&auth, &a, NOW, t.wrong_secret, want, &p) == LY_E_INVALID_TOKEN &&
+              who_at(&auth, &a, NOW, t.expired, want, &p) == LY_E_INVALID_TOKEN &&
+              who_at(&auth, &a, NOW, t.left, want, &p) == LY_E_INVALID_TOKEN &&
+              who_at(&auth, &a, NOW, t.opaque_unknown, want, &p) == LY_E_INVALID_TOKEN);
+    lookups = identities = 0;
+    CHECK("not asked: the plain lookup, no identity",
+          who_at(&auth, &a, NOW, t.opaque_user, LY_CREDS_ON_REQUEST, &p) == LY_OK &&
+              who_at(&auth, &a, NOW, t.key, LY_CREDS_ON_REQUEST, &p) == LY_OK && lookups == 2 &&
+              identities == 0 && p.identity == NULL);
+    CHECK("a JWT has no lookup to bring it: none",
+          who_at(&auth, &a, NOW, t.jwt_user, want, &p) == LY_OK && p.identity == NULL &&
+              identities == 0);
+    /* auth_cache_ttl > 0: a hit is answered without a lookup, so without the identity. */
+    c.security.auth_cache_ttl = 10;
+    CHECK("ttl 10: the miss brings it", who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK &&
+                                            identities == 1 && p.identity != NULL);
+    ly_arena_reset(&a); /* the identity was the last request's */
+    CHECK("... the hit has none, and no dangling pointer",
+          who_at(&auth, &a, NOW + 1, t.key, want, &p) == LY_OK && identities == 1 &&
+              p.identity == NULL);
+    CHECK("... the same for an opaque token",
+          who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_OK && p.identity != NULL &&
+              who_at(&auth, &a, NOW + 1, t.opaque_user, want, &p) == LY_OK && p.identity == NULL &&
+              identities == 2);
+    /* A store without the identity lookups: the plain ones, and the handler looks it up. */
+    struct ly_auth_store plain = fake_store;
+    plain.access_identity = NULL;
+    plain.api_key_identity = NULL;
+    c.security.auth_cache_ttl = 0;
+    auth.store = &plain;
+    lookups = identities = 0;
+    CHECK("a store without them: the plain lookups",
+          who_at(&auth, &a, NOW, t.opaque_sa, want, &p) == LY_OK && p.identity == NULL &&
+              who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && p.identity == NULL &&
+              lookups == 2 && identities == 0);
+    ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
 /* The cache's slots: bounded, least recently used evicted. */
 static void test_cache_bound(void **state)
 {
@@ -914,7 +1050,7 @@ int main(void)
         cmocka_unit_test(test_key_uses),         cmocka_unit_test(test_tokens_and_masks),
         cmocka_unit_test(test_challenges),       cmocka_unit_test(test_cache_jwt),
         cmocka_unit_test(test_cache_ttl),        cmocka_unit_test(test_cache_bound),
-        cmocka_unit_test(test_cache_generation),
+        cmocka_unit_test(test_cache_generation), cmocka_unit_test(test_identity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
