@@ -78,6 +78,7 @@ struct ly_identity {
  * The user and their memberships from every row of res, whose columns from
  * col on are LY_ORGS_IDENTITY_COLS: out->user stays NULL when the user's id
  * is (a service account's row), and a row without an organization adds none.
+ * The memberships come out by name whatever the rows' order.
  */
 void ly_orgs_read_identity(const struct ly_db_result *res, size_t col, struct ly_arena *a,
                            struct ly_identity *out);

@@ -3,6 +3,7 @@
 
 #include "lanyard/orgs.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lanyard/db.h"
@@ -83,6 +84,12 @@ static void row_to_org(const struct ly_db_result *r, size_t row, struct ly_org *
     o->member_count = ly_db_int(r, row, 5, 0);
 }
 
+static int by_name(const void *x, const void *y)
+{
+    const struct ly_org_membership *a = x, *b = y;
+    return strcmp(a->name, b->name);
+}
+
 void ly_orgs_read_identity(const struct ly_db_result *res, size_t col, struct ly_arena *a,
                            struct ly_identity *out)
 {
@@ -107,6 +114,13 @@ void ly_orgs_read_identity(const struct ly_db_result *res, size_t col, struct ly
         list[count].role = ly_role_parse(ly_db_str(res, i, col + 9));
         count++;
     }
+    /*
+     * By name, sorted here rather than by ORDER BY, which costs mariadbd a
+     * temporary table and a filesort per /me (about 7 µs of its CPU, a
+     * sixth of the statement). Names are [a-z0-9-] (ly_name_is_valid), so
+     * strcmp's order is utf8mb4_bin's.
+     */
+    qsort(list, count, sizeof(*list), by_name);
     out->user = u;
     out->orgs = list;
     out->n_orgs = count;
@@ -126,7 +140,7 @@ int ly_orgs_identity(struct ly_db *db, struct ly_arena *a, const char *user_id,
                    "SELECT " LY_ORGS_IDENTITY_COLS(
                        "u", "m", "o") " FROM users u LEFT JOIN memberships m ON m.user_id = u.id"
                                       " LEFT JOIN organizations o ON o.id = m.org_id"
-                                      " WHERE u.id = ? ORDER BY o.name",
+                                      " WHERE u.id = ?",
                    p, 1, &res);
     if (r != LY_OK)
         return r;

@@ -299,13 +299,13 @@ int ly_access_identity(struct ly_db *db, struct ly_arena *a,
      * The lookup above, joined with what /me shows: a user's memberships
      * (one row each, by ix_memberships_user) or the account's columns.
      */
-    int r = ly_db_exec(
-        db, a,
-        "SELECT " ACCESS_COLS
-        ", " LY_ORGS_IDENTITY_COLS("u", "m", "mo") ", " LY_ACCOUNT_COLS("sa", "o") ACCESS_FROM
-        " LEFT JOIN memberships m ON m.user_id = t.user_id"
-        " LEFT JOIN organizations mo ON mo.id = m.org_id" ACCESS_WHERE " ORDER BY mo.name",
-        p, 3, &res);
+    int r =
+        ly_db_exec(db, a,
+                   "SELECT " ACCESS_COLS
+                   ", " LY_ORGS_IDENTITY_COLS("u", "m", "mo") ", " LY_ACCOUNT_COLS("sa", "o")
+                       ACCESS_FROM " LEFT JOIN memberships m ON m.user_id = t.user_id"
+                                   " LEFT JOIN organizations mo ON mo.id = m.org_id" ACCESS_WHERE,
+                   p, 3, &res);
     if (r != LY_OK)
         return r;
     if (res.n_rows == 0)
