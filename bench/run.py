@@ -107,13 +107,13 @@ ENDPOINTS = [
     ("me-jwt", "jwt", "GET", "/api/org/v1/me", "jwt", "floor-sql", 0.80,
      "me, JWT EdDSA + user + memberships"),
     ("me-opaque", "opaque", "GET", "/api/org/v1/me", "opaque", "floor-sql", 0.70,
-     "me, token lookup by SHA-256 + user + memberships"),
+     "me, opaque: the token's lookup by SHA-256 with the user and memberships, one statement"),
     ("me-apikey", "jwt", "GET", "/api/org/v1/me", "apikey", "floor-sql", 0.70,
-     "me, API key: key + owner lookup + service account"),
+     "me, API key: the key's lookup with its service account, one statement"),
     ("me-opaque-ttl10", "opaque-ttl10", "GET", "/api/org/v1/me", "opaque", "floor-sql", None,
-     "me, opaque token, auth_cache_ttl 10s (the token lookup cached: one statement)"),
+     "me, opaque token, auth_cache_ttl 10s (the lookup cached; one statement, the identity's)"),
     ("me-apikey-ttl10", "jwt-ttl10", "GET", "/api/org/v1/me", "apikey", "floor-sql", None,
-     "me, API key, auth_cache_ttl 10s (the key lookup cached: one statement)"),
+     "me, API key, auth_cache_ttl 10s (the lookup cached; one statement, the account's)"),
     ("health", "jwt", "GET", "/api/health", None, "floor-sql", 0.90,
      "health: router + one DB round trip (`SELECT 1`)"),
     ("apache-floor", "apache-floor", "GET", "/", None, None, None,
@@ -360,6 +360,7 @@ class Bench:
 proxy_cache_path "{cache_dir}" keys_zone=lanyard_check:1m max_size=16m inactive=10s;
 upstream lanyard {{
     server {lanyard};
+    keepalive 16;
 }}
 server {{
     listen 127.0.0.1:{port};

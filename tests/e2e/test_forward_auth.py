@@ -24,6 +24,7 @@ inside and outside it."""
 import base64
 import os
 import subprocess
+import time
 
 import pytest
 import requests
@@ -55,6 +56,7 @@ def site(port, lanyard, htdocs):
     return """\
 upstream lanyard {{
     server {lanyard};
+    keepalive 16;
 }}
 upstream echo {{
     server 127.0.0.1:{port};
@@ -111,6 +113,36 @@ server {{
 
 def hostport(url):
     return url.split("//", 1)[1].split("/", 1)[0]
+
+
+def cached_site(port, lanyard, htdocs, workdir):
+    """site() with the snippet's optional cache on, as its comment says: the
+    zone declared in http { } and the "#cache " marks removed."""
+    cached = os.path.join(workdir, "lanyard-forward-auth.conf")
+    with open(snippet("lanyard-forward-auth.conf")) as f:
+        text = f.read()
+    assert "#cache " in text
+    with open(cached, "w") as f:
+        f.write(text.replace("#cache ", ""))
+    zone = ('proxy_cache_path "%s/cache" keys_zone=lanyard_check:1m max_size=16m inactive=10s;\n'
+            % workdir)
+    return zone + site(port, lanyard, htdocs).replace(snippet("lanyard-forward-auth.conf"), cached)
+
+
+@pytest.fixture(scope="module")
+def cached_guard(stack, tmp_path_factory):
+    """A second private nginx, with the snippet's 5 s cache of the check on."""
+    workdir = (os.path.join(stack.dir, "nginx-forward-auth-cached") if not stack.external
+               else str(tmp_path_factory.mktemp("nginx-cached")))
+    htdocs = os.path.join(workdir, "htdocs")
+    os.makedirs(os.path.join(htdocs, "static"), exist_ok=True)
+    with open(os.path.join(htdocs, "static", "hello.txt"), "w") as f:
+        f.write(HELLO)
+    ngx = Nginx(workdir=workdir,
+                http_body=lambda port: cached_site(port, hostport(stack.url), htdocs, workdir))
+    ngx.start()
+    yield ngx
+    ngx.stop()
 
 
 @pytest.fixture(scope="module")
@@ -423,6 +455,41 @@ def test_a_deleted_key_is_refused_at_once(stack, world):
     r = g.get("/static/hello.txt")
     assert_401(r)
     assert HELLO not in r.text
+
+
+def test_the_cached_check_keeps_each_answer_to_its_credential_for_5_s(stack, world,
+                                                                     cached_guard):
+    """The snippet's optional cache (doc/forward-auth.md, "Caching the check"):
+    each credential keeps its own answer and identity, a refusal is cached
+    as a refusal, and a deleted key goes on passing for at most the cache's
+    5 s (the documented revocation lag), then is refused."""
+    base = cached_guard.url
+    key = new_key(world.owner, world.org, world.sa["name"])
+    g = Guarded(base, bearer(key["token"]))
+    user = Guarded(base, bearer(world.member.token))
+    for _ in range(3):  # alternating: a hit never answers for the other credential
+        assert_passed(g.seen("/echo/%s/member/x" % world.org), world.sa["id"], "service_account",
+                      world.org)
+        assert_passed(user.seen("/echo/%s/member/x" % world.org), world.member.id, "user",
+                      world.org)
+    assert_403(user.get("/echo/%s/admin/x" % world.org))  # another query, its own answer
+    bad = Guarded(base, bearer(key["token"][:-1] + ("A" if key["token"][-1] != "A" else "B")))
+    assert_401(bad.get("/static/hello.txt"))
+    assert_401(bad.get("/static/hello.txt"))
+    assert Guarded(base).get("/static/hello.txt").status_code == 401
+    assert g.get("/static/hello.txt").text == HELLO  # the answer the deletion must outlive
+    r = world.owner.delete(keys_path(world.org, world.sa["name"], key["id"]))
+    assert r.status_code == 204, r.text[:300]
+    t0 = time.monotonic()
+    late = g.get("/static/hello.txt")
+    if time.monotonic() - t0 < 4:  # the cached 200 stands (the lag the snippet documents)
+        assert late.status_code == 200 and late.text == HELLO, late.status_code
+    deadline = t0 + 15
+    while g.get("/static/hello.txt").status_code == 200:
+        assert time.monotonic() < deadline, "a deleted key still passes after 15 s"
+        time.sleep(0.5)
+    assert time.monotonic() - t0 <= 6.5, "refused only after %.1f s" % (time.monotonic() - t0)
+    assert_401(g.get("/static/hello.txt"))
 
 
 # --- what nginx asked ---------------------------------------------------------------
