@@ -129,18 +129,26 @@ def cached_site(port, lanyard, htdocs, workdir):
     return zone + site(port, lanyard, htdocs).replace(snippet("lanyard-forward-auth.conf"), cached)
 
 
-@pytest.fixture(scope="module")
-def cached_guard(stack, tmp_path_factory):
-    """A second private nginx, with the snippet's 5 s cache of the check on."""
-    workdir = (os.path.join(stack.dir, "nginx-forward-auth-cached") if not stack.external
-               else str(tmp_path_factory.mktemp("nginx-cached")))
+def start_guard(stack, tmp_path_factory, name, body):
+    """A private nginx in the stack's directory (a temporary one for an
+    external stack) with the static file, serving body(port, lanyard,
+    htdocs, workdir) inside http { }."""
+    workdir = (os.path.join(stack.dir, name) if not stack.external
+               else str(tmp_path_factory.mktemp(name)))
     htdocs = os.path.join(workdir, "htdocs")
     os.makedirs(os.path.join(htdocs, "static"), exist_ok=True)
     with open(os.path.join(htdocs, "static", "hello.txt"), "w") as f:
         f.write(HELLO)
     ngx = Nginx(workdir=workdir,
-                http_body=lambda port: cached_site(port, hostport(stack.url), htdocs, workdir))
+                http_body=lambda port: body(port, hostport(stack.url), htdocs, workdir))
     ngx.start()
+    return ngx
+
+
+@pytest.fixture(scope="module")
+def cached_guard(stack, tmp_path_factory):
+    """A second private nginx, with the snippet's 5 s cache of the check on."""
+    ngx = start_guard(stack, tmp_path_factory, "nginx-forward-auth-cached", cached_site)
     yield ngx
     ngx.stop()
 
@@ -148,14 +156,8 @@ def cached_guard(stack, tmp_path_factory):
 @pytest.fixture(scope="module")
 def guard(stack, tmp_path_factory):
     """A private nginx guarding with the stack's check, for this module."""
-    workdir = (os.path.join(stack.dir, "nginx-forward-auth") if not stack.external
-               else str(tmp_path_factory.mktemp("nginx")))
-    htdocs = os.path.join(workdir, "htdocs")
-    os.makedirs(os.path.join(htdocs, "static"), exist_ok=True)
-    with open(os.path.join(htdocs, "static", "hello.txt"), "w") as f:
-        f.write(HELLO)
-    ngx = Nginx(workdir=workdir, http_body=lambda port: site(port, hostport(stack.url), htdocs))
-    ngx.start()
+    ngx = start_guard(stack, tmp_path_factory, "nginx-forward-auth",
+                      lambda port, lanyard, htdocs, workdir: site(port, lanyard, htdocs))
     yield ngx
     ngx.stop()
 
