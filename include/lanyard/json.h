@@ -46,6 +46,41 @@ struct json_object *ly_json_own(struct ly_arena *a, struct json_object *obj);
 /* Serialise obj compactly into a (no slash escaping). */
 const char *ly_json_to_string(struct ly_arena *a, struct json_object *obj, size_t *len);
 
+/*
+ * An answer written as text straight into the arena, for the hot paths:
+ * a json-c tree costs a malloc per value and per object (about 50 for
+ * /me), this costs none. The text is what ly_json_to_string would print
+ * for the same tree (tests/unit/test_http.c holds them together). Members
+ * come in the order written; the caller writes each key once.
+ */
+struct ly_json_writer {
+    struct ly_arena *a;
+    char *buf;
+    size_t len, cap;
+    bool more; /* a value was written at this level: the next needs a comma */
+};
+
+/* Start an empty text in a, with room for hint bytes (0: grow when needed). */
+void ly_json_writer_init(struct ly_json_writer *w, struct ly_arena *a, size_t hint);
+
+/*
+ * Each writes one value: a member named key of the object being written,
+ * or, with key NULL, an element of the array being written (or the top
+ * value). open/close take '{' and '}' or '[' and ']'. str writes null for
+ * NULL, time an RFC 3339 string (null for t < 0, as ly_json_time), raw the
+ * len bytes of json, which must be one JSON value.
+ */
+void ly_json_write_open(struct ly_json_writer *w, const char *key, char bracket);
+void ly_json_write_close(struct ly_json_writer *w, char bracket);
+void ly_json_write_str(struct ly_json_writer *w, const char *key, const char *s);
+void ly_json_write_bool(struct ly_json_writer *w, const char *key, bool v);
+void ly_json_write_int(struct ly_json_writer *w, const char *key, int64_t v);
+void ly_json_write_time(struct ly_json_writer *w, const char *key, int64_t t);
+void ly_json_write_raw(struct ly_json_writer *w, const char *key, const char *json, size_t len);
+
+/* The text so far, NUL-terminated, in the arena; its length in *len. */
+const char *ly_json_writer_text(struct ly_json_writer *w, size_t *len);
+
 /* One validation failure, as in the problem "errors" array of SPEC §3. */
 struct ly_field_error {
     const char *field;

@@ -1,1 +1,1 @@
-liblanyard_a_SOURCES += src/json/json.c
+liblanyard_a_SOURCES += src/json/json.c src/json/writer.c

@@ -641,6 +641,105 @@ static void test_json_parse(void **state)
     ly_arena_reset(&f->ctx.arena);
 }
 
+/*
+ * ly_json_writer writes what json-c prints for the same tree
+ * (ly_json_to_string), byte for byte: every byte a C string can hold, the
+ * nesting, null, the numbers' ends, times, and a text that outgrows its
+ * buffer several times.
+ */
+static void test_json_writer(void **state)
+{
+    struct fixture *f = *state;
+    struct ly_arena *a = &f->ctx.arena;
+    char every[128]; /* every ASCII byte but NUL */
+    for (int i = 1; i < 128; i++)
+        every[i - 1] = (char)i;
+    every[127] = '\0';
+    char high[129]; /* and the rest, which no UTF-8 holds so: passed through as json-c does */
+    for (int i = 128; i < 256; i++)
+        high[i - 128] = (char)i;
+    high[128] = '\0';
+    static char long_text[10000];
+    memset(long_text, 'x', sizeof(long_text) - 2);
+    long_text[100] = '"';
+    long_text[sizeof(long_text) - 2] = '\n';
+
+    struct json_object *t = json_object_new_object();
+    struct json_object *in = json_object_new_object();
+    json_object_object_add(in, "every byte", json_object_new_string(every));
+    json_object_object_add(in, "utf-8 \xc3\xa9\xe2\x82\xac", json_object_new_string("/a\\b\"c/"));
+    json_object_object_add(in, "none", NULL);
+    json_object_object_add(in, "yes", json_object_new_boolean(1));
+    json_object_object_add(in, "no", json_object_new_boolean(0));
+    json_object_object_add(t, "in", in);
+    struct json_object *arr = json_object_new_array();
+    json_object_array_add(arr, json_object_new_int64(INT64_MIN));
+    json_object_array_add(arr, json_object_new_int64(INT64_MAX));
+    json_object_array_add(arr, json_object_new_int64(0));
+    json_object_array_add(arr, json_object_new_object());
+    json_object_array_add(arr, json_object_new_array());
+    json_object_array_add(arr, ly_json_time(0));
+    json_object_array_add(arr, ly_json_time(1796400000));
+    json_object_array_add(arr, ly_json_time(-1));
+    json_object_array_add(arr, json_object_new_string(""));
+    json_object_object_add(t, "list", arr);
+    json_object_object_add(t, "long", json_object_new_string(long_text));
+    json_object_object_add(t, "raw", json_object_new_int(7));
+    ly_json_own(a, t);
+    size_t want_len = 0;
+    const char *want = ly_json_to_string(a, t, &want_len);
+
+    for (size_t hint = 0; hint <= 4096; hint += 4096) {
+        struct ly_json_writer w;
+        ly_json_writer_init(&w, a, hint);
+        ly_json_write_open(&w, NULL, '{');
+        ly_json_write_open(&w, "in", '{');
+        ly_json_write_str(&w, "every byte", every);
+        ly_json_write_str(&w, "utf-8 \xc3\xa9\xe2\x82\xac", "/a\\b\"c/");
+        ly_json_write_str(&w, "none", NULL);
+        ly_json_write_bool(&w, "yes", true);
+        ly_json_write_bool(&w, "no", false);
+        ly_json_write_close(&w, '}');
+        ly_json_write_open(&w, "list", '[');
+        ly_json_write_int(&w, NULL, INT64_MIN);
+        ly_json_write_int(&w, NULL, INT64_MAX);
+        ly_json_write_int(&w, NULL, 0);
+        ly_json_write_open(&w, NULL, '{');
+        ly_json_write_close(&w, '}');
+        ly_json_write_open(&w, NULL, '[');
+        ly_json_write_close(&w, ']');
+        ly_json_write_time(&w, NULL, 0);
+        ly_json_write_time(&w, NULL, 1796400000);
+        ly_json_write_time(&w, NULL, -1);
+        ly_json_write_str(&w, NULL, "");
+        ly_json_write_close(&w, ']');
+        ly_json_write_str(&w, "long", long_text);
+        ly_json_write_raw(&w, "raw", "7", 1);
+        ly_json_write_close(&w, '}');
+        size_t len = 0;
+        const char *got = ly_json_writer_text(&w, &len);
+        CHECK("the writer's text is json-c's, byte for byte",
+              len == want_len && memcmp(got, want, len) == 0 && got[len] == '\0');
+        struct json_object *back = NULL;
+        CHECK("... and the strict parser reads it back",
+              ly_json_parse(a, (struct ly_str){got, len}, &back) == LY_OK &&
+                  strcmp(ly_json_get_string(json_object_object_get(back, "in"), "every byte"),
+                         every) == 0);
+    }
+    struct json_object *h = ly_json_own(a, json_object_new_string(high));
+    const char *h_want = ly_json_to_string(a, h, NULL);
+    struct ly_json_writer w;
+    ly_json_writer_init(&w, a, 0);
+    ly_json_write_str(&w, NULL, high);
+    CHECK("bytes 0x80-0xff as json-c writes them",
+          strcmp(ly_json_writer_text(&w, NULL), h_want) == 0);
+    ly_json_writer_init(&w, a, 0);
+    size_t len = 99;
+    CHECK("nothing written: an empty text",
+          strcmp(ly_json_writer_text(&w, &len), "") == 0 && len == 0);
+    ly_arena_reset(a);
+}
+
 /* ly_json_decode with its flags, as the JWT decoder uses it. */
 static void test_json_decode(void **state)
 {
@@ -866,6 +965,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_fields, setup, teardown),
         cmocka_unit_test(test_json_decode),
+        cmocka_unit_test_setup_teardown(test_json_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_get_string, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
