@@ -166,7 +166,11 @@ int ly_api_members_delete(struct ly_call *c);
 struct ly_service_account;
 /* <name>@<org>.<accounts.service_account_domain>, in the request arena. */
 const char *ly_api_account_identifier(struct ly_call *c, const char *name, const char *org);
-/* The service-account object of SPEC §5.8. */
+/* The service-account object of SPEC §5.8, written as member key (NULL: a value) of w. */
+struct ly_json_writer;
+void ly_api_account_write(struct ly_call *c, struct ly_json_writer *w, const char *key,
+                          const struct ly_service_account *a);
+/* The same object as a json-c tree (owned by the request), for answers built as trees. */
 struct json_object *ly_api_account_json(struct ly_call *c, const struct ly_service_account *a);
 /* The account params[1] names in c->org (by id or name); answers the 404 itself. */
 int ly_api_account_of_path(struct ly_call *c, struct ly_service_account *out);

@@ -139,6 +139,9 @@ bool ly_response_has_header(const struct ly_response *resp, const char *name);
 void ly_response_json(struct ly_request *req, struct ly_response *resp, int status,
                       struct json_object *obj);
 
+/* A JSON answer already written: status and the len bytes of body, which must outlive it. */
+void ly_response_json_text(struct ly_response *resp, int status, const char *body, size_t len);
+
 /* An empty answer (204 and friends). */
 void ly_response_empty(struct ly_response *resp, int status);
 

@@ -3,6 +3,7 @@
 
 #include "lanyard/api.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -22,20 +23,34 @@ static const char description_rule[] = "must be at most 1000 characters, without
 static const char role_rule[] = "must be \"admin\" or \"member\"";
 
 /* SPEC §5.8: the service-account object, exactly these fields. */
+void ly_api_account_write(struct ly_call *c, struct ly_json_writer *w, const char *key,
+                          const struct ly_service_account *a)
+{
+    ly_json_write_open(w, key, '{');
+    ly_json_write_str(w, "id", a->id);
+    ly_json_write_str(w, "name", a->name);
+    ly_json_write_str(w, "identifier", ly_api_account_identifier(c, a->name, a->org_name));
+    ly_json_write_str(w, "organization", a->org_name);
+    ly_json_write_str(w, "role", ly_role_name(a->role));
+    ly_json_write_str(w, "display_name", a->display_name);
+    ly_json_write_str(w, "description", a->description);
+    ly_json_write_time(w, "created_at", a->created_at);
+    ly_json_write_close(w, '}');
+}
+
+/*
+ * Written once (above) and read back, so that the object has one
+ * definition; json-c reads back whatever the writer writes of C strings.
+ */
 struct json_object *ly_api_account_json(struct ly_call *c, const struct ly_service_account *a)
 {
-    struct json_object *j = json_object_new_object();
-    json_object_object_add(j, "id", json_object_new_string(a->id));
-    json_object_object_add(j, "name", json_object_new_string(a->name));
-    json_object_object_add(
-        j, "identifier",
-        json_object_new_string(ly_api_account_identifier(c, a->name, a->org_name)));
-    json_object_object_add(j, "organization", json_object_new_string(a->org_name));
-    json_object_object_add(j, "role", json_object_new_string(ly_role_name(a->role)));
-    json_object_object_add(j, "display_name", ly_json_str_or_null(a->display_name));
-    json_object_object_add(j, "description", ly_json_str_or_null(a->description));
-    json_object_object_add(j, "created_at", ly_json_time(a->created_at));
-    return j;
+    struct ly_json_writer w;
+    ly_json_writer_init(&w, c->req->arena, 512);
+    ly_api_account_write(c, &w, NULL, a);
+    struct json_object *o = json_tokener_parse(ly_json_writer_text(&w, NULL));
+    if (o == NULL)
+        abort();
+    return o;
 }
 
 const char *ly_api_account_identifier(struct ly_call *c, const char *name, const char *org)

@@ -5,35 +5,42 @@
 
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "lanyard/accounts.h"
 #include "lanyard/config.h"
 #include "lanyard/ctx.h"
 #include "lanyard/err.h"
+#include "lanyard/json.h"
 #include "lanyard/orgs.h"
 #include "lanyard/users.h"
 
-static struct json_object *credential_json(const struct ly_principal *p)
+static void write_credential(struct ly_json_writer *w, const struct ly_principal *p)
 {
-    struct json_object *c = json_object_new_object();
+    ly_json_write_open(w, "credential", '{');
     if (p->cred == LY_CRED_API_KEY || p->cred == LY_CRED_BASIC) {
-        json_object_object_add(c, "type", json_object_new_string("api_key"));
-        json_object_object_add(c, "key_id", ly_json_str_or_null(p->key_id));
+        ly_json_write_str(w, "type", "api_key");
+        ly_json_write_str(w, "key_id", p->key_id);
     } else {
-        json_object_object_add(c, "type", json_object_new_string("access_token"));
-        json_object_object_add(c, "format",
-                               json_object_new_string(p->cred == LY_CRED_JWT ? "jwt" : "opaque"));
+        ly_json_write_str(w, "type", "access_token");
+        ly_json_write_str(w, "format", p->cred == LY_CRED_JWT ? "jwt" : "opaque");
         if (p->type == LY_PRINCIPAL_USER)
-            json_object_object_add(c, "session_id", ly_json_str_or_null(p->session_id));
+            ly_json_write_str(w, "session_id", p->session_id);
         else
-            json_object_object_add(c, "key_id", ly_json_str_or_null(p->key_id));
+            ly_json_write_str(w, "key_id", p->key_id);
     }
-    json_object_object_add(c, "expires_at", ly_json_time(p->expires_at));
+    ly_json_write_time(w, "expires_at", p->expires_at);
     /* SPEC §5.8: key credentials and the tokens exchanged with them say their scope. */
     if (p->key_id != NULL)
-        json_object_object_add(c, "resource", ly_json_str_or_null(p->resource));
-    return c;
+        ly_json_write_str(w, "resource", p->resource);
+    ly_json_write_close(w, '}');
+}
+
+/* The answer is written as text (ly_json_writer): /me is a hot path, and a tree costs ~50 mallocs.
+ */
+static void answer(struct ly_call *c, struct ly_json_writer *w)
+{
+    size_t len = 0;
+    const char *body = ly_json_writer_text(w, &len);
+    ly_response_json_text(c->resp, 200, body, len);
 }
 
 /*
@@ -55,35 +62,35 @@ static int me_user(struct ly_call *c, const struct ly_principal *p)
     const struct ly_user *u = who.user;
     if (u == NULL || u->disabled)
         return LY_E_INVALID_TOKEN;
-    struct json_object *o = json_object_new_object();
-    struct json_object *user = json_object_new_object();
-    json_object_object_add(user, "id", json_object_new_string(u->id));
-    json_object_object_add(user, "email", json_object_new_string(u->email));
-    json_object_object_add(user, "display_name", ly_json_str_or_null(u->display_name));
+    /* SPEC §5.8: a personal key shows only its organization, with its effective role. */
+    bool key = ly_principal_is_personal_key(p);
+    struct ly_json_writer w;
+    ly_json_writer_init(&w, req->arena, 1024);
+    ly_json_write_open(&w, NULL, '{');
+    ly_json_write_str(&w, "type", "user");
+    ly_json_write_open(&w, "user", '{');
+    ly_json_write_str(&w, "id", u->id);
+    ly_json_write_str(&w, "email", u->email);
+    ly_json_write_str(&w, "display_name", u->display_name);
     /* A personal key never carries platform-administrator rights (SPEC §4): it says so. */
-    json_object_object_add(
-        user, "platform_admin",
-        json_object_new_boolean(u->platform_admin && !ly_principal_is_personal_key(p)));
-    json_object_object_add(user, "created_at", ly_json_time(u->created_at));
-    struct json_object *list = json_object_new_array();
+    ly_json_write_bool(&w, "platform_admin", u->platform_admin && !key);
+    ly_json_write_time(&w, "created_at", u->created_at);
+    ly_json_write_close(&w, '}');
+    ly_json_write_open(&w, "organizations", '[');
     for (size_t i = 0; i < who.n_orgs; i++) {
         const struct ly_org_membership *om = &who.orgs[i];
-        /* SPEC §5.8: a personal key shows only its organization, with its effective role. */
-        bool key = ly_principal_is_personal_key(p);
         if (key && strcmp(om->name, p->org_name) != 0)
             continue;
-        struct json_object *m = json_object_new_object();
-        json_object_object_add(m, "name", json_object_new_string(om->name));
-        json_object_object_add(m, "display_name", ly_json_str_or_null(om->display_name));
-        json_object_object_add(m, "role",
-                               json_object_new_string(ly_role_name(key ? p->role : om->role)));
-        json_object_array_add(list, m);
+        ly_json_write_open(&w, NULL, '{');
+        ly_json_write_str(&w, "name", om->name);
+        ly_json_write_str(&w, "display_name", om->display_name);
+        ly_json_write_str(&w, "role", ly_role_name(key ? p->role : om->role));
+        ly_json_write_close(&w, '}');
     }
-    json_object_object_add(o, "type", json_object_new_string("user"));
-    json_object_object_add(o, "user", user);
-    json_object_object_add(o, "organizations", list);
-    json_object_object_add(o, "credential", credential_json(p));
-    ly_response_json(req, c->resp, 200, o);
+    ly_json_write_close(&w, ']');
+    write_credential(&w, p);
+    ly_json_write_close(&w, '}');
+    answer(c, &w);
     return LY_OK;
 }
 
@@ -101,12 +108,14 @@ static int me_service_account(struct ly_call *c, const struct ly_principal *p)
     /* A token names its organization: an account made again elsewhere is not the same. */
     if (a == NULL || (p->org_name != NULL && strcmp(p->org_name, a->org_name) != 0))
         return LY_E_INVALID_TOKEN;
-    struct json_object *sa = ly_api_account_json(c, a);
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "type", json_object_new_string("service_account"));
-    json_object_object_add(o, "service_account", sa);
-    json_object_object_add(o, "credential", credential_json(p));
-    ly_response_json(req, c->resp, 200, o);
+    struct ly_json_writer w;
+    ly_json_writer_init(&w, req->arena, 1024);
+    ly_json_write_open(&w, NULL, '{');
+    ly_json_write_str(&w, "type", "service_account");
+    ly_api_account_write(c, &w, "service_account", a);
+    write_credential(&w, p);
+    ly_json_write_close(&w, '}');
+    answer(c, &w);
     return LY_OK;
 }
 

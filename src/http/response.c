@@ -32,9 +32,17 @@ void ly_response_json(struct ly_request *req, struct ly_response *resp, int stat
                       struct json_object *obj)
 {
     ly_json_own(req->arena, obj);
+    size_t len = 0;
+    const char *body = ly_json_to_string(req->arena, obj, &len);
+    ly_response_json_text(resp, status, body, len);
+}
+
+void ly_response_json_text(struct ly_response *resp, int status, const char *body, size_t len)
+{
     resp->status = status;
     resp->content_type = "application/json";
-    resp->body = ly_json_to_string(req->arena, obj, &resp->body_len);
+    resp->body = body;
+    resp->body_len = len;
 }
 
 void ly_response_empty(struct ly_response *resp, int status)
