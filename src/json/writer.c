@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void grow(struct ly_json_writer *w, size_t more)
+static void writer_grow(struct ly_json_writer *w, size_t more)
 {
     size_t cap = w->cap ? w->cap : 256;
     while (cap - w->len < more)
@@ -20,72 +20,72 @@ static void grow(struct ly_json_writer *w, size_t more)
     w->cap = cap;
 }
 
-static void put(struct ly_json_writer *w, const char *s, size_t n)
+static void writer_put(struct ly_json_writer *w, const char *s, size_t n)
 {
     if (w->cap - w->len < n)
-        grow(w, n);
+        writer_grow(w, n);
     memcpy(w->buf + w->len, s, n);
     w->len += n;
 }
 
-static void put_c(struct ly_json_writer *w, char c)
+static void writer_put_c(struct ly_json_writer *w, char c)
 {
-    put(w, &c, 1);
+    writer_put(w, &c, 1);
 }
 
 /* What json-c's plain output escapes, no more: control bytes, '"' and '\'; UTF-8 as it is. */
-static void put_escaped(struct ly_json_writer *w, const char *s)
+static void writer_put_escaped(struct ly_json_writer *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    put_c(w, '"');
+    writer_put_c(w, '"');
     const char *run = s;
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(w, run, (size_t)(s - run));
+        writer_put(w, run, (size_t)(s - run));
         run = s + 1;
         switch (c) {
         case '"':
-            put(w, "\\\"", 2);
+            writer_put(w, "\\\"", 2);
             break;
         case '\\':
-            put(w, "\\\\", 2);
+            writer_put(w, "\\\\", 2);
             break;
         case '\b':
-            put(w, "\\b", 2);
+            writer_put(w, "\\b", 2);
             break;
         case '\f':
-            put(w, "\\f", 2);
+            writer_put(w, "\\f", 2);
             break;
         case '\n':
-            put(w, "\\n", 2);
+            writer_put(w, "\\n", 2);
             break;
         case '\r':
-            put(w, "\\r", 2);
+            writer_put(w, "\\r", 2);
             break;
         case '\t':
-            put(w, "\\t", 2);
+            writer_put(w, "\\t", 2);
             break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
-            put(w, u, sizeof(u));
+            writer_put(w, u, sizeof(u));
         }
         }
     }
-    put(w, run, (size_t)(s - run));
-    put_c(w, '"');
+    writer_put(w, run, (size_t)(s - run));
+    writer_put_c(w, '"');
 }
 
 /* The separator and the key a member needs; key NULL for an array's element or the top value. */
-static void member(struct ly_json_writer *w, const char *key)
+static void writer_member(struct ly_json_writer *w, const char *key)
 {
     if (w->more)
-        put_c(w, ',');
+        writer_put_c(w, ',');
     w->more = true;
     if (key != NULL) {
-        put_escaped(w, key);
-        put_c(w, ':');
+        writer_put_escaped(w, key);
+        writer_put_c(w, ':');
     }
 }
 
@@ -94,46 +94,46 @@ void ly_json_writer_init(struct ly_json_writer *w, struct ly_arena *a, size_t hi
     memset(w, 0, sizeof(*w));
     w->a = a;
     if (hint > 0)
-        grow(w, hint);
+        writer_grow(w, hint);
 }
 
 void ly_json_write_open(struct ly_json_writer *w, const char *key, char bracket)
 {
-    member(w, key);
-    put_c(w, bracket);
+    writer_member(w, key);
+    writer_put_c(w, bracket);
     w->more = false;
 }
 
 void ly_json_write_close(struct ly_json_writer *w, char bracket)
 {
-    put_c(w, bracket);
+    writer_put_c(w, bracket);
     w->more = true;
 }
 
 void ly_json_write_str(struct ly_json_writer *w, const char *key, const char *s)
 {
-    member(w, key);
+    writer_member(w, key);
     if (s == NULL)
-        put(w, "null", 4);
+        writer_put(w, "null", 4);
     else
-        put_escaped(w, s);
+        writer_put_escaped(w, s);
 }
 
 void ly_json_write_bool(struct ly_json_writer *w, const char *key, bool v)
 {
-    member(w, key);
+    writer_member(w, key);
     if (v)
-        put(w, "true", 4);
+        writer_put(w, "true", 4);
     else
-        put(w, "false", 5);
+        writer_put(w, "false", 5);
 }
 
 void ly_json_write_int(struct ly_json_writer *w, const char *key, int64_t v)
 {
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-    member(w, key);
-    put(w, buf, (size_t)n);
+    writer_member(w, key);
+    writer_put(w, buf, (size_t)n);
 }
 
 void ly_json_write_time(struct ly_json_writer *w, const char *key, int64_t t)
@@ -149,13 +149,13 @@ void ly_json_write_time(struct ly_json_writer *w, const char *key, int64_t t)
 
 void ly_json_write_raw(struct ly_json_writer *w, const char *key, const char *json, size_t len)
 {
-    member(w, key);
-    put(w, json, len);
+    writer_member(w, key);
+    writer_put(w, json, len);
 }
 
 const char *ly_json_writer_text(struct ly_json_writer *w, size_t *len)
 {
-    put_c(w, '\0');
+    writer_put_c(w, '\0');
     w->len--;
     if (len != NULL)
         *len = w->len;
