@@ -1,14 +1,17 @@
 /*
- * Unit tests of the core helpers: arena, str, validate, times, errors.
+ * Unit tests of the core helpers: arena, str, validate, times, errors, log.
  */
 #include "build-config.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +21,7 @@
 #include "lanyard/civil.h"
 #include "lanyard/err.h"
 #include "lanyard/json.h"
+#include "lanyard/log.h"
 #include "lanyard/password.h"
 #include "lanyard/slots.h"
 #include "lanyard/str.h"
@@ -614,6 +618,72 @@ static void test_slots(void **state)
     CHECK("a name too long for an address", ly_slot_take(long_name, 1, 0, &again) == LY_E_IO);
 }
 
+/*
+ * The request line as a process writes it to stderr: fn runs in a child
+ * whose stderr is a pipe; its text in buf, its pid in *pid.
+ */
+static void child_line(void (*fn)(void), char *buf, size_t n, pid_t *pid)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stderr);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(fds[1], 2);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < n && (k = read(fds[0], buf + got, n - 1 - got)) > 0)
+        got += (size_t)k;
+    buf[got] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    *pid = child;
+}
+
+static void one_request_line(void)
+{
+    struct ly_log log;
+    ly_log_init(&log, "lanyard");
+    log.request_id = "rid1";
+    ly_log_request(&log, "GET", "/api/health", 200, 42, NULL);
+}
+
+/* Each line names the process that wrote it, also in a child forked after the parent logged. */
+static void test_log_line_pid(void **state)
+{
+    (void)state;
+    char buf[1024], want[64];
+    pid_t pid = 0;
+    child_line(one_request_line, buf, sizeof(buf), &pid);
+    snprintf(want, sizeof(want), " lanyard[%ld] info request_id=rid1: ", (long)pid);
+    CHECK("the text line: time, program[pid], level, request id", strstr(buf, want) != NULL);
+    CHECK("... then the request, on one line",
+          strstr(buf, "method=GET path=/api/health status=200 us=42 principal=-\n") != NULL &&
+              strchr(buf, '\n') == buf + strlen(buf) - 1);
+    /* The parent logs (and keeps its pid); a child forked after must not print the parent's. */
+    struct ly_log log;
+    ly_log_init(&log, "lanyard");
+    int saved = dup(2); /* the parent's own line goes nowhere */
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    ly_log_request(&log, "GET", "/", 200, 1, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(null);
+    child_line(one_request_line, buf, sizeof(buf), &pid);
+    snprintf(want, sizeof(want), " lanyard[%ld] info", (long)pid);
+    CHECK("a child forked after the parent logged prints its own pid", strstr(buf, want) != NULL);
+    snprintf(want, sizeof(want), "[%ld]", (long)getpid());
+    CHECK("... not its parent's", strstr(buf, want) == NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_resources),
         cmocka_unit_test(test_domains),
         cmocka_unit_test(test_return_to),
+        cmocka_unit_test(test_log_line_pid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
