@@ -408,7 +408,7 @@ def load_baseline(path):
 # called one by one from the handler, and some call others.
 WRITER = tuple("self:" + f for f in (
     "ly_json_writer_init", "ly_json_write_open", "ly_json_write_close", "ly_json_write_str",
-    "ly_json_write_bool", "ly_json_write_int", "ly_json_write_time", "ly_json_write_raw",
+    "ly_json_write_bool", "ly_json_write_time",
     "ly_json_writer_text", "writer_grow", "writer_put", "writer_put_c", "writer_put_escaped",
     "writer_member"))
 CONCERNS = [

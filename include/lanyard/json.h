@@ -67,16 +67,13 @@ void ly_json_writer_init(struct ly_json_writer *w, struct ly_arena *a, size_t hi
  * Each writes one value: a member named key of the object being written,
  * or, with key NULL, an element of the array being written (or the top
  * value). open/close take '{' and '}' or '[' and ']'. str writes null for
- * NULL, time an RFC 3339 string (null for t < 0, as ly_json_time), raw the
- * len bytes of json, which must be one JSON value.
+ * NULL, time an RFC 3339 string (null for t < 0, as ly_json_time).
  */
 void ly_json_write_open(struct ly_json_writer *w, const char *key, char bracket);
 void ly_json_write_close(struct ly_json_writer *w, char bracket);
 void ly_json_write_str(struct ly_json_writer *w, const char *key, const char *s);
 void ly_json_write_bool(struct ly_json_writer *w, const char *key, bool v);
-void ly_json_write_int(struct ly_json_writer *w, const char *key, int64_t v);
 void ly_json_write_time(struct ly_json_writer *w, const char *key, int64_t t);
-void ly_json_write_raw(struct ly_json_writer *w, const char *key, const char *json, size_t len);
 
 /* The text so far, NUL-terminated, in the arena; its length in *len. */
 const char *ly_json_writer_text(struct ly_json_writer *w, size_t *len);

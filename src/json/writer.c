@@ -3,8 +3,6 @@
 
 #include "lanyard/json.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 static void writer_grow(struct ly_json_writer *w, size_t more)
@@ -128,14 +126,6 @@ void ly_json_write_bool(struct ly_json_writer *w, const char *key, bool v)
         writer_put(w, "false", 5);
 }
 
-void ly_json_write_int(struct ly_json_writer *w, const char *key, int64_t v)
-{
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-    writer_member(w, key);
-    writer_put(w, buf, (size_t)n);
-}
-
 void ly_json_write_time(struct ly_json_writer *w, const char *key, int64_t t)
 {
     if (t < 0) {
@@ -145,12 +135,6 @@ void ly_json_write_time(struct ly_json_writer *w, const char *key, int64_t t)
     char buf[32];
     ly_time_format(t, buf);
     ly_json_write_str(w, key, buf);
-}
-
-void ly_json_write_raw(struct ly_json_writer *w, const char *key, const char *json, size_t len)
-{
-    writer_member(w, key);
-    writer_put(w, json, len);
 }
 
 const char *ly_json_writer_text(struct ly_json_writer *w, size_t *len)
