@@ -19,6 +19,13 @@ struct ly_log {
     enum ly_log_format format;
     const char *request_id; /* borrowed; set for the request in hand, else NULL */
     const char *program;    /* "lanyard" or "lanyardctl" */
+    /*
+     * true while a worker serves requests already queued: request lines are
+     * then held in the process's buffer until ly_log_flush() (which the
+     * worker calls before it waits), a line of another level, or a full
+     * buffer; other lines are written at once, after what is held.
+     */
+    bool hold;
 };
 
 void ly_log_init(struct ly_log *log, const char *program);
@@ -37,6 +44,9 @@ void ly_log_write(const struct ly_log *log, enum ly_log_level level, const char 
  */
 void ly_log_request(const struct ly_log *log, const char *method, const char *path, int status,
                     long long micros, const char *principal);
+
+/* Write the request lines held (see hold); a no-op when none are. */
+void ly_log_flush(void);
 
 #define LY_LOG_AT(log, lvl, ...)                                                                   \
     do {                                                                                           \

@@ -21,6 +21,38 @@ void ly_log_init(struct ly_log *log, const char *program)
     log->format = LY_LOG_TEXT;
     log->request_id = NULL;
     log->program = program;
+    log->hold = false;
+}
+
+/*
+ * The request lines held while a worker has more requests queued: one
+ * write(2) per line was the one system call a request made beyond the
+ * floor's (issue 17). Process state, as stderr's own buffer would be; a
+ * worker is one thread. A kill -9 loses what is held: the lines of at most
+ * the few requests served since the worker last waited (src/http/fcgi.c).
+ */
+static char held[8192];
+static size_t held_len;
+
+void ly_log_flush(void)
+{
+    if (held_len > 0)
+        fwrite(held, 1, held_len, stderr);
+    held_len = 0;
+}
+
+/* Write a whole line (newline included), or hold it when the log holds request lines. */
+static void put_line(const struct ly_log *log, const char *line, size_t n)
+{
+    if (log->hold && n <= sizeof(held)) {
+        if (held_len + n > sizeof(held))
+            ly_log_flush();
+        memcpy(held + held_len, line, n);
+        held_len += n;
+        return;
+    }
+    ly_log_flush();
+    fwrite(line, 1, n, stderr);
 }
 
 /*
@@ -30,21 +62,26 @@ void ly_log_init(struct ly_log *log, const char *program)
  * workers), which asks again.
  */
 static long cached_pid;
-static bool pid_atfork;
+static bool log_atfork;
 
 static void forget_pid(void)
 {
     cached_pid = 0;
 }
 
+/*
+ * The first line registers what a fork and the exit need: held lines
+ * written before a fork (else parent and child would both write them) and
+ * at exit, the child's pid asked again.
+ */
 static long log_pid(void)
 {
-    if (!pid_atfork) {
-        if (pthread_atfork(NULL, NULL, forget_pid) != 0) {
+    if (!log_atfork) {
+        if (pthread_atfork(ly_log_flush, NULL, forget_pid) != 0 || atexit(ly_log_flush) != 0) {
             fputs("lanyard: pthread_atfork failed\n", stderr);
             abort();
         }
-        pid_atfork = true;
+        log_atfork = true;
     }
     if (cached_pid == 0)
         cached_pid = (long)getpid();
@@ -173,6 +210,7 @@ static void emit(const struct ly_log *log, enum ly_log_level level, const char *
                  log->request_id ? log->request_id : "", where ? " " : "", where ? where : "",
                  body);
     }
+    ly_log_flush();
     fprintf(stderr, "%s\n", line);
 }
 
@@ -213,7 +251,9 @@ void ly_log_request(const struct ly_log *log, const char *method, const char *pa
                                 "\",\"status\":%d,\"us\":%lld,\"principal\":\"", status, micros);
         pos = json_escape(line, pos, sizeof(line), principal ? principal : "-");
         snprintf(line + pos, sizeof(line) - pos, "\"}");
-        fprintf(stderr, "%s\n", line);
+        size_t n = strlen(line); /* at most sizeof(line) - 1: room for the newline */
+        line[n] = '\n';
+        put_line(log, line, n + 1);
         return;
     }
     /*
@@ -248,5 +288,5 @@ void ly_log_request(const struct ly_log *log, const char *method, const char *pa
     pos = put(line, pos, sizeof(line), msg);
     /* the newline always ends the line, as fprintf("%s\n") did */
     line[pos] = '\n';
-    fwrite(line, 1, pos + 1, stderr);
+    put_line(log, line, pos + 1);
 }

@@ -601,6 +601,9 @@ out:
     free(peek);
 }
 
+/* Requests a worker serves back to back, at most, before it waits (see serve). */
+#define ACCEPT_RUN 16
+
 static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
 {
     FCGX_Request fr;
@@ -635,7 +638,33 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
         serve_shared(app, &fr, listen_fd, &waiting);
         goto out;
     }
+    /*
+     * While connections are queued on the (non-blocking) listening socket,
+     * the next is accepted without waiting first: the wait, and the request
+     * line's write, were two system calls per request beyond the floor's
+     * (issue 17). So that SIGTERM, which only the wait lets in, is not put
+     * off for as long as a load lasts, and log lines not held long, the
+     * worker waits (and writes the lines it holds) at least every
+     * ACCEPT_RUN requests. Not on a kept connection: reading its next
+     * request blocks with SIGTERM blocked.
+     */
+    app->log->hold = true;
+    unsigned run = 0;
     while (!stop_requested) {
+        if (fr.ipcFd < 0 && run < ACCEPT_RUN) {
+            if (FCGX_Accept_r(&fr) == 0) {
+                run++;
+                serve_accepted(app, &fr, false);
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED) {
+                ly_log_error(app->log, "FastCGI accept failed: %s", strerror(errno));
+                break;
+            }
+        }
+        run = 0;
+        ly_log_flush();
         /*
          * A second without a request is idle time: the application's tick
          * runs then too. A connection the web server keeps open (FastCGI
@@ -662,6 +691,8 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
     }
     if (stop_requested)
         drain_backlog(app, &fr, listen_fd, own_socket);
+    app->log->hold = false;
+    ly_log_flush();
 out:
     FCGX_Free(&fr, 1);
     sigprocmask(SIG_SETMASK, &old, NULL);

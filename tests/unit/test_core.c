@@ -626,6 +626,7 @@ static void child_line(void (*fn)(void), char *buf, size_t n, pid_t *pid)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
     fflush(stderr);
     pid_t child = fork();
     assert_true(child >= 0);
@@ -684,6 +685,53 @@ static void test_log_line_pid(void **state)
     CHECK("... not its parent's", strstr(buf, want) == NULL);
 }
 
+/* A worker holding request lines: a, b held; an error writes them first; c; a fork; d at exit. */
+static void held_lines(void)
+{
+    struct ly_log log;
+    ly_log_init(&log, "lanyard");
+    log.hold = true;
+    ly_log_request(&log, "GET", "/a", 200, 1, NULL);
+    ly_log_request(&log, "GET", "/b", 200, 1, NULL);
+    if (write(2, "|", 1) != 1)
+        _exit(1);
+    ly_log_error(&log, "boom");
+    ly_log_request(&log, "GET", "/c", 200, 1, NULL);
+    pid_t p = fork();
+    if (p == 0)
+        exit(0); /* runs the exit flush: /c must not be held here as well */
+    waitpid(p, NULL, 0);
+    ly_log_request(&log, "GET", "/d", 200, 1, NULL);
+    exit(0);
+}
+
+static size_t count_of(const char *s, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = strstr(s, what); p != NULL; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+static void test_log_held_lines(void **state)
+{
+    (void)state;
+    char buf[4096];
+    pid_t pid = 0;
+    child_line(held_lines, buf, sizeof(buf), &pid);
+    const char *bar = strchr(buf, '|');
+    const char *a = strstr(buf, "path=/a "), *b = strstr(buf, "path=/b ");
+    const char *err = strstr(buf, "boom\n"), *c = strstr(buf, "path=/c "),
+               *d = strstr(buf, "path=/d ");
+    CHECK("held lines are not written as they are logged", bar == buf);
+    CHECK("another level's line writes the held ones first, in order",
+          a != NULL && b != NULL && err != NULL && a < b && b < err);
+    CHECK("a line held at a fork is written once",
+          c != NULL && err < c && count_of(buf, "path=/c ") == 1);
+    CHECK("the exit writes what is held", d != NULL && c < d);
+    CHECK("and no line twice", count_of(buf, "path=/a ") == 1 && count_of(buf, "\n") == 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_domains),
         cmocka_unit_test(test_return_to),
         cmocka_unit_test(test_log_line_pid),
+        cmocka_unit_test(test_log_held_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
