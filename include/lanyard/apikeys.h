@@ -55,6 +55,14 @@ int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
                     struct ly_api_key *out);
 
 /*
+ * ly_api_keys_get for a key whose owner is known to be of kind owner: the
+ * same row, with only that owner's tables joined. LY_E_NOT_FOUND too when
+ * the key's owner is of the other kind.
+ */
+int ly_api_keys_get_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                          enum ly_principal_type owner, struct ly_api_key *out);
+
+/*
  * ly_api_keys_get with the owner's identity (for /me) in the same
  * statement: the user with the key's organization only, or the account.
  */

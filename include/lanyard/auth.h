@@ -92,6 +92,15 @@ struct ly_auth_store {
                            struct ly_access *out, struct ly_identity *who);
     int (*api_key_identity)(struct ly_db *db, struct ly_arena *a, const char *key_id,
                             struct ly_api_key *out, struct ly_identity *who);
+    /* access and access_identity for a signed-in user's token (NULL: those are used). */
+    int (*access_user)(struct ly_db *db, struct ly_arena *a,
+                       const unsigned char hash[LY_SHA256_LEN], int64_t now, struct ly_access *out);
+    int (*access_identity_user)(struct ly_db *db, struct ly_arena *a,
+                                const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                                struct ly_access *out, struct ly_identity *who);
+    /* api_key for a key whose owner is known to be of one kind (NULL: api_key is used). */
+    int (*api_key_owned)(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                         enum ly_principal_type owner, struct ly_api_key *out);
     int (*session_live)(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live);
     int (*user)(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out);
     int (*account)(struct ly_db *db, struct ly_arena *a, const char *id,
@@ -115,6 +124,26 @@ struct ly_key_uses {
     } e[LY_KEY_USES_MAX];
     size_t n;
     int64_t next_flush;
+};
+
+/*
+ * What this worker found of the credentials it looked up that never
+ * changes, so that their next lookup joins only the tables they need
+ * (issue 17): the kind of owner of each API key (a key's owner is fixed
+ * when it is made; ly_api_keys_get_owned), and which opaque tokens are a
+ * signed-in user's (ly_access_lookup_user). Direct-mapped, by KEYID and by
+ * the token's SHA-256 (both random). A hint chooses the statement, never
+ * the answer: the statement for one kind finds no row for another, and a
+ * missing or wrong hint costs the full lookup.
+ */
+#define LY_HINT_KEYS   512
+#define LY_HINT_TOKENS 1024
+struct ly_owner_hints {
+    struct ly_key_owner {
+        char id[LY_KEY_ID_LEN];
+        unsigned char kind; /* 0: none; else 1 + enum ly_principal_type */
+    } keys[LY_HINT_KEYS];
+    uint64_t user_tokens[LY_HINT_TOKENS]; /* a user token's hash, its first 8 bytes; 0: none */
 };
 
 /*
@@ -142,8 +171,9 @@ struct ly_auth {
     const struct ly_keyset *keys; /* NULL in opaque mode */
     const struct ly_auth_store *store;
     struct ly_db *db;
-    struct ly_key_uses *uses;    /* NULL: last use not recorded */
-    struct ly_auth_cache *cache; /* NULL: nothing cached */
+    struct ly_key_uses *uses;     /* NULL: last use not recorded */
+    struct ly_auth_cache *cache;  /* NULL: nothing cached */
+    struct ly_owner_hints *hints; /* NULL: every lookup joins what any credential needs */
 };
 
 enum ly_auth_scheme { LY_SCHEME_NONE = 0, LY_SCHEME_BEARER, LY_SCHEME_BASIC, LY_SCHEME_OTHER };

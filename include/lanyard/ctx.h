@@ -42,6 +42,7 @@ struct lanyard_ctx {
     struct ly_keyset *keys;      /* owned; NULL in opaque mode */
     struct ly_auth auth;         /* the authentication layer, over cfg, keys and db */
     struct ly_key_uses key_uses; /* the API keys' last uses auth notes, for the tick */
+    struct ly_owner_hints hints; /* what auth found of credentials that never changes */
     struct ly_scrypt_params scrypt;
     struct ly_arena arena;                   /* the request arena, reset after every request */
     unsigned char page_key[LY_PAGE_KEY_LEN]; /* settings.page_token_key, read once */

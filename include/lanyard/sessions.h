@@ -136,11 +136,24 @@ int ly_access_lookup(struct ly_db *db, struct ly_arena *a, const unsigned char h
                      int64_t now, struct ly_access *out);
 
 /*
+ * ly_access_lookup for a token known to be a signed-in user's: only the
+ * user's tables are joined. LY_E_NOT_FOUND too for any other token.
+ */
+int ly_access_lookup_user(struct ly_db *db, struct ly_arena *a,
+                          const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                          struct ly_access *out);
+
+/*
  * ly_access_lookup with the caller's identity (for /me) in the same
  * statement: the user and their memberships, or the service account.
  */
 int ly_access_identity(struct ly_db *db, struct ly_arena *a,
                        const unsigned char hash[LY_SHA256_LEN], int64_t now, struct ly_access *out,
                        struct ly_identity *who);
+
+/* ly_access_identity for a token known to be a signed-in user's (as ly_access_lookup_user). */
+int ly_access_identity_user(struct ly_db *db, struct ly_arena *a,
+                            const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                            struct ly_access *out, struct ly_identity *who);
 
 #endif

@@ -67,8 +67,13 @@ int ly_ctx_init(struct lanyard_ctx *ctx, struct ly_config *cfg, const char *prog
     ctx->scrypt.r = cfg->security.scrypt_r;
     ctx->scrypt.p = cfg->security.scrypt_p;
     ctx->db = ly_db_new(cfg, &ctx->log);
-    ctx->auth = (struct ly_auth){cfg,     keys,           &ly_auth_db_store,
-                                 ctx->db, &ctx->key_uses, cache_new(cfg, &ctx->log)};
+    ctx->auth = (struct ly_auth){.cfg = cfg,
+                                 .keys = keys,
+                                 .store = &ly_auth_db_store,
+                                 .db = ctx->db,
+                                 .uses = &ctx->key_uses,
+                                 .cache = cache_new(cfg, &ctx->log),
+                                 .hints = &ctx->hints};
     ly_arena_init(&ctx->arena, 16384);
     return LY_OK;
 }

@@ -26,6 +26,9 @@ const struct ly_auth_store ly_auth_db_store = {
     .api_key = ly_api_keys_get,
     .access_identity = ly_access_identity,
     .api_key_identity = ly_api_keys_identity,
+    .access_user = ly_access_lookup_user,
+    .access_identity_user = ly_access_identity_user,
+    .api_key_owned = ly_api_keys_get_owned,
     .session_live = ly_sessions_is_live,
     .user = ly_users_get,
     .account = ly_accounts_get,
@@ -187,6 +190,38 @@ static bool token_hash(const char *prefix, struct ly_str token, unsigned char ha
     return true;
 }
 
+/*
+ * Look up an opaque token (with the identity when who is not NULL): with
+ * only the user's tables when this worker has seen it as a signed-in
+ * user's, else (or when that finds nothing) in full, noting which it is.
+ */
+static int lookup_access(const struct verify_in *in, const unsigned char hash[LY_SHA256_LEN],
+                         struct ly_access *acc, struct ly_identity *who)
+{
+    const struct ly_auth *auth = in->auth;
+    const struct ly_auth_store *st = auth->store;
+    uint64_t tag;
+    memcpy(&tag, hash, sizeof(tag));
+    tag |= 1; /* never 0, which marks an empty slot */
+    uint64_t *slot = NULL;
+    bool can = who != NULL ? st->access_identity_user != NULL : st->access_user != NULL;
+    if (auth->hints != NULL && can)
+        slot = &auth->hints->user_tokens[(tag >> 1) % LY_HINT_TOKENS];
+    if (slot != NULL && *slot == tag) {
+        int r = who != NULL ? st->access_identity_user(auth->db, in->a, hash, in->now, acc, who)
+                            : st->access_user(auth->db, in->a, hash, in->now, acc);
+        if (r != LY_E_NOT_FOUND)
+            return r;
+        *slot = 0;
+    }
+    int r = who != NULL ? st->access_identity(auth->db, in->a, hash, in->now, acc, who)
+                        : st->access(auth->db, in->a, hash, in->now, acc);
+    if (r == LY_OK && slot != NULL && acc->user_id != NULL && acc->service_account_id == NULL &&
+        acc->api_key_id == NULL)
+        *slot = tag;
+    return r;
+}
+
 static int verify_opaque(const struct verify_in *in, struct ly_str token, struct ly_principal *p,
                          const char **why)
 {
@@ -202,13 +237,9 @@ static int verify_opaque(const struct verify_in *in, struct ly_str token, struct
         return LY_OK;
     struct ly_access acc;
     struct ly_identity *who = NULL;
-    int r;
-    if (in->identity && in->auth->store->access_identity != NULL) {
+    if (in->identity && in->auth->store->access_identity != NULL)
         who = ly_arena_zalloc(in->a, sizeof(*who));
-        r = in->auth->store->access_identity(in->auth->db, in->a, hash, in->now, &acc, who);
-    } else {
-        r = in->auth->store->access(in->auth->db, in->a, hash, in->now, &acc);
-    }
+    int r = lookup_access(in, hash, &acc, who);
     if (r == LY_E_NOT_FOUND)
         return refuse(why, "the token is unknown, expired or revoked");
     if (r != LY_OK)
@@ -289,6 +320,41 @@ static int64_t note_use(const struct ly_auth *auth, const struct ly_api_key *k, 
     return minute;
 }
 
+/* The slot of KEYID id in the hints. */
+static struct ly_key_owner *key_slot(struct ly_owner_hints *h, const char *id)
+{
+    uint32_t x = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < LY_KEY_ID_LEN; i++)
+        x = (x ^ (unsigned char)id[i]) * 16777619u;
+    return &h->keys[x % LY_HINT_KEYS];
+}
+
+/*
+ * Look up key id: with only its owner's tables when this worker has seen
+ * the key before, else (or when that finds nothing: the hint was wrong) in
+ * full, and note what kind of owner it has.
+ */
+static int lookup_key(const struct verify_in *in, const char *id, struct ly_api_key *k)
+{
+    const struct ly_auth *auth = in->auth;
+    struct ly_key_owner *slot = auth->hints != NULL && auth->store->api_key_owned != NULL
+                                    ? key_slot(auth->hints, id)
+                                    : NULL;
+    if (slot != NULL && slot->kind != 0 && memcmp(slot->id, id, LY_KEY_ID_LEN) == 0) {
+        int r = auth->store->api_key_owned(auth->db, in->a, id,
+                                           (enum ly_principal_type)(slot->kind - 1), k);
+        if (r != LY_E_NOT_FOUND)
+            return r;
+        slot->kind = 0;
+    }
+    int r = auth->store->api_key(auth->db, in->a, id, k);
+    if (r == LY_OK && slot != NULL) {
+        memcpy(slot->id, id, LY_KEY_ID_LEN);
+        slot->kind = (unsigned char)(1 + k->owner_type);
+    }
+    return r;
+}
+
 /* The cache key of an API key given as (KEYID, secret); false if too long to be one. */
 static bool pair_hash(struct ly_str key_id, struct ly_str secret, unsigned char out[LY_SHA256_LEN])
 {
@@ -344,7 +410,7 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
         who = ly_arena_zalloc(in->a, sizeof(*who));
         r = in->auth->store->api_key_identity(in->auth->db, in->a, id, &k, who);
     } else {
-        r = in->auth->store->api_key(in->auth->db, in->a, id, &k);
+        r = lookup_key(in, id, &k);
     }
     if (r == LY_E_NOT_FOUND)
         return refuse(why, "the API key is unknown or revoked");

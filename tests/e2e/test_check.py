@@ -308,14 +308,20 @@ def per_request(stack, http, headers, query, want, expect_status=200, tries=5, c
     return best
 
 
-def test_statement_count_of_each_path(stack, count_stack):
-    s = count_stack
-    http = Client(s.url)
+def owner_org_key(http, s):
+    """On count stack s: the admin's headers, a user owning a new
+    organization, the organization, a service account in it and its key."""
     admin_h = admin_headers(http, s)
     owner = new_user(http, admin_h, "owner")
     org = new_org(http, owner.h)
     sa = new_sa(http, owner.h, org)
-    key = new_key(http, owner.h, org, sa)
+    return admin_h, owner, org, sa, new_key(http, owner.h, org, sa)
+
+
+def test_statement_count_of_each_path(stack, count_stack):
+    s = count_stack
+    http = Client(s.url)
+    admin_h, owner, org, sa, key = owner_org_key(http, s)
     token = sa_token(http, key)
     lookup = 0 if s.mode == "jwt" else 1  # an opaque token's one lookup
     paths = [
@@ -359,12 +365,8 @@ def test_me_statement_count_of_each_credential(stack, count_stack):
     from, so each call runs its statements)."""
     s = count_stack
     http = Client(s.url)
-    admin_h = admin_headers(http, s)
-    owner = new_user(http, admin_h, "owner")
-    org = new_org(http, owner.h)
+    admin_h, owner, org, sa, key = owner_org_key(http, s)
     others = [new_org(http, owner.h, "other") for _ in range(3)]
-    sa = new_sa(http, owner.h, org)
-    key = new_key(http, owner.h, org, sa)
     token = sa_token(http, key)
     mine = personal_key(http, owner, org, role="member")
     paths = [
@@ -406,3 +408,59 @@ def test_me_statement_count_of_each_credential(stack, count_stack):
     print("statements per /me on %s: %s" % (s.id, {k: v[0][0] for k, v in got.items()}))
     assert all(v[0] == w for v, w in got.values()), got
     assert all(v[1] == 0 for v, _ in got.values()), "no write on /me: %s" % got
+
+
+def test_a_seen_credential_is_checked_as_it_stands_now(stack, count_stack):
+    """A worker looks a key or a user's opaque token it has seen up with only
+    the tables it needs (doc/decisions.md, "A credential seen before is
+    looked up with only the tables it needs"). With one worker, every check
+    after a credential's first takes that path: it costs one statement
+    still, and still sees the owner as it is now (a role, a user's state, a
+    deleted account, a sign-out), for both kinds of key."""
+    s = count_stack
+    http = Client(s.url)
+    admin_h, owner, org, sa, key = owner_org_key(http, s)
+    user = new_user(http, admin_h, "member")
+    add_member(http, owner.h, org, user, "admin")
+    mine = personal_key(http, user, org, role="admin")
+    for _ in range(3):  # the first of each credential is the full lookup, the rest the hinted
+        for h in (key.bearer, key.basic):
+            assert_pass(check(http, h, org=org, role="member"), sa["id"], "service_account", org)
+            assert_denied(check(http, h, org=org, role="admin"))
+        for h in (mine.bearer, mine.basic):
+            assert_pass(check(http, h, org=org, role="admin"), user.id, "user", org)
+            assert_denied(check(http, h, org=org, role="owner"))
+        assert_pass(check(http, user.h, org=org, role="admin"), user.id, "user", org)
+        r = me(http, user.h)
+        assert r.status_code == 200 and r.json()["user"]["id"] == user.id, r.text[:300]
+        assert [(o["name"], o["role"]) for o in r.json()["organizations"]] == [(org, "admin")]
+    creds = [(key.bearer, 1), (mine.bearer, 1), (user.h, 1 if s.mode == "opaque" else 0)]
+    for h, want in creds:
+        assert per_request(s, http, h, {}, want)[0] == want
+    # the user demoted: the weaker role at once, for the key and (both modes read it) org=
+    add_member(http, owner.h, org, user, "member")
+    assert_denied(check(http, mine.bearer, org=org, role="admin"))
+    assert_pass(check(http, mine.bearer, org=org, role="member"), user.id, "user", org)
+    assert_denied(check(http, user.h, org=org, role="admin"))
+    # the account made admin: at once
+    r = http.request("PATCH", "%s/%s/service-accounts/%s" % (ORGS, org, sa["name"]),
+                     json={"role": "admin"}, headers=owner.h)
+    assert r.status_code == 200, r.text[:300]
+    assert_pass(check(http, key.bearer, org=org, role="admin"), sa["id"], "service_account", org)
+    # the user disabled, the account deleted: refused at once
+    r = http.request("PATCH", USERS + "/" + user.id, json={"disabled": True}, headers=admin_h)
+    assert r.status_code == 200, r.text[:300]
+    assert_refused(check(http, mine.bearer))
+    if s.mode == "opaque":
+        assert_refused(check(http, user.h))
+    r = http.delete("%s/%s/service-accounts/%s" % (ORGS, org, sa["name"]), headers=owner.h)
+    assert r.status_code == 204, r.text[:300]
+    assert_refused(check(http, key.bearer))
+    assert_refused(check(http, key.basic), 'Basic realm="lanyard"', "unauthenticated")
+    # a seen user token, signed out: refused at once (opaque; a JWT lives to its exp, SPEC §4)
+    if s.mode == "opaque":
+        assert_pass(check(http, owner.h), owner.id, "user")
+        assert_pass(check(http, owner.h), owner.id, "user")
+        r = http.post("/api/auth/v1/signout", headers=owner.h)
+        assert r.status_code == 204, r.text[:300]
+        assert_refused(check(http, owner.h))

@@ -123,8 +123,12 @@ static struct lanyard_ctx *make_ctx(size_t i, enum ly_token_mode mode, const cha
     ctx->scrypt.r = configs[i].security.scrypt_r;
     ctx->scrypt.p = configs[i].security.scrypt_p;
     ctx->db = ly_db_new(&configs[i], &ctx->log);
-    ctx->auth =
-        (struct ly_auth){ctx->cfg, ctx->keys, &ly_auth_db_store, ctx->db, &ctx->key_uses, NULL};
+    ctx->auth = (struct ly_auth){.cfg = ctx->cfg,
+                                 .keys = ctx->keys,
+                                 .store = &ly_auth_db_store,
+                                 .db = ctx->db,
+                                 .uses = &ctx->key_uses,
+                                 .hints = &ctx->hints};
     ready[i] = true;
     return ctx;
 }

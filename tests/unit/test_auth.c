@@ -263,12 +263,66 @@ static int fake_api_key_identity(struct ly_db *db, struct ly_arena *a, const cha
     return LY_OK;
 }
 
+static int owned_lookups; /* calls of the fake api_key_owned, access_user, access_identity_user */
+
+/* As the store's: the key's row only when its owner is of kind owner. */
+static int fake_api_key_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                              enum ly_principal_type owner, struct ly_api_key *out)
+{
+    struct ly_api_key k;
+    int r = fake_api_key(db, a, key_id, &k);
+    if (db != DB_DOWN) {
+        lookups--; /* counted apart */
+        owned_lookups++;
+    }
+    if (r == LY_OK && k.owner_type != owner)
+        r = LY_E_NOT_FOUND;
+    if (r == LY_OK)
+        *out = k;
+    return r;
+}
+
+/* As the store's: the token's row only when it is a signed-in user's. */
+static int fake_access_user(struct ly_db *db, struct ly_arena *a,
+                            const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                            struct ly_access *out)
+{
+    struct ly_access acc;
+    int r = fake_access(db, a, hash, now, &acc);
+    if (db != DB_DOWN) {
+        lookups--; /* counted apart */
+        owned_lookups++;
+    }
+    if (r == LY_OK && (acc.user_id == NULL || acc.service_account_id != NULL || acc.api_key_id))
+        r = LY_E_NOT_FOUND;
+    if (r == LY_OK)
+        *out = acc;
+    return r;
+}
+
+static int fake_access_identity_user(struct ly_db *db, struct ly_arena *a,
+                                     const unsigned char hash[LY_SHA256_LEN], int64_t now,
+                                     struct ly_access *out, struct ly_identity *who)
+{
+    struct ly_access acc;
+    int r = fake_access_user(db, a, hash, now, &acc);
+    if (r != LY_OK)
+        return r;
+    identities++;
+    fake_identity(a, acc.user_id, NULL, who);
+    *out = acc;
+    return LY_OK;
+}
+
 static const struct ly_auth_store fake_store = {
     .access = fake_access,
     .refresh = fake_refresh,
     .api_key = fake_api_key,
     .access_identity = fake_access_identity,
     .api_key_identity = fake_api_key_identity,
+    .access_user = fake_access_user,
+    .access_identity_user = fake_access_identity_user,
+    .api_key_owned = fake_api_key_owned,
     .session_live = fake_session_live,
     .user = fake_user,
     .account = fake_account,
@@ -520,7 +574,7 @@ static void test_credentials(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cfg.tokens.jwt.check_revocation = cases[i].revocation;
         struct ly_auth auth = {&cfg, keys, &fake_store, cases[i].db_down ? DB_DOWN : NULL,
-                               NULL, NULL};
+                               NULL, NULL, NULL};
         struct ly_principal p = {.subject = "untouched"};
         struct ly_auth_failure fail = {LY_SCHEME_OTHER, "sentinel"};
         int r = ly_auth_credential(&auth, &a, NOW, cases[i].header, LY_CREDS_ON_REQUEST, &p, &fail);
@@ -547,7 +601,7 @@ static void test_principal_fields(void **state)
     (void)state;
     struct ly_arena a;
     ly_arena_init(&a, 8192);
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL, NULL, NULL};
     struct ly_principal p;
     struct ly_auth_failure fail;
 
@@ -581,7 +635,7 @@ static void test_principal_fields(void **state)
                      LY_OK);
     CHECK("disabled user: refused on completion",
           ly_auth_complete(&auth, &a, &p) == LY_E_INVALID_TOKEN);
-    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, NULL, NULL};
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, NULL, NULL, NULL};
     assert_int_equal(
         ly_auth_credential(&down, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p, &fail),
         LY_OK);
@@ -626,7 +680,7 @@ static void test_key_uses(void **state)
     ly_arena_init(&a, 8192);
     static struct ly_key_uses uses;
     memset(&uses, 0, sizeof(uses));
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, &uses, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, &uses, NULL, NULL};
     struct ly_principal p;
     struct ly_auth_failure fail;
     touches = 0;
@@ -654,7 +708,7 @@ static void test_key_uses(void **state)
     CHECK("busy: no second write within the minute", touches == 2 && uses.n == 1);
     assert_int_equal(ly_auth_flush_uses(&auth, &a, NOW + 6, true), LY_OK);
     CHECK("idle: written at once", touches == 3 && uses.n == 0);
-    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, &uses, NULL};
+    struct ly_auth down = {&cfg, keys, &fake_store, DB_DOWN, &uses, NULL, NULL};
     assert_int_equal(
         ly_auth_credential(&auth, &a, NOW + 70, bearer(&a, t.key), LY_CREDS_ON_REQUEST, &p, &fail),
         LY_OK);
@@ -669,7 +723,7 @@ static void test_tokens_and_masks(void **state)
     (void)state;
     struct ly_arena a;
     ly_arena_init(&a, 8192);
-    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL, NULL};
+    struct ly_auth auth = {&cfg, keys, &fake_store, NULL, NULL, NULL, NULL};
     struct ly_principal p = {.subject = "untouched"};
     struct ly_auth_failure fail;
 
@@ -705,7 +759,7 @@ static void test_tokens_and_masks(void **state)
           ly_auth_credential(&auth, &a, NOW, t.basic, LY_CREDS_ACCESS, &p, &fail) ==
                   LY_E_INVALID_TOKEN &&
               fail.scheme == LY_SCHEME_BASIC);
-    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL, NULL, NULL};
+    struct ly_auth opaque = {&cfg, NULL, &fake_store, NULL, NULL, NULL, NULL};
     CHECK("JWT in opaque mode",
           ly_auth_credential(&opaque, &a, NOW, bearer(&a, t.jwt_user), LY_CREDS_ON_REQUEST, &p,
                              &fail) == LY_E_INVALID_TOKEN &&
@@ -776,9 +830,9 @@ static void test_cache_jwt(void **state)
     ly_arena_init(&a, 8192);
     struct ly_config c = cfg;
     struct ly_auth_cache *cache = ly_auth_cache_new();
-    struct ly_auth auth = {&c, keys, &fake_store, NULL, NULL, cache};
+    struct ly_auth auth = {&c, keys, &fake_store, NULL, NULL, cache, NULL};
     /* The other key cannot verify our tokens: accepted with it means served from the cache. */
-    struct ly_auth rekeyed = {&c, other_keys, &fake_store, NULL, NULL, cache};
+    struct ly_auth rekeyed = {&c, other_keys, &fake_store, NULL, NULL, cache, NULL};
     gone = false;
     CHECK("miss: verified in full", check_at(&auth, &a, NOW, t.jwt_user) == LY_OK);
     CHECK("one slot filled", ly_auth_cache_live(cache, NOW) == 1);
@@ -846,7 +900,7 @@ static void test_cache_ttl(void **state)
     static struct ly_key_uses uses;
     memset(&uses, 0, sizeof(uses));
     struct ly_auth_cache *cache = ly_auth_cache_new();
-    struct ly_auth auth = {&c, keys, &fake_store, NULL, &uses, cache};
+    struct ly_auth auth = {&c, keys, &fake_store, NULL, &uses, cache, NULL};
     gone = false;
     lookups = 0;
     CHECK("ttl 0: every use looked up", check_at(&auth, &a, NOW, t.key) == LY_OK &&
@@ -908,7 +962,7 @@ static void test_identity(void **state)
     ly_arena_init(&a, 8192);
     struct ly_config c = cfg;
     struct ly_auth_cache *cache = ly_auth_cache_new();
-    struct ly_auth auth = {&c, keys, &fake_store, NULL, NULL, cache};
+    struct ly_auth auth = {&c, keys, &fake_store, NULL, NULL, cache, NULL};
     const unsigned want = LY_CREDS_ON_REQUEST | LY_AUTH_IDENTITY;
     struct ly_principal p;
     gone = false;
@@ -965,6 +1019,106 @@ static void test_identity(void **state)
               who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && p.identity == NULL &&
               lookups == 2 && identities == 0);
     ly_auth_cache_free(cache);
+    ly_arena_release(&a);
+}
+
+/* Set the owner hint of every slot holding key_id to kind (1 + enum ly_principal_type). */
+static void set_hint(struct ly_owner_hints *o, const char *key_id, unsigned char kind)
+{
+    for (size_t i = 0; i < LY_HINT_KEYS; i++)
+        if (o->keys[i].kind != 0 && memcmp(o->keys[i].id, key_id, LY_KEY_ID_LEN) == 0)
+            o->keys[i].kind = kind;
+}
+
+/* Slots of the hints that hold a user token. */
+static size_t user_tokens_hinted(const struct ly_owner_hints *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < LY_HINT_TOKENS; i++)
+        n += o->user_tokens[i] != 0;
+    return n;
+}
+
+/*
+ * A key or a user's token seen before is looked up with its owner's tables
+ * only; a wrong hint changes no answer.
+ */
+static void test_owner_hints(void **state)
+{
+    (void)state;
+    struct ly_arena a;
+    ly_arena_init(&a, 8192);
+    static struct ly_owner_hints owners;
+    memset(&owners, 0, sizeof(owners));
+    struct ly_auth auth = {.cfg = &cfg, .keys = keys, .store = &fake_store, .hints = &owners};
+    const unsigned want = LY_CREDS_ON_REQUEST;
+    struct ly_principal p;
+    gone = false;
+    lookups = owned_lookups = 0;
+    CHECK("a key not seen before: the full lookup",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && lookups == 1 && owned_lookups == 0 &&
+              p.type == LY_PRINCIPAL_SERVICE_ACCOUNT);
+    CHECK("seen: its owner's lookup only, the same principal",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && lookups == 1 && owned_lookups == 1 &&
+              p.type == LY_PRINCIPAL_SERVICE_ACCOUNT && strcmp(p.subject, "sa-bbbbbbbbbbbb") == 0 &&
+              p.role == LY_ROLE_MEMBER);
+    CHECK("a personal key: the same, as its user with the weaker role",
+          who_at(&auth, &a, NOW, t.personal, want, &p) == LY_OK &&
+              who_at(&auth, &a, NOW, t.personal, want, &p) == LY_OK && lookups == 2 &&
+              owned_lookups == 2 && p.type == LY_PRINCIPAL_USER && p.role == LY_ROLE_MEMBER);
+    CHECK("a seen personal key whose user is disabled or left: still refused",
+          who_at(&auth, &a, NOW, t.disabled, want, &p) == LY_E_INVALID_TOKEN &&
+              who_at(&auth, &a, NOW, t.disabled, want, &p) == LY_E_INVALID_TOKEN &&
+              who_at(&auth, &a, NOW, t.left, want, &p) == LY_E_INVALID_TOKEN &&
+              who_at(&auth, &a, NOW, t.left, want, &p) == LY_E_INVALID_TOKEN && lookups == 4 &&
+              owned_lookups == 4);
+    lookups = owned_lookups = 0;
+    set_hint(&owners, t.key_id, 1 + LY_PRINCIPAL_USER);
+    CHECK("a wrong hint: the owner's lookup finds nothing, the full one the key",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && owned_lookups == 1 && lookups == 1 &&
+              p.type == LY_PRINCIPAL_SERVICE_ACCOUNT);
+    CHECK("... and the hint is right again",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && owned_lookups == 2 && lookups == 1);
+    gone = true;
+    lookups = owned_lookups = 0;
+    CHECK("a seen key deleted: refused at once (auth_cache_ttl 0)",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_E_INVALID_TOKEN && owned_lookups == 1 &&
+              lookups == 1);
+    CHECK("... and not hinted any more",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_E_INVALID_TOKEN && owned_lookups == 1 &&
+              lookups == 2);
+    gone = false;
+    lookups = owned_lookups = identities = 0;
+    CHECK("a user's opaque token not seen before: the full lookup",
+          who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_OK && lookups == 1 &&
+              owned_lookups == 0 && user_tokens_hinted(&owners) == 1);
+    CHECK("seen: the user's lookup only, the same principal",
+          who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_OK && lookups == 1 &&
+              owned_lookups == 1 && p.type == LY_PRINCIPAL_USER &&
+              strcmp(p.subject, "u-aaaaaaaaaaaa") == 0 && p.platform_admin &&
+              p.session_id != NULL && strcmp(p.session_id, "ses-live") == 0);
+    CHECK("... and for /me, with the identity",
+          who_at(&auth, &a, NOW, t.opaque_user, want | LY_AUTH_IDENTITY, &p) == LY_OK &&
+              lookups == 1 && owned_lookups == 2 && identities == 1 && p.identity != NULL &&
+              p.identity->user != NULL);
+    CHECK("an account's token is never hinted: the full lookup each time",
+          who_at(&auth, &a, NOW, t.opaque_sa, want, &p) == LY_OK &&
+              who_at(&auth, &a, NOW, t.opaque_sa, want, &p) == LY_OK && lookups == 3 &&
+              owned_lookups == 2 && user_tokens_hinted(&owners) == 1 &&
+              p.type == LY_PRINCIPAL_SERVICE_ACCOUNT);
+    gone = true;
+    CHECK("a seen user token revoked: refused at once, and not hinted any more",
+          who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_E_INVALID_TOKEN && lookups == 4 &&
+              owned_lookups == 3 && user_tokens_hinted(&owners) == 0);
+    gone = false;
+    auth.hints = NULL;
+    lookups = owned_lookups = 0;
+    CHECK("without the hints: the full lookup every time",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK &&
+              who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK &&
+              who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_OK &&
+              who_at(&auth, &a, NOW, t.opaque_user, want, &p) == LY_OK && lookups == 4 &&
+              owned_lookups == 0);
     ly_arena_release(&a);
 }
 
@@ -1051,6 +1205,7 @@ int main(void)
         cmocka_unit_test(test_challenges),       cmocka_unit_test(test_cache_jwt),
         cmocka_unit_test(test_cache_ttl),        cmocka_unit_test(test_cache_bound),
         cmocka_unit_test(test_cache_generation), cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_owner_hints),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

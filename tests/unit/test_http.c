@@ -60,7 +60,7 @@ static int setup(void **state)
     ly_arena_init(&f->ctx.arena, 4096);
     /* A handle that is never connected: these answers need no database. */
     f->ctx.db = ly_db_new(&f->cfg, &f->ctx.log);
-    f->ctx.auth = (struct ly_auth){&f->cfg, NULL, &ly_auth_db_store, f->ctx.db, NULL, NULL};
+    f->ctx.auth = (struct ly_auth){&f->cfg, NULL, &ly_auth_db_store, f->ctx.db, NULL, NULL, NULL};
     *state = f;
     return 0;
 }
