@@ -19,9 +19,10 @@
     "k.id, k.org_id, o.name, k.service_account_id, k.user_id, " owner_name ","                     \
     " k.role, k.resource, k.display_name, k.description, k.created_at, k.expires_at,"              \
     " k.last_used_at, k.lifetime"
-#define KEY_COLS KEY_COLS_NAMED("COALESCE(s.name, u.email)")
+#define KEY_COLS     KEY_COLS_NAMED("COALESCE(s.name, u.email)")
+#define KEY_ORG_FROM " FROM api_keys k JOIN organizations o ON o.id = k.org_id"
 #define KEY_FROM                                                                                   \
-    " FROM api_keys k JOIN organizations o ON o.id = k.org_id"                                     \
+    KEY_ORG_FROM                                                                                   \
     " LEFT JOIN service_accounts s ON s.id = k.service_account_id"                                 \
     " LEFT JOIN users u ON u.id = k.user_id"
 #define N_KEY_COLS 14
@@ -89,21 +90,17 @@ int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
  * The same row when the key's owner is known to be of one kind: only that
  * owner's tables are joined (mariadbd spends a few microseconds per joined
  * table, NULL-keyed ones too; doc/performance.md). A key of the other kind
- * is not found, so a wrong hint costs a second lookup, never a wrong row.
+ * is not found (the owner's join is an inner one), so a wrong hint costs a
+ * second lookup, never a wrong row.
  */
+#define SA_AUTH_COLS   KEY_COLS_NAMED("s.name") ", k.secret_hash, s.role, NULL, s.id"
+#define USER_AUTH_COLS KEY_COLS_NAMED("u.email") ", k.secret_hash, m.role, u.disabled, u.id"
 #define SA_AUTH_SELECT                                                                             \
-    "SELECT " KEY_COLS_NAMED(                                                                      \
-        "s.name") ", k.secret_hash, s.role, NULL, s.id"                                            \
-                  " FROM api_keys k JOIN organizations o ON o.id = k.org_id"                       \
-                  " LEFT JOIN service_accounts s ON s.id = k.service_account_id"                   \
-                  " WHERE k.id = ? AND k.service_account_id IS NOT NULL"
+    "SELECT " SA_AUTH_COLS KEY_ORG_FROM                                                            \
+    " JOIN service_accounts s ON s.id = k.service_account_id WHERE k.id = ?"
 #define USER_AUTH_SELECT                                                                           \
-    "SELECT " KEY_COLS_NAMED(                                                                      \
-        "u.email") ", k.secret_hash, m.role, u.disabled, u.id"                                     \
-                   " FROM api_keys k JOIN organizations o ON o.id = k.org_id"                      \
-                   " LEFT JOIN users u ON u.id = k.user_id"                                        \
-                   " LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id"     \
-                   " WHERE k.id = ? AND k.user_id IS NOT NULL"
+    "SELECT " USER_AUTH_COLS KEY_ORG_FROM " JOIN users u ON u.id = k.user_id"                      \
+    " LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id WHERE k.id = ?"
 
 int ly_api_keys_get_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
                           enum ly_principal_type owner, struct ly_api_key *out)
