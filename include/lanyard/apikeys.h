@@ -69,6 +69,11 @@ int ly_api_keys_get_owned(struct ly_db *db, struct ly_arena *a, const char *key_
 int ly_api_keys_identity(struct ly_db *db, struct ly_arena *a, const char *key_id,
                          struct ly_api_key *out, struct ly_identity *who);
 
+/* ly_api_keys_identity with only the tables of an owner of kind owner (as _get_owned). */
+int ly_api_keys_identity_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                               enum ly_principal_type owner, struct ly_api_key *out,
+                               struct ly_identity *who);
+
 /* The key key_id if it is owner_id's (sa-… or u-…). LY_E_NOT_FOUND otherwise. */
 int ly_api_keys_find(struct ly_db *db, struct ly_arena *a, const char *owner_id, const char *key_id,
                      struct ly_api_key *out);

@@ -101,6 +101,10 @@ struct ly_auth_store {
     /* api_key for a key whose owner is known to be of one kind (NULL: api_key is used). */
     int (*api_key_owned)(struct ly_db *db, struct ly_arena *a, const char *key_id,
                          enum ly_principal_type owner, struct ly_api_key *out);
+    /* api_key_identity for such a key (NULL: api_key_identity is used). */
+    int (*api_key_identity_owned)(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                                  enum ly_principal_type owner, struct ly_api_key *out,
+                                  struct ly_identity *who);
     int (*session_live)(struct ly_db *db, struct ly_arena *a, const char *session_id, bool *live);
     int (*user)(struct ly_db *db, struct ly_arena *a, const char *id, struct ly_user *out);
     int (*account)(struct ly_db *db, struct ly_arena *a, const char *id,

@@ -29,6 +29,7 @@ const struct ly_auth_store ly_auth_db_store = {
     .access_user = ly_access_lookup_user,
     .access_identity_user = ly_access_identity_user,
     .api_key_owned = ly_api_keys_get_owned,
+    .api_key_identity_owned = ly_api_keys_identity_owned,
     .session_live = ly_sessions_is_live,
     .user = ly_users_get,
     .account = ly_accounts_get,
@@ -330,24 +331,28 @@ static struct ly_key_owner *key_slot(struct ly_owner_hints *h, const char *id)
 }
 
 /*
- * Look up key id: with only its owner's tables when this worker has seen
- * the key before, else (or when that finds nothing: the hint was wrong) in
- * full, and note what kind of owner it has.
+ * Look up key id (with the identity when who is not NULL): with only its
+ * owner's tables when this worker has seen the key before, else (or when
+ * that finds nothing: the hint was wrong) in full, and note what kind of
+ * owner it has.
  */
-static int lookup_key(const struct verify_in *in, const char *id, struct ly_api_key *k)
+static int lookup_key(const struct verify_in *in, const char *id, struct ly_api_key *k,
+                      struct ly_identity *who)
 {
     const struct ly_auth *auth = in->auth;
-    struct ly_key_owner *slot = auth->hints != NULL && auth->store->api_key_owned != NULL
-                                    ? key_slot(auth->hints, id)
-                                    : NULL;
+    const struct ly_auth_store *st = auth->store;
+    bool can = who != NULL ? st->api_key_identity_owned != NULL : st->api_key_owned != NULL;
+    struct ly_key_owner *slot = auth->hints != NULL && can ? key_slot(auth->hints, id) : NULL;
     if (slot != NULL && slot->kind != 0 && memcmp(slot->id, id, LY_KEY_ID_LEN) == 0) {
-        int r = auth->store->api_key_owned(auth->db, in->a, id,
-                                           (enum ly_principal_type)(slot->kind - 1), k);
+        enum ly_principal_type owner = (enum ly_principal_type)(slot->kind - 1);
+        int r = who != NULL ? st->api_key_identity_owned(auth->db, in->a, id, owner, k, who)
+                            : st->api_key_owned(auth->db, in->a, id, owner, k);
         if (r != LY_E_NOT_FOUND)
             return r;
         slot->kind = 0;
     }
-    int r = auth->store->api_key(auth->db, in->a, id, k);
+    int r = who != NULL ? st->api_key_identity(auth->db, in->a, id, k, who)
+                        : st->api_key(auth->db, in->a, id, k);
     if (r == LY_OK && slot != NULL) {
         memcpy(slot->id, id, LY_KEY_ID_LEN);
         slot->kind = (unsigned char)(1 + k->owner_type);
@@ -405,13 +410,9 @@ static int verify_key_pair(const struct verify_in *in, struct ly_str key_id, str
     }
     struct ly_api_key k;
     struct ly_identity *who = NULL;
-    int r;
-    if (in->identity && in->auth->store->api_key_identity != NULL) {
+    if (in->identity && in->auth->store->api_key_identity != NULL)
         who = ly_arena_zalloc(in->a, sizeof(*who));
-        r = in->auth->store->api_key_identity(in->auth->db, in->a, id, &k, who);
-    } else {
-        r = lookup_key(in, id, &k);
-    }
+    int r = lookup_key(in, id, &k, who);
     if (r == LY_E_NOT_FOUND)
         return refuse(why, "the API key is unknown or revoked");
     if (r != LY_OK)

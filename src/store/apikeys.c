@@ -95,12 +95,14 @@ int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
  */
 #define SA_AUTH_COLS   KEY_COLS_NAMED("s.name") ", k.secret_hash, s.role, NULL, s.id"
 #define USER_AUTH_COLS KEY_COLS_NAMED("u.email") ", k.secret_hash, m.role, u.disabled, u.id"
-#define SA_AUTH_SELECT                                                                             \
-    "SELECT " SA_AUTH_COLS KEY_ORG_FROM                                                            \
-    " JOIN service_accounts s ON s.id = k.service_account_id WHERE k.id = ?"
-#define USER_AUTH_SELECT                                                                           \
-    "SELECT " USER_AUTH_COLS KEY_ORG_FROM " JOIN users u ON u.id = k.user_id"                      \
-    " LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id WHERE k.id = ?"
+#define SA_AUTH_FROM                                                                               \
+    KEY_ORG_FROM " JOIN service_accounts s ON s.id = k.service_account_id WHERE k.id = ?"
+#define USER_AUTH_FROM                                                                             \
+    KEY_ORG_FROM " JOIN users u ON u.id = k.user_id"                                               \
+                 " LEFT JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id"       \
+                 " WHERE k.id = ?"
+#define SA_AUTH_SELECT   "SELECT " SA_AUTH_COLS SA_AUTH_FROM
+#define USER_AUTH_SELECT "SELECT " USER_AUTH_COLS USER_AUTH_FROM
 
 int ly_api_keys_get_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
                           enum ly_principal_type owner, struct ly_api_key *out)
@@ -133,6 +135,40 @@ int ly_api_keys_identity(struct ly_db *db, struct ly_arena *a, const char *key_i
         struct ly_service_account *sa = ly_arena_zalloc(a, sizeof(*sa));
         ly_accounts_read(&res, 0, AUTH_N_COLS + LY_ORGS_IDENTITY_N_COLS, sa);
         id.account = sa;
+    }
+    *who = id;
+    return LY_OK;
+}
+
+/*
+ * ly_api_keys_identity for a key whose owner is known to be of kind owner:
+ * only that owner's tables, as ly_api_keys_get_owned, and after the key's
+ * columns only what /me shows of that kind (the account's, or the user's
+ * with the key's organization).
+ */
+int ly_api_keys_identity_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                               enum ly_principal_type owner, struct ly_api_key *out,
+                               struct ly_identity *who)
+{
+    struct ly_db_result res;
+    struct ly_db_value p[] = {LY_DB_S(key_id)};
+    bool account = owner == LY_PRINCIPAL_SERVICE_ACCOUNT;
+    int r = ly_db_exec(db, a,
+                       account ? "SELECT " SA_AUTH_COLS ", " LY_ACCOUNT_COLS("s", "o") SA_AUTH_FROM
+                               : "SELECT " USER_AUTH_COLS ", " LY_ORGS_IDENTITY_COLS("u", "m", "o")
+                                     USER_AUTH_FROM,
+                       p, 1, &res);
+    if (r == LY_OK)
+        r = row_to_auth_key(&res, out);
+    if (r != LY_OK)
+        return r;
+    struct ly_identity id = {0};
+    if (account) {
+        struct ly_service_account *sa = ly_arena_zalloc(a, sizeof(*sa));
+        ly_accounts_read(&res, 0, AUTH_N_COLS, sa);
+        id.account = sa;
+    } else {
+        ly_orgs_read_identity(&res, AUTH_N_COLS, a, &id);
     }
     *who = id;
     return LY_OK;

@@ -410,13 +410,22 @@ def test_me_statement_count_of_each_credential(stack, count_stack):
     assert all(v[1] == 0 for v, _ in got.values()), "no write on /me: %s" % got
 
 
+def me_account_role(http, headers, sa):
+    """The role /me shows for service account sa, asked with its key."""
+    r = me(http, headers)
+    assert r.status_code == 200 and r.json()["type"] == "service_account", r.text[:300]
+    assert r.json()["service_account"]["id"] == sa["id"], r.text[:300]
+    return r.json()["service_account"]["role"]
+
+
 def test_a_seen_credential_is_checked_as_it_stands_now(stack, count_stack):
     """A worker looks a key or a user's opaque token it has seen up with only
     the tables it needs (doc/decisions.md, "A credential seen before is
     looked up with only the tables it needs"). With one worker, every check
     after a credential's first takes that path: it costs one statement
     still, and still sees the owner as it is now (a role, a user's state, a
-    deleted account, a sign-out), for both kinds of key."""
+    deleted account, a sign-out), for both kinds of key, and so does /me with
+    a key."""
     s = count_stack
     http = Client(s.url)
     admin_h, owner, org, sa, key = owner_org_key(http, s)
@@ -431,22 +440,29 @@ def test_a_seen_credential_is_checked_as_it_stands_now(stack, count_stack):
             assert_pass(check(http, h, org=org, role="admin"), user.id, "user", org)
             assert_denied(check(http, h, org=org, role="owner"))
         assert_pass(check(http, user.h, org=org, role="admin"), user.id, "user", org)
-        r = me(http, user.h)
-        assert r.status_code == 200 and r.json()["user"]["id"] == user.id, r.text[:300]
-        assert [(o["name"], o["role"]) for o in r.json()["organizations"]] == [(org, "admin")]
+        for h in (user.h, mine.bearer):
+            r = me(http, h)
+            assert r.status_code == 200 and r.json()["user"]["id"] == user.id, r.text[:300]
+            assert [(o["name"], o["role"]) for o in r.json()["organizations"]] == [(org, "admin")]
+        assert me_account_role(http, key.bearer, sa) == "member"
     creds = [(key.bearer, 1), (mine.bearer, 1), (user.h, 1 if s.mode == "opaque" else 0)]
     for h, want in creds:
         assert per_request(s, http, h, {}, want)[0] == want
+    for h in (key.bearer, mine.bearer):  # /me with a key: its lookup brings the identity
+        assert per_request(s, http, h, {}, 1, call=me)[0] == 1
     # the user demoted: the weaker role at once, for the key and (both modes read it) org=
     add_member(http, owner.h, org, user, "member")
     assert_denied(check(http, mine.bearer, org=org, role="admin"))
     assert_pass(check(http, mine.bearer, org=org, role="member"), user.id, "user", org)
     assert_denied(check(http, user.h, org=org, role="admin"))
+    r = me(http, mine.bearer)
+    assert [(o["name"], o["role"]) for o in r.json()["organizations"]] == [(org, "member")]
     # the account made admin: at once
     r = http.request("PATCH", "%s/%s/service-accounts/%s" % (ORGS, org, sa["name"]),
                      json={"role": "admin"}, headers=owner.h)
     assert r.status_code == 200, r.text[:300]
     assert_pass(check(http, key.bearer, org=org, role="admin"), sa["id"], "service_account", org)
+    assert me_account_role(http, key.bearer, sa) == "admin"
     # the user disabled, the account deleted: refused at once
     r = http.request("PATCH", USERS + "/" + user.id, json={"disabled": True}, headers=admin_h)
     assert r.status_code == 200, r.text[:300]
@@ -457,6 +473,9 @@ def test_a_seen_credential_is_checked_as_it_stands_now(stack, count_stack):
     assert r.status_code == 204, r.text[:300]
     assert_refused(check(http, key.bearer))
     assert_refused(check(http, key.basic), 'Basic realm="lanyard"', "unauthenticated")
+    for h in (key.bearer, mine.bearer):
+        r = me(http, h)
+        assert r.status_code == 401, r.text[:300]
     # a seen user token, signed out: refused at once (opaque; a JWT lives to its exp, SPEC §4)
     if s.mode == "opaque":
         assert_pass(check(http, owner.h), owner.id, "user")

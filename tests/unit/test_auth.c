@@ -249,21 +249,28 @@ static int fake_access_identity(struct ly_db *db, struct ly_arena *a,
     return LY_OK;
 }
 
+/* What an identity lookup of a key gives after r, its lookup of k. */
+static int with_key_identity(int r, struct ly_arena *a, const struct ly_api_key *k,
+                             struct ly_api_key *out, struct ly_identity *who)
+{
+    if (r != LY_OK)
+        return r;
+    identities++;
+    bool personal = k->owner_type == LY_PRINCIPAL_USER;
+    fake_identity(a, personal ? k->owner_id : NULL, personal ? NULL : k->owner_id, who);
+    *out = *k;
+    return LY_OK;
+}
+
 static int fake_api_key_identity(struct ly_db *db, struct ly_arena *a, const char *key_id,
                                  struct ly_api_key *out, struct ly_identity *who)
 {
     struct ly_api_key k;
-    int r = fake_api_key(db, a, key_id, &k);
-    if (r != LY_OK)
-        return r;
-    identities++;
-    bool personal = k.owner_type == LY_PRINCIPAL_USER;
-    fake_identity(a, personal ? k.owner_id : NULL, personal ? NULL : k.owner_id, who);
-    *out = k;
-    return LY_OK;
+    return with_key_identity(fake_api_key(db, a, key_id, &k), a, &k, out, who);
 }
 
-static int owned_lookups; /* calls of the fake api_key_owned, access_user, access_identity_user */
+/* Calls of the fake api_key_owned and access_user, and of their _identity_ forms. */
+static int owned_lookups;
 
 /* As the store's: the key's row only when its owner is of kind owner. */
 static int fake_api_key_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
@@ -314,6 +321,14 @@ static int fake_access_identity_user(struct ly_db *db, struct ly_arena *a,
     return LY_OK;
 }
 
+static int fake_api_key_identity_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                                       enum ly_principal_type owner, struct ly_api_key *out,
+                                       struct ly_identity *who)
+{
+    struct ly_api_key k;
+    return with_key_identity(fake_api_key_owned(db, a, key_id, owner, &k), a, &k, out, who);
+}
+
 static const struct ly_auth_store fake_store = {
     .access = fake_access,
     .refresh = fake_refresh,
@@ -323,6 +338,7 @@ static const struct ly_auth_store fake_store = {
     .access_user = fake_access_user,
     .access_identity_user = fake_access_identity_user,
     .api_key_owned = fake_api_key_owned,
+    .api_key_identity_owned = fake_api_key_identity_owned,
     .session_live = fake_session_live,
     .user = fake_user,
     .account = fake_account,
@@ -1072,6 +1088,14 @@ static void test_owner_hints(void **state)
               who_at(&auth, &a, NOW, t.left, want, &p) == LY_E_INVALID_TOKEN &&
               who_at(&auth, &a, NOW, t.left, want, &p) == LY_E_INVALID_TOKEN && lookups == 4 &&
               owned_lookups == 4);
+    identities = 0;
+    CHECK("... and for /me, with the identity: the account's, or the user's",
+          who_at(&auth, &a, NOW, t.key, want | LY_AUTH_IDENTITY, &p) == LY_OK && lookups == 4 &&
+              owned_lookups == 5 && identities == 1 && p.identity != NULL &&
+              p.identity->account != NULL && p.identity->user == NULL &&
+              who_at(&auth, &a, NOW, t.personal, want | LY_AUTH_IDENTITY, &p) == LY_OK &&
+              lookups == 4 && owned_lookups == 6 && identities == 2 && p.identity != NULL &&
+              p.identity->user != NULL && p.identity->account == NULL);
     lookups = owned_lookups = 0;
     set_hint(&owners, t.key_id, 1 + LY_PRINCIPAL_USER);
     CHECK("a wrong hint: the owner's lookup finds nothing, the full one the key",
@@ -1079,6 +1103,15 @@ static void test_owner_hints(void **state)
               p.type == LY_PRINCIPAL_SERVICE_ACCOUNT);
     CHECK("... and the hint is right again",
           who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && owned_lookups == 2 && lookups == 1);
+    set_hint(&owners, t.key_id, 1 + LY_PRINCIPAL_USER);
+    identities = 0;
+    CHECK("a wrong hint for /me: the full lookup with the identity, the account's",
+          who_at(&auth, &a, NOW, t.key, want | LY_AUTH_IDENTITY, &p) == LY_OK &&
+              owned_lookups == 3 && lookups == 2 && identities == 1 && p.identity != NULL &&
+              p.identity->account != NULL);
+    CHECK("... and the hint is right again for /me",
+          who_at(&auth, &a, NOW, t.key, want | LY_AUTH_IDENTITY, &p) == LY_OK &&
+              owned_lookups == 4 && lookups == 2 && identities == 2);
     gone = true;
     lookups = owned_lookups = 0;
     CHECK("a seen key deleted: refused at once (auth_cache_ttl 0)",
