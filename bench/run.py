@@ -676,10 +676,10 @@ def sanitized(builddir):
 def report(a, bench, results, signin, started, elapsed, extra):
     lines = ["# Lanyard bench, %s" % started, ""]
     lines += context_lines(a, bench)
-    lines += ["", "| request | measures | req/s (median) | min–max | floor | vs floor | target "
-              "| vs JWT floor | p50 | p99 | worker CPU µs/req | lighttpd CPU µs/req "
-              "| mariadbd CPU µs/req | DB stmts/req | errors |",
-              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| request | measures | req/s (median) | min–max | floor | vs floor "
+              "| rounds' ratios | target | vs JWT floor | p50 | p99 | worker CPU µs/req "
+              "| lighttpd CPU µs/req | mariadbd CPU µs/req | DB stmts/req | errors |",
+              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for ep in ENDPOINTS:
         lines.append(row(ep, results[ep[0]], results))
     cold = results.get("check-eddsa-cold") or []
@@ -702,14 +702,22 @@ def report(a, bench, results, signin, started, elapsed, extra):
     prepares = sum(r["prepares"] for rs in list(results.values()) + [signin] for r in rs)
     lines += ["", "Statements prepared while measuring (after the warm-up): %d "
               "(0 means every worker reuses its prepared statements)." % prepares]
-    lines += ["", "Whole run: %.0f s. Ratios compare medians taken in the same run on the same "
-              "machine; absolute numbers from a shared machine mean little on their own." % elapsed,
+    lines += ["", "Whole run: %.0f s. A ratio is the median over the rounds of a row's req/s "
+              "divided by its floor's in the same round, on the same machine; absolute numbers "
+              "from a shared machine mean little on their own." % elapsed,
               ""]
     return "\n".join(lines)
 
 
 JWT_FLOOR_OF = {"hs256": "floor-jwt-hs256", "rs256": "floor-jwt-rs256",
                 "es256": "floor-jwt-es256", "jwt": "floor-jwt-eddsa", "cold": "floor-jwt-eddsa"}
+
+
+def round_ratios(rs, fs):
+    """Each round's req/s over its floor's in the same round: rows that ran
+    minutes apart are not divided, so a machine that slowed down between
+    rounds moves a row and its floor together."""
+    return [r["rps"] / f["rps"] for r, f in zip(rs, fs) if f["rps"] > 0] or [0.0]
 
 
 def row(ep, rs, results):
@@ -721,13 +729,16 @@ def row(ep, rs, results):
     cells = ["`%s %s` (%s)" % (method, path, eid), what, "%.0f" % rps,
              "%.0f–%.0f" % (min(r["rps"] for r in rs), max(r["rps"] for r in rs))]
     if results is not None:
+        ratios = round_ratios(rs, results[floor or "floor"])
+        ratio = statistics.median(ratios)
         if floor:
-            cells += ["`%s`" % floor, "**%.2f**" % (rps / med(results[floor], "rps")),
+            cells += ["`%s`" % floor, "**%.2f**" % ratio, "%.2f–%.2f" % (min(ratios), max(ratios)),
                       "≥ %.2f" % target if target else "(reported)"]
         else:
-            cells += ["(a floor)", "%.2f" % (rps / med(results["floor"], "rps")), ""]
+            cells += ["(a floor)", "%.2f" % ratio, "%.2f–%.2f" % (min(ratios), max(ratios)), ""]
         jf = JWT_FLOOR_OF.get(cred) if STACKS.get(server, ("",))[0] == "jwt" else None
-        cells.append("%.2f" % (rps / med(results[jf], "rps")) if jf and floor else "")
+        cells.append("%.2f" % statistics.median(round_ratios(rs, results[jf]))
+                     if jf and floor else "")
     cells += [fmt_ms(med(rs, "p50")), fmt_ms(med(rs, "p99")), "%.0f" % med(rs, "cpu_workers")]
     if results is not None:
         cells.append("%.0f" % med(rs, "cpu_lighttpd"))
