@@ -30,6 +30,7 @@ import pytest
 import requests
 
 from conftest import TIMEOUT
+from harness.lanyard import ListenWorker
 from harness.nginx import Nginx, nginx_bin
 from harness.proc import free_port
 from harness.stack import unique
@@ -50,11 +51,19 @@ def snippet(name):
     return os.path.join(os.path.abspath(srcdir()), "etc", "nginx", name)
 
 
-def site(port, lanyard, htdocs):
-    """Inside http { }: Lanyard as `upstream lanyard`, the guarded server
+# The two shipped ways to the check: through Lanyard's front end (HTTP) or
+# straight to `lanyard --listen` workers (FastCGI), with the upstream each
+# snippet's header comment names.
+VARIANTS = {"proxy": ("lanyard-forward-auth.conf", "lanyard"),
+            "fastcgi": ("lanyard-forward-auth-fastcgi.conf", "lanyard_fcgi")}
+
+
+def site(port, lanyard, htdocs, variant="proxy"):
+    """Inside http { }: Lanyard as the snippet's upstream, the guarded server
     (the shipped snippet included as documented) and the echo service."""
+    name, upstream = VARIANTS[variant]
     return """\
-upstream lanyard {{
+upstream {upstream} {{
     server {lanyard};
     keepalive 16;
 }}
@@ -107,7 +116,7 @@ server {{
         return 200 "subject=$http_x_lanyard_subject\\ntype=$http_x_lanyard_principal_type\\norg=$http_x_lanyard_org\\ncustom=$http_x_custom\\nuri=$request_uri\\n";
     }}
 }}
-""".format(port=port, lanyard=lanyard, htdocs=htdocs, snippet=snippet("lanyard-forward-auth.conf"),
+""".format(port=port, lanyard=lanyard, htdocs=htdocs, snippet=snippet(name), upstream=upstream,
            headers=snippet("lanyard-forward-auth-headers.conf"))
 
 
@@ -115,32 +124,34 @@ def hostport(url):
     return url.split("//", 1)[1].split("/", 1)[0]
 
 
-def cached_site(port, lanyard, htdocs, workdir):
+def cached_site(port, lanyard, htdocs, workdir, variant="proxy"):
     """site() with the snippet's optional cache on, as its comment says: the
     zone declared in http { } and the "#cache " marks removed."""
-    cached = os.path.join(workdir, "lanyard-forward-auth.conf")
-    with open(snippet("lanyard-forward-auth.conf")) as f:
+    name = VARIANTS[variant][0]
+    cached = os.path.join(workdir, name)
+    with open(snippet(name)) as f:
         text = f.read()
     assert "#cache " in text
     with open(cached, "w") as f:
         f.write(text.replace("#cache ", ""))
-    zone = ('proxy_cache_path "%s/cache" keys_zone=lanyard_check:1m max_size=16m inactive=10s;\n'
-            % workdir)
-    return zone + site(port, lanyard, htdocs).replace(snippet("lanyard-forward-auth.conf"), cached)
+    zone = ('%s_cache_path "%s/cache" keys_zone=lanyard_check:1m max_size=16m inactive=10s;\n'
+            % (variant, workdir))
+    return zone + site(port, lanyard, htdocs, variant).replace(snippet(name), cached)
 
 
-def start_guard(stack, tmp_path_factory, name, body):
+def start_guard(stack, tmp_path_factory, name, body, lanyard=None):
     """A private nginx in the stack's directory (a temporary one for an
     external stack) with the static file, serving body(port, lanyard,
-    htdocs, workdir) inside http { }."""
+    htdocs, workdir) inside http { }; lanyard is the stack's front end
+    unless another address is given."""
     workdir = (os.path.join(stack.dir, name) if not stack.external
                else str(tmp_path_factory.mktemp(name)))
     htdocs = os.path.join(workdir, "htdocs")
     os.makedirs(os.path.join(htdocs, "static"), exist_ok=True)
     with open(os.path.join(htdocs, "static", "hello.txt"), "w") as f:
         f.write(HELLO)
-    ngx = Nginx(workdir=workdir,
-                http_body=lambda port: body(port, hostport(stack.url), htdocs, workdir))
+    lanyard = lanyard or hostport(stack.url)
+    ngx = Nginx(workdir=workdir, http_body=lambda port: body(port, lanyard, htdocs, workdir))
     ngx.start()
     return ngx
 
@@ -158,6 +169,45 @@ def guard(stack, tmp_path_factory):
     """A private nginx guarding with the stack's check, for this module."""
     ngx = start_guard(stack, tmp_path_factory, "nginx-forward-auth",
                       lambda port, lanyard, htdocs, workdir: site(port, lanyard, htdocs))
+    yield ngx
+    ngx.stop()
+
+
+@pytest.fixture(scope="module")
+def workers(stack):
+    """`lanyard --listen` of the stack's own config and database, for nginx
+    to ask over FastCGI: one worker, so that nginx's kept connections (more
+    than one under concurrent clients) must all be served by it."""
+    if stack.external:
+        pytest.skip("straight to the workers needs a `lanyard --listen` of the stack's config, "
+                    "which an external URL does not give")
+    lw = ListenWorker(stack.build, stack.config_path, stack.dir, workers=1,
+                      name="lanyard-listen-nginx").start()
+    yield lw
+    lw.stop()
+
+
+def fcgi_guard_of(stack, tmp_path_factory, workers, name, cached):
+    def body(port, lanyard, htdocs, workdir):
+        if cached:
+            return cached_site(port, lanyard, htdocs, workdir, "fastcgi")
+        return site(port, lanyard, htdocs, "fastcgi")
+    return start_guard(stack, tmp_path_factory, name, body, lanyard="127.0.0.1:%d" % workers.port)
+
+
+@pytest.fixture(scope="module")
+def fcgi_guard(stack, tmp_path_factory, workers):
+    """A private nginx with lanyard-forward-auth-fastcgi.conf, straight to
+    the workers."""
+    ngx = fcgi_guard_of(stack, tmp_path_factory, workers, "nginx-forward-auth-fcgi", False)
+    yield ngx
+    ngx.stop()
+
+
+@pytest.fixture(scope="module")
+def fcgi_cached_guard(stack, tmp_path_factory, workers):
+    """fcgi_guard with the snippet's 5 s cache on."""
+    ngx = fcgi_guard_of(stack, tmp_path_factory, workers, "nginx-forward-auth-fcgi-cached", True)
     yield ngx
     ngx.stop()
 
@@ -242,11 +292,17 @@ def world(stack, guard):
 
 # --- the shipped snippet ---------------------------------------------------------------
 
-def test_nginx_t_accepts_the_shipped_snippets(tmp_path):
-    """`nginx -t` of a config including both snippets as doc/forward-auth.md says."""
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("cached", [False, True], ids=["plain", "cached"])
+def test_nginx_t_accepts_the_shipped_snippets(tmp_path, variant, cached):
+    """`nginx -t` of a config including the check's snippet (through the
+    front end or straight to the workers, with its cache on or off) and the
+    headers snippet, as doc/forward-auth.md says."""
     htdocs = str(tmp_path / "htdocs")
     os.makedirs(htdocs)
-    ngx = Nginx(workdir=str(tmp_path), http_body=lambda port: site(port, "127.0.0.1:9", htdocs))
+    body = ((lambda port: cached_site(port, "127.0.0.1:9", htdocs, str(tmp_path), variant))
+            if cached else (lambda port: site(port, "127.0.0.1:9", htdocs, variant)))
+    ngx = Nginx(workdir=str(tmp_path), http_body=body)
     ok, out = ngx.check()
     assert ok, out
     assert "test is successful" in out, out
@@ -264,7 +320,8 @@ def test_nginx_t_refuses_a_broken_include(tmp_path):
     assert not ok and "duplicate" in out, out
 
 
-def test_lanyard_unreachable_fails_closed(tmp_path):
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_lanyard_unreachable_fails_closed(tmp_path, variant):
     """With nothing answering at the check's upstream, a protected path is
     500 and an open one still works."""
     htdocs = str(tmp_path / "htdocs")
@@ -272,7 +329,8 @@ def test_lanyard_unreachable_fails_closed(tmp_path):
     with open(os.path.join(htdocs, "static", "hello.txt"), "w") as f:
         f.write(HELLO)
     dead = "127.0.0.1:%d" % free_port()
-    ngx = Nginx(workdir=str(tmp_path), http_body=lambda port: site(port, dead, htdocs)).start()
+    ngx = Nginx(workdir=str(tmp_path),
+                http_body=lambda port: site(port, dead, htdocs, variant)).start()
     try:
         g = Guarded(ngx.url, "Bearer lya_whatever")
         r = g.get("/static/hello.txt")
@@ -465,7 +523,10 @@ def test_the_cached_check_keeps_each_answer_to_its_credential_for_5_s(stack, wor
     each credential keeps its own answer and identity, a refusal is cached
     as a refusal, and a deleted key goes on passing for at most the cache's
     5 s (the documented revocation lag), then is refused."""
-    base = cached_guard.url
+    assert_cache_keeps_answers_for_5_s(world, cached_guard.url)
+
+
+def assert_cache_keeps_answers_for_5_s(world, base):
     key = new_key(world.owner, world.org, world.sa["name"])
     g = Guarded(base, bearer(key["token"]))
     user = Guarded(base, bearer(world.member.token))
@@ -509,6 +570,118 @@ def test_a_post_is_checked_without_its_body(stack, world, guard):
     assert direct.status_code == 200, direct.text[:300]
     assert direct.headers.get("X-Lanyard-Subject") == world.owner.id
     assert direct.content == b""
+
+
+# --- straight to the workers: lanyard-forward-auth-fastcgi.conf ------------------------
+#
+# nginx speaking FastCGI to `lanyard --listen` (the fixture `workers`) must
+# answer every request as the guard through the front end does; these run
+# on the neutral stacks only (no front end is on the check's way).
+
+def every_answer(world):
+    """(authorization, path, headers, expected status): each kind of answer."""
+    wrong = dict(world.key, secret=world.key["secret"][:-1] +
+                 ("A" if world.key["secret"][-1] != "A" else "B"))
+    forged = {"X-Lanyard-Subject": "u-forged", "X-Lanyard-Org": "forged"}
+    owner, member = bearer(world.owner.token), bearer(world.member.token)
+    org = world.org
+    return [
+        (None, "/static/hello.txt", {}, 401),
+        (None, "/echo/%s/member/x" % org, {}, 401),
+        (bearer("lya_" + "x" * 49), "/static/hello.txt", {}, 401),
+        (basic(wrong), "/static/hello.txt", {}, 401),
+        (owner, "/static/hello.txt", {}, 200),
+        (owner, "/files/%s/owner/hello.txt" % org, {}, 200),
+        (owner, "/custom/x", forged, 200),
+        (member, "/echo/%s/member/x" % org, forged, 200),
+        (member, "/echo/%s/admin/x" % org, {}, 403),
+        (bearer(world.outsider.token), "/echo/%s/member/x" % org, {}, 403),
+        (bearer(world.key["token"]), "/echo/%s/member/x" % org, {}, 200),
+        (basic(world.key), "/custom/x", {}, 200),
+        (basic(world.admin_key), "/echo/%s/owner/x" % org, {}, 403),
+        (bearer(world.scoped["token"]), "/repo/%s/x" % world.resource, {}, 200),
+        (bearer(world.scoped["token"]), "/repo/%s/other/x" % org, {}, 403),
+        (owner, "/echo/%s/superuser/x" % org, {}, 500),
+        (owner, "/echo/NOT_A_NAME/member/x", {}, 500),
+        (None, "/open/x", forged, 200),
+    ]
+
+
+@pytest.mark.neutral
+def test_straight_to_the_workers_answers_as_through_the_front_end(stack, world, guard,
+                                                                  fcgi_guard):
+    """Every kind of answer (pass with identity, 401 with each challenge, 403,
+    fail closed on 500, an open location): the same status, challenge and
+    body through lanyard-forward-auth-fastcgi.conf as through
+    lanyard-forward-auth.conf."""
+    for auth, path, headers, want in every_answer(world):
+        got = []
+        for base in (guard.url, fcgi_guard.url):
+            r = Guarded(base, auth).get(path, headers=headers)
+            got.append((r.status_code, r.headers.get("WWW-Authenticate"), r.text))
+        assert got[0][0] == want, (path, got[0][:2], got[0][2][:200])
+        assert got[1] == got[0], (path, got)
+    seen = Guarded(fcgi_guard.url, bearer(world.key["token"])).seen("/echo/%s/member/x" % world.org)
+    assert_passed(seen, world.sa["id"], "service_account", world.org)
+
+
+@pytest.mark.neutral
+def test_straight_to_the_workers_a_post_is_checked_as_a_get(stack, world, fcgi_guard):
+    """The snippet's parameters make the check a GET with no body whatever
+    the protected request is: a POST with a body passes, and a refused one
+    is still refused."""
+    url = fcgi_guard.url + "/echo/%s/member/x" % world.org
+    r = requests.post(url, data=b"x" * 4096, headers={"Authorization": bearer(world.member.token)},
+                      timeout=TIMEOUT)
+    assert r.status_code == 200 and "subject=%s\n" % world.member.id in r.text, \
+        (r.status_code, r.text[:200])
+    r = requests.post(fcgi_guard.url + "/echo/%s/admin/x" % world.org, data=b"x" * 4096,
+                      headers={"Authorization": bearer(world.member.token)}, timeout=TIMEOUT)
+    assert_403(r)
+
+
+def established_to(port):
+    """Established TCP connections whose far end is 127.0.0.1:port."""
+    n = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(name):
+            continue
+        with open(name) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    n += 1
+    return n
+
+
+@pytest.mark.neutral
+def test_straight_to_the_workers_one_worker_serves_concurrent_checks(stack, world, fcgi_guard):
+    """Six clients at once make nginx open as many FastCGI connections; the
+    one worker serves them all (a worker tied to one connection would leave
+    the others' checks to nginx's 60 s timeout, a 500)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def client(_):
+        g = Guarded(fcgi_guard.url, bearer(world.member.token))
+        return [g.seen("/echo/%s/member/x" % world.org)["subject"] for _ in range(15)]
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(6) as ex:
+        subjects = [s for got in ex.map(client, range(6)) for s in got]
+    assert subjects == [world.member.id] * 90
+    assert time.monotonic() - t0 < 30, "90 checks took %.1f s" % (time.monotonic() - t0)
+
+
+@pytest.mark.neutral
+def test_straight_to_the_workers_cached_keeps_each_answer_for_5_s(stack, world, workers,
+                                                                  fcgi_cached_guard):
+    """The fastcgi snippet's optional cache behaves as the proxy one's, and
+    its misses reuse a kept connection to the workers (the upstream's
+    keepalive with fastcgi_keep_conn on: nginx keeps a FastCGI connection
+    only once it has read the whole answer, which it does for an answer it
+    may cache)."""
+    assert_cache_keeps_answers_for_5_s(world, fcgi_cached_guard.url)
+    assert established_to(workers.port) >= 1, "no kept connection to the worker"
 
 
 # --- Apache httpd: mod_lua with the shipped lanyard-forward-auth.lua -----------------------

@@ -69,7 +69,8 @@ dpkg-deb -c "$deb" >"$work/contents.txt"
 for f in ./usr/sbin/lanyard ./usr/sbin/lanyardctl ./usr/bin/lanyard-login \
          ./usr/share/lanyard/schema/001_init.sql ./etc/lanyard/lanyard.yaml.example \
          ./etc/lanyard/lighttpd/lanyard.conf ./etc/lanyard/apache2/lanyard.conf \
-         ./etc/lanyard/nginx/lanyard-forward-auth.conf ./usr/share/lanyard/console/index.html \
+         ./etc/lanyard/nginx/lanyard-forward-auth.conf ./etc/lanyard/nginx/lanyard-forward-auth-fastcgi.conf \
+         ./usr/share/lanyard/console/index.html \
          ./lib/systemd/system/lanyard.service ./lib/systemd/system/lanyard-purge.timer \
          ./usr/share/man/man8/lanyard.8.gz ./usr/share/man/man8/lanyardctl.8.gz \
          ./usr/share/doc/lanyard/copyright ./usr/share/doc/lanyard/operations.md; do
