@@ -129,11 +129,17 @@ ENDPOINTS = [
     ("apache-health", "apache", "GET", "/api/health", None, "apache-floor-sql", 0.90,
      "Apache → lanyard --listen: health"),
     ("nginx-open", "nginx", "GET", "/open/file.txt", None, None, None,
-     "nginx: a static file, unprotected (the floor of the two rows below)"),
+     "nginx: a static file, unprotected (the floor of the rows below)"),
+    ("nginx-subrequest", "nginx", "GET", "/floor/file.txt", None, "nginx-open", None,
+     "nginx: the same file behind auth_request to a location answering 204 itself"),
     ("nginx-auth", "nginx", "GET", "/static/file.txt", "jwt", "nginx-open", 0.85,
      "nginx: the same file behind auth_request → check (shipped snippet), JWT EdDSA"),
     ("nginx-auth-cache", "nginx-cache", "GET", "/static/file.txt", "jwt", "nginx-open", 0.85,
      "nginx: as above, the snippet's optional 5 s cache of the check on"),
+    ("nginx-fcgi-auth", "nginx-fcgi", "GET", "/static/file.txt", "jwt", "nginx-open", 0.85,
+     "nginx: auth_request straight to lanyard --listen over FastCGI (fastcgi snippet)"),
+    ("nginx-fcgi-cache", "nginx-fcgi-cache", "GET", "/static/file.txt", "jwt", "nginx-open",
+     0.85, "nginx: as above, the fastcgi snippet's optional 5 s cache on"),
 ]
 SIGNIN = ("signin", "jwt", "POST", "/api/auth/v1/signin", None, None, None,
           "scrypt verify + session, refresh and access token (writes)")
@@ -294,8 +300,11 @@ class Bench:
                 {"BENCH_JWT_ALG": alg, "BENCH_JWT_KEY": self.keys[alg]})
         if not a.no_apache:
             self._apache()
-        for cached in (False, True):
-            self.servers["nginx-cache" if cached else "nginx"] = self._nginx(cached)
+        for variant in ("proxy", "fastcgi"):
+            for cached in (False, True):
+                name = ("nginx" if variant == "proxy" else "nginx-fcgi") + \
+                    ("-cache" if cached else "")
+                self.servers[name] = self._nginx(name, variant, cached)
         for name, srv in self.servers.items():
             say("bench: %-12s front end PID %s on %s, workers %s" %
                 (name, getattr(srv, "pid", None), srv.url, getattr(srv, "worker_pids", list)()))
@@ -333,32 +342,48 @@ class Bench:
         srv.worker_pids = lambda: children(floor.pid)
         self.servers[name] = srv
 
-    def _nginx(self, cached):
+    def _nginx(self, name, variant, cached):
         """nginx serving one static file twice: under /open/ unprotected and
         under /static/ behind auth_request to the jwt stack's check, with the
-        shipped snippet as it is, or with its optional cache turned on."""
-        name = "nginx-cache" if cached else "nginx"
+        shipped snippet as it is, or with its optional cache turned on;
+        through the jwt stack's lighttpd (variant "proxy") or straight to a
+        `lanyard --listen` of the same config (variant "fastcgi",
+        lanyard-forward-auth-fastcgi.conf)."""
         workdir = os.path.join(self.env.workdir, name)
         htdocs = os.path.join(workdir, "htdocs")
         for d in ("open", "static"):
             os.makedirs(os.path.join(htdocs, d), exist_ok=True)
             with open(os.path.join(htdocs, d, "file.txt"), "w") as f:
                 f.write("a static file of a few bytes, as a small asset\n")
-        with open(os.path.join(SRCDIR, "etc", "nginx", "lanyard-forward-auth.conf")) as f:
+        shipped = ("lanyard-forward-auth.conf" if variant == "proxy"
+                   else "lanyard-forward-auth-fastcgi.conf")
+        with open(os.path.join(SRCDIR, "etc", "nginx", shipped)) as f:
             text = f.read()
         if cached:
             text = text.replace("#cache ", "")
-        snippet = os.path.join(workdir, "lanyard-forward-auth.conf")
+        snippet = os.path.join(workdir, shipped)
         with open(snippet, "w") as f:
             f.write(text)
         cache_dir = os.path.join(workdir, "cache")
-        lanyard = self.servers["jwt"].url.split("//", 1)[1]
+        workers = None
+        if variant == "proxy":
+            lanyard, upstream = self.servers["jwt"].url.split("//", 1)[1], "lanyard"
+        else:
+            lanyard, upstream = "127.0.0.1:%d" % free_port(), "lanyard_fcgi"
+            workers = Server("lanyard-listen", [
+                self.env.build.lanyard, "--config",
+                os.path.join(self.env.workdir, "jwt", "lanyard.yaml"),
+                "--listen", lanyard, "--workers", str(PROCS)],
+                os.path.join(workdir, "lanyard-listen.log"), env=self.env.build.env())
+            self.extra_procs.append(workers)
+            workers.start()
+            time.sleep(0.5)
         access_log = os.path.join(workdir, "access.log")
 
         def body(port):
             return """\
-proxy_cache_path "{cache_dir}" keys_zone=lanyard_check:1m max_size=16m inactive=10s;
-upstream lanyard {{
+{variant}_cache_path "{cache_dir}" keys_zone=lanyard_check:1m max_size=16m inactive=10s;
+upstream {upstream} {{
     server {lanyard};
     keepalive 16;
 }}
@@ -377,10 +402,24 @@ server {{
     location /static/ {{
         set $lanyard_query "";
     }}
+    # auth_request's own cost: a subrequest nginx answers itself
+    location /floor/ {{
+        auth_request /.floor;
+        alias "{htdocs}/static/";
+    }}
+    location = /.floor {{
+        internal;
+        auth_request off;
+        return 204;
+    }}
 }}
 """.format(cache_dir=cache_dir, lanyard=lanyard, port=port, htdocs=htdocs,
-                       access_log=access_log, snippet=snippet)
-        return Nginx(workdir=workdir, http_body=body).start()
+                       access_log=access_log, snippet=snippet, variant=variant,
+                       upstream=upstream)
+        srv = Nginx(workdir=workdir, http_body=body).start()
+        if workers is not None:
+            srv.worker_pids = lambda: children(workers.pid)
+        return srv
 
     def floor_bin(self, name):
         return os.path.join(self.a.builddir, "bench", name)
