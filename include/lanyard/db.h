@@ -143,5 +143,14 @@ bool ly_db_commit_outcome_unknown(const struct ly_db *db);
 /* Roll back and close the unit if one is open; safe to call always (from out: labels). */
 void ly_db_rollback(struct ly_db *db);
 bool ly_db_in_transaction(const struct ly_db *db);
+/*
+ * The caller found its unit's own work missing though no statement failed
+ * (a row the unit read is not there for its UPDATE, a row it inserted is
+ * not there to read back): the server ended the transaction without saying
+ * so, which a Galera node can do to a transaction it aborts in a lock wait
+ * (doc/decisions.md). Logs it, makes the unit dead and returns LY_E_RETRY,
+ * so that the request runs again from the start.
+ */
+int ly_db_unit_lost(struct ly_db *db, const char *what);
 
 #endif

@@ -754,6 +754,18 @@ int ly_db_begin(struct ly_db *db)
     return LY_OK;
 }
 
+/*
+ * The server may still hold a dead unit's transaction: a lock wait timeout
+ * ends only its statement, an error other than the data's ends none, and a
+ * lost unit (ly_db_unit_lost) may be there whole. It is rolled back, or the
+ * next unit's START TRANSACTION would commit it.
+ */
+static void roll_back(struct ly_db *db)
+{
+    if (db->conn != NULL && mysql_query(db->conn, "ROLLBACK") != 0)
+        stmt_error(db, mysql_errno(db->conn), "rollback", mysql_error(db->conn));
+}
+
 int ly_db_commit(struct ly_db *db)
 {
     int r = LY_OK;
@@ -773,6 +785,7 @@ int ly_db_commit(struct ly_db *db)
         break;
     case UNIT_DEAD:
         r = db->unit_err;
+        roll_back(db);
         break;
     }
     db->unit = UNIT_NONE;
@@ -786,14 +799,27 @@ bool ly_db_commit_outcome_unknown(const struct ly_db *db)
 
 void ly_db_rollback(struct ly_db *db)
 {
-    if (db->unit == UNIT_STARTED && db->conn != NULL && mysql_query(db->conn, "ROLLBACK") != 0)
-        stmt_error(db, mysql_errno(db->conn), "rollback", mysql_error(db->conn));
+    if (db->unit == UNIT_STARTED || db->unit == UNIT_DEAD)
+        roll_back(db);
     db->unit = UNIT_NONE;
 }
 
 bool ly_db_in_transaction(const struct ly_db *db)
 {
     return db->unit != UNIT_NONE;
+}
+
+int ly_db_unit_lost(struct ly_db *db, const char *what)
+{
+    if (db->unit == UNIT_DEAD)
+        return db->unit_err;
+    if (db->unit != UNIT_STARTED)
+        return bug(db, "a lost unit of work that had not started");
+    ly_log_warn(db->log, "%s: the transaction ended without an error; running it again", what);
+    ly_metrics_count(LY_M_DB_ERR_DEADLOCK);
+    db->unit = UNIT_DEAD;
+    db->unit_err = LY_E_RETRY;
+    return LY_E_RETRY;
 }
 
 const char *ly_db_str(const struct ly_db_result *r, size_t row, size_t col)

@@ -26,7 +26,9 @@ from test_auth import refresh, signin
 from test_hardening import HardStack
 from test_key_auth import PASSWORD as KEY_PASSWORD
 from test_key_auth import Key, World, key_path, log_files, new_sa, new_user
-from test_orgs import ME, ORGS, admin_of
+from test_keys import keys_path
+from test_keys import new_sa as new_sa_of
+from test_orgs import ME, ORGS, admin_of, new_org
 
 ROUNDS = 12       # SIGTERMs per run; the defect showed in about half of single tries
 CLIENTS = 4
@@ -434,3 +436,39 @@ def test_database_restart_under_checks_signins_and_key_creations(stack):
     assert made <= ours, "a key answered 201 without its event"
     assert rows <= ours, "a key without its api_key.created event"
     assert ours - rows == deleted, "a key gone without its api_key.deleted event, or the reverse"
+
+
+def test_a_unit_ended_by_an_error_leaves_no_transaction_open(stack):
+    """A statement of a unit that fails for a reason other than the data
+    (here a trigger's SIGNAL on the key's INSERT, after the creation's guard
+    UPDATE wrote the owner's row) ends the unit with a 500, and the worker
+    rolls the transaction back then. Before, the server kept it open, the
+    service account's row locked, until that worker's next unit committed
+    it with its START TRANSACTION: a half-done change made durable, and any
+    other worker's creation for that account waiting on the lock meanwhile."""
+    need_private(stack)
+    admin = admin_of(stack)
+    org = new_org(admin)
+    sa = new_sa_of(admin, org)["name"]
+    db = stack.mariadb
+    guard = "SELECT guard FROM lanyard.service_accounts WHERE name = '%s'" % sa
+    before = db.sql(guard)
+    db.sql("CREATE TRIGGER lanyard.ly_test_key_insert_fails BEFORE INSERT ON lanyard.api_keys"
+           " FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'test: the insert fails'")
+    try:
+        r = admin.post(keys_path(org, sa), {"display_name": "never stored"})
+        assert r.status_code == 500, r.text[:300]
+    finally:
+        db.sql("DROP TRIGGER IF EXISTS lanyard.ly_test_key_insert_fails")
+    # nothing of it is left on the server, committed or waiting to be
+    open_trx = db.sql("SELECT COUNT(*) FROM information_schema.innodb_trx"
+                      " WHERE trx_rows_locked > 0 OR trx_rows_modified > 0")
+    assert open_trx == [["0"]], open_trx
+    assert db.sql(guard) == before
+    # and the next creation, through any worker, is made at once
+    for i in range(3):
+        t0 = time.monotonic()
+        r = admin.post(keys_path(org, sa), {"display_name": "stored %d" % i})
+        assert r.status_code == 201, r.text[:300]
+        assert time.monotonic() - t0 < 5
+    assert int(db.sql(guard)[0][0]) == int(before[0][0]) + 3

@@ -62,7 +62,14 @@ static int teardown(void **state)
 }
 
 /* A programming error: LY_E_INTERNAL, or (sanitizer builds) the process stops. */
-enum misuse { NESTED_BEGIN, COMMIT_WITHOUT_UNIT, WRITE_OUTSIDE, LOCK_OUTSIDE };
+enum misuse {
+    NESTED_BEGIN,
+    COMMIT_WITHOUT_UNIT,
+    WRITE_OUTSIDE,
+    LOCK_OUTSIDE,
+    LOST_UNSTARTED,
+    LOST_OUTSIDE
+};
 
 static int misuse(struct fixture *f, enum misuse m)
 {
@@ -78,6 +85,12 @@ static int misuse(struct fixture *f, enum misuse m)
     case LOCK_OUTSIDE:
         return ly_db_exec(f->db, &f->arena, "SELECT id FROM users WHERE id = 'x' FOR UPDATE", NULL,
                           0, NULL);
+    case LOST_UNSTARTED: /* no statement ran: the server has nothing to lose */
+        if (ly_db_begin(f->db) != LY_OK)
+            return 1;
+        return ly_db_unit_lost(f->db, "test");
+    case LOST_OUTSIDE:
+        return ly_db_unit_lost(f->db, "test");
     }
     return 1;
 }
@@ -93,6 +106,8 @@ static void test_misuse_is_a_bug(void **state)
         {"commit without a unit", COMMIT_WITHOUT_UNIT},
         {"a write outside a unit", WRITE_OUTSIDE},
         {"a locking read outside a unit", LOCK_OUTSIDE},
+        {"a unit lost before it started", LOST_UNSTARTED},
+        {"a unit lost outside one", LOST_OUTSIDE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 #ifdef LY_SANITIZE
@@ -142,6 +157,8 @@ static void test_failed_unit_reports_at_commit(void **state)
                      NULL) == LY_E_UNAVAILABLE);
     CHECK("later statements fail alike",
           ly_db_exec(f->db, &f->arena, "SELECT 1", NULL, 0, NULL) == LY_E_UNAVAILABLE);
+    CHECK("a dead unit lost keeps its own error",
+          ly_db_unit_lost(f->db, "test") == LY_E_UNAVAILABLE);
     CHECK("commit reports it", ly_db_commit(f->db) == LY_E_UNAVAILABLE);
     CHECK("closed", !ly_db_in_transaction(f->db));
     CHECK("the next unit opens", ly_db_begin(f->db) == LY_OK);
