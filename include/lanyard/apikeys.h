@@ -55,9 +55,12 @@ int ly_api_keys_get(struct ly_db *db, struct ly_arena *a, const char *key_id,
                     struct ly_api_key *out);
 
 /*
- * ly_api_keys_get for a key whose owner is known to be of kind owner: the
- * same row, with only that owner's tables joined. LY_E_NOT_FOUND too when
- * the key's owner is of the other kind.
+ * ly_api_keys_get for a key whose owner is known to be of kind owner (the
+ * check's lookup of a key seen before): only that owner's tables, and only
+ * what authentication reads. The organization's name, the owner's name,
+ * the names, created_at and lifetime are not read (NULL, 0 and -1): the
+ * caller knows the name from the key's first lookup. LY_E_NOT_FOUND too
+ * when the key's owner is of the other kind.
  */
 int ly_api_keys_get_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
                           enum ly_principal_type owner, struct ly_api_key *out);

@@ -133,19 +133,25 @@ struct ly_key_uses {
 /*
  * What this worker found of the credentials it looked up that never
  * changes, so that their next lookup joins only the tables they need
- * (issue 17): the kind of owner of each API key (a key's owner is fixed
- * when it is made; ly_api_keys_get_owned), and which opaque tokens are a
+ * (issue 17): the kind of owner of each API key and its organization's id
+ * and name (a key's owner and organization are fixed when it is made, an
+ * organization's name never changes; ly_api_keys_get_owned), and which opaque tokens are a
  * signed-in user's (ly_access_lookup_user). Direct-mapped, by KEYID and by
  * the token's SHA-256 (both random). A hint chooses the statement, never
  * the answer: the statement for one kind finds no row for another, and a
  * missing or wrong hint costs the full lookup.
  */
-#define LY_HINT_KEYS   512
-#define LY_HINT_TOKENS 1024
+#define LY_HINT_KEYS     512
+#define LY_HINT_TOKENS   1024
+#define LY_HINT_ORG_ID   16 /* organizations.id, CHAR(16) */
+#define LY_HINT_ORG_NAME 63 /* organizations.name, VARCHAR(63) */
 struct ly_owner_hints {
     struct ly_key_owner {
         char id[LY_KEY_ID_LEN];
         unsigned char kind; /* 0: none; else 1 + enum ly_principal_type */
+        /* the key's organization, fixed when the key is made, and its name, which never changes */
+        char org_id[LY_HINT_ORG_ID];
+        char org_name[LY_HINT_ORG_NAME + 1];
     } keys[LY_HINT_KEYS];
     uint64_t user_tokens[LY_HINT_TOKENS]; /* a user token's hash, its first 8 bytes; 0: none */
 };

@@ -330,6 +330,26 @@ static struct ly_key_owner *key_slot(struct ly_owner_hints *h, const char *id)
     return &h->keys[x % LY_HINT_KEYS];
 }
 
+/* Whether the hint slot was made for a key of organization org_id. */
+static bool same_org(const struct ly_key_owner *slot, const char *org_id)
+{
+    return org_id != NULL && strlen(org_id) == LY_HINT_ORG_ID &&
+           memcmp(slot->org_id, org_id, LY_HINT_ORG_ID) == 0;
+}
+
+/* Note key id's kind of owner and organization in slot (none if they do not fit). */
+static void hint_key(struct ly_key_owner *slot, const char *id, const struct ly_api_key *k)
+{
+    slot->kind = 0;
+    size_t n = k->org_name != NULL ? strlen(k->org_name) : 0;
+    if (k->org_id == NULL || strlen(k->org_id) != LY_HINT_ORG_ID || n == 0 || n > LY_HINT_ORG_NAME)
+        return;
+    memcpy(slot->id, id, LY_KEY_ID_LEN);
+    memcpy(slot->org_id, k->org_id, LY_HINT_ORG_ID);
+    memcpy(slot->org_name, k->org_name, n + 1);
+    slot->kind = (unsigned char)(1 + k->owner_type);
+}
+
 /*
  * Look up key id (with the identity when who is not NULL): with only its
  * owner's tables when this worker has seen the key before, else (or when
@@ -347,16 +367,20 @@ static int lookup_key(const struct verify_in *in, const char *id, struct ly_api_
         enum ly_principal_type owner = (enum ly_principal_type)(slot->kind - 1);
         int r = who != NULL ? st->api_key_identity_owned(auth->db, in->a, id, owner, k, who)
                             : st->api_key_owned(auth->db, in->a, id, owner, k);
+        /* api_key_owned reads no organization name: the hint's, if the key is in its organization
+         */
+        if (r == LY_OK && who == NULL)
+            r = same_org(slot, k->org_id) ? LY_OK : LY_E_NOT_FOUND;
+        if (r == LY_OK && who == NULL)
+            k->org_name = ly_arena_strdup(in->a, slot->org_name);
         if (r != LY_E_NOT_FOUND)
             return r;
         slot->kind = 0;
     }
     int r = who != NULL ? st->api_key_identity(auth->db, in->a, id, k, who)
                         : st->api_key(auth->db, in->a, id, k);
-    if (r == LY_OK && slot != NULL) {
-        memcpy(slot->id, id, LY_KEY_ID_LEN);
-        slot->kind = (unsigned char)(1 + k->owner_type);
-    }
+    if (r == LY_OK && slot != NULL)
+        hint_key(slot, id, k);
     return r;
 }
 

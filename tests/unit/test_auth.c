@@ -271,6 +271,8 @@ static int fake_api_key_identity(struct ly_db *db, struct ly_arena *a, const cha
 
 /* Calls of the fake api_key_owned and access_user, and of their _identity_ forms. */
 static int owned_lookups;
+/* The key's row names another organization than when it was first seen (an operator's edit). */
+static bool moved_org;
 
 /* As the store's: the key's row only when its owner is of kind owner. */
 static int fake_api_key_owned(struct ly_db *db, struct ly_arena *a, const char *key_id,
@@ -286,6 +288,18 @@ static int fake_api_key_owned(struct ly_db *db, struct ly_arena *a, const char *
         r = LY_E_NOT_FOUND;
     if (r == LY_OK)
         *out = k;
+    return r;
+}
+
+/* As the store's check lookup: without the organization's name, which the hint holds. */
+static int fake_api_key_owned_unnamed(struct ly_db *db, struct ly_arena *a, const char *key_id,
+                                      enum ly_principal_type owner, struct ly_api_key *out)
+{
+    int r = fake_api_key_owned(db, a, key_id, owner, out);
+    if (r == LY_OK) {
+        out->org_name = NULL;
+        out->org_id = moved_org ? "org-dddddddddddd" : out->org_id;
+    }
     return r;
 }
 
@@ -337,7 +351,7 @@ static const struct ly_auth_store fake_store = {
     .api_key_identity = fake_api_key_identity,
     .access_user = fake_access_user,
     .access_identity_user = fake_access_identity_user,
-    .api_key_owned = fake_api_key_owned,
+    .api_key_owned = fake_api_key_owned_unnamed,
     .api_key_identity_owned = fake_api_key_identity_owned,
     .session_live = fake_session_live,
     .user = fake_user,
@@ -1074,10 +1088,21 @@ static void test_owner_hints(void **state)
     CHECK("a key not seen before: the full lookup",
           who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && lookups == 1 && owned_lookups == 0 &&
               p.type == LY_PRINCIPAL_SERVICE_ACCOUNT);
-    CHECK("seen: its owner's lookup only, the same principal",
+    CHECK("seen: its owner's lookup only, the same principal, the organization's name kept",
           who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && lookups == 1 && owned_lookups == 1 &&
               p.type == LY_PRINCIPAL_SERVICE_ACCOUNT && strcmp(p.subject, "sa-bbbbbbbbbbbb") == 0 &&
-              p.role == LY_ROLE_MEMBER);
+              p.role == LY_ROLE_MEMBER && p.org_name != NULL && strcmp(p.org_name, "acme") == 0 &&
+              strcmp(p.org_id, "org-cccccccccccc") == 0);
+    moved_org = true;
+    CHECK("a key whose row names another organization than its hint: the full lookup",
+          who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK && lookups == 2 && owned_lookups == 2 &&
+              strcmp(p.org_name, "acme") == 0);
+    moved_org = false;
+    lookups = owned_lookups = 0;
+    CHECK("... and hinted again", who_at(&auth, &a, NOW, t.key, want, &p) == LY_OK &&
+                                      lookups == 0 && owned_lookups == 1 &&
+                                      strcmp(p.org_name, "acme") == 0);
+    lookups = 1; /* as if the key's first lookup had been the only one */
     CHECK("a personal key: the same, as its user with the weaker role",
           who_at(&auth, &a, NOW, t.personal, want, &p) == LY_OK &&
               who_at(&auth, &a, NOW, t.personal, want, &p) == LY_OK && lookups == 2 &&
