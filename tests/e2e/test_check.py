@@ -436,9 +436,12 @@ def test_a_seen_credential_is_checked_as_it_stands_now(stack, count_stack):
         for h in (key.bearer, key.basic):
             assert_pass(check(http, h, org=org, role="member"), sa["id"], "service_account", org)
             assert_denied(check(http, h, org=org, role="admin"))
+            # without org= the organization's name comes from the key's (hinted) lookup
+            assert_pass(check(http, h), sa["id"], "service_account", org)
         for h in (mine.bearer, mine.basic):
             assert_pass(check(http, h, org=org, role="admin"), user.id, "user", org)
             assert_denied(check(http, h, org=org, role="owner"))
+            assert_pass(check(http, h), user.id, "user", org)
         assert_pass(check(http, user.h, org=org, role="admin"), user.id, "user", org)
         for h in (user.h, mine.bearer):
             r = me(http, h)
