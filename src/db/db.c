@@ -519,6 +519,16 @@ static int exec_once(struct ly_db *db, struct ly_arena *a, const char *sql,
         tmp.affected = (uint64_t)mysql_stmt_affected_rows(st);
         tmp.insert_id = (uint64_t)mysql_stmt_insert_id(st);
     }
+    /*
+     * Every reply says whether the session is in a transaction. A unit's
+     * statement answered outside one ran after the server ended the unit's
+     * transaction without telling the client (a Galera node's abort during
+     * a lock wait, doc/decisions.md): what it read is not the unit's view,
+     * and what it wrote committed on its own. Taken here, before the
+     * caller's next statement can write outside the unit.
+     */
+    if (db->unit == UNIT_STARTED && (db->conn->server_status & SERVER_STATUS_IN_TRANS) == 0)
+        return ly_db_unit_lost(db, "a statement answered outside its unit's transaction");
     if (res != NULL)
         *res = tmp;
     return LY_OK;

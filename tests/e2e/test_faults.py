@@ -28,7 +28,8 @@ from test_key_auth import PASSWORD as KEY_PASSWORD
 from test_key_auth import Key, World, key_path, log_files, new_sa, new_user
 from test_keys import keys_path
 from test_keys import new_sa as new_sa_of
-from test_orgs import ME, ORGS, admin_of, new_org
+from test_orgs import ME, ORGS, add, admin_of, members_path, new_org, roles_of
+from test_orgs import new_user as new_user_caller
 
 ROUNDS = 12       # SIGTERMs per run; the defect showed in about half of single tries
 CLIENTS = 4
@@ -472,3 +473,40 @@ def test_a_unit_ended_by_an_error_leaves_no_transaction_open(stack):
         assert r.status_code == 201, r.text[:300]
         assert time.monotonic() - t0 < 5
     assert int(db.sql(guard)[0][0]) == int(before[0][0]) + 3
+
+
+# --- a transaction the server ends without telling the client ---------------------------------
+
+LOST = "a statement answered outside its unit's transaction"
+
+
+@pytest.mark.stacks("lighttpd-jwt", "lighttpd-opaque")
+def test_unit_ended_without_an_error_runs_again(proxied):
+    """A Galera node can abort a transaction in a lock wait without reporting it
+    (doc/decisions.md, "Galera"): the unit's next statements then run outside
+    it, each committing alone, its guard and locks gone. CI saw two owners
+    demote themselves through two nodes at once, both answered 200
+    (test_galera.py, test_last_owner_safe_across_nodes, 2026-12-06). Here the
+    proxy really ends the demotion's transaction on the server, just before
+    the unit's first statement; that statement's answer says the session is
+    in no transaction, and the worker runs the unit again rather than going
+    on (src/db/db.c, exec_once). Without that check the demotion still
+    answers 200, done outside any transaction, and nothing is logged."""
+    s, proxy = proxied
+    admin = admin_of(s)
+    a = new_user_caller(s, admin, "ownera")
+    b = new_user_caller(s, admin, "ownerb")
+    org = new_org(a)
+    assert add(a, org, b, "owner").status_code == 201
+    lost = _worker_log_count(s, LOST)
+
+    proxy.arm("end", 1)
+    r = a.put(members_path(org, a.id), {"role": "admin"})
+    assert proxy.fired.is_set(), "no unit of work went through the proxy"
+    assert r.status_code == 200, r.text[:300]
+    assert wait_for(lambda: _worker_log_count(s, LOST) > lost, 5), \
+        "the worker went on with a unit whose transaction the server had ended"
+    assert roles_of(b, org) == {a.id: "admin", b.id: "owner"}
+    # and the one owner left is kept, through the same connection
+    r = b.put(members_path(org, b.id), {"role": "admin"})
+    assert r.status_code == 409, r.text[:300]
