@@ -79,9 +79,11 @@ int ly_db_connect(struct ly_db *db);
 
 /*
  * A round trip to the server that a Galera node outside the primary
- * component fails (wsrep_ready). LY_OK or LY_E_UNAVAILABLE.
+ * component fails (wsrep_ready). LY_OK or LY_E_UNAVAILABLE. What the answer
+ * holds is allocated in a (the request's arena: health makes no allocation
+ * of its own).
  */
-int ly_db_ping(struct ly_db *db);
+int ly_db_ping(struct ly_db *db, struct ly_arena *a);
 
 /*
  * Prepare (once per connection) and execute sql with params. Rows, if any,

@@ -22,7 +22,7 @@ int ly_api_health(struct ly_call *c)
     static const char down_body[] = "{\"status\":\"unavailable\",\"database\":\"unavailable\","
                                     "\"version\":\"" PACKAGE_VERSION "\"}";
     struct ly_response *resp = c->resp;
-    bool up = ly_db_ping(c->req->ctx->db) == LY_OK;
+    bool up = ly_db_ping(c->req->ctx->db, c->req->arena) == LY_OK;
     if (up)
         ly_response_json_text(resp, 200, up_body, sizeof(up_body) - 1);
     else

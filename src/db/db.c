@@ -719,13 +719,11 @@ int ly_db_exec_script(struct ly_db *db, const char *sql, size_t len, char *err, 
     return LY_OK;
 }
 
-int ly_db_ping(struct ly_db *db)
+int ly_db_ping(struct ly_db *db, struct ly_arena *a)
 {
-    struct ly_arena a;
     struct ly_db_result res;
     if (ly_db_connect(db) != LY_OK)
         return LY_E_UNAVAILABLE;
-    ly_arena_init(&a, 1024);
     /*
      * On a Galera node, not SELECT 1: a node outside the primary component
      * answers a statement that names no table. This one names a table, so
@@ -734,7 +732,7 @@ int ly_db_ping(struct ly_db *db)
      * made there is no such row. Any other server: SELECT 1 is the round trip.
      */
     bool galera = db->wsrep;
-    int r = ly_db_exec(db, &a,
+    int r = ly_db_exec(db, a,
                        galera ? "SELECT s.VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS s"
                                 " JOIN information_schema.GLOBAL_VARIABLES v"
                                 " ON v.VARIABLE_NAME = 'WSREP_ON' AND v.VARIABLE_VALUE = 'ON'"
@@ -749,7 +747,6 @@ int ly_db_ping(struct ly_db *db)
             r = LY_E_UNAVAILABLE;
         }
     }
-    ly_arena_release(&a);
     return r == LY_OK ? LY_OK : LY_E_UNAVAILABLE;
 }
 
