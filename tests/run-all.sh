@@ -23,7 +23,8 @@ trap 'rm -f "$steplog"' EXIT
 step() { # step NAME COMMAND... : run, time, record
     local name=$1 t0 rc
     shift
-    printf '\n=== %s ===\n' "$name"
+    # The free space too: a full disk fails a step far from its cause
+    printf '\n=== %s === (%s free)\n' "$name" "$(df -h --output=avail . | tail -1 | tr -d ' ')"
     t0=$(date +%s)
     "$@" 2>&1 | tee "$steplog"
     rc=${PIPESTATUS[0]}
@@ -95,6 +96,11 @@ install_packages() {
     apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+free_work() { # free_work DIR: a passed step's databases and servers' files, on a disk shared
+    # with the steps after it (a run holds about 2 GiB of them at its end otherwise)
+    rm -rf "${src:?}/$1"
+}
+
 configure_in() { # configure_in DIR [ARGS...]
     local dir=$1
     shift
@@ -119,7 +125,8 @@ if step "build: configure" configure_in build && step "build: make" make -C buil
         LANYARD_E2E_NEUTRAL_STACKS=lighttpd-jwt,apache-opaque \
         make -C build -j"$jobs" check VERBOSE=1
     # test_galera.py: a three-node Galera cluster, once, in this tree only (~2 min)
-    step "build: e2e galera" make -C build check-e2e-galera
+    # Its three datadirs (about 600 MiB) are read by no later step
+    step "build: e2e galera" make -C build check-e2e-galera && free_work build/tests/e2e/.work/galera
     # soak_mixed.py for a minute with the workers under valgrind: a few thousand mixed
     # requests, no memcheck error and no definite leak (the ten-minute soak: doc/testing.md)
     step "build: valgrind soak" env LANYARD_SOAK_VALGRIND=1 LANYARD_SOAK_SECONDS=60 \
@@ -140,7 +147,7 @@ if step "build-asan: configure" configure_in build-asan --enable-sanitizers &&
     # and the C handlers they reach are all exercised here by the API tests.
     step "build-asan: make check" env LANYARD_E2E_STACKS=lighttpd-jwt,apache-opaque,fcgid-jwt \
         LANYARD_E2E_NEUTRAL_STACKS=lighttpd-jwt,apache-opaque E2E_PYTEST_ARGS=--ignore=test_console.py \
-        make -C build-asan -j"$jobs" check VERBOSE=1
+        make -C build-asan -j"$jobs" check VERBOSE=1 && free_work build-asan/tests/e2e/.work
 fi
 
 # The Debian package: built from an export of the tree, installed in a fresh root made by

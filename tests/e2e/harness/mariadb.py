@@ -57,8 +57,20 @@ class MariaDB:
                 "--auth-root-authentication-method=socket", "--skip-test-db",
                 "--skip-name-resolve", "--force"] + self._root_args()
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
-        if r.returncode != 0:
-            raise StartError("mariadb-install-db failed:\n" + r.stdout.decode("utf-8", "replace"))
+        if r.returncode == 0:
+            return
+        out = r.stdout.decode("utf-8", "replace")
+        with open(os.path.join(self.workdir, "install-db.log"), "w") as f:
+            f.write(out)
+        # The script's own closing advice fills the tail of its output; the
+        # cause is the bootstrap server's first [ERROR] line, and on a shared
+        # machine often a full disk. Both go on the first line, which is the
+        # one pytest's summary and tests/run-all.sh's "what failed" show.
+        errors = [l.strip() for l in out.splitlines() if "[ERROR]" in l or "rror:" in l]
+        free = shutil.disk_usage(self.workdir).free // (1024 * 1024)
+        raise StartError("mariadb-install-db failed (exit %d, %d MiB free under %s): %s\n%s"
+                         % (r.returncode, free, self.workdir,
+                            errors[0] if errors else "no error line", out))
 
     def _reap_stale(self):
         """A server left over by an interrupted run on this datadir: stop it by PID."""
