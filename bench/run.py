@@ -69,8 +69,8 @@ SIGNS_IN = ("jwt", "opaque", "hs256", "rs256", "es256")  # a token from each
 JWT_FLOORS = {"hs256": "HS256", "rs256": "RS256", "es256": "ES256", "jwt": "EdDSA"}
 
 # (id, server, method, path, credential, floor, target, what it measures).
-# The order of the rows is the order of the table; each round runs them in a
-# rotated order. floor None: the row is a floor. Targets are issue 17's.
+# The order of the rows is the order of the table; each round runs each floor
+# next to its rows, rotated (round_order). floor None: the row is a floor. Targets are issue 17's.
 ENDPOINTS = [
     ("floor", "floor", "GET", "/", None, None, None,
      "bench/fcgi_floor: lighttpd + FastCGI, fixed body, no parsing, no DB"),
@@ -697,8 +697,8 @@ def context_lines(a, bench):
             os.cpu_count(), model, platform.release(), a.load_before),
         "- %s, mod_fastcgi `bin-path`, `max-procs` %d, unix socket, for every target; "
         "lanyard `log.level: %s`" % (lighttpd_v, PROCS, a.log_level),
-        "- `wrk -t%d -c%d -d%ds --latency`, %d rounds, interleaved (order rotated each round), "
-        "after a %ds warm-up of each" % (a.threads, a.connections, a.duration, a.rounds, a.warmup),
+        "- `wrk -t%d -c%d -d%ds --latency`, %d rounds, interleaved (each floor next to its "
+        "rows, the order rotated each round), after a %ds warm-up of each" % (a.threads, a.connections, a.duration, a.rounds, a.warmup),
         "- the user has 1 organization; the password hash is `%s` (N=%d)" % (
             bench.hash_params, a.scrypt_n),
     ]
@@ -750,6 +750,28 @@ def report(a, bench, results, signin, started, elapsed, extra):
 
 JWT_FLOOR_OF = {"hs256": "floor-jwt-hs256", "rs256": "floor-jwt-rs256",
                 "es256": "floor-jwt-es256", "jwt": "floor-jwt-eddsa", "cold": "floor-jwt-eddsa"}
+
+
+def round_order(endpoints, rnd):
+    """Round rnd's order: each floor with the rows divided by it, one after
+    the other (the JWT floors with the fixed floor's rows), so that a row is
+    never more than its group's few minutes from its floor. A whole round of
+    every row took about 400 s, and a row run at one end of it was divided
+    by a floor measured at the other. The groups, and the rows inside each
+    group, start one place further on each round, so no row always runs
+    first or right after its floor."""
+    floors = {ep[5] for ep in endpoints if ep[5]}
+    groups = {}
+    for ep in endpoints:
+        key = ep[5] or (ep[0] if ep[0] in floors else "floor")
+        groups.setdefault(key, []).append(ep)
+    order = []
+    keys = list(groups)
+    for key in keys[rnd % len(keys):] + keys[:rnd % len(keys)]:
+        g = groups[key]
+        k = rnd % len(g)
+        order += g[k:] + g[:k]
+    return order
 
 
 def round_ratios(rs, fs):
@@ -888,9 +910,7 @@ def main(argv):
         for ep in ENDPOINTS if a.warmup > 0 else ():
             bench.run(ep, a.warmup)
         for rnd in range(a.rounds):
-            k = rnd % len(ENDPOINTS)
-            order = ENDPOINTS[k:] + ENDPOINTS[:k]
-            for ep in order:
+            for ep in round_order(ENDPOINTS, rnd):
                 r = bench.run(ep, a.duration)
                 results[ep[0]].append(r)
             say("bench: round %d/%d: %s" % (rnd + 1, a.rounds, ", ".join(
