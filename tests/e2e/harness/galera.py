@@ -36,12 +36,15 @@ class GaleraNode(MariaDB):
         self.index = index
         self.cluster = cluster
         self.name = "node%d" % (index + 1)
+        self.bootstrap = False
+        self.start_position = None
+        self.pick_ports()
+
+    def pick_ports(self):
         self.port = free_port()
         self.gcomm_port = free_port()
         self.ist_port = free_port()
         self.sst_port = free_port()
-        self.bootstrap = False
-        self.start_position = None
 
     @property
     def hostport(self):
@@ -156,18 +159,38 @@ class GaleraCluster:
         _which("rsync", ["/usr/bin/rsync"])
         self.nodes = [GaleraNode(os.path.join(self.workdir, "node%d" % (i + 1)), i, self)
                       for i in range(size)]
+        self._set_address()
+
+    def _set_address(self):
         self.address = "gcomm://" + ",".join("127.0.0.1:%d" % n.gcomm_port for n in self.nodes)
 
-    def start(self, timeout=120.0):
-        """Bootstrap node 1, join the others one by one, wait for a primary of all."""
-        try:
-            for i, node in enumerate(self.nodes):
-                node.prepare_datadir(joiner=(i > 0))
-                node.start(timeout=timeout, bootstrap=(i == 0))
-            self.wait_size(len(self.nodes), timeout)
-        except Exception:
-            self.stop()
-            raise
+    def start(self, timeout=120.0, tries=3):
+        """Bootstrap node 1, join the others one by one, wait for a primary of all.
+
+        The twelve ports are picked free before the first node starts, and a
+        port the kernel hands out meanwhile (as the source port of a
+        connection) makes a node abort at its bind: CI once lost the whole
+        suite to "Bind on TCP/IP port. Got error: 98". That start is tried
+        again with new ports for every node, the cluster's address with them."""
+        for attempt in range(tries):
+            try:
+                for i, node in enumerate(self.nodes):
+                    node.prepare_datadir(joiner=(i > 0))
+                    node.start(timeout=timeout, bootstrap=(i == 0))
+                self.wait_size(len(self.nodes), timeout)
+                return self
+            except StartError as e:
+                self.stop()
+                if attempt + 1 == tries or "address already in use" not in str(e).lower():
+                    raise
+                for node in self.nodes:
+                    node.pick_ports()
+                    if os.path.exists(node.log_file):  # its bind error would be read again
+                        os.unlink(node.log_file)
+                self._set_address()
+            except Exception:
+                self.stop()
+                raise
         return self
 
     def wait_size(self, size, timeout=60.0, nodes=None):
