@@ -70,7 +70,8 @@ JWT_FLOORS = {"hs256": "HS256", "rs256": "RS256", "es256": "ES256", "jwt": "EdDS
 
 # (id, server, method, path, credential, floor, target, what it measures).
 # The order of the rows is the order of the table; each round runs each floor
-# next to its rows, rotated (round_order). floor None: the row is a floor. Targets are issue 17's.
+# next to its rows, rotated (round_order). floor None: the row is a floor.
+# Targets are issue 17's.
 ENDPOINTS = [
     ("floor", "floor", "GET", "/", None, None, None,
      "bench/fcgi_floor: lighttpd + FastCGI, fixed body, no parsing, no DB"),
@@ -698,7 +699,8 @@ def context_lines(a, bench):
         "- %s, mod_fastcgi `bin-path`, `max-procs` %d, unix socket, for every target; "
         "lanyard `log.level: %s`" % (lighttpd_v, PROCS, a.log_level),
         "- `wrk -t%d -c%d -d%ds --latency`, %d rounds, interleaved (each floor next to its "
-        "rows, the order rotated each round), after a %ds warm-up of each" % (a.threads, a.connections, a.duration, a.rounds, a.warmup),
+        "rows, the order rotated each round), after a %ds warm-up of each" % (
+            a.threads, a.connections, a.duration, a.rounds, a.warmup),
         "- the user has 1 organization; the password hash is `%s` (N=%d)" % (
             bench.hash_params, a.scrypt_n),
     ]

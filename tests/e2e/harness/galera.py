@@ -169,8 +169,8 @@ class GaleraCluster:
 
         The twelve ports are picked free before the first node starts, and a
         port the kernel hands out meanwhile (as the source port of a
-        connection) makes a node abort at its bind: CI once lost the whole
-        suite to "Bind on TCP/IP port. Got error: 98". That start is tried
+        connection) makes a node abort at its bind: a local CI run lost the
+        whole suite to "Bind on TCP/IP port. Got error: 98". That start is tried
         again with new ports for every node, the cluster's address with them."""
         for attempt in range(tries):
             try:
@@ -179,19 +179,16 @@ class GaleraCluster:
                     node.start(timeout=timeout, bootstrap=(i == 0))
                 self.wait_size(len(self.nodes), timeout)
                 return self
-            except StartError as e:
+            except Exception as e:
                 self.stop()
-                if attempt + 1 == tries or "address already in use" not in str(e).lower():
+                if (attempt + 1 == tries or not isinstance(e, StartError)
+                        or "address already in use" not in str(e).lower()):
                     raise
-                for node in self.nodes:
-                    node.pick_ports()
-                    if os.path.exists(node.log_file):  # its bind error would be read again
-                        os.unlink(node.log_file)
-                self._set_address()
-            except Exception:
-                self.stop()
-                raise
-        return self
+            for node in self.nodes:
+                node.pick_ports()
+                if os.path.exists(node.log_file):  # its bind error would be read again
+                    os.unlink(node.log_file)
+            self._set_address()
 
     def wait_size(self, size, timeout=60.0, nodes=None):
         nodes = nodes or [n for n in self.nodes if n.running()]
