@@ -557,6 +557,21 @@ static void test_civil(void **state)
         CHECK(fmt[i].want, ly_time_parse(buf, &back) == 0 &&
                                back == (fmt[i].t > LY_TIME_MAX ? LY_TIME_MAX : fmt[i].t));
     }
+    char first[32];
+    ly_time_format(LY_TIME_MIN - 1, first);
+    CHECK("before year 1: its first second", strcmp(first, "0001-01-01T00:00:00Z") == 0);
+
+    /* Written digit by digit, the same text as printf's over the whole range. */
+    for (int64_t t = LY_TIME_MIN; t <= LY_TIME_MAX; t += 86400LL * 37 + 3917) {
+        struct ly_civil tc;
+        char got[32], want[32];
+        ly_time_to_civil(t, &tc);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02dZ", tc.year, tc.month, tc.day,
+                 tc.hour, tc.minute, tc.second);
+        ly_time_format(t, got);
+        if (strcmp(got, want) != 0)
+            fail_msg("%lld: %s, not %s", (long long)t, got, want);
+    }
 }
 
 static void test_errors(void **state)
