@@ -731,6 +731,11 @@ static void test_looks_like(void **state)
     assert_false(ly_jwt_looks_like(view("a.b")));
     assert_false(ly_jwt_looks_like(view("a.b.c.d")));
     assert_false(ly_jwt_looks_like(view("lya_abc")));
+    assert_true(ly_jwt_looks_like(view("..")));
+    assert_false(ly_jwt_looks_like(view("...")));
+    assert_false(ly_jwt_looks_like(view("")));
+    assert_true(ly_jwt_looks_like((struct ly_str){"a.b.c.d", 5})); /* the length, not the NUL */
+    assert_false(ly_jwt_looks_like((struct ly_str){"a.b", 2}));
 }
 
 /* RFC 7515 Appendix A.1: the HS256 example, checked with the signature primitive. */
