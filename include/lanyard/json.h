@@ -66,8 +66,10 @@ void ly_json_writer_init(struct ly_json_writer *w, struct ly_arena *a, size_t hi
 /*
  * Each writes one value: a member named key of the object being written,
  * or, with key NULL, an element of the array being written (or the top
- * value). open/close take '{' and '}' or '[' and ']'. str writes null for
- * NULL, time an RFC 3339 string (null for t < 0, as ly_json_time).
+ * value). A key is a field name of the program's own, written as it is:
+ * never one from input, and nothing in it that JSON escapes. open/close
+ * take '{' and '}' or '[' and ']'. str writes null for NULL, time an RFC
+ * 3339 string (null for t < 0, as ly_json_time).
  */
 void ly_json_write_open(struct ly_json_writer *w, const char *key, char bracket);
 void ly_json_write_close(struct ly_json_writer *w, char bracket);
