@@ -83,14 +83,9 @@ static void writer_member(struct ly_json_writer *w, const char *key)
     w->more = true;
     if (key != NULL) {
         /* A name of the program's own (json.h): nothing in it to escape. */
-        size_t n = strlen(key);
-        if (w->cap - w->len < n + 3)
-            writer_grow(w, n + 3);
-        w->buf[w->len++] = '"';
-        memcpy(w->buf + w->len, key, n);
-        w->len += n;
-        w->buf[w->len++] = '"';
-        w->buf[w->len++] = ':';
+        writer_put_c(w, '"');
+        writer_put(w, key, strlen(key));
+        writer_put(w, "\":", 2);
     }
 }
 
