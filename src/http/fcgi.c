@@ -489,13 +489,14 @@ static enum arrival arrival_soon(int wait_ep, int fd, unsigned char *peek)
     return a;
 }
 
-/* Accept one connection from the shared socket: served when whole, else parked. */
-static void take_new(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, int wait_ep,
+/* Accept one connection from the shared socket: served when whole, else parked. false: none queued.
+ */
+static bool take_new(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, int wait_ep,
                      int listen_fd, struct parked *park, size_t *n, unsigned char *peek)
 {
     int fd = accept(listen_fd, NULL, NULL);
     if (fd < 0)
-        return; /* EAGAIN: a sibling took it */
+        return false; /* EAGAIN: a sibling took it, or the queue is empty */
     int64_t accepted_us = mono_us();
     if (arrival_soon(wait_ep, fd, peek) != ARRIVED_WHOLE) {
         struct epoll_event ev = {.events = PARK_EVENTS, .data.fd = fd};
@@ -504,19 +505,40 @@ static void take_new(const struct ly_fcgi_app *app, FCGX_Request *fr, int ep, in
                          "parked a connection whose request is still arriving (%zu parked)",
                          *n + 1);
             park[(*n)++] = (struct parked){fd, accepted_us + PARK_MS * 1000LL, false};
-            return;
+            return true;
         }
         /* Not watched: served as it comes, as without the park. */
     }
     serve_fd(app, fr, fd, false);
     keep_or_close(fr, ep, fd, park, n);
+    return true;
 }
+
+/* Requests a worker serves back to back, at most, before it waits (see serve and serve_shared). */
+#define ACCEPT_RUN 16
 
 /*
  * The worker loop on a socket shared with siblings (the --listen parent's).
  * SIGTERM is unblocked only in epoll_pwait, as in serve(); once told to stop,
  * a worker accepts nothing more, answers its parked requests as they arrive
  * (or at their deadline, within the parent's grace) and closes the idle.
+ *
+ * Apache's mod_proxy_fcgi makes a new connection for every request, so what
+ * this loop spends per connection is spent per request (issue 17: a worker
+ * behind Apache cost about 30 µs more per request than its floor, which
+ * only blocks in accept()). Three things keep that down:
+ *  - the listening socket is watched with EPOLLEXCLUSIVE: a connection
+ *    wakes one waiting worker, not every sibling (the others would only
+ *    return from epoll_pwait to fail accept() with EAGAIN). A busy worker
+ *    is not waiting, so the kernel wakes an idle one instead; the level-
+ *    triggered readiness stays on the busy one's ready list for its next
+ *    wait. EPOLLEXCLUSIVE cannot be changed with EPOLL_CTL_MOD, so the
+ *    socket is removed and added again to stop and resume accepting.
+ *  - after a connection is served the next is accepted without waiting
+ *    first, as in serve(), up to ACCEPT_RUN in a row; parked connections
+ *    that became ready are looked at after the run.
+ *  - request lines are held over such a run and written in one go before
+ *    the worker waits (the log's hold, as in serve()).
  */
 static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int listen_fd,
                          const sigset_t *waiting)
@@ -526,7 +548,7 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
     unsigned char *peek = ly_xmalloc(PEEK_MAX);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int wait_ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event lev = {.events = EPOLLIN, .data.fd = listen_fd};
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
     if (ep < 0 || wait_ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0) {
         ly_log_error(app->log, "epoll: %s", strerror(errno));
         goto out;
@@ -534,11 +556,14 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
     /* libfcgi is never to accept on its own: a request it took would not be looked at first. */
     fr->listen_sock = -1;
     bool listening = true;
+    app->log->hold = true;
     for (;;) {
         bool want = !stop_requested && n < PARK_MAX;
         if (want != listening) {
-            lev.events = want ? EPOLLIN : 0;
-            epoll_ctl(ep, EPOLL_CTL_MOD, listen_fd, &lev);
+            if (want)
+                epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev);
+            else
+                epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd, NULL);
             listening = want;
         }
         if (stop_requested) {
@@ -559,6 +584,7 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
                 timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
             }
         struct epoll_event evs[PARK_MAX + 1];
+        ly_log_flush();
         int k = epoll_pwait(ep, evs, PARK_MAX + 1, timeout, waiting);
         if (k < 0 && errno != EINTR) {
             ly_log_error(app->log, "epoll_pwait: %s", strerror(errno));
@@ -588,9 +614,13 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
         for (size_t i = n; i-- > 0;)
             if (park[i].deadline_us != 0 && now >= park[i].deadline_us)
                 revisit(app, fr, ep, park, &n, i, peek, now);
-        if (new_conn && !stop_requested && n < PARK_MAX)
-            take_new(app, fr, ep, wait_ep, listen_fd, park, &n, peek);
+        /* stop_requested cannot change here: SIGTERM is let in by epoll_pwait only. */
+        for (unsigned run = 0; new_conn && !stop_requested && n < PARK_MAX && run < ACCEPT_RUN;
+             run++)
+            new_conn = take_new(app, fr, ep, wait_ep, listen_fd, park, &n, peek);
     }
+    app->log->hold = false;
+    ly_log_flush();
 out:
     for (size_t i = 0; i < n; i++)
         close(park[i].fd);
@@ -600,9 +630,6 @@ out:
         close(wait_ep);
     free(peek);
 }
-
-/* Requests a worker serves back to back, at most, before it waits (see serve). */
-#define ACCEPT_RUN 16
 
 static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
 {
