@@ -555,7 +555,6 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
     /* libfcgi is never to accept on its own: a request it took would not be looked at first. */
     fr->listen_sock = -1;
     bool listening = true;
-    app->log->hold = true;
     for (;;) {
         bool want = !stop_requested && n < PARK_MAX;
         if (want != listening) {
@@ -618,8 +617,6 @@ static void serve_shared(const struct ly_fcgi_app *app, FCGX_Request *fr, int li
              run++)
             new_conn = take_new(app, fr, ep, wait_ep, listen_fd, park, &n, peek);
     }
-    app->log->hold = false;
-    ly_log_flush();
 out:
     for (size_t i = 0; i < n; i++)
         close(park[i].fd);
@@ -660,6 +657,9 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
     sigset_t waiting = old;
     sigdelset(&waiting, SIGTERM);
     sigdelset(&waiting, SIGINT);
+    /* Request lines are held while requests are served back to back; both loops write them before
+     * they wait (see below and serve_shared). */
+    app->log->hold = true;
     if (!own_socket) {
         serve_shared(app, &fr, listen_fd, &waiting);
         goto out;
@@ -674,7 +674,6 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
      * ACCEPT_RUN requests. Not on a kept connection: reading its next
      * request blocks with SIGTERM blocked.
      */
-    app->log->hold = true;
     unsigned run = 0;
     while (!stop_requested) {
         if (fr.ipcFd < 0 && run < ACCEPT_RUN) {
@@ -717,9 +716,9 @@ static int serve(const struct ly_fcgi_app *app, int listen_fd, bool own_socket)
     }
     if (stop_requested)
         drain_backlog(app, &fr, listen_fd, own_socket);
+out:
     app->log->hold = false;
     ly_log_flush();
-out:
     FCGX_Free(&fr, 1);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0;
