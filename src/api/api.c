@@ -65,14 +65,20 @@ struct route {
 #define MY_KEYS "/api/org/v1/me/keys"
 
 /*
- * SPEC §5. Patterns never overlap; order is for reading. Who may set which
- * role, and who may remove whom, depends on the target member: the members
- * handlers decide that on top of the action here.
+ * SPEC §5. Patterns never overlap, so order decides no match; but the
+ * matcher tries the routes in order, so the three that other services call
+ * on every request come first (issue 17), and the rest are in the order of
+ * reading. Who may set which role, and who may remove whom, depends on the
+ * target member: the members handlers decide that on top of the action here.
  */
 /* clang-format off */
 static const struct route routes[] = {
     /* method   path                          credential  {org} action         flags          body     handler */
+    /* The check authenticates itself: it alone decides its statements (doc/design.md). */
+    {{"GET",    "/api/auth/v1/check"},        NONE,     NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_check},
     {{"GET",    "/api/health"},               NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_health},
+    {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED | IDENTITY, NO_BODY, ly_api_me},
+
     {{"GET",    "/.well-known/jwks.json"},    NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_jwks},
     /* SPEC §6: the handler answers 404 to addresses outside server.metrics_from. */
     {{"GET",    "/api/metrics"},              NONE,     NO_ORG,              SCOPED,          NO_BODY, ly_api_metrics},
@@ -84,16 +90,12 @@ static const struct route routes[] = {
     {{"POST",   "/api/auth/v1/token"},        NONE,     NO_ORG,              SCOPED,          OAUTH,   ly_api_token},
     {{"POST",   "/api/auth/v1/revoke"},       OPTIONAL, NO_ORG,              SCOPED,          OAUTH,   ly_api_revoke},
     {{"POST",   "/api/auth/v1/introspect"},   OPTIONAL, NO_ORG,              0,               OAUTH,   ly_api_introspect},
-    /* The check authenticates itself: it alone decides its statements (doc/design.md). */
-    {{"GET",    "/api/auth/v1/check"},        NONE,     NO_ORG,              SCOPED | VETTED, NO_BODY, ly_api_check},
     {{"POST",   "/api/auth/v1/device"},       NONE,     NO_ORG,              0,               OAUTH,   ly_api_device},
     {{"POST",   "/api/auth/v1/device/approve"}, USER,   NO_ORG,              0,               JSON,    ly_api_device_approve},
 
     {{"GET",    "/api/auth/v1/sso/discover"}, NONE,     NO_ORG,              0,               NO_BODY, ly_api_sso_discover},
     {{"GET",    "/api/auth/v1/sso/{}/start"}, NONE,     NO_ORG,              WRITES,          NO_BODY, ly_api_sso_start},
     {{"GET",    "/api/auth/v1/sso/callback"}, NONE,     NO_ORG,              WRITES,          NO_BODY, ly_api_sso_callback},
-
-    {{"GET",    "/api/org/v1/me"},            ANY,      NO_ORG,              SCOPED | VETTED | IDENTITY, NO_BODY, ly_api_me},
 
     {{"POST",   ORGS},                        ANY,      NO_ORG,              0,               JSON,    ly_api_orgs_create},
     {{"GET",    ORGS},                        ANY,      NO_ORG,              0,               NO_BODY, ly_api_orgs_list},
