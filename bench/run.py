@@ -711,7 +711,7 @@ def fmt_ms(v):
 
 
 def context_lines(a, bench):
-    commit, dirty, cflags = provenance.build_info(a.builddir)
+    commit, dirty, cflags = a.provenance
     model = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -917,6 +917,8 @@ def parse_args(argv):
 def main(argv):
     a = parse_args(argv)
     t0 = time.monotonic()
+    # The tree as the run starts: edits made while it runs are not in its binaries.
+    a.provenance = provenance.build_info(a.builddir)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if sanitized(a.builddir):
         say("bench: warning: %s is a sanitizer build; the numbers will not be representative"
