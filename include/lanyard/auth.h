@@ -156,6 +156,15 @@ struct ly_owner_hints {
     uint64_t user_tokens[LY_HINT_TOKENS]; /* a user token's hash, its first 8 bytes; 0: none */
 };
 
+/* The slot of the hints' keys[] where KEYID id goes (FNV-1a; its LY_KEY_ID_LEN bytes). */
+static inline size_t ly_auth_key_hint_slot(const char *id)
+{
+    uint32_t x = 2166136261u;
+    for (size_t i = 0; i < LY_KEY_ID_LEN; i++)
+        x = (x ^ (unsigned char)id[i]) * 16777619u;
+    return x % LY_HINT_KEYS;
+}
+
 /*
  * The worker's cache of verified credentials, keyed by the SHA-256 of the
  * credential: JWT access tokens whose signature and claims were verified

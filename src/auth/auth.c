@@ -324,10 +324,7 @@ static int64_t note_use(const struct ly_auth *auth, const struct ly_api_key *k, 
 /* The slot of KEYID id in the hints. */
 static struct ly_key_owner *key_slot(struct ly_owner_hints *h, const char *id)
 {
-    uint32_t x = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < LY_KEY_ID_LEN; i++)
-        x = (x ^ (unsigned char)id[i]) * 16777619u;
-    return &h->keys[x % LY_HINT_KEYS];
+    return &h->keys[ly_auth_key_hint_slot(id)];
 }
 
 /* Whether the hint slot was made for a key of organization org_id. */

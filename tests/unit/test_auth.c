@@ -442,12 +442,22 @@ static int setup(void **state)
     ly_token_generate(LY_ACCESS_PREFIX, t.opaque_unknown);
     ly_token_generate(LY_REFRESH_PREFIX, t.refresh_live);
     ly_token_generate(LY_REFRESH_PREFIX, t.refresh_spent);
-    ly_apikey_generate(PREFIX, t.key_id, t.key);
-    ly_apikey_generate(PREFIX, t.expired_id, t.expired);
-    ly_apikey_generate(PREFIX, t.unknown_id, t.unknown);
-    ly_apikey_generate(PREFIX, t.personal_id, t.personal);
-    ly_apikey_generate(PREFIX, t.left_id, t.left);
-    ly_apikey_generate(PREFIX, t.disabled_id, t.disabled);
+    /*
+     * The keys are random, and the owner hints are direct-mapped: two keys
+     * in one slot would take each other's hint, and test_owner_hints counts
+     * the lookups a hint saves. So each key gets a slot of its own.
+     */
+    char *ids[] = {t.key_id, t.expired_id, t.unknown_id, t.personal_id, t.left_id, t.disabled_id};
+    char *toks[] = {t.key, t.expired, t.unknown, t.personal, t.left, t.disabled};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        bool shared;
+        do {
+            ly_apikey_generate(PREFIX, ids[i], toks[i]);
+            shared = false;
+            for (size_t j = 0; j < i; j++)
+                shared |= ly_auth_key_hint_slot(ids[j]) == ly_auth_key_hint_slot(ids[i]);
+        } while (shared);
+    }
     key_token(t.wrong_secret, t.key_id, 'Q');
     const char *secret = t.key + strlen(t.key) - LY_TOKEN_SECRET_LEN;
     basic_of(t.basic, t.key_id, secret);
